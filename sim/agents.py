@@ -1,0 +1,84 @@
+"""Unit agents: the objects a user sees and inspects.
+
+A unit's state lives in the model's column arrays (``model.units``), so that combat
+runs with numpy over all units at once; a :class:`Unit` is the Mesa agent that reads
+and writes its own row. ``unit.personnel = 5`` changes the model.
+"""
+
+from __future__ import annotations
+
+from mesa.discrete_space import CellAgent
+
+SIDES = ("attacker", "defender")
+ATTACKER, DEFENDER = 0, 1
+
+STATES = ("reserve", "advancing", "assaulting", "holding", "withdrawing", "routed",
+          "withdrawn", "destroyed")
+(RESERVE, ADVANCING, ASSAULTING, HOLDING, WITHDRAWING, ROUTED, WITHDRAWN,
+ DESTROYED) = range(len(STATES))
+# Units in these states fire and can take ground.
+FIGHTING_STATES = (ADVANCING, ASSAULTING, HOLDING, WITHDRAWING)
+# Units in these states are in the sector: they can be seen and hit.
+IN_SECTOR_STATES = FIGHTING_STATES + (ROUTED,)
+
+
+def _column(name: str, doc: str):
+    def fget(self):
+        return self.model.units[name][self.index].item()
+
+    def fset(self, value):
+        self.model.units[name][self.index] = value
+
+    return property(fget, fset, doc=doc)
+
+
+class Unit(CellAgent):
+    """A squad-to-company unit of one side and contingent.
+
+    Attributes are views onto the model's unit arrays; see ``docs/ODD.md`` section 2.
+    """
+
+    personnel = _column("personnel", "Soldiers in the unit now (persons).")
+    initial_personnel = _column("initial_personnel", "Soldiers at start (persons).")
+    training_days = _column("training_days", "Days of training its soldiers had (days).")
+    training_level = _column("training_level", "Training level (0-1).")
+    days_in_action = _column("days_in_action", "Days spent in action (days).")
+    theatre_adaptation = _column("theatre_adaptation", "Adaptation to this theatre (0-1).")
+    morale = _column("morale", "Morale/cohesion (0-1).")
+    killed = _column("killed", "Its soldiers killed so far (persons).")
+    wounded = _column("wounded", "Its soldiers wounded so far (persons).")
+    depth_m = _column("y_m", "Position in depth from the attacker's rear edge (m).")
+
+    def __init__(self, model, index: int, cell=None):
+        super().__init__(model)
+        self.index = index
+        self.cell = cell
+
+    @property
+    def side(self) -> str:
+        """'attacker' or 'defender'."""
+        return SIDES[self.model.units["side"][self.index]]
+
+    @property
+    def contingent(self) -> str:
+        """Contingent name, e.g. 'foreign'."""
+        return self.model.contingents[self.model.units["contingent"][self.index]][1]
+
+    @property
+    def tactic(self) -> str:
+        """Tactic name."""
+        return self.model.tactic_names[self.model.units["tactic"][self.index]]
+
+    @property
+    def state(self) -> str:
+        """One of :data:`STATES`."""
+        return STATES[self.model.units["state"][self.index]]
+
+    @property
+    def experience(self) -> float:
+        """Experience (0-1), grown from days in action."""
+        return float(self.model.experience()[self.index])
+
+    def __repr__(self) -> str:
+        return (f"Unit({self.unique_id}, {self.side}/{self.contingent}, {self.tactic}, "
+                f"{self.state}, personnel={self.personnel})")

@@ -1,0 +1,168 @@
+"""Combat submodel: aimed fire, area fire, mines and the casualty draw.
+
+Every function works on numpy arrays over units or over grid cells, so one combat
+sub-step costs time in proportion to the number of units plus the number of cells,
+never to the number of shooter-target pairs. The equations are in ``docs/ODD.md``
+(section 7.3); the notation below follows it.
+
+Aimed fire (square law). A shooter with a target in range fires at one of the
+enemies within range of its cell, chosen with probability proportional to their
+personnel. With ``F(s)`` the kills a cell's shooters would make in a sub-step and
+``W(t)`` the enemy personnel in cell ``t``, the fire one enemy in cell ``t`` receives
+is ``G(t) = sum_{s in window(t)} F(s) / T(s)``, where ``T(s)`` is the enemy personnel
+within the window of ``s``. Two box sums give ``G`` for every cell at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import uniform_filter
+
+# Causes of casualties, in the column order of the hazard matrix.
+CAUSES = ("aimed", "area", "mines")
+
+
+def window_sum(grid: np.ndarray, radius_cells: int) -> np.ndarray:
+    """Sum of ``grid`` over the (2r+1) x (2r+1) window around each cell, zero outside.
+
+    >>> g = np.zeros((3, 4)); g[0, 0] = 2.0
+    >>> window_sum(g, 1).round(12).tolist()
+    [[2.0, 2.0, 0.0, 0.0], [2.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    """
+    size = 2 * radius_cells + 1
+    summed = uniform_filter(grid.astype(float), size=size, mode="constant", cval=0.0) * size**2
+    # The running sums of the filter leave rounding noise where the true sum is zero.
+    summed[summed < 1e-9] = 0.0
+    return summed
+
+
+def aimed_fire_per_target(fire: np.ndarray, targets: np.ndarray,
+                          radius_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expected kills per enemy person in each cell from aimed fire, before protection.
+
+    Parameters
+    ----------
+    fire : (W, D) array, kills the shooters in each cell would make this sub-step (persons).
+    targets : (W, D) array, enemy personnel in each cell (persons).
+    radius_cells : range of aimed fire (cells).
+
+    Returns
+    -------
+    per_target : (W, D) array ``G``, kills per enemy person in that cell (-).
+    targets_in_range : (W, D) array ``T``, enemy personnel within range of each cell.
+
+    All the fire of shooters with targets in range lands: the kills sum to the fire.
+
+    >>> fire = np.array([[3.0, 0.0, 0.0]]); targets = np.array([[0.0, 2.0, 4.0]])
+    >>> g, t = aimed_fire_per_target(fire, targets, 1)
+    >>> float((g * targets).sum())
+    3.0
+    """
+    targets_in_range = window_sum(targets, radius_cells)
+    per_weight = np.divide(fire, targets_in_range, out=np.zeros_like(targets_in_range),
+                           where=targets_in_range > 0)
+    return window_sum(per_weight, radius_cells), targets_in_range
+
+
+def area_fire_hazard(strikes: float, lethal_area_m2: float, footprint_m2: float) -> float:
+    """Per-person casualty hazard from area fire spread over the enemy's footprint.
+
+    Strikes land on the ground the enemy formations cover (``footprint_m2``, the sum of
+    their footprints); a strike on a formation of density ``rho`` causes
+    ``lethal_area * rho`` casualties, so each person's hazard is
+    ``strikes * lethal_area / footprint``. Footprints are set at full strength, so
+    losses thin a formation without shrinking it: the Lanchester linear law.
+    Denser formations have smaller footprints and so a higher hazard per person.
+
+    >>> area_fire_hazard(10.0, 50.0, 1000.0)
+    0.5
+    """
+    if footprint_m2 <= 0.0:
+        return 0.0
+    return strikes * lethal_area_m2 / footprint_m2
+
+
+def mine_hazard(mines_per_m2: np.ndarray, distance_m: np.ndarray, sweep_width_m: float,
+                mine_exposure: np.ndarray) -> np.ndarray:
+    """Per-person mine hazard of walking ``distance_m`` across ground with a mine density.
+
+    Each walker on an own path sets off the mines in a strip ``sweep_width_m`` wide;
+    each mine set off causes one casualty.
+
+    >>> mine_hazard(np.array([0.004]), np.array([50.0]), 1.0, np.array([0.5])).tolist()
+    [0.1]
+    """
+    return mines_per_m2 * sweep_width_m * distance_m * mine_exposure
+
+
+def draw_casualties(rng: np.random.Generator, personnel: np.ndarray,
+                    hazards: np.ndarray) -> np.ndarray:
+    """Draw casualties per unit and cause from per-person hazards.
+
+    Each person becomes a casualty with probability ``1 - exp(-sum of hazards)``
+    (the hazards act as competing risks over the sub-step), so a unit never loses more
+    than it has and never a negative number; casualties are then split between the
+    causes in proportion to their hazards (a multinomial draw, done as binomials).
+
+    Parameters
+    ----------
+    personnel : (n,) int array, personnel exposed.
+    hazards : (n, k) array, per-person hazard of each cause over the sub-step (>= 0).
+
+    Returns
+    -------
+    (n, k) int array of casualties by cause.
+
+    >>> rng = np.random.default_rng(0)
+    >>> c = draw_casualties(rng, np.array([100, 0]), np.array([[1.0, 1.0], [5.0, 0.0]]))
+    >>> int(c[1].sum()), bool(0 <= c[0].sum() <= 100)
+    (0, True)
+    """
+    total = hazards.sum(axis=1)
+    casualties = rng.binomial(personnel, -np.expm1(-total))
+    by_cause = np.zeros(hazards.shape, dtype=np.int64)
+    remaining = casualties
+    rest = total.copy()
+    for k in range(hazards.shape[1] - 1):
+        share = np.divide(hazards[:, k], rest, out=np.zeros_like(rest), where=rest > 0)
+        by_cause[:, k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))
+        remaining = remaining - by_cause[:, k]
+        rest = rest - hazards[:, k]
+    by_cause[:, -1] = remaining
+    return by_cause
+
+
+def split_wounded(rng: np.random.Generator, casualties: np.ndarray, killed_fraction: np.ndarray,
+                  return_fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split casualties into killed, wounded who will return, and wounded lost for good.
+
+    >>> rng = np.random.default_rng(1)
+    >>> k, r, d = split_wounded(rng, np.array([40]), np.array([0.25]), np.array([0.5]))
+    >>> int(k[0] + r[0] + d[0])
+    40
+    """
+    killed = rng.binomial(casualties, killed_fraction)
+    wounded = casualties - killed
+    returning = rng.binomial(wounded, return_fraction)
+    return killed, returning, wounded - returning
+
+
+def skill(training_level: np.ndarray, experience: np.ndarray, training_leverage: np.ndarray,
+          experience_weight: float) -> np.ndarray:
+    """Skill in [0, 1]: what the tactic lets a unit make of its training and experience.
+
+    ``skill = leverage * min(1, training_level + experience_weight * experience)``
+
+    >>> skill(np.array([0.8, 0.8]), np.array([0.0, 0.0]), np.array([0.2, 1.0]), 0.3).tolist()
+    [0.16000000000000003, 0.8]
+    """
+    return training_leverage * np.minimum(1.0, training_level + experience_weight * experience)
+
+
+def saturating_growth(days: np.ndarray, time_constant_days: float) -> np.ndarray:
+    """Share of a saturating quantity gained after ``days``: ``1 - exp(-days / tau)``.
+
+    >>> round(float(saturating_growth(np.array(20.0), 20.0)), 4)
+    0.6321
+    """
+    return -np.expm1(-np.asarray(days, dtype=float) / time_constant_days)

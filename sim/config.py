@@ -1,0 +1,295 @@
+"""Scenario schema: every parameter of a run, with its unit, default and meaning.
+
+A :class:`Scenario` is plain data (pydantic models that reject unknown keys and
+out-of-range values), so the CLI, the sweep engine, the demo page and a notebook
+all build runs the same way::
+
+    >>> from sim.config import Scenario
+    >>> s = Scenario()
+    >>> s.sector.width_cells, s.combat.substeps_per_day
+    (20, 24)
+    >>> s.with_overrides({"defender": {"drones": 40}}).defender.drones
+    40
+
+The defaults are the documented reference scenario of ``docs/ODD.md`` (section 7),
+where each number's source or rationale is given.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ATTACK_TACTICS = ("human_wave", "infiltration", "mine_clearance")
+DEFENCE_TACTICS = ("fortified_defense", "elastic_defense")
+TACTICS = ATTACK_TACTICS + DEFENCE_TACTICS
+
+Tactic = Literal["human_wave", "infiltration", "mine_clearance", "fortified_defense",
+                 "elastic_defense"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class TacticProfile(_Strict):
+    """How a tactic moves, fires, exposes its people and uses their skill."""
+
+    spacing_m: Annotated[float, Field(gt=0.0)] = Field(
+        description="Distance between soldiers (m); a unit's footprint is personnel x spacing^2.")
+    advance_speed_m_per_day: NonNegative = Field(
+        description="Speed before contact (m/day).")
+    assault_speed_m_per_day: NonNegative = Field(
+        description="Speed once an enemy is within aimed-fire range (m/day); for an elastic "
+                    "defence, the speed of falling back and counter-attacking.")
+    fire_multiplier: NonNegative = Field(
+        description="Aimed-fire effectiveness relative to the side's base kill rate (-).")
+    exposure: NonNegative = Field(
+        description="Multiplier on the chance that fire aimed at or landing on the unit hits "
+                    "someone: posture, use of ground (-).")
+    training_leverage: Fraction = Field(
+        description="Share of training and experience the tactic turns into skill (-): a human "
+                    "wave leaves little room for skill.")
+    mine_exposure: Fraction = Field(
+        description="Share of personnel who walk their own path through a minefield (-): "
+                    "dispersed lines all do, files following a point man mostly do not.")
+    break_morale: Fraction = Field(
+        description="Morale below which the unit breaks and routs (-).")
+    clears_mines: bool = Field(
+        default=False, description="Whether the unit stops in mined cells to clear them.")
+
+
+DEFAULT_TACTICS: dict[str, dict[str, Any]] = {
+    "human_wave": dict(spacing_m=4.0, advance_speed_m_per_day=3000.0,
+                       assault_speed_m_per_day=1500.0, fire_multiplier=0.6, exposure=1.0,
+                       training_leverage=0.2, mine_exposure=1.0, break_morale=0.15),
+    "infiltration": dict(spacing_m=15.0, advance_speed_m_per_day=800.0,
+                         assault_speed_m_per_day=300.0, fire_multiplier=1.0, exposure=0.6,
+                         training_leverage=1.0, mine_exposure=0.2, break_morale=0.4),
+    "mine_clearance": dict(spacing_m=8.0, advance_speed_m_per_day=1000.0,
+                           assault_speed_m_per_day=300.0, fire_multiplier=0.5, exposure=0.9,
+                           training_leverage=0.6, mine_exposure=0.5, break_morale=0.3,
+                           clears_mines=True),
+    "fortified_defense": dict(spacing_m=10.0, advance_speed_m_per_day=0.0,
+                              assault_speed_m_per_day=0.0, fire_multiplier=1.0, exposure=1.0,
+                              training_leverage=0.8, mine_exposure=0.0, break_morale=0.25),
+    "elastic_defense": dict(spacing_m=15.0, advance_speed_m_per_day=0.0,
+                            assault_speed_m_per_day=1500.0, fire_multiplier=1.0, exposure=0.8,
+                            training_leverage=1.0, mine_exposure=0.0, break_morale=0.35),
+}
+
+
+class UnitGroup(_Strict):
+    """A batch of identical units of one contingent."""
+
+    contingent: str = Field(min_length=1, description="Contingent name, e.g. 'mobilised'.")
+    count: Annotated[int, Field(ge=1)] = Field(description="Number of units (-).")
+    personnel: Annotated[int, Field(ge=1)] = Field(description="Personnel per unit at start.")
+    tactic: Tactic = Field(description="Tactic; attackers attack, defenders defend.")
+    training_days: NonNegative = Field(
+        default=90.0, description="Days of training each soldier received (days).")
+    base_training_level: Fraction = Field(
+        default=0.2, description="Training level of an untrained recruit of this contingent (-).")
+    experience_days: NonNegative = Field(
+        default=0.0, description="Days in action before the run starts (days).")
+    theatre_adaptation: Fraction = Field(
+        default=0.0, description="Adaptation to this theatre (drones, terrain) at start (-).")
+    morale: Fraction = Field(default=1.0, description="Morale at start (-).")
+    commit_day: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="Day the units enter the sector (day); later days make waves.")
+
+
+class SideConfig(_Strict):
+    """One side: its units, fire support and casualty care."""
+
+    units: list[UnitGroup] = Field(min_length=1)
+    aimed_kills_per_shooter_per_day: NonNegative = Field(
+        default=0.02, description="Base aimed-fire kill rate of one soldier with a target in "
+                                  "range, before tactic, skill and target protection (1/day).")
+    area_strikes_per_person_per_day: NonNegative = Field(
+        default=0.0, description="Organic indirect fire (mortars, grenades) per soldier "
+                                 "fighting (strikes/person/day).")
+    organic_lethal_area_m2: NonNegative = Field(
+        default=30.0, description="Effective casualty area of one organic strike (m2).")
+    artillery_strikes_per_day: NonNegative = Field(
+        default=0.0, description="Supporting artillery rounds on the sector (strikes/day).")
+    artillery_lethal_area_m2: NonNegative = Field(
+        default=15.0, description="Effective casualty area of one artillery round (m2): its "
+                                  "lethal area times the chance it falls on the formation.")
+    drones: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="Strike drones (FPV, bomb droppers) over the sector (-).")
+    strikes_per_drone_per_day: NonNegative = Field(
+        default=4.0, description="Strikes each drone makes a day (strikes/drone/day).")
+    drone_lethal_area_m2: NonNegative = Field(
+        default=8.0, description="Effective casualty area of one drone strike (m2); about half "
+                                 "a casualty per strike on a human wave.")
+    killed_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        default=0.25, description="Share of casualties killed outright (-); 0.25 is a "
+                                  "wounded-to-killed ratio of 3:1.")
+    return_to_duty_fraction: Fraction = Field(
+        default=0.5, description="Share of wounded who return to duty (-); the rest are lost "
+                                 "for good.")
+    return_delay_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=21, description="Days in care before a wounded soldier returns (days).")
+
+
+class SectorConfig(_Strict):
+    """The front sector: a grid along the front (x) and in depth (y, attacker at y=0)."""
+
+    width_cells: Annotated[int, Field(ge=1, le=2000)] = Field(
+        default=20, description="Cells along the front (-).")
+    depth_cells: Annotated[int, Field(ge=3, le=2000)] = Field(
+        default=30, description="Cells in depth from the attacker's rear to the defender's (-).")
+    cell_size_m: Annotated[float, Field(gt=0.0)] = Field(
+        default=100.0, description="Side of a square cell (m).")
+    attacker_rows: Annotated[int, Field(ge=1)] = Field(
+        default=3, description="Depth of the attacker's assembly area (cells).")
+    defender_rows: Annotated[int, Field(ge=1)] = Field(
+        default=10, description="Depth of the ground the defender holds at start (cells).")
+    fortified_rows: Annotated[int, Field(ge=0)] = Field(
+        default=3, description="Depth of the defender's fortified forward band (cells).")
+    fortification_level: Fraction = Field(
+        default=0.6, description="Fortification of the forward band (-): 0 open, 1 the "
+                                 "strongest field works.")
+    minefield_rows: Annotated[int, Field(ge=0)] = Field(
+        default=4, description="Depth of the minefield in front of the defender (cells).")
+    mines_per_cell: NonNegative = Field(
+        default=10.0, description="Anti-personnel mines per minefield cell (mines/cell).")
+    cover: Fraction = Field(
+        default=0.1, description="Cover offered by the ground between the lines (-).")
+    defended_cover: Fraction = Field(
+        default=0.3, description="Cover in the defender's zone: trees, ruins (-).")
+
+    @model_validator(mode="after")
+    def _zones_fit(self) -> SectorConfig:
+        if self.attacker_rows + self.minefield_rows + self.defender_rows > self.depth_cells:
+            raise ValueError(
+                "attacker_rows + minefield_rows + defender_rows must not exceed depth_cells "
+                f"({self.attacker_rows} + {self.minefield_rows} + {self.defender_rows} > "
+                f"{self.depth_cells})")
+        if self.fortified_rows > self.defender_rows:
+            raise ValueError("fortified_rows must not exceed defender_rows")
+        return self
+
+
+class CombatConfig(_Strict):
+    """Parameters shared by both sides' fire, skill, mines and morale."""
+
+    substeps_per_day: Annotated[int, Field(ge=1, le=2000)] = Field(
+        default=24, description="Combat sub-steps in one day (-).")
+    aimed_fire_range_m: Annotated[float, Field(gt=0.0)] = Field(
+        default=400.0, description="Range of aimed fire (m), applied along and across the front.")
+    training_hit_gain: NonNegative = Field(
+        default=1.0, description="Relative rise of the aimed kill rate at skill 1 (-).")
+    training_exposure_reduction: Fraction = Field(
+        default=0.5, description="Relative fall of exposure to fire at skill 1 (-).")
+    fortification_protection: Fraction = Field(
+        default=0.8, description="Share of hits a fortification of level 1 prevents (-).")
+    cover_protection: Fraction = Field(
+        default=0.5, description="Share of hits cover of level 1 prevents (-).")
+    experience_weight: Fraction = Field(
+        default=0.3, description="Skill added by full experience, before tactic leverage (-).")
+    experience_time_constant_days: Annotated[float, Field(gt=0.0)] = Field(
+        default=30.0, description="Days in action to gain 63% of full experience (days).")
+    adaptation_time_constant_days: Annotated[float, Field(gt=0.0)] = Field(
+        default=20.0, description="Days in action to gain 63% of full theatre adaptation (days).")
+    drone_adaptation_effect: Fraction = Field(
+        default=0.6, description="Share of drone hits a fully adapted unit avoids (-).")
+    mine_sweep_width_m: NonNegative = Field(
+        default=0.5, description="Width of ground one walker sets off mines in (m).")
+    mines_cleared_per_person_per_day: NonNegative = Field(
+        default=2.0, description="Mines a sapper clears per day at skill 0 (mines/person/day); "
+                                 "doubles at skill 1.")
+    clearance_casualties_per_mine: Fraction = Field(
+        default=0.05, description="Casualties per mine cleared at skill 0 (-); falls to zero "
+                                  "at skill 1.")
+    morale_loss_per_casualty_fraction: NonNegative = Field(
+        default=2.0, description="Morale lost when a unit loses all its personnel, pro rata (-).")
+    morale_recovery_per_day: NonNegative = Field(
+        default=0.1, description="Morale regained on a day without casualties (1/day).")
+    morale_enabled: bool = Field(
+        default=True, description="Whether units break; off for docking with theory.")
+    routed_speed_m_per_day: NonNegative = Field(
+        default=3000.0, description="Speed of a routed or withdrawing unit leaving (m/day).")
+    elastic_fallback_ratio: Annotated[float, Field(gt=0.0)] = Field(
+        default=3.0, description="Local enemy/own strength ratio at which an elastic defence "
+                                 "gives ground (-).")
+    elastic_counterattack_ratio: Annotated[float, Field(gt=0.0)] = Field(
+        default=1.0, description="Local ratio below which it counter-attacks to retake ground (-).")
+    elastic_max_fallback_m: NonNegative = Field(
+        default=500.0, description="Ground an elastic defence gives up at most (m).")
+
+
+class TrainingConfig(_Strict):
+    """How training days become a training level (see :func:`sim.forcegen.training_level`)."""
+
+    time_constant_days: Annotated[float, Field(gt=0.0)] = Field(
+        default=90.0, description="Training days that close 63% of the gap between a "
+                                  "recruit's base level and full training (days).")
+
+
+class Scenario(_Strict):
+    """A complete, validated run configuration."""
+
+    name: str = Field(default="reference", description="Scenario name.")
+    max_days: Annotated[int, Field(ge=1, le=36500)] = Field(
+        default=30, description="Days to simulate at most (days).")
+    sector: SectorConfig = Field(default_factory=SectorConfig)
+    combat: CombatConfig = Field(default_factory=CombatConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    tactics: dict[Tactic, TacticProfile] = Field(
+        default_factory=lambda: {k: TacticProfile(**v) for k, v in DEFAULT_TACTICS.items()})
+    attacker: SideConfig = Field(default_factory=lambda: SideConfig(
+        units=[UnitGroup(contingent="foreign", count=30, personnel=30, tactic="human_wave",
+                         training_days=180, base_training_level=0.3),
+               UnitGroup(contingent="regulars", count=10, personnel=20, tactic="infiltration",
+                         training_days=120, base_training_level=0.3, experience_days=60,
+                         theatre_adaptation=0.5),
+               UnitGroup(contingent="regulars", count=4, personnel=15, tactic="mine_clearance",
+                         training_days=120, base_training_level=0.3)],
+        aimed_kills_per_shooter_per_day=0.02, artillery_strikes_per_day=200.0, drones=10))
+    defender: SideConfig = Field(default_factory=lambda: SideConfig(
+        units=[UnitGroup(contingent="brigade", count=20, personnel=20, tactic="fortified_defense",
+                         training_days=60, base_training_level=0.3, experience_days=120,
+                         theatre_adaptation=0.7)],
+        aimed_kills_per_shooter_per_day=0.05, artillery_strikes_per_day=200.0, drones=25))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_tactics(cls, data: Any) -> Any:
+        """Let a scenario override single fields of a tactic, keeping the other defaults."""
+        if isinstance(data, dict) and isinstance(data.get("tactics"), dict):
+            merged = {k: dict(v) for k, v in DEFAULT_TACTICS.items()}
+            for name, fields in data["tactics"].items():
+                if name in merged and isinstance(fields, dict):
+                    merged[name].update(fields)
+                else:
+                    merged[name] = fields
+            data = {**data, "tactics": merged}
+        return data
+
+    @model_validator(mode="after")
+    def _sides_use_their_tactics(self) -> Scenario:
+        for side, allowed in (("attacker", ATTACK_TACTICS), ("defender", DEFENCE_TACTICS)):
+            for i, group in enumerate(getattr(self, side).units):
+                if group.tactic not in allowed:
+                    raise ValueError(f"{side}.units[{i}].tactic: '{group.tactic}' is not a "
+                                     f"{side} tactic; allowed: {', '.join(allowed)}")
+        return self
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """Return a validated copy with nested keys replaced (dicts merge, others replace)."""
+        return Scenario.model_validate(_deep_merge(self.model_dump(), overrides))
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

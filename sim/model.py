@@ -1,0 +1,640 @@
+"""The attrition model: a front sector on a Mesa grid, units as agents, one step a day.
+
+    >>> from sim import AttritionModel, Scenario
+    >>> model = AttritionModel(Scenario(max_days=3), rng=1)
+    >>> model.run()
+    >>> model.day, model.summary()["days"]
+    (3, 3)
+
+Units' state is held in column arrays (``model.units``) so that combat, morale and
+movement run with numpy over all units; :class:`sim.agents.Unit` agents are the
+objects a user inspects. Each day: wounded return, waves enter, then
+``substeps_per_day`` combat sub-steps (fire, casualties, morale, movement, ground),
+then experience, morale recovery and the daily record. ``docs/ODD.md`` describes it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+from mesa.discrete_space import OrthogonalMooreGrid
+
+from sim import combat, morale
+from sim.agents import (
+    ADVANCING,
+    ASSAULTING,
+    ATTACKER,
+    DEFENDER,
+    DESTROYED,
+    FIGHTING_STATES,
+    HOLDING,
+    IN_SECTOR_STATES,
+    RESERVE,
+    ROUTED,
+    SIDES,
+    WITHDRAWING,
+    WITHDRAWN,
+    Unit,
+)
+from sim.config import TACTICS, Scenario
+from sim.forcegen import training_level
+
+NEUTRAL = -1
+RECORD_COLUMNS = (
+    "day", "side", "contingent", "personnel", "personnel_fighting", "reserve", "in_care",
+    "killed", "wounded", "returned", "killed_total", "wounded_total", "permanently_lost_total",
+    "cells_held", "ground_gained_m",
+)
+# Flows recorded per day, from the cumulative per-unit counters of the same name.
+_FLOWS = ("killed", "wounded", "returned")
+
+
+@dataclass
+class _Sides:
+    """Per-side parameters as arrays indexed by side, for use over units."""
+
+    kills_per_shooter: np.ndarray
+    killed_fraction: np.ndarray
+    return_fraction: np.ndarray
+    return_delay: np.ndarray
+
+
+class AttritionModel(mesa.Model):
+    """Attackers assault a fortified, drone-covered defence across a front sector.
+
+    Parameters
+    ----------
+    scenario : the run configuration; the reference scenario if omitted.
+    rng : seed (int) or numpy Generator; all randomness flows from it.
+    """
+
+    def __init__(self, scenario: Scenario | None = None, rng: Any = None):
+        super().__init__(rng=rng)
+        self.scenario = scenario if scenario is not None else Scenario()
+        self.day = 0
+        self.stop_reason: str | None = None
+        self.events: list[tuple] = []
+        self._rows: list[np.ndarray] = []
+        self.tactic_names = TACTICS
+        self._build_sector()
+        self._build_units()
+        self._record_day()
+
+    # ----------------------------------------------------------------- set-up
+    def _build_sector(self) -> None:
+        sector = self.scenario.sector
+        self.width, self.depth = sector.width_cells, sector.depth_cells
+        self.cell_size_m = sector.cell_size_m
+        self.cell_area_m2 = sector.cell_size_m**2
+        self.grid = OrthogonalMooreGrid((self.width, self.depth), torus=False, capacity=None,
+                                        random=self.random)
+        rows = np.arange(self.depth)
+        defender_front = self.depth - sector.defender_rows
+        minefield = (rows >= defender_front - sector.minefield_rows) & (rows < defender_front)
+        fortified = (rows >= defender_front) & (rows < defender_front + sector.fortified_rows)
+        control = np.full(self.depth, NEUTRAL)
+        control[rows < sector.attacker_rows] = ATTACKER
+        control[rows >= defender_front] = DEFENDER
+        layers = {
+            "fortification": np.where(fortified, sector.fortification_level, 0.0),
+            "mines": np.where(minefield, sector.mines_per_cell, 0.0),
+            "cover": np.where(rows >= defender_front, sector.defended_cover, sector.cover),
+            "control": control,
+        }
+        for name, by_row in layers.items():
+            dtype = int if name == "control" else float
+            self.grid.create_property_layer(name, default_value=dtype(0), dtype=dtype)
+            getattr(self.grid, name).data[:] = np.broadcast_to(by_row, (self.width, self.depth))
+        self.initial_control = self.grid.control.data.copy()
+
+    def _build_units(self) -> None:
+        sc = self.scenario
+        sector = sc.sector
+        self.contingents: list[tuple[str, str]] = []
+        columns: dict[str, list] = {k: [] for k in (
+            "side", "contingent", "tactic", "personnel", "training_days", "base_level",
+            "days_in_action", "theatre_adaptation", "morale", "commit_day", "x", "row")}
+        defender_front = self.depth - sector.defender_rows
+        for side_id, side_name in enumerate(SIDES):
+            groups = getattr(sc, side_name).units
+            n_side = sum(g.count for g in groups)
+            # Interleave the side's units across the front so that no contingent owns a flank.
+            slot = 0
+            for group in groups:
+                key = (side_name, group.contingent)
+                if key not in self.contingents:
+                    self.contingents.append(key)
+                k = np.arange(slot, slot + group.count)
+                slot += group.count
+                if side_id == ATTACKER:
+                    row = sector.attacker_rows - 1 - (k * sector.attacker_rows) // n_side
+                else:
+                    band = max(1, sector.fortified_rows)
+                    row = defender_front + (k * band) // n_side
+                # Spread along the front by a stride co-prime with the lane count.
+                x = (k * _stride(self.width)) % self.width
+                for name, value in (("side", side_id), ("contingent", self.contingents.index(key)),
+                                    ("tactic", TACTICS.index(group.tactic)),
+                                    ("personnel", group.personnel),
+                                    ("training_days", group.training_days),
+                                    ("base_level", group.base_training_level),
+                                    ("days_in_action", group.experience_days),
+                                    ("theatre_adaptation", group.theatre_adaptation),
+                                    ("morale", group.morale), ("commit_day", group.commit_day)):
+                    columns[name].extend([value] * group.count)
+                columns["x"].extend(x.tolist())
+                columns["row"].extend(row.tolist())
+        u = {k: np.asarray(v) for k, v in columns.items() if k != "row"}
+        n = len(u["side"])
+        u["personnel"] = u["personnel"].astype(np.int64)
+        u["initial_personnel"] = u["personnel"].copy()
+        u["x"] = u["x"].astype(np.int64)
+        u["y_m"] = (np.asarray(columns["row"], dtype=float) + 0.5) * self.cell_size_m
+        u["y0_m"] = u["y_m"].copy()
+        u["training_level"] = training_level(u["training_days"], u["base_level"],
+                                             sc.training.time_constant_days)
+        u["initial_morale"] = u["morale"].astype(float)
+        u["morale"] = u["morale"].astype(float)
+        u["days_in_action"] = u["days_in_action"].astype(float)
+        u["theatre_adaptation"] = u["theatre_adaptation"].astype(float)
+        u["state"] = np.where(u["commit_day"] > 0, RESERVE,
+                              np.where(u["side"] == ATTACKER, ADVANCING, HOLDING))
+        for counter in ("killed", "wounded", "returned", "disabled", "in_care", "casualties_today"):
+            u[counter] = np.zeros(n, dtype=np.int64)
+        u["initial_adaptation"] = u["theatre_adaptation"].copy()
+        self.units = u
+        self._tactic_table(u["tactic"])
+        self._side = _Sides(
+            kills_per_shooter=np.array([sc.attacker.aimed_kills_per_shooter_per_day,
+                                        sc.defender.aimed_kills_per_shooter_per_day]),
+            killed_fraction=np.array([sc.attacker.killed_fraction, sc.defender.killed_fraction]),
+            return_fraction=np.array([sc.attacker.return_to_duty_fraction,
+                                      sc.defender.return_to_duty_fraction]),
+            return_delay=np.array([sc.attacker.return_delay_days,
+                                   sc.defender.return_delay_days]))
+        # Ring buffer of wounded due back, per unit and day modulo its length.
+        self._care_ring = np.zeros((n, int(self._side.return_delay.max()) + 1), dtype=np.int64)
+        self._footprint_m2 = u["initial_personnel"] * self._tactic["spacing_m"] ** 2
+        n_cont = len(self.contingents)
+        self.reserve = np.zeros(n_cont, dtype=np.int64)
+        self.cells_taken = np.zeros(n_cont, dtype=np.int64)
+        self._casualties_by_cause = np.zeros((2, len(combat.CAUSES)), dtype=np.int64)
+        self._training_days_lost = np.zeros(2)
+        self._prev_totals = {f: np.zeros(n_cont, dtype=np.int64) for f in _FLOWS}
+        self._initial_total = np.bincount(u["contingent"], weights=u["personnel"],
+                                          minlength=n_cont).astype(np.int64)
+        cells = [self.grid._cells[(int(x), self._row(y))] if s != RESERVE else None
+                 for x, y, s in zip(u["x"], u["y_m"], u["state"], strict=True)]
+        self.unit_agents: list[Unit] = list(Unit.create_agents(self, n, index=list(range(n)),
+                                                               cell=cells))
+
+    def _tactic_table(self, tactic_ids: np.ndarray) -> None:
+        """Per-unit columns of the tactic parameters, looked up once."""
+        profiles = [self.scenario.tactics[name] for name in TACTICS]
+        self._tactic = {
+            field: np.array([getattr(p, field) for p in profiles], dtype=float)[tactic_ids]
+            for field in ("spacing_m", "advance_speed_m_per_day", "assault_speed_m_per_day",
+                          "fire_multiplier", "exposure", "training_leverage", "mine_exposure",
+                          "break_morale", "clears_mines")}
+        self._tactic["clears_mines"] = self._tactic["clears_mines"].astype(bool)
+        self._elastic = tactic_ids == TACTICS.index("elastic_defense")
+
+    def _row(self, y_m: float) -> int:
+        return min(self.depth - 1, max(0, int(y_m // self.cell_size_m)))
+
+    # ---------------------------------------------------------------- helpers
+    def experience(self) -> np.ndarray:
+        """Experience of every unit (0-1), from its days in action."""
+        return combat.saturating_growth(self.units["days_in_action"],
+                                        self.scenario.combat.experience_time_constant_days)
+
+    def skill(self) -> np.ndarray:
+        """Skill of every unit (0-1): training and experience, as far as its tactic allows."""
+        c = self.scenario.combat
+        return combat.skill(self.units["training_level"], self.experience(),
+                            self._tactic["training_leverage"], c.experience_weight)
+
+    def _cells(self) -> np.ndarray:
+        rows = np.clip((self.units["y_m"] // self.cell_size_m).astype(np.int64), 0,
+                       self.depth - 1)
+        return self.units["x"] * self.depth + rows
+
+    def _grid_sum(self, cells: np.ndarray, mask: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return np.bincount(cells[mask], weights=weights[mask],
+                           minlength=self.width * self.depth).reshape(self.width, self.depth)
+
+    # ------------------------------------------------------------------- step
+    def step(self) -> None:
+        """Advance one day."""
+        if not self.running:
+            return
+        self.day += 1
+        self._return_wounded()
+        self._commit_waves()
+        self.units["casualties_today"][:] = 0
+        dt = 1.0 / self.scenario.combat.substeps_per_day
+        for substep in range(self.scenario.combat.substeps_per_day):
+            self.stop_reason = self._substep(dt, substep)
+            if self.stop_reason:
+                break
+        self._end_of_day()
+        if self.stop_reason is None and self.day >= self.scenario.max_days:
+            self.stop_reason = "max_days"
+        if self.stop_reason:
+            self.running = False
+
+    def run(self) -> None:
+        """Step until a stop condition or ``max_days``."""
+        while self.running:
+            self.step()
+
+    def _return_wounded(self) -> None:
+        u = self.units
+        slot = self.day % self._care_ring.shape[1]
+        back = self._care_ring[:, slot].copy()
+        self._care_ring[:, slot] = 0
+        u["in_care"] -= back
+        u["returned"] += back
+        to_unit = np.isin(u["state"], FIGHTING_STATES)
+        u["personnel"] += np.where(to_unit, back, 0)
+        self.reserve += np.bincount(u["contingent"], weights=np.where(to_unit, 0, back),
+                                    minlength=len(self.contingents)).astype(np.int64)
+
+    def _commit_waves(self) -> None:
+        u = self.units
+        due = (u["state"] == RESERVE) & (u["commit_day"] <= self.day)
+        u["state"][due] = np.where(u["side"][due] == ATTACKER, ADVANCING, HOLDING)
+
+    def _substep(self, dt: float, substep: int) -> str | None:
+        u, c, sector = self.units, self.scenario.combat, self.scenario.sector
+        cells = self._cells()
+        in_sector = np.isin(u["state"], IN_SECTOR_STATES) & (u["personnel"] > 0)
+        fighting = np.isin(u["state"], FIGHTING_STATES) & (u["personnel"] > 0)
+        side = u["side"]
+        personnel = u["personnel"].astype(float)
+        skill = self.skill()
+        radius = max(1, math.ceil(c.aimed_fire_range_m / self.cell_size_m))
+
+        present = [self._grid_sum(cells, in_sector & (side == s), personnel) for s in (0, 1)]
+        kill_rate = (self._side.kills_per_shooter[side] * self._tactic["fire_multiplier"]
+                     * (1.0 + c.training_hit_gain * skill))
+        fire = [self._grid_sum(cells, fighting & (side == s), personnel * kill_rate * dt)
+                for s in (0, 1)]
+        # Enemy personnel within aimed range of each cell, and fire per enemy person.
+        per_target, in_range = [None, None], [None, None]
+        for s in (0, 1):
+            per_target[s], in_range[1 - s] = combat.aimed_fire_per_target(
+                fire[1 - s], present[s], radius)
+
+        flat = {name: getattr(self.grid, name).data.ravel()
+                for name in ("fortification", "cover", "mines")}
+        protection = (self._tactic["exposure"]
+                      * (1.0 - c.training_exposure_reduction * skill)
+                      * (1.0 - c.cover_protection * flat["cover"][cells])
+                      * np.where(side == DEFENDER,
+                                 1.0 - c.fortification_protection * flat["fortification"][cells],
+                                 1.0))
+        hazards = np.zeros((len(side), len(combat.CAUSES)))
+        for s in (0, 1):
+            mine = side == s
+            hazards[mine, 0] = per_target[s].ravel()[cells[mine]]
+        hazards[:, 1] = self._area_hazards(fighting, in_sector, dt)
+        hazards[:, :2] *= protection[:, None]
+
+        move_m, clearing = self._plan_movement(cells, fighting, in_sector, in_range, present, dt)
+        mines_per_m2 = flat["mines"][cells] / self.cell_area_m2
+        walking = (side == ATTACKER) & (move_m != 0)
+        hazards[walking, 2] = combat.mine_hazard(
+            mines_per_m2[walking], np.abs(move_m[walking]), c.mine_sweep_width_m,
+            self._tactic["mine_exposure"][walking])
+        cleared = self._clear_mines(cells, clearing, skill, dt)
+        safe = np.maximum(1.0, personnel)
+        hazards[clearing, 2] += (cleared[clearing] * c.clearance_casualties_per_mine
+                                 * (1.0 - skill[clearing]) / safe[clearing])
+        hazards[~in_sector] = 0.0
+
+        by_cause = combat.draw_casualties(self.rng, u["personnel"], hazards)
+        self._apply_casualties(by_cause, cells)
+        # Each mine casualty set off a mine; clearing removed more.
+        mines = self.grid.mines.data.ravel()
+        mines -= np.bincount(cells, weights=by_cause[:, 2] + cleared,
+                             minlength=mines.size)
+        np.maximum(mines, 0.0, out=mines)
+
+        self._morale_and_breaking(by_cause.sum(axis=1), personnel.astype(np.int64), substep)
+        self._move(move_m)
+        self._update_control(substep)
+        return self._stop_condition()
+
+    def _area_hazards(self, fighting: np.ndarray, in_sector: np.ndarray,
+                      dt: float) -> np.ndarray:
+        """Per-person area-fire hazard this sub-step, before protection."""
+        u, c = self.units, self.scenario.combat
+        hazard = np.zeros(len(u["side"]))
+        adaptation = u["theatre_adaptation"]
+        for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
+            cfg = self.scenario.attacker if firer == ATTACKER else self.scenario.defender
+            targets = in_sector & (u["side"] == target)
+            footprint = float(self._footprint_m2[targets].sum())
+            if footprint == 0.0:
+                continue
+            shooters = float(u["personnel"][fighting & (u["side"] == firer)].sum())
+            if shooters == 0.0:
+                continue
+            organic = combat.area_fire_hazard(
+                cfg.area_strikes_per_person_per_day * shooters * dt, cfg.organic_lethal_area_m2,
+                footprint)
+            artillery = combat.area_fire_hazard(
+                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, footprint)
+            drones = combat.area_fire_hazard(
+                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2,
+                footprint)
+            hazard[targets] = (organic + artillery + drones
+                               * (1.0 - c.drone_adaptation_effect * adaptation[targets]))
+        return hazard
+
+    def _plan_movement(self, cells, fighting, in_sector, in_range, present, dt):
+        """Set attack/defence states and return each unit's move (m, + is towards the
+        defender's rear) and which units stop to clear mines."""
+        u, c = self.units, self.scenario.combat
+        side, state = u["side"], u["state"]
+        enemy_here = np.where(side == ATTACKER, present[DEFENDER].ravel()[cells],
+                              present[ATTACKER].ravel()[cells]) > 0
+        enemy_near = np.where(side == ATTACKER, in_range[ATTACKER].ravel()[cells],
+                              in_range[DEFENDER].ravel()[cells])
+        attacking = fighting & (side == ATTACKER)
+        state[attacking] = np.where(enemy_near[attacking] > 0, ASSAULTING, ADVANCING)
+        speed = np.where(state == ASSAULTING, self._tactic["assault_speed_m_per_day"],
+                         self._tactic["advance_speed_m_per_day"])
+        move = np.where(attacking & ~enemy_here, speed, 0.0)
+
+        # Elastic defence: give ground under pressure, win it back when the pressure eases.
+        elastic = fighting & self._elastic
+        if elastic.any():
+            own_near = in_range[ATTACKER].ravel()[cells]  # defender personnel near each cell
+            ratio = np.divide(enemy_near, own_near, out=np.zeros_like(enemy_near),
+                              where=own_near > 0)
+            behind = u["y_m"] > u["y0_m"] + 1e-9
+            fall_back = elastic & (ratio > c.elastic_fallback_ratio) & (
+                u["y_m"] < u["y0_m"] + c.elastic_max_fallback_m)
+            counter = elastic & ~fall_back & (ratio < c.elastic_counterattack_ratio) & behind
+            state[elastic] = HOLDING
+            state[fall_back] = WITHDRAWING
+            state[counter] = ASSAULTING
+            speed = self._tactic["assault_speed_m_per_day"]
+            move = np.where(fall_back, speed, move)
+            move = np.where(counter & ~enemy_here,
+                            -np.minimum(speed * dt, u["y_m"] - u["y0_m"]) / dt, move)
+
+        routed = (state == ROUTED) & in_sector
+        move = np.where(routed, np.where(side == ATTACKER, -1.0, 1.0) * c.routed_speed_m_per_day,
+                        move)
+        mines_here = self.grid.mines.data.ravel()[cells] >= 0.5
+        clearing = attacking & self._tactic["clears_mines"] & mines_here
+        move = np.where(clearing, 0.0, move)
+        # At most one cell a sub-step, so a mover cannot jump over an occupied cell.
+        move_m = np.clip(move * dt, -self.cell_size_m, self.cell_size_m)
+        return move_m, clearing
+
+    def _clear_mines(self, cells, clearing, skill, dt) -> np.ndarray:
+        """Mines each clearing unit removes this sub-step, capped by the mines in its cell."""
+        u, c = self.units, self.scenario.combat
+        want = np.where(clearing, u["personnel"] * c.mines_cleared_per_person_per_day
+                        * (1.0 + skill) * dt, 0.0)
+        if not clearing.any():
+            return want
+        size = self.width * self.depth
+        wanted_in_cell = np.bincount(cells, weights=want, minlength=size)
+        available = self.grid.mines.data.ravel()
+        scale = np.divide(available, wanted_in_cell, out=np.ones(size),
+                          where=wanted_in_cell > available)
+        return want * scale[cells]
+
+    def _apply_casualties(self, by_cause: np.ndarray, cells: np.ndarray) -> None:
+        u = self.units
+        casualties = by_cause.sum(axis=1)
+        side = u["side"]
+        killed, returning, disabled = combat.split_wounded(
+            self.rng, casualties, self._side.killed_fraction[side],
+            self._side.return_fraction[side])
+        u["personnel"] -= casualties
+        u["killed"] += killed
+        u["wounded"] += returning + disabled
+        u["disabled"] += disabled
+        u["in_care"] += returning
+        u["casualties_today"] += casualties
+        delay = self._side.return_delay[side]
+        slots = (self.day + delay) % self._care_ring.shape[1]
+        np.add.at(self._care_ring, (np.arange(len(side)), slots), returning)
+        for s in (0, 1):
+            mine = side == s
+            self._casualties_by_cause[s] += by_cause[mine].sum(axis=0)
+            self._training_days_lost[s] += float(
+                ((killed + disabled)[mine] * u["training_days"][mine]).sum())
+
+    def _morale_and_breaking(self, casualties, personnel_before, substep) -> None:
+        u, c = self.units, self.scenario.combat
+        u["morale"] = morale.morale_after_losses(u["morale"], casualties, personnel_before,
+                                                 c.morale_loss_per_casualty_fraction)
+        fighting = np.isin(u["state"], FIGHTING_STATES)
+        destroyed = np.isin(u["state"], IN_SECTOR_STATES) & (u["personnel"] == 0)
+        broken = (fighting & ~destroyed & c.morale_enabled
+                  & morale.breaks(u["morale"], self._tactic["break_morale"]))
+        for i in np.flatnonzero(broken):
+            self._event(substep, "unit_routed", i)
+        for i in np.flatnonzero(destroyed):
+            self._event(substep, "unit_destroyed", i)
+        u["state"][broken] = ROUTED
+        u["state"][destroyed] = DESTROYED
+
+    def _move(self, move_m: np.ndarray) -> None:
+        u = self.units
+        edge = self.depth * self.cell_size_m
+        u["y_m"] = np.where(u["state"] == DESTROYED, u["y_m"], u["y_m"] + move_m)
+        left = (u["state"] == ROUTED) & ((u["y_m"] < 0.0) | (u["y_m"] >= edge))
+        u["state"][left] = WITHDRAWN
+        np.clip(u["y_m"], 0.0, np.nextafter(edge, 0.0), out=u["y_m"])
+
+    def _update_control(self, substep: int) -> None:
+        u = self.units
+        cells = self._cells()
+        fighting = np.isin(u["state"], FIGHTING_STATES) & (u["personnel"] > 0)
+        control = self.grid.control.data.ravel()
+        occupied = [np.zeros(control.size, dtype=bool) for _ in SIDES]
+        for s in (0, 1):
+            occupied[s][cells[fighting & (u["side"] == s)]] = True
+        for s in (0, 1):
+            taken = np.flatnonzero((control == 1 - s) & occupied[s] & ~occupied[1 - s])
+            if taken.size == 0:
+                continue
+            control[taken] = s
+            # Credit each cell to the first of the side's units standing in it.
+            takers = np.flatnonzero(fighting & (u["side"] == s) & np.isin(cells, taken))
+            _, first = np.unique(cells[takers], return_index=True)
+            for i in takers[first]:
+                self.cells_taken[u["contingent"][i]] += 1
+                self._event(substep, "cell_taken", i)
+
+    def _stop_condition(self) -> str | None:
+        u = self.units
+        alive = u["personnel"] > 0
+        able = (np.isin(u["state"], FIGHTING_STATES) & alive) | (u["state"] == RESERVE)
+        if not able[u["side"] == ATTACKER].any():
+            return "attacker_broken"
+        attackers = np.isin(u["state"], FIGHTING_STATES) & alive & (u["side"] == ATTACKER)
+        if (u["y_m"][attackers] >= (self.depth - 1) * self.cell_size_m).any():
+            return "breakthrough"
+        if not able[u["side"] == DEFENDER].any():
+            # Attackers that can move walk on to a breakthrough, so ground is measured.
+            can_move = (self._tactic["advance_speed_m_per_day"][attackers] > 0).any()
+            if not can_move:
+                return "defender_broken"
+        return None
+
+    def _end_of_day(self) -> None:
+        u, c = self.units, self.scenario.combat
+        committed = np.isin(u["state"], IN_SECTOR_STATES)
+        u["days_in_action"] += committed
+        growth = combat.saturating_growth(u["days_in_action"], c.adaptation_time_constant_days)
+        # Adaptation closes the gap from its starting level as days in action accumulate.
+        u["theatre_adaptation"] = np.where(
+            committed, np.maximum(u["theatre_adaptation"],
+                                  u["initial_adaptation"]
+                                  + (1 - u["initial_adaptation"]) * growth),
+            u["theatre_adaptation"])
+        quiet = committed & (u["casualties_today"] == 0)
+        u["morale"] = morale.recover(u["morale"], quiet, c.morale_recovery_per_day,
+                                     u["initial_morale"])
+        self._sync_cells()
+        self._record_day()
+
+    def _sync_cells(self) -> None:
+        """Move agents whose cell changed today, and take gone units off the grid."""
+        u = self.units
+        rows = np.clip((u["y_m"] // self.cell_size_m).astype(np.int64), 0, self.depth - 1)
+        on_grid = np.isin(u["state"], IN_SECTOR_STATES)
+        for i in range(len(rows)):
+            agent = self.unit_agents[i]
+            if not on_grid[i]:
+                if agent.cell is not None:
+                    agent.cell = None
+                continue
+            coordinate = (int(u["x"][i]), int(rows[i]))
+            if agent.cell is None or agent.cell.coordinate != coordinate:
+                agent.cell = self.grid._cells[coordinate]
+
+    def _event(self, substep: int, kind: str, i: int) -> None:
+        u = self.units
+        self.events.append((self.day, substep, kind, SIDES[u["side"][i]],
+                            self.contingents[u["contingent"][i]][1],
+                            self.unit_agents[i].unique_id, int(u["x"][i]),
+                            self._row(u["y_m"][i])))
+
+    # ---------------------------------------------------------------- records
+    def _contingent_sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        u = self.units
+        weights = values if mask is None else np.where(mask, values, 0)
+        return np.bincount(u["contingent"], weights=weights,
+                           minlength=len(self.contingents)).astype(np.int64)
+
+    def _record_day(self) -> None:
+        u = self.units
+        n_cont = len(self.contingents)
+        fighting = np.isin(u["state"], FIGHTING_STATES)
+        totals = {f: self._contingent_sum(u[f]) for f in _FLOWS}
+        block = np.zeros((n_cont + 2, len(RECORD_COLUMNS) - 3))
+        block[:n_cont, 0] = self._contingent_sum(u["personnel"])
+        block[:n_cont, 1] = self._contingent_sum(u["personnel"], fighting)
+        block[:n_cont, 2] = self.reserve
+        block[:n_cont, 3] = self._contingent_sum(u["in_care"])
+        for j, f in enumerate(_FLOWS):
+            block[:n_cont, 4 + j] = totals[f] - self._prev_totals[f]
+        block[:n_cont, 7] = totals["killed"]
+        block[:n_cont, 8] = self._contingent_sum(u["wounded"])
+        block[:n_cont, 9] = self._contingent_sum(u["disabled"])
+        occupied_cells = self._cells()
+        in_sector = np.isin(u["state"], IN_SECTOR_STATES) & (u["personnel"] > 0)
+        for k in range(n_cont):
+            block[k, 10] = np.unique(occupied_cells[in_sector & (u["contingent"] == k)]).size
+        block[:n_cont, 11] = self.cells_taken * self.cell_size_m / self.width
+        self._prev_totals = totals
+        side_of = np.array([SIDES.index(s) for s, _ in self.contingents])
+        control = self.grid.control.data
+        for s in (0, 1):
+            block[n_cont + s, :10] = block[:n_cont][side_of == s, :10].sum(axis=0)
+            block[n_cont + s, 10] = np.count_nonzero(control == s)
+            block[n_cont + s, 11] = self.ground_gained_m(s)
+        self._rows.append(block)
+
+    def ground_gained_m(self, side: int = ATTACKER) -> float:
+        """Net ground the side holds that the enemy held at start, as a mean advance (m)."""
+        gained = np.count_nonzero((self.grid.control.data == side)
+                                  & (self.initial_control == 1 - side))
+        return gained * self.cell_size_m / self.width
+
+    def daily_records(self) -> pd.DataFrame:
+        """Tidy daily record: one row per day and contingent, plus a row per side
+        (``contingent == 'all'``). Column meanings are in ``docs/ODD.md`` section 7.6."""
+        labels = self.contingents + [(s, "all") for s in SIDES]
+        days = len(self._rows)
+        data = np.vstack(self._rows)
+        frame = pd.DataFrame(data, columns=list(RECORD_COLUMNS[3:]))
+        frame = frame.astype({c: "int64" for c in RECORD_COLUMNS[3:-1]})
+        frame.insert(0, "contingent", [c for _, c in labels] * days)
+        frame.insert(0, "side", [s for s, _ in labels] * days)
+        frame.insert(0, "day", np.repeat(np.arange(days), len(labels)))
+        return frame
+
+    def events_frame(self) -> pd.DataFrame:
+        """Event log: cells taken, units routed or destroyed, with day and sub-step."""
+        return pd.DataFrame(self.events, columns=["day", "substep", "kind", "side", "contingent",
+                                                  "unit_id", "x", "y"])
+
+    def conservation_totals(self) -> np.ndarray:
+        """Per contingent: personnel + reserve + in care + killed + permanently lost.
+
+        Constant over a run (no one is created or lost by book-keeping)."""
+        u = self.units
+        return (self._contingent_sum(u["personnel"] + u["in_care"] + u["killed"]
+                                     + u["disabled"]) + self.reserve)
+
+    def summary(self) -> dict[str, Any]:
+        """Run summary; keys and meanings are in ``docs/ODD.md`` section 7.6."""
+        u = self.units
+        out: dict[str, Any] = {"days": self.day, "stop_reason": self.stop_reason,
+                               "winner": _WINNER.get(self.stop_reason)}
+        casualties = {}
+        for s, name in enumerate(SIDES):
+            mine = u["side"] == s
+            out[f"{name}_killed"] = int(u["killed"][mine].sum())
+            out[f"{name}_wounded"] = int(u["wounded"][mine].sum())
+            out[f"{name}_permanently_lost"] = int(u["disabled"][mine].sum())
+            out[f"{name}_personnel"] = int(u["personnel"][mine].sum())
+            for k, cause in enumerate(combat.CAUSES):
+                out[f"{name}_casualties_{cause}"] = int(self._casualties_by_cause[s, k])
+            out[f"{name}_training_days_lost"] = float(self._training_days_lost[s])
+            casualties[name] = out[f"{name}_killed"] + out[f"{name}_wounded"]
+        out["loss_exchange_ratio"] = (casualties["attacker"] / casualties["defender"]
+                                      if casualties["defender"] else None)
+        out["ground_gained_m"] = self.ground_gained_m(ATTACKER)
+        km = out["ground_gained_m"] / 1000.0
+        out["attacker_casualties_per_km"] = casualties["attacker"] / km if km > 0 else None
+        out["training_days_lost"] = float(self._training_days_lost.sum())
+        return out
+
+
+_WINNER = {"attacker_broken": "defender", "defender_broken": "attacker",
+           "breakthrough": "attacker", "max_days": "none"}
+
+
+def _stride(width: int) -> int:
+    """A stride near the golden ratio of the width that is co-prime with it."""
+    stride = max(1, round(width * 0.618))
+    while math.gcd(stride, width) != 1:
+        stride += 1
+    return stride
