@@ -7,6 +7,7 @@ and writes its own row. ``unit.personnel = 5`` changes the model.
 
 from __future__ import annotations
 
+import numpy as np
 from mesa.discrete_space import CellAgent
 
 SIDES = ("attacker", "defender")
@@ -20,6 +21,9 @@ STATES = ("reserve", "advancing", "assaulting", "holding", "withdrawing", "route
 FIGHTING_STATES = (ADVANCING, ASSAULTING, HOLDING, WITHDRAWING)
 # Units in these states are in the sector: they can be seen and hit.
 IN_SECTOR_STATES = FIGHTING_STATES + (ROUTED,)
+# Lookup tables: IS_FIGHTING[state_array] is a mask over units (faster than np.isin).
+IS_FIGHTING = np.isin(np.arange(len(STATES)), FIGHTING_STATES)
+IS_IN_SECTOR = np.isin(np.arange(len(STATES)), IN_SECTOR_STATES)
 
 
 def _column(name: str, doc: str):

@@ -97,12 +97,15 @@ def mine_hazard(mines_per_m2: np.ndarray, distance_m: np.ndarray, sweep_width_m:
 
 def draw_casualties(rng: np.random.Generator, personnel: np.ndarray,
                     hazards: np.ndarray) -> np.ndarray:
-    """Draw casualties per unit and cause from per-person hazards.
+    """Draw casualties per unit and cause from per-person hazards over one sub-step.
 
-    Each person becomes a casualty with probability ``1 - exp(-sum of hazards)``
-    (the hazards act as competing risks over the sub-step), so a unit never loses more
-    than it has and never a negative number; casualties are then split between the
-    causes in proportion to their hazards (a multinomial draw, done as binomials).
+    Column 0 is aimed fire, whose shooters make a set number of kills and switch to
+    survivors, so a person's chance is ``min(1, h)`` (kills are counted per shot, as in
+    the square law). The other columns are risks each person runs whatever happens to
+    the others (area fire, mines), so they combine as ``exp(-h)`` survival. A person is
+    a casualty with probability ``1 - (1 - min(1, h_0)) * exp(-h_1 - h_2 ...)``; a unit
+    never loses more than it has or a negative number. Casualties are split between
+    causes in proportion to their hazards (a multinomial, drawn as binomials).
 
     Parameters
     ----------
@@ -115,14 +118,14 @@ def draw_casualties(rng: np.random.Generator, personnel: np.ndarray,
 
     >>> rng = np.random.default_rng(0)
     >>> c = draw_casualties(rng, np.array([100, 0]), np.array([[1.0, 1.0], [5.0, 0.0]]))
-    >>> int(c[1].sum()), bool(0 <= c[0].sum() <= 100)
-    (0, True)
+    >>> int(c[0].sum()), int(c[1].sum())
+    (100, 0)
     """
-    total = hazards.sum(axis=1)
-    casualties = rng.binomial(personnel, -np.expm1(-total))
+    survival = (1.0 - np.minimum(1.0, hazards[:, 0])) * np.exp(-hazards[:, 1:].sum(axis=1))
+    casualties = rng.binomial(personnel, 1.0 - survival)
     by_cause = np.zeros(hazards.shape, dtype=np.int64)
     remaining = casualties
-    rest = total.copy()
+    rest = hazards.sum(axis=1)
     for k in range(hazards.shape[1] - 1):
         share = np.divide(hazards[:, k], rest, out=np.zeros_like(rest), where=rest > 0)
         by_cause[:, k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))

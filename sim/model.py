@@ -31,9 +31,9 @@ from sim.agents import (
     ATTACKER,
     DEFENDER,
     DESTROYED,
-    FIGHTING_STATES,
+    IS_FIGHTING,
+    IS_IN_SECTOR,
     HOLDING,
-    IN_SECTOR_STATES,
     RESERVE,
     ROUTED,
     SIDES,
@@ -237,7 +237,13 @@ class AttritionModel(mesa.Model):
         self._return_wounded()
         self._commit_waves()
         self.units["casualties_today"][:] = 0
-        dt = 1.0 / self.scenario.combat.substeps_per_day
+        # Skill and kill rates change with days in action only, so once a day suffices.
+        c = self.scenario.combat
+        self._skill_today = self.skill()
+        self._kill_rate_today = (self._side.kills_per_shooter[self.units["side"]]
+                                 * self._tactic["fire_multiplier"]
+                                 * (1.0 + c.training_hit_gain * self._skill_today))
+        dt = 1.0 / c.substeps_per_day
         for substep in range(self.scenario.combat.substeps_per_day):
             self.stop_reason = self._substep(dt, substep)
             if self.stop_reason:
@@ -260,7 +266,7 @@ class AttritionModel(mesa.Model):
         self._care_ring[:, slot] = 0
         u["in_care"] -= back
         u["returned"] += back
-        to_unit = np.isin(u["state"], FIGHTING_STATES)
+        to_unit = IS_FIGHTING[u["state"]]
         u["personnel"] += np.where(to_unit, back, 0)
         self.reserve += np.bincount(u["contingent"], weights=np.where(to_unit, 0, back),
                                     minlength=len(self.contingents)).astype(np.int64)
@@ -273,16 +279,14 @@ class AttritionModel(mesa.Model):
     def _substep(self, dt: float, substep: int) -> str | None:
         u, c, sector = self.units, self.scenario.combat, self.scenario.sector
         cells = self._cells()
-        in_sector = np.isin(u["state"], IN_SECTOR_STATES) & (u["personnel"] > 0)
-        fighting = np.isin(u["state"], FIGHTING_STATES) & (u["personnel"] > 0)
+        in_sector = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
+        fighting = IS_FIGHTING[u["state"]] & (u["personnel"] > 0)
         side = u["side"]
         personnel = u["personnel"].astype(float)
-        skill = self.skill()
+        skill, kill_rate = self._skill_today, self._kill_rate_today
         radius = max(1, math.ceil(c.aimed_fire_range_m / self.cell_size_m))
 
         present = [self._grid_sum(cells, in_sector & (side == s), personnel) for s in (0, 1)]
-        kill_rate = (self._side.kills_per_shooter[side] * self._tactic["fire_multiplier"]
-                     * (1.0 + c.training_hit_gain * skill))
         fire = [self._grid_sum(cells, fighting & (side == s), personnel * kill_rate * dt)
                 for s in (0, 1)]
         # Enemy personnel within aimed range of each cell, and fire per enemy person.
@@ -430,7 +434,8 @@ class AttritionModel(mesa.Model):
         u["casualties_today"] += casualties
         delay = self._side.return_delay[side]
         slots = (self.day + delay) % self._care_ring.shape[1]
-        np.add.at(self._care_ring, (np.arange(len(side)), slots), returning)
+        # Each unit has one slot per sub-step, so plain fancy indexing adds without clashes.
+        self._care_ring[np.arange(len(side)), slots] += returning
         for s in (0, 1):
             mine = side == s
             self._casualties_by_cause[s] += by_cause[mine].sum(axis=0)
@@ -441,8 +446,8 @@ class AttritionModel(mesa.Model):
         u, c = self.units, self.scenario.combat
         u["morale"] = morale.morale_after_losses(u["morale"], casualties, personnel_before,
                                                  c.morale_loss_per_casualty_fraction)
-        fighting = np.isin(u["state"], FIGHTING_STATES)
-        destroyed = np.isin(u["state"], IN_SECTOR_STATES) & (u["personnel"] == 0)
+        fighting = IS_FIGHTING[u["state"]]
+        destroyed = IS_IN_SECTOR[u["state"]] & (u["personnel"] == 0)
         broken = (fighting & ~destroyed & c.morale_enabled
                   & morale.breaks(u["morale"], self._tactic["break_morale"]))
         for i in np.flatnonzero(broken):
@@ -463,7 +468,7 @@ class AttritionModel(mesa.Model):
     def _update_control(self, substep: int) -> None:
         u = self.units
         cells = self._cells()
-        fighting = np.isin(u["state"], FIGHTING_STATES) & (u["personnel"] > 0)
+        fighting = IS_FIGHTING[u["state"]] & (u["personnel"] > 0)
         control = self.grid.control.data.ravel()
         occupied = [np.zeros(control.size, dtype=bool) for _ in SIDES]
         for s in (0, 1):
@@ -483,10 +488,10 @@ class AttritionModel(mesa.Model):
     def _stop_condition(self) -> str | None:
         u = self.units
         alive = u["personnel"] > 0
-        able = (np.isin(u["state"], FIGHTING_STATES) & alive) | (u["state"] == RESERVE)
+        able = (IS_FIGHTING[u["state"]] & alive) | (u["state"] == RESERVE)
         if not able[u["side"] == ATTACKER].any():
             return "attacker_broken"
-        attackers = np.isin(u["state"], FIGHTING_STATES) & alive & (u["side"] == ATTACKER)
+        attackers = IS_FIGHTING[u["state"]] & alive & (u["side"] == ATTACKER)
         if (u["y_m"][attackers] >= (self.depth - 1) * self.cell_size_m).any():
             return "breakthrough"
         if not able[u["side"] == DEFENDER].any():
@@ -498,7 +503,7 @@ class AttritionModel(mesa.Model):
 
     def _end_of_day(self) -> None:
         u, c = self.units, self.scenario.combat
-        committed = np.isin(u["state"], IN_SECTOR_STATES)
+        committed = IS_IN_SECTOR[u["state"]]
         u["days_in_action"] += committed
         growth = combat.saturating_growth(u["days_in_action"], c.adaptation_time_constant_days)
         # Adaptation closes the gap from its starting level as days in action accumulate.
@@ -517,7 +522,7 @@ class AttritionModel(mesa.Model):
         """Move agents whose cell changed today, and take gone units off the grid."""
         u = self.units
         rows = np.clip((u["y_m"] // self.cell_size_m).astype(np.int64), 0, self.depth - 1)
-        on_grid = np.isin(u["state"], IN_SECTOR_STATES)
+        on_grid = IS_IN_SECTOR[u["state"]]
         for i in range(len(rows)):
             agent = self.unit_agents[i]
             if not on_grid[i]:
@@ -545,7 +550,7 @@ class AttritionModel(mesa.Model):
     def _record_day(self) -> None:
         u = self.units
         n_cont = len(self.contingents)
-        fighting = np.isin(u["state"], FIGHTING_STATES)
+        fighting = IS_FIGHTING[u["state"]]
         totals = {f: self._contingent_sum(u[f]) for f in _FLOWS}
         block = np.zeros((n_cont + 2, len(RECORD_COLUMNS) - 3))
         block[:n_cont, 0] = self._contingent_sum(u["personnel"])
@@ -558,7 +563,7 @@ class AttritionModel(mesa.Model):
         block[:n_cont, 8] = self._contingent_sum(u["wounded"])
         block[:n_cont, 9] = self._contingent_sum(u["disabled"])
         occupied_cells = self._cells()
-        in_sector = np.isin(u["state"], IN_SECTOR_STATES) & (u["personnel"] > 0)
+        in_sector = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
         for k in range(n_cont):
             block[k, 10] = np.unique(occupied_cells[in_sector & (u["contingent"] == k)]).size
         block[:n_cont, 11] = self.cells_taken * self.cell_size_m / self.width
