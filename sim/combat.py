@@ -29,6 +29,9 @@ def window_sum(grid: np.ndarray, radius_cells: int) -> np.ndarray:
     >>> window_sum(g, 1).round(12).tolist()
     [[2.0, 2.0, 0.0, 0.0], [2.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
     """
+    if radius_cells >= max(grid.shape) - 1:
+        # Every window covers the whole grid (a small sector, or docking).
+        return np.full(grid.shape, float(grid.sum()))
     size = 2 * radius_cells + 1
     summed = uniform_filter(grid.astype(float), size=size, mode="constant", cval=0.0) * size**2
     # The running sums of the filter leave rounding noise where the true sum is zero.

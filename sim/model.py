@@ -580,7 +580,7 @@ class AttritionModel(mesa.Model):
         """Net ground the side holds that the enemy held at start, as a mean advance (m)."""
         gained = np.count_nonzero((self.grid.control.data == side)
                                   & (self.initial_control == 1 - side))
-        return gained * self.cell_size_m / self.width
+        return float(gained * self.cell_size_m / self.width)
 
     def daily_records(self) -> pd.DataFrame:
         """Tidy daily record: one row per day and contingent, plus a row per side
