@@ -95,6 +95,7 @@ class AttritionModel(mesa.Model):
                                         random=self.random)
         rows = np.arange(self.depth)
         defender_front = self.depth - sector.defender_rows
+        self._defender_front_row = defender_front
         minefield = (rows >= defender_front - sector.minefield_rows) & (rows < defender_front)
         fortified = (rows >= defender_front) & (rows < defender_front + sector.fortified_rows)
         control = np.full(self.depth, NEUTRAL)
@@ -383,17 +384,23 @@ class AttritionModel(mesa.Model):
             own_near = in_range[ATTACKER].ravel()[cells]  # defender personnel near each cell
             ratio = np.divide(enemy_near, own_near, out=np.zeros_like(enemy_near),
                               where=own_near > 0)
-            behind = u["y_m"] > u["y0_m"] + 1e-9
+            # Counter-attack back to its own start, or into lost cells just ahead of it,
+            # but never beyond the defender's original forward edge.
+            rows = cells % self.depth
+            ahead = np.maximum(rows - 1, self._defender_front_row)
+            lost_ahead = (self.grid.control.data[u["x"], ahead] == ATTACKER) & (ahead < rows)
+            target_y = np.where(lost_ahead, (ahead + 0.5) * self.cell_size_m, u["y0_m"])
             fall_back = elastic & (ratio > c.elastic_fallback_ratio) & (
                 u["y_m"] < u["y0_m"] + c.elastic_max_fallback_m)
-            counter = elastic & ~fall_back & (ratio < c.elastic_counterattack_ratio) & behind
+            counter = (elastic & ~fall_back & (ratio < c.elastic_counterattack_ratio)
+                       & (u["y_m"] > target_y + 1e-9))
             state[elastic] = HOLDING
             state[fall_back] = WITHDRAWING
             state[counter] = ASSAULTING
             speed = self._tactic["assault_speed_m_per_day"]
             move = np.where(fall_back, speed, move)
             move = np.where(counter & ~enemy_here,
-                            -np.minimum(speed * dt, u["y_m"] - u["y0_m"]) / dt, move)
+                            -np.minimum(speed * dt, u["y_m"] - target_y) / dt, move)
 
         routed = (state == ROUTED) & in_sector
         move = np.where(routed, np.where(side == ATTACKER, -1.0, 1.0) * c.routed_speed_m_per_day,
