@@ -127,14 +127,20 @@ def draw_casualties(rng: np.random.Generator, personnel: np.ndarray,
     survival = (1.0 - np.minimum(1.0, hazards[:, 0])) * np.exp(-hazards[:, 1:].sum(axis=1))
     casualties = rng.binomial(personnel, 1.0 - survival)
     by_cause = np.zeros(hazards.shape, dtype=np.int64)
-    remaining = casualties
-    rest = hazards.sum(axis=1)
-    for k in range(hazards.shape[1] - 1):
-        share = np.divide(hazards[:, k], rest, out=np.zeros_like(rest), where=rest > 0)
-        by_cause[:, k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))
-        remaining = remaining - by_cause[:, k]
-        rest = rest - hazards[:, k]
-    by_cause[:, -1] = remaining
+    # Only units that lost someone need splitting, and only between causes that acted.
+    hit = np.flatnonzero(casualties)
+    if hit.size == 0:
+        return by_cause
+    acting = hazards[hit]
+    causes = np.flatnonzero(acting.any(axis=0))
+    remaining = casualties[hit]
+    rest = acting.sum(axis=1)
+    for k in causes[:-1]:
+        share = np.divide(acting[:, k], rest, out=np.zeros_like(rest), where=rest > 0)
+        by_cause[hit, k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))
+        remaining = remaining - by_cause[hit, k]
+        rest = rest - acting[:, k]
+    by_cause[hit, causes[-1]] = remaining
     return by_cause
 
 

@@ -88,7 +88,7 @@ def linear_law(t, a0: float, b0: float, alpha: float, beta: float):
 
     >>> a, b = linear_law(np.array([0.0, 1e6]), 100, 50, 0.01, 0.01)
     >>> np.round(a, 6).tolist(), np.round(b, 6).tolist()
-    [[100.0, 50.0], [50.0, 0.0]]
+    ([100.0, 50.0], [50.0, 0.0])
     """
     t = np.asarray(t, dtype=float)
     k = alpha * a0 - beta * b0

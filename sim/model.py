@@ -31,9 +31,9 @@ from sim.agents import (
     ATTACKER,
     DEFENDER,
     DESTROYED,
+    HOLDING,
     IS_FIGHTING,
     IS_IN_SECTOR,
-    HOLDING,
     RESERVE,
     ROUTED,
     SIDES,
@@ -75,19 +75,21 @@ class AttritionModel(mesa.Model):
 
     def __init__(self, scenario: Scenario | None = None, rng: Any = None):
         super().__init__(rng=rng)
-        self.scenario = scenario if scenario is not None else Scenario()
+        # ``config``, not ``scenario``: Mesa 3.5 uses ``Model.scenario`` for its own.
+        self.config = scenario if scenario is not None else Scenario()
         self.day = 0
         self.stop_reason: str | None = None
         self.events: list[tuple] = []
         self._rows: list[np.ndarray] = []
         self.tactic_names = TACTICS
+        self._occupancy_changed = True
         self._build_sector()
         self._build_units()
         self._record_day()
 
     # ----------------------------------------------------------------- set-up
     def _build_sector(self) -> None:
-        sector = self.scenario.sector
+        sector = self.config.sector
         self.width, self.depth = sector.width_cells, sector.depth_cells
         self.cell_size_m = sector.cell_size_m
         self.cell_area_m2 = sector.cell_size_m**2
@@ -114,7 +116,7 @@ class AttritionModel(mesa.Model):
         self.initial_control = self.grid.control.data.copy()
 
     def _build_units(self) -> None:
-        sc = self.scenario
+        sc = self.config
         sector = sc.sector
         self.contingents: list[tuple[str, str]] = []
         columns: dict[str, list] = {k: [] for k in (
@@ -196,7 +198,7 @@ class AttritionModel(mesa.Model):
 
     def _tactic_table(self, tactic_ids: np.ndarray) -> None:
         """Per-unit columns of the tactic parameters, looked up once."""
-        profiles = [self.scenario.tactics[name] for name in TACTICS]
+        profiles = [self.config.tactics[name] for name in TACTICS]
         self._tactic = {
             field: np.array([getattr(p, field) for p in profiles], dtype=float)[tactic_ids]
             for field in ("spacing_m", "advance_speed_m_per_day", "assault_speed_m_per_day",
@@ -212,11 +214,11 @@ class AttritionModel(mesa.Model):
     def experience(self) -> np.ndarray:
         """Experience of every unit (0-1), from its days in action."""
         return combat.saturating_growth(self.units["days_in_action"],
-                                        self.scenario.combat.experience_time_constant_days)
+                                        self.config.combat.experience_time_constant_days)
 
     def skill(self) -> np.ndarray:
         """Skill of every unit (0-1): training and experience, as far as its tactic allows."""
-        c = self.scenario.combat
+        c = self.config.combat
         return combat.skill(self.units["training_level"], self.experience(),
                             self._tactic["training_leverage"], c.experience_weight)
 
@@ -239,18 +241,18 @@ class AttritionModel(mesa.Model):
         self._commit_waves()
         self.units["casualties_today"][:] = 0
         # Skill and kill rates change with days in action only, so once a day suffices.
-        c = self.scenario.combat
+        c = self.config.combat
         self._skill_today = self.skill()
         self._kill_rate_today = (self._side.kills_per_shooter[self.units["side"]]
                                  * self._tactic["fire_multiplier"]
                                  * (1.0 + c.training_hit_gain * self._skill_today))
         dt = 1.0 / c.substeps_per_day
-        for substep in range(self.scenario.combat.substeps_per_day):
+        for substep in range(self.config.combat.substeps_per_day):
             self.stop_reason = self._substep(dt, substep)
             if self.stop_reason:
                 break
         self._end_of_day()
-        if self.stop_reason is None and self.day >= self.scenario.max_days:
+        if self.stop_reason is None and self.day >= self.config.max_days:
             self.stop_reason = "max_days"
         if self.stop_reason:
             self.running = False
@@ -276,9 +278,10 @@ class AttritionModel(mesa.Model):
         u = self.units
         due = (u["state"] == RESERVE) & (u["commit_day"] <= self.day)
         u["state"][due] = np.where(u["side"][due] == ATTACKER, ADVANCING, HOLDING)
+        self._occupancy_changed |= bool(due.any())
 
     def _substep(self, dt: float, substep: int) -> str | None:
-        u, c, sector = self.units, self.scenario.combat, self.scenario.sector
+        u, c = self.units, self.config.combat
         cells = self._cells()
         in_sector = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
         fighting = IS_FIGHTING[u["state"]] & (u["personnel"] > 0)
@@ -324,26 +327,29 @@ class AttritionModel(mesa.Model):
         hazards[~in_sector] = 0.0
 
         by_cause = combat.draw_casualties(self.rng, u["personnel"], hazards)
-        self._apply_casualties(by_cause, cells)
-        # Each mine casualty set off a mine; clearing removed more.
-        mines = self.grid.mines.data.ravel()
-        mines -= np.bincount(cells, weights=by_cause[:, 2] + cleared,
-                             minlength=mines.size)
-        np.maximum(mines, 0.0, out=mines)
-
-        self._morale_and_breaking(by_cause.sum(axis=1), personnel.astype(np.int64), substep)
-        self._move(move_m)
-        self._update_control(substep)
+        hit = np.flatnonzero(by_cause.any(axis=1))
+        if hit.size:
+            self._apply_casualties(hit, by_cause[hit])
+            self._morale_and_breaking(hit, by_cause[hit].sum(axis=1), substep)
+        if hit.size or clearing.any():
+            # Each mine casualty set off a mine; clearing removed more.
+            mines = self.grid.mines.data.ravel()
+            mines -= np.bincount(cells, weights=by_cause[:, 2] + cleared, minlength=mines.size)
+            np.maximum(mines, 0.0, out=mines)
+        if (move_m != 0).any():
+            self._move(move_m)
+        if self._occupancy_changed:
+            self._update_control(substep)
         return self._stop_condition()
 
     def _area_hazards(self, fighting: np.ndarray, in_sector: np.ndarray,
                       dt: float) -> np.ndarray:
         """Per-person area-fire hazard this sub-step, before protection."""
-        u, c = self.units, self.scenario.combat
+        u, c = self.units, self.config.combat
         hazard = np.zeros(len(u["side"]))
         adaptation = u["theatre_adaptation"]
         for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
-            cfg = self.scenario.attacker if firer == ATTACKER else self.scenario.defender
+            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
             targets = in_sector & (u["side"] == target)
             footprint = float(self._footprint_m2[targets].sum())
             if footprint == 0.0:
@@ -366,7 +372,7 @@ class AttritionModel(mesa.Model):
     def _plan_movement(self, cells, fighting, in_sector, in_range, present, dt):
         """Set attack/defence states and return each unit's move (m, + is towards the
         defender's rear) and which units stop to clear mines."""
-        u, c = self.units, self.scenario.combat
+        u, c = self.units, self.config.combat
         side, state = u["side"], u["state"]
         enemy_here = np.where(side == ATTACKER, present[DEFENDER].ravel()[cells],
                               present[ATTACKER].ravel()[cells]) > 0
@@ -414,7 +420,7 @@ class AttritionModel(mesa.Model):
 
     def _clear_mines(self, cells, clearing, skill, dt) -> np.ndarray:
         """Mines each clearing unit removes this sub-step, capped by the mines in its cell."""
-        u, c = self.units, self.scenario.combat
+        u, c = self.units, self.config.combat
         want = np.where(clearing, u["personnel"] * c.mines_cleared_per_person_per_day
                         * (1.0 + skill) * dt, 0.0)
         if not clearing.any():
@@ -426,46 +432,54 @@ class AttritionModel(mesa.Model):
                           where=wanted_in_cell > available)
         return want * scale[cells]
 
-    def _apply_casualties(self, by_cause: np.ndarray, cells: np.ndarray) -> None:
+    def _apply_casualties(self, hit: np.ndarray, by_cause: np.ndarray) -> None:
+        """Book the casualties of the units ``hit`` (indices; ``by_cause`` rows match)."""
         u = self.units
         casualties = by_cause.sum(axis=1)
-        side = u["side"]
+        side = u["side"][hit]
         killed, returning, disabled = combat.split_wounded(
             self.rng, casualties, self._side.killed_fraction[side],
             self._side.return_fraction[side])
-        u["personnel"] -= casualties
-        u["killed"] += killed
-        u["wounded"] += returning + disabled
-        u["disabled"] += disabled
-        u["in_care"] += returning
-        u["casualties_today"] += casualties
-        delay = self._side.return_delay[side]
-        slots = (self.day + delay) % self._care_ring.shape[1]
-        # Each unit has one slot per sub-step, so plain fancy indexing adds without clashes.
-        self._care_ring[np.arange(len(side)), slots] += returning
-        for s in (0, 1):
-            mine = side == s
-            self._casualties_by_cause[s] += by_cause[mine].sum(axis=0)
-            self._training_days_lost[s] += float(
-                ((killed + disabled)[mine] * u["training_days"][mine]).sum())
+        # ``hit`` holds each unit once, so fancy-index updates add without clashes.
+        u["personnel"][hit] -= casualties
+        u["killed"][hit] += killed
+        u["wounded"][hit] += returning + disabled
+        u["disabled"][hit] += disabled
+        u["in_care"][hit] += returning
+        u["casualties_today"][hit] += casualties
+        slots = (self.day + self._side.return_delay[side]) % self._care_ring.shape[1]
+        self._care_ring[hit, slots] += returning
+        for k in range(by_cause.shape[1]):
+            self._casualties_by_cause[:, k] += np.bincount(side, weights=by_cause[:, k],
+                                                           minlength=2).astype(np.int64)
+        self._training_days_lost += np.bincount(
+            side, weights=(killed + disabled) * u["training_days"][hit], minlength=2)
 
-    def _morale_and_breaking(self, casualties, personnel_before, substep) -> None:
-        u, c = self.units, self.scenario.combat
-        u["morale"] = morale.morale_after_losses(u["morale"], casualties, personnel_before,
-                                                 c.morale_loss_per_casualty_fraction)
-        fighting = IS_FIGHTING[u["state"]]
-        destroyed = IS_IN_SECTOR[u["state"]] & (u["personnel"] == 0)
-        broken = (fighting & ~destroyed & c.morale_enabled
-                  & morale.breaks(u["morale"], self._tactic["break_morale"]))
-        for i in np.flatnonzero(broken):
+    def _morale_and_breaking(self, hit: np.ndarray, casualties: np.ndarray,
+                             substep: int) -> None:
+        """Morale of the units ``hit`` after their casualties; some break, some are gone."""
+        u, c = self.units, self.config.combat
+        before = u["personnel"][hit] + casualties
+        u["morale"][hit] = morale.morale_after_losses(u["morale"][hit], casualties, before,
+                                                      c.morale_loss_per_casualty_fraction)
+        destroyed = hit[u["personnel"][hit] == 0]
+        fighting = hit[IS_FIGHTING[u["state"][hit]] & (u["personnel"][hit] > 0)]
+        broken = fighting[morale.breaks(u["morale"][fighting],
+                                        self._tactic["break_morale"][fighting])]
+        if not c.morale_enabled:
+            broken = broken[:0]
+        for i in broken:
             self._event(substep, "unit_routed", i)
-        for i in np.flatnonzero(destroyed):
+        for i in destroyed:
             self._event(substep, "unit_destroyed", i)
         u["state"][broken] = ROUTED
         u["state"][destroyed] = DESTROYED
+        if broken.size or destroyed.size:
+            self._occupancy_changed = True
 
     def _move(self, move_m: np.ndarray) -> None:
         u = self.units
+        self._occupancy_changed = True
         edge = self.depth * self.cell_size_m
         u["y_m"] = np.where(u["state"] == DESTROYED, u["y_m"], u["y_m"] + move_m)
         left = (u["state"] == ROUTED) & ((u["y_m"] < 0.0) | (u["y_m"] >= edge))
@@ -474,6 +488,7 @@ class AttritionModel(mesa.Model):
 
     def _update_control(self, substep: int) -> None:
         u = self.units
+        self._occupancy_changed = False
         cells = self._cells()
         fighting = IS_FIGHTING[u["state"]] & (u["personnel"] > 0)
         control = self.grid.control.data.ravel()
@@ -509,7 +524,7 @@ class AttritionModel(mesa.Model):
         return None
 
     def _end_of_day(self) -> None:
-        u, c = self.units, self.scenario.combat
+        u, c = self.units, self.config.combat
         committed = IS_IN_SECTOR[u["state"]]
         u["days_in_action"] += committed
         growth = combat.saturating_growth(u["days_in_action"], c.adaptation_time_constant_days)

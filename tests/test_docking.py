@@ -7,7 +7,7 @@ errors inside the tolerance), so that a pass is evidence and not luck.
 
 import numpy as np
 import pytest
-from conftest import replicate_series
+from helpers import replicate_series
 
 from sim import AttritionModel
 from sim import lanchester as L
@@ -35,9 +35,12 @@ def _assert_follows(series: np.ndarray, ode_a: np.ndarray, ode_b: np.ndarray, re
 def test_square_law_docking():
     """Aimed fire only: dA/dt = -beta B, dB/dt = -alpha A."""
     alpha = beta = 0.05
-    scenario = square_law_scenario(A0, B0, alpha, beta, unit_size=10, substeps_per_day=8)
+    # B's spread near 10% strength is about 38% of its mean, so 2000 replicates are
+    # needed for 3 SE to fit in the 3% band. With 4 sub-steps a day the mean follows
+    # forward Euler, 0.8% below the ODE for A by day 19 (docs/ODD.md section 8).
+    scenario = square_law_scenario(A0, B0, alpha, beta, unit_size=10, substeps_per_day=4)
     days = 21
-    series = replicate_series(scenario, range(1400), days)
+    series = replicate_series(scenario, range(2000), days)
     _assert_follows(series, *L.square_law(np.arange(days + 1), A0, B0, alpha, beta), 0.03)
 
 
@@ -45,7 +48,7 @@ def test_square_law_docking():
 def test_linear_law_docking():
     """Organic area fire only: dA/dt = -beta A B, dB/dt = -alpha A B."""
     alpha = beta = 0.0003
-    scenario = linear_law_scenario(A0, B0, alpha, beta, unit_size=100, substeps_per_day=8)
+    scenario = linear_law_scenario(A0, B0, alpha, beta, unit_size=100, substeps_per_day=4)
     days = 20
     series = replicate_series(scenario, range(400), days)
     _assert_follows(series, *L.linear_law(np.arange(days + 1), A0, B0, alpha, beta), 0.03)
@@ -56,8 +59,9 @@ def test_square_law_docking_is_not_the_linear_law():
     alpha = beta = 0.05
     scenario = square_law_scenario(A0, B0, alpha, beta, unit_size=10, substeps_per_day=8)
     series = replicate_series(scenario, range(20), 15)
-    lin_a, _ = L.linear_law(np.arange(16), A0, B0, alpha / B0, beta / A0)
-    assert np.max(np.abs(series[:, :, 0].mean(axis=0) - lin_a) / lin_a) > 0.05
+    # The linear law with the same initial loss rates.
+    _, lin_b = L.linear_law(np.arange(16), A0, B0, alpha / B0, beta / A0)
+    assert np.max(np.abs(series[:, :, 1].mean(axis=0) - lin_b) / lin_b) > 0.3
 
 
 ENGAGEMENTS = [

@@ -94,7 +94,7 @@ def test_seeded_numbers_are_pinned():
     assert len(daily) == 7 * 5  # days 0..6; three contingents and two side totals a day
     assert {k: summary[k] for k in ("attacker_killed", "attacker_wounded", "defender_killed",
                                     "defender_wounded", "ground_gained_m")} == {
-        "attacker_killed": 111, "attacker_wounded": 388, "defender_killed": 12,
-        "defender_wounded": 49, "ground_gained_m": 95.0}
-    assert int(daily["personnel"].sum()) == 16830
-    assert len(events) == 55
+        "attacker_killed": 124, "attacker_wounded": 352, "defender_killed": 18,
+        "defender_wounded": 42, "ground_gained_m": 95.0}
+    assert int(daily["personnel"].sum()) == 17324
+    assert len(events) == 47

@@ -7,7 +7,7 @@ in 700 of passing by luck when there is no effect).
 
 import numpy as np
 import pytest
-from conftest import mean_and_se, replicate_summaries
+from helpers import mean_and_se, replicate_summaries
 
 from sim import Scenario
 

@@ -1,0 +1,42 @@
+"""Replicate runs with fixed seeds, and their summary statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import AttritionModel, Scenario
+
+
+def side_series(model: AttritionModel, column: str = "personnel") -> np.ndarray:
+    """(days+1, 2) array of a daily column for the attacker and the defender."""
+    daily = model.daily_records()
+    sides = daily[daily["contingent"] == "all"]
+    return np.column_stack([sides[sides["side"] == s][column].to_numpy()
+                            for s in ("attacker", "defender")])
+
+
+def replicate_series(scenario: Scenario, seeds, days: int) -> np.ndarray:
+    """(replicates, days+1, 2) personnel per side; a run that ended early keeps its
+    final strengths (the battle is over, nothing changes)."""
+    out = np.empty((len(seeds), days + 1, 2))
+    for k, seed in enumerate(seeds):
+        model = AttritionModel(scenario, rng=seed)
+        model.run()
+        series = side_series(model)[: days + 1]
+        out[k] = np.pad(series, ((0, days + 1 - len(series)), (0, 0)), mode="edge")
+    return out
+
+
+def replicate_summaries(scenario: Scenario, seeds, key) -> np.ndarray:
+    """One number per replicate: ``key(summary)`` of each run."""
+    values = []
+    for seed in seeds:
+        model = AttritionModel(scenario, rng=seed)
+        model.run()
+        values.append(key(model.summary()))
+    return np.asarray(values, dtype=float)
+
+
+def mean_and_se(values: np.ndarray) -> tuple[float, float]:
+    """Sample mean and its standard error."""
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
