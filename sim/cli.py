@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run_cmd = commands.add_parser(
         "run", help="run the reference scenario and print its summary",
-        description="Run the reference scenario (docs/ODD.md section 7) and print the run "
+        description="Run the reference scenario (docs/ODD.md section 5) and print the run "
                     "summary: casualties (persons), loss exchange ratio, ground gained (m).")
     run_cmd.add_argument("--seed", type=_int_at_least(0), default=0,
                          help="random seed (default: 0); the same seed gives the same numbers")

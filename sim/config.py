@@ -11,8 +11,8 @@ all build runs the same way::
     >>> s.with_overrides({"defender": {"drones": 40}}).defender.drones
     40
 
-The defaults are the documented reference scenario of ``docs/ODD.md`` (section 7),
-where each number's source or rationale is given.
+The defaults are the reference scenario of ``docs/ODD.md`` (section 5), where each
+number's source or rationale is given; section 7.10 lists every parameter.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ class UnitGroup(_Strict):
 
     contingent: str = Field(min_length=1, description="Contingent name, e.g. 'mobilised'.")
     count: Annotated[int, Field(ge=1)] = Field(description="Number of units (-).")
-    personnel: Annotated[int, Field(ge=1)] = Field(description="Personnel per unit at start.")
+    personnel: Annotated[int, Field(ge=1)] = Field(
+        description="Personnel per unit at start (persons).")
     tactic: Tactic = Field(description="Tactic; attackers attack, defenders defend.")
     training_days: NonNegative = Field(
         default=90.0, description="Days of training each soldier received (days).")
@@ -105,7 +106,7 @@ class UnitGroup(_Strict):
 class SideConfig(_Strict):
     """One side: its units, fire support and casualty care."""
 
-    units: list[UnitGroup] = Field(min_length=1)
+    units: list[UnitGroup] = Field(min_length=1, description="The side's unit groups.")
     aimed_kills_per_shooter_per_day: NonNegative = Field(
         default=0.02, description="Base aimed-fire kill rate of one soldier with a target in "
                                   "range, before tactic, skill and target protection (1/day).")
@@ -237,12 +238,17 @@ class Scenario(_Strict):
     name: str = Field(default="reference", description="Scenario name.")
     max_days: Annotated[int, Field(ge=1, le=36500)] = Field(
         default=30, description="Days to simulate at most (days).")
-    sector: SectorConfig = Field(default_factory=SectorConfig)
-    combat: CombatConfig = Field(default_factory=CombatConfig)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    sector: SectorConfig = Field(default_factory=SectorConfig,
+                                 description="The front sector's grid and terrain.")
+    combat: CombatConfig = Field(default_factory=CombatConfig,
+                                 description="Fire, skill, mines and morale.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig,
+                                     description="Training days to training level.")
     tactics: dict[Tactic, TacticProfile] = Field(
-        default_factory=lambda: {k: TacticProfile(**v) for k, v in DEFAULT_TACTICS.items()})
-    attacker: SideConfig = Field(default_factory=lambda: SideConfig(
+        default_factory=lambda: {k: TacticProfile(**v) for k, v in DEFAULT_TACTICS.items()},
+        description="Tactic profiles; a scenario may override single fields.")
+    attacker: SideConfig = Field(description="The attacking side.",
+                                 default_factory=lambda: SideConfig(
         units=[UnitGroup(contingent="foreign", count=30, personnel=30, tactic="human_wave",
                          training_days=180, base_training_level=0.3),
                UnitGroup(contingent="regulars", count=10, personnel=20, tactic="infiltration",
@@ -251,7 +257,8 @@ class Scenario(_Strict):
                UnitGroup(contingent="regulars", count=4, personnel=15, tactic="mine_clearance",
                          training_days=120, base_training_level=0.3)],
         aimed_kills_per_shooter_per_day=0.02, artillery_strikes_per_day=200.0, drones=10))
-    defender: SideConfig = Field(default_factory=lambda: SideConfig(
+    defender: SideConfig = Field(description="The defending side.",
+                                 default_factory=lambda: SideConfig(
         units=[UnitGroup(contingent="brigade", count=20, personnel=20, tactic="fortified_defense",
                          training_days=60, base_training_level=0.3, experience_days=120,
                          theatre_adaptation=0.7)],
@@ -293,3 +300,50 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def parameter_table(model: type[BaseModel]) -> str:
+    """Markdown table of a schema section: key, default, allowed values, meaning.
+
+    ``docs/ODD.md`` carries these tables; a test keeps them identical to the schema.
+
+    >>> print(parameter_table(TrainingConfig).splitlines()[2][:40])
+    | `time_constant_days` | 90.0 | > 0 | Trai
+    """
+    rows = ["| key | default | allowed | meaning (unit) |", "| --- | --- | --- | --- |"]
+    for name, field in model.model_fields.items():
+        if field.default_factory is not None or field.is_required():
+            default = "required" if field.is_required() else "see below"
+        else:
+            default = repr(field.default) if isinstance(field.default, str) else field.default
+        rows.append(f"| `{name}` | {default} | {_allowed(field)} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+def tactic_table() -> str:
+    """Markdown table of the default tactic profiles, one column per tactic."""
+    fields = list(TacticProfile.model_fields)
+    rows = ["| field | " + " | ".join(f"`{t}`" for t in TACTICS) + " |",
+            "| --- |" + " --- |" * len(TACTICS)]
+    for field in fields:
+        values = [TacticProfile(**DEFAULT_TACTICS[t]).model_dump()[field] for t in TACTICS]
+        rows.append(f"| `{field}` | " + " | ".join(str(v) for v in values) + " |")
+    return "\n".join(rows)
+
+
+def _allowed(field) -> str:
+    import annotated_types as at
+
+    parts = []
+    for item in field.metadata:
+        for attr, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if isinstance(item, getattr(at, attr.capitalize())):
+                parts.append(f"{symbol} {getattr(item, attr)}")
+        if isinstance(item, at.MinLen):
+            parts.append(f"length >= {item.min_length}")
+    annotation = field.annotation
+    if getattr(annotation, "__origin__", None) is Literal:
+        parts.append(", ".join(annotation.__args__))
+    if annotation is bool:
+        parts.append("true, false")
+    return ", ".join(parts) or "any"

@@ -606,7 +606,7 @@ class AttritionModel(mesa.Model):
 
     def daily_records(self) -> pd.DataFrame:
         """Tidy daily record: one row per day and contingent, plus a row per side
-        (``contingent == 'all'``). Column meanings are in ``docs/ODD.md`` section 7.6."""
+        (``contingent == 'all'``). Column meanings are in ``docs/ODD.md`` section 7.9."""
         labels = self.contingents + [(s, "all") for s in SIDES]
         days = len(self._rows)
         data = np.vstack(self._rows)
@@ -631,7 +631,7 @@ class AttritionModel(mesa.Model):
                                      + u["disabled"]) + self.reserve)
 
     def summary(self) -> dict[str, Any]:
-        """Run summary; keys and meanings are in ``docs/ODD.md`` section 7.6."""
+        """Run summary; keys and meanings are in ``docs/ODD.md`` section 7.9."""
         u = self.units
         out: dict[str, Any] = {"days": self.day, "stop_reason": self.stop_reason,
                                "winner": _WINNER.get(self.stop_reason)}

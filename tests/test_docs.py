@@ -1,0 +1,31 @@
+"""Docs stay true: the ODD's parameter tables are the schema's, and the README's
+commands are the ones CI runs."""
+
+from pathlib import Path
+
+import pytest
+
+from sim import config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("section", [config.Scenario, config.SectorConfig, config.SideConfig,
+                                     config.UnitGroup, config.CombatConfig,
+                                     config.TrainingConfig, config.TacticProfile])
+def test_odd_parameter_tables_match_the_schema(section):
+    odd = (ROOT / "docs" / "ODD.md").read_text()
+    assert config.parameter_table(section) in odd, (
+        f"docs/ODD.md section 7.10 is out of date for {section.__name__}: paste "
+        f"sim.config.parameter_table({section.__name__})")
+
+
+def test_odd_tactic_defaults_match_the_schema():
+    assert config.tactic_table() in (ROOT / "docs" / "ODD.md").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = "python3 -m pip install -e '.[test]' && python3 -m pytest -n auto"
+    assert command in readme
+    assert command in (ROOT / ".ci" / "run").read_text()
