@@ -307,8 +307,8 @@ def parameter_table(model: type[BaseModel]) -> str:
 
     ``docs/ODD.md`` carries these tables; a test keeps them identical to the schema.
 
-    >>> print(parameter_table(TrainingConfig).splitlines()[2][:40])
-    | `time_constant_days` | 90.0 | > 0 | Trai
+    >>> print(parameter_table(TrainingConfig).splitlines()[2][:39])
+    | `time_constant_days` | 90.0 | > 0.0 |
     """
     rows = ["| key | default | allowed | meaning (unit) |", "| --- | --- | --- | --- |"]
     for name, field in model.model_fields.items():

@@ -189,12 +189,10 @@ class AttritionModel(mesa.Model):
         self._casualties_by_cause = np.zeros((2, len(combat.CAUSES)), dtype=np.int64)
         self._training_days_lost = np.zeros(2)
         self._prev_totals = {f: np.zeros(n_cont, dtype=np.int64) for f in _FLOWS}
-        self._initial_total = np.bincount(u["contingent"], weights=u["personnel"],
-                                          minlength=n_cont).astype(np.int64)
-        cells = [self.grid._cells[(int(x), self._row(y))] if s != RESERVE else None
-                 for x, y, s in zip(u["x"], u["y_m"], u["state"], strict=True)]
-        self.unit_agents: list[Unit] = list(Unit.create_agents(self, n, index=list(range(n)),
-                                                               cell=cells))
+        self.unit_agents: list[Unit] = list(Unit.create_agents(self, n, index=list(range(n))))
+        # Cell id each agent stands in (-1: off the grid); agents move when it changes.
+        self._agent_cell = np.full(n, -1)
+        self._sync_cells()
 
     def _tactic_table(self, tactic_ids: np.ndarray) -> None:
         """Per-unit columns of the tactic parameters, looked up once."""
@@ -541,19 +539,13 @@ class AttritionModel(mesa.Model):
         self._record_day()
 
     def _sync_cells(self) -> None:
-        """Move agents whose cell changed today, and take gone units off the grid."""
-        u = self.units
-        rows = np.clip((u["y_m"] // self.cell_size_m).astype(np.int64), 0, self.depth - 1)
-        on_grid = IS_IN_SECTOR[u["state"]]
-        for i in range(len(rows)):
-            agent = self.unit_agents[i]
-            if not on_grid[i]:
-                if agent.cell is not None:
-                    agent.cell = None
-                continue
-            coordinate = (int(u["x"][i]), int(rows[i]))
-            if agent.cell is None or agent.cell.coordinate != coordinate:
-                agent.cell = self.grid._cells[coordinate]
+        """Put agents in the cells their units stand in; units out of the sector leave
+        the grid. Only agents whose cell changed are touched."""
+        cell = np.where(IS_IN_SECTOR[self.units["state"]], self._cells(), -1)
+        for i in np.flatnonzero(cell != self._agent_cell):
+            c = int(cell[i])
+            self.unit_agents[i].cell = None if c < 0 else self.grid[divmod(c, self.depth)]
+        self._agent_cell = cell
 
     def _event(self, substep: int, kind: str, i: int) -> None:
         u = self.units
