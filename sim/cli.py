@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="days to simulate at most (default: the scenario's max_days, "
                               f"{Scenario.model_fields['max_days'].default})")
     run_cmd.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run_cmd.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                         help="save a figure of strengths and casualties by day (PNG, PDF or "
+                              "SVG, by the file's suffix; default: no figure)")
     run_cmd.add_argument("--out", type=Path, default=None,
                          help="directory to write summary.json, daily.csv and events.csv "
                               "(default: write nothing)")
@@ -109,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as err:
             print(f"attrition: error: cannot write to {args.out}: {err.strerror}",
                   file=sys.stderr)
+            return 1
+    if args.plot is not None:
+        from sim.plots import plot_daily
+
+        try:
+            plot_daily(result.daily, args.plot, title=f"{scenario.name}, seed {args.seed}")
+        except (OSError, ValueError) as err:
+            print(f"attrition: error: cannot save figure {args.plot}: {err}", file=sys.stderr)
             return 1
     print(json.dumps(result.summary, indent=2) if args.json else _format_summary(result.summary))
     return 0

@@ -54,3 +54,15 @@ def test_help_gives_units_and_defaults(capsys):
         main(["run", "--help"])
     text = capsys.readouterr().out
     assert "default: 0" in text and "max_days, 30" in text
+
+
+def test_plot_is_saved(tmp_path, capsys):
+    figure = tmp_path / "run.png"
+    assert main(["run", "--days", "2", "--plot", str(figure)]) == 0
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_with_unknown_format_is_refused(tmp_path, capsys):
+    assert main(["run", "--days", "1", "--plot", str(tmp_path / "run.xyz")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot save figure" in err and len(err.strip().splitlines()) == 1
