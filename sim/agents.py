@@ -53,10 +53,9 @@ class Unit(CellAgent):
     wounded = _column("wounded", "Its soldiers wounded so far (persons).")
     depth_m = _column("y_m", "Position in depth from the attacker's rear edge (m).")
 
-    def __init__(self, model, index: int, cell=None):
+    def __init__(self, model, index: int):
         super().__init__(model)
-        self.index = index
-        self.cell = cell
+        self.index = index  # the unit's row in ``model.units``
 
     @property
     def side(self) -> str:

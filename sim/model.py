@@ -245,7 +245,7 @@ class AttritionModel(mesa.Model):
                                  * self._tactic["fire_multiplier"]
                                  * (1.0 + c.training_hit_gain * self._skill_today))
         dt = 1.0 / c.substeps_per_day
-        for substep in range(self.config.combat.substeps_per_day):
+        for substep in range(c.substeps_per_day):
             self.stop_reason = self._substep(dt, substep)
             if self.stop_reason:
                 break
@@ -352,9 +352,8 @@ class AttritionModel(mesa.Model):
             footprint = float(self._footprint_m2[targets].sum())
             if footprint == 0.0:
                 continue
+            # Artillery and drones fire from behind the line, with or without infantry.
             shooters = float(u["personnel"][fighting & (u["side"] == firer)].sum())
-            if shooters == 0.0:
-                continue
             organic = combat.area_fire_hazard(
                 cfg.area_strikes_per_person_per_day * shooters * dt, cfg.organic_lethal_area_m2,
                 footprint)
