@@ -103,6 +103,47 @@ class UnitGroup(_Strict):
         default=0, description="Day the units enter the sector (day); later days make waves.")
 
 
+class RecruitmentStep(_Strict):
+    """From ``day`` on, recruit ``recruits_per_day`` (for ``recruitment = 'schedule'``)."""
+
+    day: Annotated[int, Field(ge=0)] = Field(description="First day of this rate (day).")
+    recruits_per_day: NonNegative = Field(description="Recruitment rate (persons/day).")
+
+
+class Tranche(_Strict):
+    """A one-off draft from the pool on one day: a contingent arriving in deployments."""
+
+    day: Annotated[int, Field(ge=1)] = Field(description="Day of the draft (day).")
+    persons: Annotated[int, Field(ge=1)] = Field(description="Persons drafted (persons).")
+
+
+class ForceGeneration(_Strict):
+    """One contingent's recruit pool, recruitment, training pipeline and replacements."""
+
+    pool: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="Eligible people not yet recruited, at start (persons).")
+    recruitment: Literal["constant", "depleting", "schedule"] = Field(
+        default="constant", description="How the recruitment rate is set: constant; "
+        "depleting, falling as (pool left / pool at start)^depletion_exponent; or schedule.")
+    recruits_per_day: NonNegative = Field(
+        default=0.0, description="Recruitment rate, or its starting value if depleting "
+                                 "(persons/day).")
+    depletion_exponent: Annotated[float, Field(gt=0.0)] = Field(
+        default=1.0, description="Exponent of the depleting form (-): 1 linear in the pool "
+                                 "left, larger falls sooner.")
+    schedule: list[RecruitmentStep] = Field(
+        default_factory=list, description="Recruitment rates by day (schedule form).")
+    tranches: list[Tranche] = Field(
+        default_factory=list, description="One-off drafts on given days.")
+    training_days: NonNegative = Field(
+        default=90.0, description="Training a recruit gets before joining the line (days).")
+    base_training_level: Fraction = Field(
+        default=0.2, description="Training level of an untrained recruit (-).")
+    refill_below_strength: Fraction = Field(
+        default=0.9, description="Units below this share of their starting strength are "
+                                 "refilled from the trained reserve, neediest first (-).")
+
+
 class SideConfig(_Strict):
     """One side: its units, fire support and casualty care."""
 
@@ -135,6 +176,18 @@ class SideConfig(_Strict):
                                  "for good.")
     return_delay_days: Annotated[int, Field(ge=1, le=365)] = Field(
         default=21, description="Days in care before a wounded soldier returns (days).")
+    force_generation: dict[str, ForceGeneration] = Field(
+        default_factory=dict, description="Recruit pool and pipeline by contingent name; a "
+                                          "contingent not named gets no recruits.")
+
+    @model_validator(mode="after")
+    def _known_contingents(self) -> SideConfig:
+        names = {g.contingent for g in self.units}
+        unknown = sorted(set(self.force_generation) - names)
+        if unknown:
+            raise ValueError(f"force_generation names unknown contingent(s) {unknown}; "
+                             f"allowed: {', '.join(sorted(names))}")
+        return self
 
 
 class SectorConfig(_Strict):

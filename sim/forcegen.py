@@ -7,6 +7,8 @@ base level (what a recruit brings: prior service, education, fitness).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -31,3 +33,95 @@ def training_level(training_days, base_level, time_constant_days: float):
     days = np.asarray(training_days, dtype=float)
     base = np.asarray(base_level, dtype=float)
     return base + (1.0 - base) * -np.expm1(-days / time_constant_days)
+
+
+def recruitment_rate(config, day: int, pool_left: float, pool_at_start: float) -> float:
+    """Recruits per day on ``day`` for a contingent's :class:`sim.config.ForceGeneration`.
+
+    * constant: ``recruits_per_day``;
+    * depleting: ``recruits_per_day * (pool_left / pool_at_start) ** depletion_exponent``,
+      so recruiting slows as the eligible population is used up;
+    * schedule: the rate of the last step whose day has come (0 before the first).
+
+    >>> from sim.config import ForceGeneration
+    >>> recruitment_rate(ForceGeneration(recruitment="depleting", recruits_per_day=10.0,
+    ...                                  pool=100), 5, 25.0, 100.0)
+    2.5
+    """
+    if config.recruitment == "constant":
+        return config.recruits_per_day
+    if config.recruitment == "depleting":
+        if pool_at_start <= 0:
+            return 0.0
+        return config.recruits_per_day * (pool_left / pool_at_start) ** config.depletion_exponent
+    rate = 0.0
+    for step in sorted(config.schedule, key=lambda s: s.day):
+        if step.day <= day:
+            rate = step.recruits_per_day
+    return rate
+
+
+class Pipelines:
+    """Recruit pools and training pipelines of all contingents.
+
+    Recruits leave the pool each day (a whole number: fractional rates accumulate as
+    credit) and enter a cohort that graduates ``training_days`` later with that much
+    training. Contingents without a :class:`sim.config.ForceGeneration` have an empty
+    pool and never recruit.
+    """
+
+    def __init__(self, configs: list, training_time_constant_days: float):
+        self.configs = configs
+        n = len(configs)
+        self.pool = np.array([c.pool if c else 0 for c in configs], dtype=np.int64)
+        self.pool_at_start = self.pool.copy()
+        self.credit = np.zeros(n)
+        self.recruited_total = np.zeros(n, dtype=np.int64)
+        self.graduated_total = np.zeros(n, dtype=np.int64)
+        self.time_constant_days = training_time_constant_days
+        # Cohorts in training, per contingent: [graduation day, persons, training days].
+        self.cohorts: list[list[list]] = [[] for _ in range(n)]
+
+    @property
+    def in_training(self) -> np.ndarray:
+        """Persons in training, per contingent."""
+        return np.array([sum(c[1] for c in cohorts) for cohorts in self.cohorts],
+                        dtype=np.int64)
+
+    def recruit(self, day: int) -> np.ndarray:
+        """Draw today's recruits from the pools into training; returns them per contingent."""
+        recruits = np.zeros(len(self.configs), dtype=np.int64)
+        for k, config in enumerate(self.configs):
+            if config is None or self.pool[k] == 0:
+                continue
+            self.credit[k] += recruitment_rate(config, day, float(self.pool[k]),
+                                               float(self.pool_at_start[k]))
+            whole = int(self.credit[k])
+            self.credit[k] -= whole
+            whole += sum(t.persons for t in config.tranches if t.day == day)
+            recruits[k] = min(whole, int(self.pool[k]))
+            if recruits[k]:
+                self.pool[k] -= recruits[k]
+                self.recruited_total[k] += recruits[k]
+                length = config.training_days
+                self.cohorts[k].append([day + math.ceil(length), int(recruits[k]), length])
+        return recruits
+
+    def graduate(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cohorts that finish training today: persons, their training days summed and
+        their training levels summed, per contingent."""
+        n = len(self.configs)
+        persons, days_sum, level_sum = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
+        for k, cohorts in enumerate(self.cohorts):
+            due = [c for c in cohorts if c[0] <= day]
+            if not due:
+                continue
+            self.cohorts[k] = [c for c in cohorts if c[0] > day]
+            config = self.configs[k]
+            for _, count, length in due:
+                persons[k] += count
+                days_sum[k] += count * length
+                level_sum[k] += count * float(training_level(
+                    length, config.base_training_level, self.time_constant_days))
+            self.graduated_total[k] += persons[k]
+        return persons, days_sum, level_sum

@@ -41,17 +41,18 @@ from sim.agents import (
     WITHDRAWN,
     Unit,
 )
-from sim.config import TACTICS, Scenario
-from sim.forcegen import training_level
+from sim.config import TACTICS, ForceGeneration, Scenario
+from sim.forcegen import Pipelines, training_level
 
 NEUTRAL = -1
 RECORD_COLUMNS = (
     "day", "side", "contingent", "personnel", "personnel_fighting", "reserve", "in_care",
-    "killed", "wounded", "returned", "killed_total", "wounded_total", "permanently_lost_total",
-    "cells_held", "ground_gained_m",
+    "pool", "in_training", "killed", "wounded", "returned", "permanently_lost", "recruited",
+    "graduated", "killed_total", "wounded_total", "permanently_lost_total", "cells_held",
+    "ground_gained_m",
 )
-# Flows recorded per day, from the cumulative per-unit counters of the same name.
-_FLOWS = ("killed", "wounded", "returned")
+# Daily flows, recorded as the day's change in a cumulative total of the same name.
+_FLOWS = ("killed", "wounded", "returned", "permanently_lost", "recruited", "graduated")
 
 
 @dataclass
@@ -184,7 +185,16 @@ class AttritionModel(mesa.Model):
         self._care_ring = np.zeros((n, int(self._side.return_delay.max()) + 1), dtype=np.int64)
         self._footprint_m2 = u["initial_personnel"] * self._tactic["spacing_m"] ** 2
         n_cont = len(self.contingents)
+        configs = [getattr(sc, side).force_generation.get(name)
+                   for side, name in self.contingents]
+        self.pipelines = Pipelines(configs, sc.training.time_constant_days)
+        self._refill_below = np.array([(c or ForceGeneration()).refill_below_strength
+                                       for c in configs])
+        # The trained reserve: graduates and returned wounded awaiting a unit, with the
+        # sums of their training days and levels (merged into units as weighted means).
         self.reserve = np.zeros(n_cont, dtype=np.int64)
+        self._reserve_training_days = np.zeros(n_cont)
+        self._reserve_level = np.zeros(n_cont)
         self.cells_taken = np.zeros(n_cont, dtype=np.int64)
         self._casualties_by_cause = np.zeros((2, len(combat.CAUSES)), dtype=np.int64)
         self._training_days_lost = np.zeros(2)
@@ -236,6 +246,7 @@ class AttritionModel(mesa.Model):
             return
         self.day += 1
         self._return_wounded()
+        self._generate_forces()
         self._commit_waves()
         self.units["casualties_today"][:] = 0
         # Skill and kill rates change with days in action only, so once a day suffices.
@@ -267,10 +278,53 @@ class AttritionModel(mesa.Model):
         self._care_ring[:, slot] = 0
         u["in_care"] -= back
         u["returned"] += back
-        to_unit = IS_FIGHTING[u["state"]]
-        u["personnel"] += np.where(to_unit, back, 0)
-        self.reserve += np.bincount(u["contingent"], weights=np.where(to_unit, 0, back),
-                                    minlength=len(self.contingents)).astype(np.int64)
+        # Back to their unit if it fights, up to its starting strength (it may have been
+        # refilled meanwhile); the rest to the contingent's trained reserve.
+        room = np.where(IS_FIGHTING[u["state"]],
+                        np.maximum(0, u["initial_personnel"] - u["personnel"]), 0)
+        to_unit = np.minimum(back, room)
+        u["personnel"] += to_unit
+        to_reserve = back - to_unit
+        self.reserve += self._contingent_sum(to_reserve)
+        self._reserve_training_days += np.bincount(
+            u["contingent"], weights=to_reserve * u["training_days"],
+            minlength=len(self.contingents))
+        self._reserve_level += np.bincount(u["contingent"],
+                                           weights=to_reserve * u["training_level"],
+                                           minlength=len(self.contingents))
+
+    def _generate_forces(self) -> None:
+        """Recruit from the pools, graduate finished cohorts into the trained reserve, and
+        refill units below strength from it."""
+        self.pipelines.recruit(self.day)
+        persons, training_days, levels = self.pipelines.graduate(self.day)
+        self.reserve += persons
+        self._reserve_training_days += training_days
+        self._reserve_level += levels
+        u = self.units
+        fighting = IS_FIGHTING[u["state"]] & (u["personnel"] > 0)
+        strength = u["personnel"] / u["initial_personnel"]
+        for k in np.flatnonzero(self.reserve > 0):
+            needy = np.flatnonzero(fighting & (u["contingent"] == k)
+                                   & (strength < self._refill_below[k]))
+            if needy.size == 0:
+                continue
+            needy = needy[np.argsort(strength[needy], kind="stable")]
+            deficit = u["initial_personnel"][needy] - u["personnel"][needy]
+            give = np.clip(self.reserve[k] - (np.cumsum(deficit) - deficit), 0, deficit)
+            mean_days = self._reserve_training_days[k] / self.reserve[k]
+            mean_level = self._reserve_level[k] / self.reserve[k]
+            old = u["personnel"][needy]
+            new = old + give
+            u["training_days"][needy] = (old * u["training_days"][needy]
+                                         + give * mean_days) / new
+            u["training_level"][needy] = (old * u["training_level"][needy]
+                                          + give * mean_level) / new
+            u["personnel"][needy] = new
+            given = int(give.sum())
+            self.reserve[k] -= given
+            self._reserve_training_days[k] -= given * mean_days
+            self._reserve_level[k] -= given * mean_level
 
     def _commit_waves(self) -> None:
         u = self.units
@@ -560,33 +614,47 @@ class AttritionModel(mesa.Model):
         return np.bincount(u["contingent"], weights=weights,
                            minlength=len(self.contingents)).astype(np.int64)
 
+    def _totals(self) -> dict[str, np.ndarray]:
+        """Cumulative totals per contingent, from which the daily flows are taken."""
+        u = self.units
+        return {"killed": self._contingent_sum(u["killed"]),
+                "wounded": self._contingent_sum(u["wounded"]),
+                "returned": self._contingent_sum(u["returned"]),
+                "permanently_lost": self._contingent_sum(u["disabled"]),
+                "recruited": self.pipelines.recruited_total.copy(),
+                "graduated": self.pipelines.graduated_total.copy()}
+
     def _record_day(self) -> None:
         u = self.units
         n_cont = len(self.contingents)
-        fighting = IS_FIGHTING[u["state"]]
-        totals = {f: self._contingent_sum(u[f]) for f in _FLOWS}
-        block = np.zeros((n_cont + 2, len(RECORD_COLUMNS) - 3))
-        block[:n_cont, 0] = self._contingent_sum(u["personnel"])
-        block[:n_cont, 1] = self._contingent_sum(u["personnel"], fighting)
-        block[:n_cont, 2] = self.reserve
-        block[:n_cont, 3] = self._contingent_sum(u["in_care"])
-        for j, f in enumerate(_FLOWS):
-            block[:n_cont, 4 + j] = totals[f] - self._prev_totals[f]
-        block[:n_cont, 7] = totals["killed"]
-        block[:n_cont, 8] = self._contingent_sum(u["wounded"])
-        block[:n_cont, 9] = self._contingent_sum(u["disabled"])
-        occupied_cells = self._cells()
+        totals = self._totals()
         in_sector = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
-        for k in range(n_cont):
-            block[k, 10] = np.unique(occupied_cells[in_sector & (u["contingent"] == k)]).size
-        block[:n_cont, 11] = self.cells_taken * self.cell_size_m / self.width
+        cells = self._cells()
+        columns = {
+            "personnel": self._contingent_sum(u["personnel"]),
+            "personnel_fighting": self._contingent_sum(u["personnel"], IS_FIGHTING[u["state"]]),
+            "reserve": self.reserve,
+            "in_care": self._contingent_sum(u["in_care"]),
+            "pool": self.pipelines.pool,
+            "in_training": self.pipelines.in_training,
+            **{f: totals[f] - self._prev_totals[f] for f in _FLOWS},
+            "killed_total": totals["killed"],
+            "wounded_total": totals["wounded"],
+            "permanently_lost_total": totals["permanently_lost"],
+            "cells_held": np.array([np.unique(cells[in_sector & (u["contingent"] == k)]).size
+                                    for k in range(n_cont)]),
+            "ground_gained_m": self.cells_taken * self.cell_size_m / self.width,
+        }
         self._prev_totals = totals
+        block = np.zeros((n_cont + 2, len(RECORD_COLUMNS) - 3))
+        for j, name in enumerate(RECORD_COLUMNS[3:]):
+            block[:n_cont, j] = columns[name]
         side_of = np.array([SIDES.index(s) for s, _ in self.contingents])
         control = self.grid.control.data
         for s in (0, 1):
-            block[n_cont + s, :10] = block[:n_cont][side_of == s, :10].sum(axis=0)
-            block[n_cont + s, 10] = np.count_nonzero(control == s)
-            block[n_cont + s, 11] = self.ground_gained_m(s)
+            block[n_cont + s] = block[:n_cont][side_of == s].sum(axis=0)
+            block[n_cont + s, -2] = np.count_nonzero(control == s)
+            block[n_cont + s, -1] = self.ground_gained_m(s)
         self._rows.append(block)
 
     def ground_gained_m(self, side: int = ATTACKER) -> float:
@@ -614,12 +682,12 @@ class AttritionModel(mesa.Model):
                                                   "unit_id", "x", "y"])
 
     def conservation_totals(self) -> np.ndarray:
-        """Per contingent: personnel + reserve + in care + killed + permanently lost.
-
-        Constant over a run (no one is created or lost by book-keeping)."""
+        """Per contingent: pool + in training + personnel + reserve + in care + killed +
+        permanently lost. Constant over a run (no one is created or lost by book-keeping)."""
         u = self.units
         return (self._contingent_sum(u["personnel"] + u["in_care"] + u["killed"]
-                                     + u["disabled"]) + self.reserve)
+                                     + u["disabled"]) + self.reserve
+                + self.pipelines.pool + self.pipelines.in_training)
 
     def summary(self) -> dict[str, Any]:
         """Run summary; keys and meanings are in ``docs/ODD.md`` section 7.9."""

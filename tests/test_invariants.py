@@ -21,9 +21,25 @@ def scenarios(draw):
                     theatre_adaptation=draw(st.floats(0, 1)), morale=draw(st.floats(0.2, 1)),
                     commit_day=draw(st.integers(0, 3)))
 
+    def force_generation():
+        return dict(pool=draw(st.integers(0, 500)),
+                    recruitment=draw(st.sampled_from(["constant", "depleting", "schedule"])),
+                    recruits_per_day=draw(st.floats(0, 60)),
+                    depletion_exponent=draw(st.floats(0.2, 3)),
+                    schedule=[dict(day=d, recruits_per_day=draw(st.floats(0, 40)))
+                              for d in draw(st.lists(st.integers(0, 6), max_size=3))],
+                    tranches=[dict(day=d, persons=draw(st.integers(1, 200)))
+                              for d in draw(st.lists(st.integers(1, 6), max_size=2))],
+                    training_days=draw(st.floats(0, 5)),
+                    refill_below_strength=draw(st.floats(0, 1)))
+
     def side(tactics, names):
-        return dict(units=[group(tactics, draw(st.sampled_from(names)))
-                           for _ in range(draw(st.integers(1, 3)))],
+        units = [group(tactics, draw(st.sampled_from(names)))
+                 for _ in range(draw(st.integers(1, 3)))]
+        present = sorted({g["contingent"] for g in units})
+        return dict(units=units,
+                    force_generation={n: force_generation() for n in present
+                                      if draw(st.booleans())},
                     aimed_kills_per_shooter_per_day=draw(st.floats(0, 0.5)),
                     area_strikes_per_person_per_day=draw(st.floats(0, 0.5)),
                     artillery_strikes_per_day=draw(st.floats(0, 500)),
@@ -50,8 +66,8 @@ def scenarios(draw):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios(), seed=st.integers(0, 2**32 - 1))
 def test_nobody_is_created_or_lost_by_book_keeping(scenario, seed):
-    """personnel + reserve + in care + killed + permanently lost is constant per
-    contingent (so per side) on every day, and no stock ever goes negative."""
+    """pool + in training + personnel + reserve + in care + killed + permanently lost is
+    constant per contingent (so per side) on every day, and no stock goes negative."""
     model = AttritionModel(scenario, rng=seed)
     initial = model.conservation_totals().copy()
     while model.running:
@@ -60,12 +76,15 @@ def test_nobody_is_created_or_lost_by_book_keeping(scenario, seed):
         assert (model.units["personnel"] >= 0).all()
         assert (model.units["in_care"] >= 0).all()
         assert (model.grid.mines.data >= 0).all()
+        assert (model.pipelines.pool >= 0).all() and (model.reserve >= 0).all()
+        assert (model.units["personnel"] <= model.units["initial_personnel"]).all()
     daily = model.daily_records()
-    stocks = (daily["personnel"] + daily["reserve"] + daily["in_care"] + daily["killed_total"]
-              + daily["permanently_lost_total"])
+    stocks = (daily["pool"] + daily["in_training"] + daily["personnel"] + daily["reserve"]
+              + daily["in_care"] + daily["killed_total"] + daily["permanently_lost_total"])
     for _, rows in stocks.groupby([daily["side"], daily["contingent"]]):
         assert rows.nunique() == 1
-    flows = daily[["killed", "wounded", "returned"]]
+    flows = daily[["killed", "wounded", "returned", "permanently_lost", "recruited",
+                   "graduated"]]
     assert (flows >= 0).all().all()
     assert (daily["personnel_fighting"] <= daily["personnel"]).all()
 
