@@ -19,7 +19,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 
 # Causes of casualties, in the column order of the hazard matrix.
-CAUSES = ("aimed", "area", "mines")
+CAUSES = ("aimed", "area", "mines", "fixed_rate")
 
 
 def window_sum(grid: np.ndarray, radius_cells: int) -> np.ndarray:

@@ -176,6 +176,10 @@ class SideConfig(_Strict):
                                  "for good.")
     return_delay_days: Annotated[int, Field(ge=1, le=365)] = Field(
         default=21, description="Days in care before a wounded soldier returns (days).")
+    fixed_daily_loss_fraction: Fraction | None = Field(
+        default=None, description="Test configuration: replaces the side's exposure to fire "
+                                  "and mines by a fixed share of its fighting personnel lost "
+                                  "per day (-); none by default.")
     force_generation: dict[str, ForceGeneration] = Field(
         default_factory=dict, description="Recruit pool and pipeline by contingent name; a "
                                           "contingent not named gets no recruits.")

@@ -81,3 +81,19 @@ def linear_law_scenario(a0: int, b0: int, alpha: float, beta: float, unit_size: 
               area_strikes_per_person_per_day=strikes_per_person(beta, a0),
               organic_lethal_area_m2=LETHAL_AREA_M2),
         substeps_per_day, max_days)
+
+
+def stock_and_flow_scenario(line0: int, daily_loss_fraction: float, recruits_per_day: int,
+                            training_days: int, pool: int, unit_size: int = 50,
+                            max_days: int = 60) -> Scenario:
+    """Combat replaced by a fixed daily loss share of the attacker's line, fed by a
+    constant recruitment through training: :func:`sim.forcegen.stock_and_flow` predicts
+    its mean line strength and the day its pool runs out. Everyone lost is killed, so
+    nobody returns, and every graduate refills the line at once."""
+    attacker = _side(line0, unit_size, "human_wave", fixed_daily_loss_fraction=daily_loss_fraction,
+                     killed_fraction=1.0)
+    attacker["force_generation"] = {"homogeneous": dict(
+        pool=pool, recruits_per_day=float(recruits_per_day), training_days=float(training_days),
+        refill_below_strength=1.0)}
+    defender = _side(unit_size, unit_size, "fortified_defense", fixed_daily_loss_fraction=0.0)
+    return _scenario(attacker, defender, substeps_per_day=4, max_days=max_days)

@@ -125,3 +125,35 @@ class Pipelines:
                     length, config.base_training_level, self.time_constant_days))
             self.graduated_total[k] += persons[k]
         return persons, days_sum, level_sum
+
+
+def stock_and_flow(days, line0: float, daily_loss_fraction: float, recruits_per_day: int,
+                   training_days: int, pool: int):
+    """Expected line strength and pool by day when a fixed share of the line is lost
+    each day and a constant recruitment feeds it through training.
+
+    Each day ``t >= 1``: ``recruits_per_day`` leave the pool (while it lasts, so the
+    last recruits come on day ``D = pool / recruits_per_day``); recruits of day ``s``
+    join the line on day ``s + training_days``; then a share ``f`` of the line is lost.
+    With ``q = 1 - f`` the line is
+    ``L(t) = q^t L0 + r * sum_{s=a}^{b} q^(t-s+1)``, ``a = T + 1``, ``b = min(t, D + T)``,
+    a geometric sum in closed form; the pool is ``max(0, pool - r t)``.
+
+    Returns (line strength, pool left, pool exhaustion day).
+
+    >>> line, left, day = stock_and_flow([0, 1, 2], 100, 0.5, 10, 0, 20)
+    >>> line.tolist(), left.tolist(), day
+    ([100.0, 55.0, 32.5], [20, 10, 0], 2)
+    """
+    if pool % recruits_per_day:
+        raise ValueError("pool must be a whole number of days' recruits")
+    t = np.asarray(days, dtype=float)
+    q = 1.0 - daily_loss_fraction
+    exhausted_day = pool // recruits_per_day
+    first, last = training_days + 1, np.minimum(t, exhausted_day + training_days)
+    count = np.maximum(0.0, last - first + 1)
+    inflow = np.where(count > 0,
+                      recruits_per_day * q ** (t - last + 1) * (1 - q**count) / (1 - q), 0.0)
+    line = q**t * line0 + inflow
+    left = np.maximum(0, pool - recruits_per_day * t.astype(np.int64))
+    return line, left, int(exhausted_day)

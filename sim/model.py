@@ -45,6 +45,8 @@ from sim.config import TACTICS, ForceGeneration, Scenario
 from sim.forcegen import Pipelines, training_level
 
 NEUTRAL = -1
+# Days of recent history behind the projected pool exhaustion and break-even recruitment.
+PROJECTION_WINDOW_DAYS = 30
 RECORD_COLUMNS = (
     "day", "side", "contingent", "personnel", "personnel_fighting", "reserve", "in_care",
     "pool", "in_training", "killed", "wounded", "returned", "permanently_lost", "recruited",
@@ -181,6 +183,11 @@ class AttritionModel(mesa.Model):
                                       sc.defender.return_to_duty_fraction]),
             return_delay=np.array([sc.attacker.return_delay_days,
                                    sc.defender.return_delay_days]))
+        # Per-person daily hazard that gives the fixed loss share; inf marks "not fixed".
+        self._fixed_hazard_per_day = np.array([
+            np.inf if f is None else -np.log1p(-f) if f < 1 else 1e9
+            for f in (sc.attacker.fixed_daily_loss_fraction,
+                      sc.defender.fixed_daily_loss_fraction)])
         # Ring buffer of wounded due back, per unit and day modulo its length.
         self._care_ring = np.zeros((n, int(self._side.return_delay.max()) + 1), dtype=np.int64)
         self._footprint_m2 = u["initial_personnel"] * self._tactic["spacing_m"] ** 2
@@ -376,6 +383,12 @@ class AttritionModel(mesa.Model):
         safe = np.maximum(1.0, personnel)
         hazards[clearing, 2] += (cleared[clearing] * c.clearance_casualties_per_mine
                                  * (1.0 - skill[clearing]) / safe[clearing])
+        fixed = self._fixed_hazard_per_day[side]
+        if np.isfinite(fixed).any():
+            # Test configuration: a fixed daily loss share replaces fire and mines.
+            replaced = np.isfinite(fixed)
+            hazards[replaced] = 0.0
+            hazards[replaced & fighting, 3] = fixed[replaced & fighting] * dt
         hazards[~in_sector] = 0.0
 
         by_cause = combat.draw_casualties(self.rng, u["personnel"], hazards)
@@ -711,6 +724,40 @@ class AttritionModel(mesa.Model):
         km = out["ground_gained_m"] / 1000.0
         out["attacker_casualties_per_km"] = casualties["attacker"] / km if km > 0 else None
         out["training_days_lost"] = float(self._training_days_lost.sum())
+        out.update(self._sustainability())
+        return out
+
+    def _side_history(self, column: str) -> np.ndarray:
+        """(days + 1, 2) array of a daily-record column for the two sides."""
+        j = RECORD_COLUMNS.index(column) - 3
+        n_cont = len(self.contingents)
+        return np.array([block[n_cont:n_cont + 2, j] for block in self._rows])
+
+    def _sustainability(self, window_days: int = PROJECTION_WINDOW_DAYS) -> dict[str, Any]:
+        """Pool exhaustion, its projection, and loss and recruitment rates per side."""
+        pool = self._side_history("pool")
+        lost = self._side_history("killed") + self._side_history("permanently_lost")
+        recruited = self._side_history("recruited")
+        days = len(pool) - 1
+        window = min(window_days, days)
+        out: dict[str, Any] = {}
+        for s, name in enumerate(SIDES):
+            gone = np.flatnonzero((pool[:, s] == 0) & (pool[0, s] > 0))
+            exhausted = int(gone[0]) if gone.size else None
+            out[f"{name}_pool_exhausted_day"] = exhausted
+            projected = exhausted
+            if exhausted is None and window > 0:
+                rate = (pool[days - window, s] - pool[days, s]) / window
+                if rate > 0:
+                    projected = days + float(pool[days, s]) / rate
+            out[f"{name}_projected_exhaustion_day"] = projected
+            out[f"{name}_mean_daily_permanent_losses"] = (
+                float(lost[1:, s].sum()) / days if days else None)
+            out[f"{name}_mean_daily_recruits"] = (
+                float(recruited[1:, s].sum()) / days if days else None)
+            # Recruits a day that would replace the permanent losses of the last days.
+            out[f"{name}_break_even_recruitment"] = (
+                float(lost[days - window + 1:, s].sum()) / window if window else None)
         return out
 
 

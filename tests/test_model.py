@@ -53,7 +53,7 @@ def test_summary_has_the_documented_keys_and_consistent_totals(small_scenario):
     last = daily[(daily["day"] == s["days"]) & (daily["contingent"] == "all")].set_index("side")
     assert last.loc["attacker", "killed_total"] == s["attacker_killed"]
     assert last.loc["defender", "wounded_total"] == s["defender_wounded"]
-    causes = sum(s[f"attacker_casualties_{c}"] for c in ("aimed", "area", "mines"))
+    causes = sum(s[f"attacker_casualties_{c}"] for c in ("aimed", "area", "mines", "fixed_rate"))
     assert causes == s["attacker_killed"] + s["attacker_wounded"]
     assert s["loss_exchange_ratio"] == pytest.approx(
         (s["attacker_killed"] + s["attacker_wounded"])
