@@ -117,17 +117,20 @@ class Tranche(_Strict):
     persons: Annotated[int, Field(ge=1)] = Field(description="Persons drafted (persons).")
 
 
-class ForceGeneration(_Strict):
-    """One contingent's recruit pool, recruitment, training pipeline and replacements."""
+class ContingentConfig(_Strict):
+    """One contingent's recruit pool, recruitment, training pipeline, replacements,
+    rotation and withdrawal."""
 
     pool: Annotated[int, Field(ge=0)] = Field(
         default=0, description="Eligible people not yet recruited, at start (persons).")
-    recruitment: Literal["constant", "depleting", "schedule"] = Field(
+    recruitment: Literal["constant", "depleting", "schedule", "replacement"] = Field(
         default="constant", description="How the recruitment rate is set: constant; "
-        "depleting, falling as (pool left / pool at start)^depletion_exponent; or schedule.")
+        "depleting, falling as (pool left / pool at start)^depletion_exponent; schedule; or "
+        "replacement, recruiting what the contingent is short of its starting strength, up "
+        "to recruits_per_day.")
     recruits_per_day: NonNegative = Field(
-        default=0.0, description="Recruitment rate, or its starting value if depleting "
-                                 "(persons/day).")
+        default=0.0, description="Recruitment rate, its starting value if depleting, or its "
+                                 "ceiling if replacement (persons/day).")
     depletion_exponent: Annotated[float, Field(gt=0.0)] = Field(
         default=1.0, description="Exponent of the depleting form (-): 1 linear in the pool "
                                  "left, larger falls sooner.")
@@ -139,9 +142,35 @@ class ForceGeneration(_Strict):
         default=90.0, description="Training a recruit gets before joining the line (days).")
     base_training_level: Fraction = Field(
         default=0.2, description="Training level of an untrained recruit (-).")
+    shortened_training_days: NonNegative | None = Field(
+        default=None, description="Training given while the contingent's line is under "
+                                  "strength (days); none keeps training fixed.")
+    shorten_below_strength: Fraction = Field(
+        default=0.8, description="Share of its units' starting strength in the line below "
+                                 "which training is shortened (-).")
     refill_below_strength: Fraction = Field(
         default=0.9, description="Units below this share of their starting strength are "
                                  "refilled from the trained reserve, neediest first (-).")
+    new_unit_size: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="If set, the reserve left after refills forms new units of "
+                                  "this many persons, with the contingent's first tactic "
+                                  "(persons); none forms no units.")
+    rotate_below_strength: Fraction = Field(
+        default=0.0, description="Fighting units below this share of their starting strength "
+                                 "rotate to the rear at the end of the day (-); 0 never.")
+    rear_morale_recovery_per_day: NonNegative = Field(
+        default=0.1, description="Morale a unit in the rear (rotated or routed out) regains "
+                                 "a day (1/day).")
+    return_morale: Fraction = Field(
+        default=0.7, description="A unit in the rear returns to the line once its morale "
+                                 "reaches this and it is above rotate_below_strength (-).")
+    withdraw_at_loss_fraction: Fraction | None = Field(
+        default=None, description="Withdraw the whole contingent on the first day its killed "
+                                  "and wounded pass this share of everyone it deployed (-); "
+                                  "none never.")
+    withdraw_when_exhausted: bool = Field(
+        default=False, description="Withdraw the contingent once its pool, pipeline and "
+                                   "reserve are empty (it can no longer be replenished).")
 
 
 class SideConfig(_Strict):
@@ -180,16 +209,17 @@ class SideConfig(_Strict):
         default=None, description="Test configuration: replaces the side's exposure to fire "
                                   "and mines by a fixed share of its fighting personnel lost "
                                   "per day (-); none by default.")
-    force_generation: dict[str, ForceGeneration] = Field(
-        default_factory=dict, description="Recruit pool and pipeline by contingent name; a "
-                                          "contingent not named gets no recruits.")
+    contingents: dict[str, ContingentConfig] = Field(
+        default_factory=dict, description="Per contingent name: recruit pool, pipeline, "
+                                          "replacement and withdrawal; a contingent not named "
+                                          "gets no recruits and is never withdrawn.")
 
     @model_validator(mode="after")
     def _known_contingents(self) -> SideConfig:
         names = {g.contingent for g in self.units}
-        unknown = sorted(set(self.force_generation) - names)
+        unknown = sorted(set(self.contingents) - names)
         if unknown:
-            raise ValueError(f"force_generation names unknown contingent(s) {unknown}; "
+            raise ValueError(f"contingents: no units belong to {unknown}; "
                              f"allowed: {', '.join(sorted(names))}")
         return self
 

@@ -92,7 +92,7 @@ def stock_and_flow_scenario(line0: int, daily_loss_fraction: float, recruits_per
     nobody returns, and every graduate refills the line at once."""
     attacker = _side(line0, unit_size, "human_wave", fixed_daily_loss_fraction=daily_loss_fraction,
                      killed_fraction=1.0)
-    attacker["force_generation"] = {"homogeneous": dict(
+    attacker["contingents"] = {"homogeneous": dict(
         pool=pool, recruits_per_day=float(recruits_per_day), training_days=float(training_days),
         refill_below_strength=1.0)}
     defender = _side(unit_size, unit_size, "fortified_defense", fixed_daily_loss_fraction=0.0)

@@ -35,21 +35,26 @@ def training_level(training_days, base_level, time_constant_days: float):
     return base + (1.0 - base) * -np.expm1(-days / time_constant_days)
 
 
-def recruitment_rate(config, day: int, pool_left: float, pool_at_start: float) -> float:
-    """Recruits per day on ``day`` for a contingent's :class:`sim.config.ForceGeneration`.
+def recruitment_rate(config, day: int, pool_left: float, pool_at_start: float,
+                     shortfall: float = 0.0) -> float:
+    """Recruits per day on ``day`` for a contingent's :class:`sim.config.ContingentConfig`.
 
     * constant: ``recruits_per_day``;
     * depleting: ``recruits_per_day * (pool_left / pool_at_start) ** depletion_exponent``,
       so recruiting slows as the eligible population is used up;
-    * schedule: the rate of the last step whose day has come (0 before the first).
+    * schedule: the rate of the last step whose day has come (0 before the first);
+    * replacement: ``min(recruits_per_day, shortfall)``, where ``shortfall`` is what the
+      contingent lacks of its starting strength, so faster losses draw recruits faster.
 
-    >>> from sim.config import ForceGeneration
-    >>> recruitment_rate(ForceGeneration(recruitment="depleting", recruits_per_day=10.0,
+    >>> from sim.config import ContingentConfig
+    >>> recruitment_rate(ContingentConfig(recruitment="depleting", recruits_per_day=10.0,
     ...                                  pool=100), 5, 25.0, 100.0)
     2.5
     """
     if config.recruitment == "constant":
         return config.recruits_per_day
+    if config.recruitment == "replacement":
+        return min(config.recruits_per_day, max(0.0, shortfall))
     if config.recruitment == "depleting":
         if pool_at_start <= 0:
             return 0.0
@@ -66,7 +71,7 @@ class Pipelines:
 
     Recruits leave the pool each day (a whole number: fractional rates accumulate as
     credit) and enter a cohort that graduates ``training_days`` later with that much
-    training. Contingents without a :class:`sim.config.ForceGeneration` have an empty
+    training. Contingents without a :class:`sim.config.ContingentConfig` have an empty
     pool and never recruit.
     """
 
@@ -88,14 +93,24 @@ class Pipelines:
         return np.array([sum(c[1] for c in cohorts) for cohorts in self.cohorts],
                         dtype=np.int64)
 
-    def recruit(self, day: int) -> np.ndarray:
-        """Draw today's recruits from the pools into training; returns them per contingent."""
-        recruits = np.zeros(len(self.configs), dtype=np.int64)
+    def recruit(self, day: int, line_strength=None, shortfall=None,
+                active=None) -> np.ndarray:
+        """Draw today's recruits from the pools into training; returns them per contingent.
+
+        ``line_strength`` (share of its units' starting strength in the line) decides
+        whether training is shortened; ``shortfall`` (persons short of starting strength)
+        drives replacement recruitment; contingents not ``active`` do not recruit.
+        """
+        n = len(self.configs)
+        line_strength = np.ones(n) if line_strength is None else line_strength
+        shortfall = np.zeros(n) if shortfall is None else shortfall
+        recruits = np.zeros(n, dtype=np.int64)
         for k, config in enumerate(self.configs):
-            if config is None or self.pool[k] == 0:
+            if config is None or self.pool[k] == 0 or (active is not None and not active[k]):
                 continue
             self.credit[k] += recruitment_rate(config, day, float(self.pool[k]),
-                                               float(self.pool_at_start[k]))
+                                               float(self.pool_at_start[k]),
+                                               float(shortfall[k]))
             whole = int(self.credit[k])
             self.credit[k] -= whole
             whole += sum(t.persons for t in config.tranches if t.day == day)
@@ -104,6 +119,9 @@ class Pipelines:
                 self.pool[k] -= recruits[k]
                 self.recruited_total[k] += recruits[k]
                 length = config.training_days
+                if (config.shortened_training_days is not None
+                        and line_strength[k] < config.shorten_below_strength):
+                    length = config.shortened_training_days
                 self.cohorts[k].append([day + math.ceil(length), int(recruits[k]), length])
         return recruits
 

@@ -41,7 +41,7 @@ from sim.agents import (
     WITHDRAWN,
     Unit,
 )
-from sim.config import TACTICS, ForceGeneration, Scenario
+from sim.config import TACTICS, ContingentConfig, Scenario
 from sim.forcegen import Pipelines, training_level
 
 NEUTRAL = -1
@@ -192,11 +192,24 @@ class AttritionModel(mesa.Model):
         self._care_ring = np.zeros((n, int(self._side.return_delay.max()) + 1), dtype=np.int64)
         self._footprint_m2 = u["initial_personnel"] * self._tactic["spacing_m"] ** 2
         n_cont = len(self.contingents)
-        configs = [getattr(sc, side).force_generation.get(name)
+        configs = [getattr(sc, side).contingents.get(name)
                    for side, name in self.contingents]
         self.pipelines = Pipelines(configs, sc.training.time_constant_days)
-        self._refill_below = np.array([(c or ForceGeneration()).refill_below_strength
-                                       for c in configs])
+        defaults = [c or ContingentConfig() for c in configs]
+        self._contingent_configs = configs
+        self._refill_below = np.array([c.refill_below_strength for c in defaults])
+        self._rotate_below = np.array([c.rotate_below_strength for c in defaults])
+        self._return_morale = np.array([c.return_morale for c in defaults])
+        self._rear_recovery = np.array([c.rear_morale_recovery_per_day for c in defaults])
+        self._new_unit_size = [c.new_unit_size for c in defaults]
+        # Only contingents with a configuration rally routed units and rotate tired ones.
+        self._rotates = np.array([c is not None for c in configs])
+        self.contingent_withdrawn = np.zeros(n_cont, dtype=bool)
+        self._strength_at_start = self._contingent_sum(u["initial_personnel"])
+        self._first_tactic = np.array([u["tactic"][np.flatnonzero(u["contingent"] == k)[0]]
+                                       for k in range(n_cont)])
+        self._placed = [int(np.count_nonzero(u["side"] == s)) for s in (0, 1)]
+        self._start_row = [sector.attacker_rows - 1, defender_front]
         # The trained reserve: graduates and returned wounded awaiting a unit, with the
         # sums of their training days and levels (merged into units as weighted means).
         self.reserve = np.zeros(n_cont, dtype=np.int64)
@@ -301,37 +314,103 @@ class AttritionModel(mesa.Model):
                                            minlength=len(self.contingents))
 
     def _generate_forces(self) -> None:
-        """Recruit from the pools, graduate finished cohorts into the trained reserve, and
-        refill units below strength from it."""
-        self.pipelines.recruit(self.day)
+        """Recruit from the pools, graduate finished cohorts into the trained reserve,
+        refill units below strength (in the line or in the rear), form new units from what
+        is left, and send rested units in the rear back to the line."""
+        u = self.units
+        in_line = self._contingent_sum(u["personnel"], IS_FIGHTING[u["state"]])
+        shortfall = self._strength_at_start - (
+            self._contingent_sum(u["personnel"] + u["in_care"]) + self.reserve
+            + self.pipelines.in_training)
+        self.pipelines.recruit(self.day, in_line / np.maximum(1, self._strength_at_start),
+                               shortfall, active=~self.contingent_withdrawn)
         persons, training_days, levels = self.pipelines.graduate(self.day)
         self.reserve += persons
         self._reserve_training_days += training_days
         self._reserve_level += levels
-        u = self.units
-        fighting = IS_FIGHTING[u["state"]] & (u["personnel"] > 0)
         strength = u["personnel"] / u["initial_personnel"]
-        for k in np.flatnonzero(self.reserve > 0):
-            needy = np.flatnonzero(fighting & (u["contingent"] == k)
+        candidates = (u["personnel"] > 0) & (IS_FIGHTING[u["state"]] | self._in_rear())
+        for k in np.flatnonzero((self.reserve > 0) & ~self.contingent_withdrawn):
+            needy = np.flatnonzero(candidates & (u["contingent"] == k)
                                    & (strength < self._refill_below[k]))
-            if needy.size == 0:
-                continue
             needy = needy[np.argsort(strength[needy], kind="stable")]
             deficit = u["initial_personnel"][needy] - u["personnel"][needy]
             give = np.clip(self.reserve[k] - (np.cumsum(deficit) - deficit), 0, deficit)
-            mean_days = self._reserve_training_days[k] / self.reserve[k]
-            mean_level = self._reserve_level[k] / self.reserve[k]
-            old = u["personnel"][needy]
-            new = old + give
-            u["training_days"][needy] = (old * u["training_days"][needy]
-                                         + give * mean_days) / new
-            u["training_level"][needy] = (old * u["training_level"][needy]
-                                          + give * mean_level) / new
-            u["personnel"][needy] = new
-            given = int(give.sum())
-            self.reserve[k] -= given
-            self._reserve_training_days[k] -= given * mean_days
-            self._reserve_level[k] -= given * mean_level
+            self._join_units(k, needy, give)
+        # New units only from what refills left, once every contingent is refilled.
+        for k in np.flatnonzero(~self.contingent_withdrawn):
+            size = self._new_unit_size[k]
+            if size and self.reserve[k] >= size:
+                self._form_units(k, int(self.reserve[k] // size), size)
+        # Rested units in the rear go back to where they started.
+        u = self.units
+        back = (self._in_rear() & (u["morale"] >= self._return_morale[u["contingent"]])
+                & (u["personnel"] > self._rotate_below[u["contingent"]] * u["initial_personnel"]))
+        if back.any():
+            u["state"][back] = np.where(u["side"][back] == ATTACKER, ADVANCING, HOLDING)
+            u["y_m"][back] = u["y0_m"][back]
+            self._occupancy_changed = True
+            for i in np.flatnonzero(back):
+                self._event(-1, "unit_returned", i)
+
+    def _join_units(self, k: int, units: np.ndarray, give: np.ndarray) -> None:
+        """Move ``give`` persons from contingent ``k``'s reserve into ``units``, blending
+        training days and level as personnel-weighted means."""
+        given = int(give.sum())
+        if given == 0:
+            return
+        u = self.units
+        mean_days = self._reserve_training_days[k] / self.reserve[k]
+        mean_level = self._reserve_level[k] / self.reserve[k]
+        old = u["personnel"][units]
+        new = old + give
+        u["training_days"][units] = (old * u["training_days"][units] + give * mean_days) / new
+        u["training_level"][units] = (old * u["training_level"][units] + give * mean_level) / new
+        u["personnel"][units] = new
+        self.reserve[k] -= given
+        self._reserve_training_days[k] -= given * mean_days
+        self._reserve_level[k] -= given * mean_level
+
+    def _form_units(self, k: int, count: int, size: int) -> None:
+        """Form ``count`` new units of ``size`` from contingent ``k``'s reserve. They take
+        the contingent's first tactic, start fresh (morale 1, no experience or adaptation)
+        and enter at the side's start rows."""
+        u = self.units
+        side = SIDES.index(self.contingents[k][0])
+        level = self._reserve_level[k] / self.reserve[k]
+        days = self._reserve_training_days[k] / self.reserve[k]
+        first = len(u["side"])
+        slots = self._placed[side] + np.arange(count)
+        self._placed[side] += count
+        y_m = (self._start_row[side] + 0.5) * self.cell_size_m
+        new = dict(side=side, contingent=k, tactic=self._first_tactic[k], personnel=0,
+                   initial_personnel=size, training_days=days, base_level=level,
+                   training_level=level, days_in_action=0.0, theatre_adaptation=0.0,
+                   initial_adaptation=0.0, morale=1.0, initial_morale=1.0,
+                   commit_day=self.day, x=(slots * _stride(self.width)) % self.width, y_m=y_m,
+                   y0_m=y_m, state=ADVANCING if side == ATTACKER else HOLDING)
+        for key, column in u.items():
+            u[key] = np.concatenate([column, np.broadcast_to(
+                np.asarray(new.get(key, 0), dtype=column.dtype), count)])
+        index = np.arange(first, first + count)
+        self._join_units(k, index, np.full(count, size))
+        self._care_ring = np.vstack([self._care_ring,
+                                     np.zeros((count, self._care_ring.shape[1]), np.int64)])
+        self._tactic_table(u["tactic"])
+        self._footprint_m2 = u["initial_personnel"] * self._tactic["spacing_m"] ** 2
+        self._agent_cell = np.concatenate([self._agent_cell, np.full(count, -1)])
+        self.unit_agents += list(Unit.create_agents(self, count, index=index.tolist()))
+        self._occupancy_changed = True
+        for i in index:
+            self._event(-1, "unit_formed", i)
+
+    def _in_rear(self) -> np.ndarray:
+        """Units resting behind the line: out of the sector, not destroyed, of a contingent
+        that rotates its units and has not been withdrawn."""
+        u = self.units
+        k = u["contingent"]
+        return ((u["state"] == WITHDRAWN) & (u["personnel"] > 0) & self._rotates[k]
+                & ~self.contingent_withdrawn[k])
 
     def _commit_waves(self) -> None:
         u = self.units
@@ -601,8 +680,38 @@ class AttritionModel(mesa.Model):
         quiet = committed & (u["casualties_today"] == 0)
         u["morale"] = morale.recover(u["morale"], quiet, c.morale_recovery_per_day,
                                      u["initial_morale"])
+        self._rotate_and_withdraw()
         self._sync_cells()
         self._record_day()
+
+    def _rotate_and_withdraw(self) -> None:
+        """Tired units rotate to the rear, units in the rear rest, and a contingent whose
+        losses pass its threshold (or that can no longer be replenished) is withdrawn."""
+        u = self.units
+        k = u["contingent"]
+        tired = (IS_FIGHTING[u["state"]] & (u["personnel"] > 0) & self._rotates[k]
+                 & (u["personnel"] < self._rotate_below[k] * u["initial_personnel"]))
+        for i in np.flatnonzero(tired):
+            self._event(-1, "unit_rotated", i)
+        u["state"][tired] = WITHDRAWN
+        rear = self._in_rear()
+        u["morale"][rear] = np.minimum(1.0, u["morale"][rear] + self._rear_recovery[k[rear]])
+        losses = self._contingent_sum(u["killed"] + u["wounded"])
+        deployed = self._strength_at_start + self.pipelines.graduated_total
+        for c in np.flatnonzero(~self.contingent_withdrawn):
+            config = self._contingent_configs[c]
+            if config is None:
+                continue
+            over = (config.withdraw_at_loss_fraction is not None
+                    and losses[c] > config.withdraw_at_loss_fraction * deployed[c])
+            spent = (config.withdraw_when_exhausted and self.pipelines.pool[c] == 0
+                     and self.pipelines.in_training[c] == 0 and self.reserve[c] == 0)
+            if over or spent:
+                self.contingent_withdrawn[c] = True
+                leaving = (k == c) & (u["state"] != DESTROYED)
+                u["state"][leaving] = WITHDRAWN
+                self._event(-1, "contingent_withdrawn", None, contingent=c)
+        self._occupancy_changed |= bool(tired.any() or self.contingent_withdrawn.any())
 
     def _sync_cells(self) -> None:
         """Put agents in the cells their units stand in; units out of the sector leave
@@ -613,8 +722,14 @@ class AttritionModel(mesa.Model):
             self.unit_agents[i].cell = None if c < 0 else self.grid[divmod(c, self.depth)]
         self._agent_cell = cell
 
-    def _event(self, substep: int, kind: str, i: int) -> None:
+    def _event(self, substep: int, kind: str, i: int | None, contingent: int | None = None):
+        """Log an event of unit ``i`` (or, with ``i`` None, of a whole ``contingent``);
+        day-level events have sub-step -1 and contingent events unit -1 at cell (-1, -1)."""
         u = self.units
+        if i is None:
+            side, name = self.contingents[contingent]
+            self.events.append((self.day, substep, kind, side, name, -1, -1, -1))
+            return
         self.events.append((self.day, substep, kind, SIDES[u["side"][i]],
                             self.contingents[u["contingent"][i]][1],
                             self.unit_agents[i].unique_id, int(u["x"][i]),

@@ -5,29 +5,29 @@ import pytest
 from helpers import side_series
 
 from sim import AttritionModel, run
-from sim.config import ForceGeneration, RecruitmentStep, Tranche
+from sim.config import ContingentConfig, RecruitmentStep, Tranche
 from sim.docking import stock_and_flow_scenario
 from sim.forcegen import Pipelines, recruitment_rate, stock_and_flow, training_level
 
 
 def test_recruitment_forms_and_tranches():
-    constant = Pipelines([ForceGeneration(pool=100, recruits_per_day=2.5)], 90.0)
+    constant = Pipelines([ContingentConfig(pool=100, recruits_per_day=2.5)], 90.0)
     assert [int(constant.recruit(day)[0]) for day in range(1, 5)] == [2, 3, 2, 3]
-    depleting = ForceGeneration(pool=100, recruitment="depleting", recruits_per_day=10.0,
+    depleting = ContingentConfig(pool=100, recruitment="depleting", recruits_per_day=10.0,
                                 depletion_exponent=2.0)
     assert recruitment_rate(depleting, 1, 50.0, 100.0) == pytest.approx(2.5)
-    schedule = ForceGeneration(pool=100, recruitment="schedule", schedule=[
+    schedule = ContingentConfig(pool=100, recruitment="schedule", schedule=[
         RecruitmentStep(day=10, recruits_per_day=4.0),
         RecruitmentStep(day=3, recruits_per_day=1.0)])
     assert [recruitment_rate(schedule, d, 100, 100) for d in (1, 3, 9, 10)] == [0, 1, 1, 4]
-    drafted = Pipelines([ForceGeneration(pool=120, tranches=[Tranche(day=2, persons=100),
+    drafted = Pipelines([ContingentConfig(pool=120, tranches=[Tranche(day=2, persons=100),
                                                              Tranche(day=3, persons=100)])], 90.0)
     assert [int(drafted.recruit(d)[0]) for d in (1, 2, 3, 4)] == [0, 100, 20, 0]
     assert drafted.pool[0] == 0 and drafted.in_training[0] == 120
 
 
 def test_cohorts_graduate_after_their_training_with_its_level():
-    pipes = Pipelines([ForceGeneration(pool=50, recruits_per_day=5.0, training_days=10.0,
+    pipes = Pipelines([ContingentConfig(pool=50, recruits_per_day=5.0, training_days=10.0,
                                        base_training_level=0.3)], 90.0)
     for day in range(1, 12):
         pipes.recruit(day)
@@ -39,7 +39,7 @@ def test_cohorts_graduate_after_their_training_with_its_level():
 
 def test_refill_goes_to_the_neediest_units_and_blends_training():
     scenario = stock_and_flow_scenario(200, 0.0, 30, 0, 300, unit_size=50, max_days=3)
-    scenario = scenario.with_overrides({"attacker": {"force_generation": {"homogeneous": {
+    scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
         "training_days": 0.0, "base_training_level": 0.1, "refill_below_strength": 0.9}}}})
     model = AttritionModel(scenario, rng=0)
     units = model.units

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim import AttritionModel, Scenario
+from sim.agents import DESTROYED, WITHDRAWN
 from sim.config import ATTACK_TACTICS, DEFENCE_TACTICS
 
 
@@ -21,9 +22,10 @@ def scenarios(draw):
                     theatre_adaptation=draw(st.floats(0, 1)), morale=draw(st.floats(0.2, 1)),
                     commit_day=draw(st.integers(0, 3)))
 
-    def force_generation():
+    def contingents():
         return dict(pool=draw(st.integers(0, 500)),
-                    recruitment=draw(st.sampled_from(["constant", "depleting", "schedule"])),
+                    recruitment=draw(st.sampled_from(["constant", "depleting", "schedule",
+                                                      "replacement"])),
                     recruits_per_day=draw(st.floats(0, 60)),
                     depletion_exponent=draw(st.floats(0.2, 3)),
                     schedule=[dict(day=d, recruits_per_day=draw(st.floats(0, 40)))
@@ -31,39 +33,45 @@ def scenarios(draw):
                     tranches=[dict(day=d, persons=draw(st.integers(1, 200)))
                               for d in draw(st.lists(st.integers(1, 6), max_size=2))],
                     training_days=draw(st.floats(0, 5)),
-                    refill_below_strength=draw(st.floats(0, 1)))
+                    shortened_training_days=draw(st.none() | st.floats(0, 2)),
+                    refill_below_strength=draw(st.floats(0, 1)),
+                    new_unit_size=draw(st.none() | st.integers(1, 30)),
+                    rotate_below_strength=draw(st.floats(0, 0.8)),
+                    return_morale=draw(st.floats(0, 1)),
+                    withdraw_at_loss_fraction=draw(st.none() | st.floats(0, 0.5)),
+                    withdraw_when_exhausted=draw(st.booleans()))
 
     def side(tactics, names):
         units = [group(tactics, draw(st.sampled_from(names)))
                  for _ in range(draw(st.integers(1, 3)))]
         present = sorted({g["contingent"] for g in units})
         return dict(units=units,
-                    force_generation={n: force_generation() for n in present
+                    contingents={n: contingents() for n in present
                                       if draw(st.booleans())},
-                    aimed_kills_per_shooter_per_day=draw(st.floats(0, 0.5)),
-                    area_strikes_per_person_per_day=draw(st.floats(0, 0.5)),
-                    artillery_strikes_per_day=draw(st.floats(0, 500)),
-                    drones=draw(st.integers(0, 40)),
+                    aimed_kills_per_shooter_per_day=draw(st.floats(0, 0.2)),
+                    area_strikes_per_person_per_day=draw(st.floats(0, 0.2)),
+                    artillery_strikes_per_day=draw(st.floats(0, 200)),
+                    drones=draw(st.integers(0, 20)),
                     killed_fraction=draw(st.floats(0.05, 1)),
                     return_to_duty_fraction=draw(st.floats(0, 1)),
                     return_delay_days=draw(st.integers(1, 5)))
 
     depth = draw(st.integers(8, 20))
     return Scenario.model_validate(dict(
-        max_days=draw(st.integers(1, 8)),
+        max_days=draw(st.integers(3, 12)),
         sector=dict(width_cells=draw(st.integers(1, 8)), depth_cells=depth, attacker_rows=2,
                     defender_rows=3, fortified_rows=draw(st.integers(0, 3)),
                     minefield_rows=draw(st.integers(0, depth - 5)),
                     mines_per_cell=draw(st.floats(0, 200)),
                     fortification_level=draw(st.floats(0, 1))),
-        combat=dict(substeps_per_day=draw(st.integers(1, 12)),
+        combat=dict(substeps_per_day=draw(st.integers(1, 6)),
                     aimed_fire_range_m=draw(st.floats(50, 1000)),
                     morale_enabled=draw(st.booleans())),
         attacker=side(ATTACK_TACTICS, ["a1", "a2"]),
         defender=side(DEFENCE_TACTICS, ["d1", "d2"])))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios(), seed=st.integers(0, 2**32 - 1))
 def test_nobody_is_created_or_lost_by_book_keeping(scenario, seed):
     """pool + in training + personnel + reserve + in care + killed + permanently lost is
@@ -72,12 +80,21 @@ def test_nobody_is_created_or_lost_by_book_keeping(scenario, seed):
     initial = model.conservation_totals().copy()
     while model.running:
         model.step()
+        event(f"days run >= {min(model.day, 5)}")
         np.testing.assert_array_equal(model.conservation_totals(), initial)
         assert (model.units["personnel"] >= 0).all()
         assert (model.units["in_care"] >= 0).all()
         assert (model.grid.mines.data >= 0).all()
         assert (model.pipelines.pool >= 0).all() and (model.reserve >= 0).all()
         assert (model.units["personnel"] <= model.units["initial_personnel"]).all()
+        assert len(model.agents) == len(model.units["side"])
+        withdrawn = model.contingent_withdrawn[model.units["contingent"]]
+        out = np.isin(model.units["state"], [WITHDRAWN, DESTROYED])
+        assert not (withdrawn & ~out).any()  # a withdrawn contingent has nobody in action
+    kinds = set(model.events_frame()["kind"])
+    for kind in ("unit_formed", "unit_rotated", "contingent_withdrawn", "unit_returned"):
+        event(f"{kind}: {kind in kinds}")
+    event(f"recruited: {model.pipelines.recruited_total.sum() > 0}")
     daily = model.daily_records()
     stocks = (daily["pool"] + daily["in_training"] + daily["personnel"] + daily["reserve"]
               + daily["in_care"] + daily["killed_total"] + daily["permanently_lost_total"])
