@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from helpers import side_series
+from helpers import mean_and_se, side_series
 
-from sim import AttritionModel, run
+from sim import AttritionModel, Scenario, run
+from sim.agents import IS_IN_SECTOR
 from sim.config import ContingentConfig, RecruitmentStep, Tranche
 from sim.docking import stock_and_flow_scenario
 from sim.forcegen import Pipelines, recruitment_rate, stock_and_flow, training_level
@@ -92,3 +93,101 @@ def test_sustainability_summary():
         side["killed"].iloc[-30:].sum() / 30)
     assert s["defender_pool_exhausted_day"] is None
     assert s["defender_projected_exhaustion_day"] is None
+
+
+def test_contingent_is_withdrawn_the_day_its_losses_pass_the_threshold():
+    """A contingent with a 30% threshold leaves on the first day its killed and wounded
+    pass 30% of all it deployed, and takes no further part in combat: none of its units
+    is in the sector, so it neither fires nor is hit."""
+    scenario = Scenario(max_days=20).with_overrides({
+        "combat": {"morale_enabled": False},
+        "attacker": {"contingents": {"foreign": {"withdraw_at_loss_fraction": 0.3}}}})
+    for seed in range(3):
+        model = AttritionModel(scenario, rng=seed)
+        model.run()
+        daily = model.daily_records()
+        foreign = daily[daily["contingent"] == "foreign"].set_index("day")
+        share = (foreign["killed_total"] + foreign["wounded_total"]) / foreign["personnel"].iloc[0]
+        first_over = int(share[share > 0.3].index[0])
+        events = model.events_frame()
+        withdrawn = events[events["kind"] == "contingent_withdrawn"]
+        assert withdrawn["contingent"].tolist() == ["foreign"]
+        assert withdrawn["day"].tolist() == [first_over]
+        after = foreign.loc[first_over + 1:]
+        assert len(after) > 0
+        assert (after["personnel_fighting"] == 0).all()
+        assert (after[["killed", "wounded"]] == 0).all().all()
+        assert share.loc[first_over - 1] <= 0.3
+        foreign_units = model.units["contingent"] == model.contingents.index(
+            ("attacker", "foreign"))
+        assert not IS_IN_SECTOR[model.units["state"][foreign_units]].any()
+
+
+def _sustained_front(attacker_contingent: dict, defender_artillery: float = 200.0,
+                     days: int = 120) -> Scenario:
+    """A long static fight: infiltrators close up and hold in contact with a fortified
+    defence (no assault movement, no minefield, morale off), both sides replaced from
+    pools by replacement recruitment."""
+    return Scenario(max_days=days).with_overrides({
+        "combat": {"substeps_per_day": 4, "morale_enabled": False},
+        "sector": {"minefield_rows": 0},
+        "tactics": {"infiltration": {"assault_speed_m_per_day": 0.0}},
+        "attacker": {"units": [dict(contingent="mobilised", count=20, personnel=20,
+                                    tactic="infiltration", training_days=60,
+                                    base_training_level=0.1)],
+                     "artillery_strikes_per_day": 100.0,
+                     "contingents": {"mobilised": attacker_contingent}},
+        "defender": {"units": [dict(contingent="brigade", count=20, personnel=20,
+                                    tactic="fortified_defense", training_days=60)],
+                     "artillery_strikes_per_day": defender_artillery,
+                     "contingents": {"brigade": dict(pool=20000, recruitment="replacement",
+                                                     recruits_per_day=40.0,
+                                                     training_days=30.0)}}})
+
+
+@pytest.mark.slow
+def test_shortened_training_spirals_into_a_worse_exchange_late_in_a_long_fight():
+    """Attacker training 60 days throughout, against cutting it to 7 days whenever its
+    line is under 90% strength: over days 60-120 the second suffers a worse loss
+    exchange ratio (difference > 3 SE over 10 seeds a side), while it keeps more people
+    in the line (it fills faster, with weaker troops)."""
+    fixed = dict(pool=20000, recruitment="replacement", recruits_per_day=40.0,
+                 training_days=60.0, base_training_level=0.1)
+    shortened = dict(fixed, shortened_training_days=7.0, shorten_below_strength=0.9)
+
+    def later(contingent):
+        ler, line = [], []
+        for seed in range(10):
+            model = AttritionModel(_sustained_front(contingent), rng=seed)
+            model.run()
+            sides = side_series(model, "killed") + side_series(model, "wounded")
+            ler.append(sides[60:, 0].sum() / sides[60:, 1].sum())
+            line.append(side_series(model, "personnel_fighting")[60:, 0].mean())
+        return mean_and_se(np.array(ler)), np.mean(line)
+
+    ((ler_short, se_short), line_short), ((ler_fixed, se_fixed), line_fixed) = (
+        later(shortened), later(fixed))
+    assert ler_short - ler_fixed > 3 * np.hypot(se_short, se_fixed), (ler_short, ler_fixed)
+    assert line_short > line_fixed
+
+
+@pytest.mark.slow
+def test_faster_losses_exhaust_the_pool_sooner():
+    """Sweep the intensity of the fire the assault meets (defender artillery, strikes a
+    day); with replacement recruitment the pool runs out sooner at every step (mean of 8
+    seeds, each step more than 3 SE earlier). The day is the pool's exhaustion day, or
+    its projection from the last 30 days where the run ended first."""
+    def exhaustion(strikes):
+        days = []
+        for seed in range(8):
+            scenario = _sustained_front(dict(pool=600, recruitment="replacement",
+                                             recruits_per_day=40.0, training_days=30.0),
+                                        defender_artillery=strikes)
+            model = AttritionModel(scenario, rng=seed)
+            model.run()
+            days.append(model.summary()["attacker_projected_exhaustion_day"])
+        return mean_and_se(np.array(days, dtype=float))
+
+    results = [exhaustion(strikes) for strikes in (50.0, 150.0, 450.0, 1350.0)]
+    for (slower, se_slower), (faster, se_faster) in zip(results[:-1], results[1:], strict=True):
+        assert slower - faster > 3 * np.hypot(se_slower, se_faster), results
