@@ -191,3 +191,42 @@ def test_faster_losses_exhaust_the_pool_sooner():
     results = [exhaustion(strikes) for strikes in (50.0, 150.0, 450.0, 1350.0)]
     for (slower, se_slower), (faster, se_faster) in zip(results[:-1], results[1:], strict=True):
         assert slower - faster > 3 * np.hypot(se_slower, se_faster), results
+
+
+def test_tired_units_rotate_rest_and_return_and_the_routed_rally():
+    """With rotation below 50% strength, units leave the line, regain morale in the rear,
+    are refilled and return to their start; routed units rally the same way."""
+    scenario = Scenario(max_days=25).with_overrides({"attacker": {"contingents": {
+        "foreign": dict(pool=3000, recruits_per_day=60.0, training_days=5.0,
+                        rotate_below_strength=0.5, return_morale=0.6,
+                        rear_morale_recovery_per_day=0.2)}}})
+    model = AttritionModel(scenario, rng=1)
+    model.run()
+    events = model.events_frame()
+    kinds = events.groupby("kind").size()
+    assert kinds.get("unit_rotated", 0) > 0 and kinds.get("unit_routed", 0) > 0
+    returned = events[events["kind"] == "unit_returned"]
+    assert len(returned) > 0
+    left = events[events["kind"].isin(["unit_rotated", "unit_routed"])]
+    back_ids = set(returned["unit_id"])
+    assert back_ids <= set(left["unit_id"])
+    # An unconfigured contingent never rallies: its routed units stay out.
+    regulars = events[(events["contingent"] == "regulars")]
+    assert "unit_returned" not in set(regulars["kind"])
+
+
+def test_new_units_form_from_the_reserve_and_join_the_fight():
+    scenario = stock_and_flow_scenario(200, 0.0, 25, 2, 200, unit_size=50, max_days=10)
+    scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
+        "new_unit_size": 50, "refill_below_strength": 0.9}}}})
+    model = AttritionModel(scenario, rng=0)
+    model.run()
+    formed = model.events_frame().query("kind == 'unit_formed'")
+    # 200 recruits graduate 25 a day from day 3; every 50 form a unit (the line is full).
+    assert len(formed) == 4
+    assert len(model.agents) == 4 + 4 + 1
+    new = model.units["commit_day"] > 0
+    assert (model.units["personnel"][new] == 50).all()
+    assert all(model.unit_agents[i].state in ("advancing", "assaulting")
+               for i in np.flatnonzero(new))
+    assert all(model.unit_agents[i].cell is not None for i in np.flatnonzero(new))
