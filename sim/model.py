@@ -653,7 +653,8 @@ class AttritionModel(mesa.Model):
     def _stop_condition(self) -> str | None:
         u = self.units
         alive = u["personnel"] > 0
-        able = (IS_FIGHTING[u["state"]] & alive) | (u["state"] == RESERVE)
+        # Waves still to come and units resting in the rear will fight again.
+        able = (IS_FIGHTING[u["state"]] & alive) | (u["state"] == RESERVE) | self._in_rear()
         if not able[u["side"] == ATTACKER].any():
             return "attacker_broken"
         attackers = IS_FIGHTING[u["state"]] & alive & (u["side"] == ATTACKER)

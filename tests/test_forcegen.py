@@ -230,3 +230,18 @@ def test_new_units_form_from_the_reserve_and_join_the_fight():
     assert all(model.unit_agents[i].state in ("advancing", "assaulting")
                for i in np.flatnonzero(new))
     assert all(model.unit_agents[i].cell is not None for i in np.flatnonzero(new))
+
+
+def test_contingent_is_withdrawn_once_it_can_no_longer_be_replenished():
+    scenario = stock_and_flow_scenario(200, 0.05, 50, 2, 100, unit_size=50, max_days=15)
+    scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
+        "withdraw_when_exhausted": True}}}})
+    model = AttritionModel(scenario, rng=0)
+    model.run()
+    day = int(model.events_frame().query("kind == 'contingent_withdrawn'")["day"].iloc[0])
+    side = model.daily_records().query("side == 'attacker' and contingent == 'all'")
+    side = side.set_index("day")
+    stocks = ["pool", "in_training", "reserve"]
+    assert (side.loc[day, stocks] == 0).all()
+    assert (side.loc[day - 1, stocks] > 0).any()
+    assert (side.loc[day + 1:, "personnel_fighting"] == 0).all()
