@@ -162,7 +162,7 @@ class AttritionModel(mesa.Model):
         u["x"] = u["x"].astype(np.int64)
         u["y_m"] = (np.asarray(columns["row"], dtype=float) + 0.5) * self.cell_size_m
         u["y0_m"] = u["y_m"].copy()
-        u["training_level"] = training_level(u["training_days"], u["base_level"],
+        u["training_level"] = training_level(u["training_days"], u.pop("base_level"),
                                              sc.training.time_constant_days)
         u["initial_morale"] = u["morale"].astype(float)
         u["morale"] = u["morale"].astype(float)
@@ -188,6 +188,7 @@ class AttritionModel(mesa.Model):
             np.inf if f is None else -np.log1p(-f) if f < 1 else 1e9
             for f in (sc.attacker.fixed_daily_loss_fraction,
                       sc.defender.fixed_daily_loss_fraction)])
+        self._any_fixed_loss = bool(np.isfinite(self._fixed_hazard_per_day).any())
         # Ring buffer of wounded due back, per unit and day modulo its length.
         self._care_ring = np.zeros((n, int(self._side.return_delay.max()) + 1), dtype=np.int64)
         self._footprint_m2 = u["initial_personnel"] * self._tactic["spacing_m"] ** 2
@@ -384,9 +385,9 @@ class AttritionModel(mesa.Model):
         self._placed[side] += count
         y_m = (self._start_row[side] + 0.5) * self.cell_size_m
         new = dict(side=side, contingent=k, tactic=self._first_tactic[k], personnel=0,
-                   initial_personnel=size, training_days=days, base_level=level,
-                   training_level=level, days_in_action=0.0, theatre_adaptation=0.0,
-                   initial_adaptation=0.0, morale=1.0, initial_morale=1.0,
+                   initial_personnel=size, training_days=days, training_level=level,
+                   days_in_action=0.0, theatre_adaptation=0.0, initial_adaptation=0.0,
+                   morale=1.0, initial_morale=1.0,
                    commit_day=self.day, x=(slots * _stride(self.width)) % self.width, y_m=y_m,
                    y0_m=y_m, state=ADVANCING if side == ATTACKER else HOLDING)
         for key, column in u.items():
@@ -462,9 +463,9 @@ class AttritionModel(mesa.Model):
         safe = np.maximum(1.0, personnel)
         hazards[clearing, 2] += (cleared[clearing] * c.clearance_casualties_per_mine
                                  * (1.0 - skill[clearing]) / safe[clearing])
-        fixed = self._fixed_hazard_per_day[side]
-        if np.isfinite(fixed).any():
+        if self._any_fixed_loss:
             # Test configuration: a fixed daily loss share replaces fire and mines.
+            fixed = self._fixed_hazard_per_day[side]
             replaced = np.isfinite(fixed)
             hazards[replaced] = 0.0
             hazards[replaced & fighting, 3] = fixed[replaced & fighting] * dt
@@ -653,8 +654,10 @@ class AttritionModel(mesa.Model):
     def _stop_condition(self) -> str | None:
         u = self.units
         alive = u["personnel"] > 0
-        # Waves still to come and units resting in the rear will fight again.
-        able = (IS_FIGHTING[u["state"]] & alive) | (u["state"] == RESERVE) | self._in_rear()
+        able = (IS_FIGHTING[u["state"]] & alive) | (u["state"] == RESERVE)
+        if not (able[u["side"] == ATTACKER].any() and able[u["side"] == DEFENDER].any()):
+            # Units resting in the rear will fight again; looked at only when needed.
+            able |= self._in_rear()
         if not able[u["side"] == ATTACKER].any():
             return "attacker_broken"
         attackers = IS_FIGHTING[u["state"]] & alive & (u["side"] == ATTACKER)
