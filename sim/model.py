@@ -37,6 +37,7 @@ from sim.agents import (
     RESERVE,
     ROUTED,
     SIDES,
+    STATES,
     WITHDRAWING,
     WITHDRAWN,
     Unit,
@@ -345,7 +346,8 @@ class AttritionModel(mesa.Model):
                 self._form_units(k, int(self.reserve[k] // size), size)
         # Rested units in the rear go back to where they started.
         u = self.units
-        back = (self._in_rear() & (u["morale"] >= self._return_morale[u["contingent"]])
+        # The tolerance lets morale regained in steps of 0.1 reach a threshold of 0.7.
+        back = (self._in_rear() & (u["morale"] >= self._return_morale[u["contingent"]] - 1e-9)
                 & (u["personnel"] > self._rotate_below[u["contingent"]] * u["initial_personnel"]))
         if back.any():
             u["state"][back] = np.where(u["side"][back] == ATTACKER, ADVANCING, HOLDING)
@@ -412,6 +414,27 @@ class AttritionModel(mesa.Model):
         k = u["contingent"]
         return ((u["state"] == WITHDRAWN) & (u["personnel"] > 0) & self._rotates[k]
                 & ~self.contingent_withdrawn[k])
+
+    def _replenishable(self) -> np.ndarray:
+        """Per contingent: whether people will still come to it (it is not withdrawn and
+        has people in its pool, in training, in its reserve or in care)."""
+        p = self.pipelines
+        in_care = self._contingent_sum(self.units["in_care"])
+        return ~self.contingent_withdrawn & (
+            (p.pool > 0) | (p.in_training > 0) | (self.reserve > 0) | (in_care > 0))
+
+    def _can_return(self) -> np.ndarray:
+        """Units in the rear that will fight again: strong enough to return once rested,
+        or of a contingent that can still refill them."""
+        u = self.units
+        k = u["contingent"]
+        strong = u["personnel"] > self._rotate_below[k] * u["initial_personnel"]
+        return self._in_rear() & (strong | self._replenishable()[k])
+
+    def _will_form_units(self) -> np.ndarray:
+        """Per contingent: whether it will still form new units."""
+        forms = np.array([size is not None for size in self._new_unit_size])
+        return forms & self._replenishable()
 
     def _commit_waves(self) -> None:
         u = self.units
@@ -656,8 +679,9 @@ class AttritionModel(mesa.Model):
         alive = u["personnel"] > 0
         able = (IS_FIGHTING[u["state"]] & alive) | (u["state"] == RESERVE)
         if not (able[u["side"] == ATTACKER].any() and able[u["side"] == DEFENDER].any()):
-            # Units resting in the rear will fight again; looked at only when needed.
-            able |= self._in_rear()
+            # Units resting in the rear will fight again, and a contingent that forms new
+            # units from its pipeline will send more; looked at only when needed.
+            able |= self._can_return() | self._will_form_units()[u["contingent"]]
         if not able[u["side"] == ATTACKER].any():
             return "attacker_broken"
         attackers = IS_FIGHTING[u["state"]] & alive & (u["side"] == ATTACKER)
@@ -813,6 +837,22 @@ class AttritionModel(mesa.Model):
         return pd.DataFrame(self.events, columns=["day", "substep", "kind", "side", "contingent",
                                                   "unit_id", "x", "y"])
 
+    def front_map(self) -> dict[str, Any]:
+        """The sector now: ``control``, ``mines`` and ``fortification`` as (width, depth)
+        arrays (x along the front, y in depth from the attacker's rear), the cell size
+        (m), and the units in the sector (side, contingent, state, personnel, x, y_m)."""
+        u = self.units
+        here = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
+        units = pd.DataFrame({
+            "side": [SIDES[s] for s in u["side"][here]],
+            "contingent": [self.contingents[k][1] for k in u["contingent"][here]],
+            "state": [STATES[s] for s in u["state"][here]],
+            "personnel": u["personnel"][here], "x": u["x"][here], "y_m": u["y_m"][here]})
+        return {"control": self.grid.control.data.copy(), "mines": self.grid.mines.data.copy(),
+                "fortification": self.grid.fortification.data.copy(),
+                "initial_control": self.initial_control.copy(),
+                "cell_size_m": self.cell_size_m, "day": self.day, "units": units}
+
     def conservation_totals(self) -> np.ndarray:
         """Per contingent: pool + in training + personnel + reserve + in care + killed +
         permanently lost. Constant over a run (no one is created or lost by book-keeping)."""
@@ -868,7 +908,7 @@ class AttritionModel(mesa.Model):
             if exhausted is None and window > 0:
                 rate = (pool[days - window, s] - pool[days, s]) / window
                 if rate > 0:
-                    projected = days + float(pool[days, s]) / rate
+                    projected = float(days + pool[days, s] / rate)
             out[f"{name}_projected_exhaustion_day"] = projected
             out[f"{name}_mean_daily_permanent_losses"] = (
                 float(lost[1:, s].sum()) / days if days else None)

@@ -245,3 +245,37 @@ def test_contingent_is_withdrawn_once_it_can_no_longer_be_replenished():
     assert (side.loc[day, stocks] == 0).all()
     assert (side.loc[day - 1, stocks] > 0).any()
     assert (side.loc[day + 1:, "personnel_fighting"] == 0).all()
+
+
+def test_a_side_whose_pipeline_will_form_units_is_not_broken_until_it_is_spent():
+    """The first line is wiped out on day 1, but recruits in training will form new units:
+    the attack goes on. Once pool and pipeline are spent and the last units gone, the
+    attacker is broken, long before max_days."""
+    scenario = stock_and_flow_scenario(50, 0.95, 20, 3, 200, unit_size=10, max_days=80)
+    scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
+        "new_unit_size": 10}}}})
+    model = AttritionModel(scenario, rng=2)
+    model.run()
+    events = model.events_frame()
+    formed = events[events["kind"] == "unit_formed"]
+    assert len(formed) > 0 and formed["day"].min() > 2
+    assert model.stop_reason == "attacker_broken"
+    assert formed["day"].max() < model.day < 80
+    side = model.daily_records().query("side == 'attacker' and contingent == 'all'")
+    assert side["personnel_fighting"].iloc[2] == 0  # the first line is gone on day 2
+
+
+def test_morale_regained_in_tenths_reaches_a_threshold_of_eight_tenths():
+    """0.1 added eight times falls short of 0.8 in floating point; the unit returns."""
+    scenario = Scenario(max_days=5).with_overrides({"attacker": {"contingents": {
+        "foreign": dict(rotate_below_strength=0.1, return_morale=0.8,
+                        rear_morale_recovery_per_day=0.1)}}})
+    model = AttritionModel(scenario, rng=0)
+    morale = 0.0
+    for _ in range(8):
+        morale = morale + 0.1
+    assert morale < 0.8
+    model.units["state"][0] = 6  # withdrawn, resting in the rear
+    model.units["morale"][0] = morale
+    model._generate_forces()
+    assert model.unit_agents[0].state == "advancing"
