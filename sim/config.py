@@ -219,7 +219,7 @@ class SideConfig(_Strict):
         names = {g.contingent for g in self.units}
         unknown = sorted(set(self.contingents) - names)
         if unknown:
-            raise ValueError(f"contingents: no units belong to {unknown}; "
+            raise ValueError(f"contingents: no units belong to {', '.join(unknown)}; "
                              f"allowed: {', '.join(sorted(names))}")
         return self
 
@@ -255,11 +255,12 @@ class SectorConfig(_Strict):
     def _zones_fit(self) -> SectorConfig:
         if self.attacker_rows + self.minefield_rows + self.defender_rows > self.depth_cells:
             raise ValueError(
-                "attacker_rows + minefield_rows + defender_rows must not exceed depth_cells "
-                f"({self.attacker_rows} + {self.minefield_rows} + {self.defender_rows} > "
-                f"{self.depth_cells})")
+                f"depth_cells: {self.depth_cells} is less than attacker_rows + minefield_rows "
+                f"+ defender_rows ({self.attacker_rows} + {self.minefield_rows} + "
+                f"{self.defender_rows}); allowed: at least their sum")
         if self.fortified_rows > self.defender_rows:
-            raise ValueError("fortified_rows must not exceed defender_rows")
+            raise ValueError(f"fortified_rows: {self.fortified_rows} is more than "
+                             f"defender_rows ({self.defender_rows}); allowed: at most that")
         return self
 
 
@@ -323,6 +324,11 @@ class Scenario(_Strict):
     """A complete, validated run configuration."""
 
     name: str = Field(default="reference", description="Scenario name.")
+    description: str = Field(default="", description="What the scenario shows, in one line.")
+    sources: dict[str, list[str]] = Field(
+        default_factory=dict, description="Calibrated values: key path (e.g. "
+        "'attacker.units[0].personnel') to the ids of the claims in seeds/claims.csv that "
+        "set it.")
     max_days: Annotated[int, Field(ge=1, le=36500)] = Field(
         default=30, description="Days to simulate at most (days).")
     sector: SectorConfig = Field(default_factory=SectorConfig,
@@ -374,9 +380,68 @@ class Scenario(_Strict):
                                      f"{side} tactic; allowed: {', '.join(allowed)}")
         return self
 
+    @model_validator(mode="after")
+    def _units_fit_their_zones(self) -> Scenario:
+        sector = self.sector
+        zones = {"attacker": ("the assembly area (width_cells x attacker_rows)",
+                              sector.width_cells * sector.attacker_rows),
+                 "defender": ("the fortified band (width_cells x max(1, fortified_rows))",
+                              sector.width_cells * max(1, sector.fortified_rows))}
+        for side, (zone, cells) in zones.items():
+            units = sum(g.count for g in getattr(self, side).units)
+            if units > cells:
+                raise ValueError(f"{side}.units: {units} units do not fit in the {cells} cells "
+                                 f"of {zone}; allowed: at most {cells} units, or a larger "
+                                 f"sector")
+        return self
+
+    @model_validator(mode="after")
+    def _sources_name_keys(self) -> Scenario:
+        data = self.model_dump()
+        for key_path in self.sources:
+            try:
+                lookup(data, split_key_path(key_path))
+            except (KeyError, IndexError, TypeError):
+                raise ValueError(f"sources: '{key_path}' is not a key of this scenario; "
+                                 f"allowed: dotted key paths such as "
+                                 f"'attacker.units[0].personnel'") from None
+        return self
+
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """Return a validated copy with nested keys replaced (dicts merge, others replace)."""
         return Scenario.model_validate(_deep_merge(self.model_dump(), overrides))
+
+
+def split_key_path(key_path: str) -> list[str | int]:
+    """Split a dotted key path into keys and list indices.
+
+    >>> split_key_path("attacker.units[0].personnel")
+    ['attacker', 'units', 0, 'personnel']
+    >>> split_key_path("attacker.units.0.personnel")
+    ['attacker', 'units', 0, 'personnel']
+    """
+    parts: list[str | int] = []
+    for piece in key_path.replace("[", ".").replace("]", "").split("."):
+        parts.append(int(piece) if piece.isdigit() else piece)
+    if any(p == "" for p in parts):
+        raise ValueError(f"'{key_path}' is not a key path; allowed: keys joined by dots, "
+                         f"list items as [0]")
+    return parts
+
+
+def format_key_path(parts) -> str:
+    """The inverse of :func:`split_key_path`: ``attacker.units[0].personnel``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def lookup(data: Any, parts: list[str | int]) -> Any:
+    """The value at a split key path of nested dicts and lists."""
+    for part in parts:
+        data = data[part]
+    return data
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -40,9 +40,12 @@ def _side(strength: int, unit_size: int, tactic: str, **fire: Any) -> dict[str, 
 
 
 def _scenario(attacker: dict, defender: dict, substeps_per_day: int, max_days: int) -> Scenario:
+    # One start cell per unit, in a sector so small (1 m cells) that all are in range.
+    lanes = max(g["count"] for side in (attacker, defender) for g in side["units"])
     return Scenario.model_validate(dict(
         name="docking", max_days=max_days,
-        sector=dict(width_cells=2, depth_cells=3, attacker_rows=1, defender_rows=1,
+        sector=dict(width_cells=lanes, depth_cells=3, cell_size_m=1.0, attacker_rows=1,
+                    defender_rows=1,
                     fortified_rows=0, minefield_rows=0, mines_per_cell=0.0, cover=0.0,
                     defended_cover=0.0, fortification_level=0.0),
         combat=dict(substeps_per_day=substeps_per_day, aimed_fire_range_m=300.0,

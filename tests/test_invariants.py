@@ -14,7 +14,7 @@ from sim.config import ATTACK_TACTICS, DEFENCE_TACTICS
 def scenarios(draw):
     """Random small scenarios: several contingents, every tactic, fire, mines, waves."""
     def group(tactics, name):
-        return dict(contingent=name, count=draw(st.integers(1, 6)),
+        return dict(contingent=name, count=draw(st.integers(1, 3)),
                     personnel=draw(st.integers(1, 40)), tactic=draw(st.sampled_from(tactics)),
                     training_days=draw(st.floats(0, 300)),
                     base_training_level=draw(st.floats(0, 1)),
@@ -59,7 +59,8 @@ def scenarios(draw):
     depth = draw(st.integers(8, 20))
     return Scenario.model_validate(dict(
         max_days=draw(st.integers(3, 12)),
-        sector=dict(width_cells=draw(st.integers(1, 8)), depth_cells=depth, attacker_rows=2,
+        # Up to 3 groups of 3 units a side: each needs a start cell of its own.
+        sector=dict(width_cells=draw(st.integers(9, 14)), depth_cells=depth, attacker_rows=2,
                     defender_rows=3, fortified_rows=draw(st.integers(0, 3)),
                     minefield_rows=draw(st.integers(0, depth - 5)),
                     mines_per_cell=draw(st.floats(0, 200)),

@@ -185,7 +185,7 @@ def test_experience_and_theatre_adaptation_grow_in_action(small_scenario):
                                   tactic="human_wave")]}}, "not a defender tactic"),
     ({"attacker": {"units": [dict(contingent="x", count=1, personnel=-5,
                                   tactic="human_wave")]}}, "greater than or equal to 1"),
-    ({"sector": {"depth_cells": 5}}, "must not exceed depth_cells"),
+    ({"sector": {"depth_cells": 5}}, "depth_cells: 5 is less than attacker_rows"),
     ({"combat": {"substeps_per_day": "many"}}, "valid integer"),
 ])
 def test_scenario_validation_names_the_problem(overrides, message):
