@@ -1,7 +1,11 @@
 """The ``attrition`` command (also ``python -m sim``): a thin layer over :mod:`sim`.
 
-    attrition run                    # the reference scenario, seed 0, summary on screen
-    attrition run --seed 3 --days 20 --out results/
+    attrition list                                  # named scenarios
+    attrition check scenarios/convict_waves.toml    # validate files
+    attrition run convict_waves --seed 1 --replicates 10 --set attacker.drones=40
+
+Bad input gets one line on stderr naming the file, the key and what is allowed, and
+exit status 2; ``run`` writes its results whole or not at all.
 """
 
 from __future__ import annotations
@@ -9,14 +13,42 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+import pandas as pd
+import tomli_w
 
-from sim import Scenario, run
+from sim import RunResult, Scenario, __version__, scenarios
+from sim.replicates import replicate_seeds, run_replicates, summarise
+
+DEFAULT_SCENARIO = "human_wave_foreign_contingent"
+FORMATS = ("csv", "parquet")
+_ROWS = (  # (label, summary key or {side}-template) of the terminal table
+    ("killed", "{side}_killed"), ("wounded", "{side}_wounded"),
+    ("lost for good (disabled)", "{side}_permanently_lost"),
+    ("personnel at end", "{side}_personnel"),
+    ("casualties to aimed fire", "{side}_casualties_aimed"),
+    ("casualties to area fire", "{side}_casualties_area"),
+    ("casualties to mines", "{side}_casualties_mines"),
+    ("training days lost", "{side}_training_days_lost"),
+    ("pool exhausted (day)", "{side}_pool_exhausted_day"),
+    ("pool exhaustion, projected (day)", "{side}_projected_exhaustion_day"),
+    ("recruits a day, mean", "{side}_mean_daily_recruits"),
+    ("permanent losses a day, mean", "{side}_mean_daily_permanent_losses"),
+)
+_SINGLE = (("loss exchange ratio", "loss_exchange_ratio"),
+           ("ground gained by attacker (m)", "ground_gained_m"),
+           ("attacker casualties per km", "attacker_casualties_per_km"))
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
 
 
 def _int_at_least(minimum: int):
@@ -42,52 +74,202 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="attrition",
         description="Agent-based simulator of military attrition (one step = one day). "
-                    "See docs/ODD.md for the model and every parameter's unit and default.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+                    "docs/ODD.md describes the model and every parameter's unit and default.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.add_parser("list", help="list the named scenarios with a line on each",
+                        description="List the named scenarios (scenarios/*.toml): name and "
+                                    "what each shows.")
+    check = commands.add_parser(
+        "check", help="validate scenario files",
+        description="Validate scenario files (or names): every key known, every value of "
+                    "the right type and in range, bases found. Prints one line per file; "
+                    "exit status 2 if any is bad.")
+    check.add_argument("files", nargs="+", metavar="FILE", help="scenario file or name")
     run_cmd = commands.add_parser(
-        "run", help="run the reference scenario and print its summary",
-        description="Run the reference scenario (docs/ODD.md section 5) and print the run "
-                    "summary: casualties (persons), loss exchange ratio, ground gained (m).")
+        "run", help="run a scenario, write its results and print its summary",
+        description="Run a named scenario or a scenario file. Writes the daily record, the "
+                    "event log, summary.json, the resolved scenario and PNG plots into "
+                    "--out, and prints a summary table (casualties in persons, ground in m).")
+    run_cmd.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, metavar="NAME|FILE",
+                         help=f"scenario name (see attrition list) or TOML file (default: "
+                              f"{DEFAULT_SCENARIO})")
     run_cmd.add_argument("--seed", type=_int_at_least(0), default=0,
                          help="random seed (default: 0); the same seed gives the same numbers")
     run_cmd.add_argument("--days", type=_int_at_least(1), default=None,
-                         help="days to simulate at most (default: the scenario's max_days, "
-                              f"{Scenario.model_fields['max_days'].default})")
-    run_cmd.add_argument("--json", action="store_true", help="print the summary as JSON")
-    run_cmd.add_argument("--plot", type=Path, default=None, metavar="FILE",
-                         help="save a figure of strengths and casualties by day (PNG, PDF or "
-                              "SVG, by the file's suffix; default: no figure)")
-    run_cmd.add_argument("--out", type=Path, default=None,
-                         help="directory to write summary.json, daily.csv and events.csv "
-                              "(default: write nothing)")
+                         help="days to simulate at most (default: the scenario's max_days)")
+    run_cmd.add_argument("--replicates", type=_int_at_least(1), default=1, metavar="N",
+                         help="runs with seeds SEED, SEED+1, ..., SEED+N-1; the summary then "
+                              "gives per key the mean and the 95%% confidence interval of "
+                              "the mean (default: 1)")
+    run_cmd.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                         dest="overrides",
+                         help="override a scenario key, e.g. --set attacker.drones=40 or "
+                              "--set 'attacker.units[0].tactic=infiltration'; the value is a "
+                              "TOML literal (a bare word is a string); repeatable")
+    run_cmd.add_argument("--out", type=Path, default=None, metavar="DIR",
+                         help="new or empty directory for the results (default: a fresh "
+                              "runs/NAME-TIMESTAMP)")
+    run_cmd.add_argument("--format", choices=FORMATS, default="csv",
+                         help="format of the daily record and event log (default: csv)")
+    run_cmd.add_argument("--json", action="store_true",
+                         help="print only the summary, as JSON, on stdout")
     return parser
 
 
-def _format_summary(summary: dict) -> str:
-    width = max(map(len, summary))
-    lines = []
-    for key, value in summary.items():
-        if isinstance(value, float):
-            value = f"{value:,.2f}" if math.isfinite(value) else str(value)
-        lines.append(f"{key:<{width}}  {'n/a' if value is None else value}")
-    return "\n".join(lines)
+# ------------------------------------------------------------------ commands
+def _list() -> int:
+    named = scenarios.available()
+    width = max(map(len, named), default=0)
+    for name, path in named.items():
+        print(f"{name:<{width}}  {scenarios.description(path)}")
+    return 0
 
 
-def _write_outputs(result, out: Path) -> None:
-    """Write into a temporary directory beside ``out`` and rename, so that a failure
-    never leaves half a result."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+def _check(files: list[str]) -> int:
+    status = 0
+    for file in files:
+        try:
+            scenario = scenarios.load(file)
+        except scenarios.ScenarioError as err:
+            print(f"attrition: error: {err}", file=sys.stderr)
+            status = 2
+            continue
+        print(f"ok: {file} ({scenario.name}: {scenario.max_days} days, "
+              f"{sum(g.count for g in scenario.attacker.units)} attacking and "
+              f"{sum(g.count for g in scenario.defender.units)} defending units)")
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = scenarios.load(args.scenario, args.overrides, days=args.days)
+    out = args.out if args.out is not None else _fresh_run_dir(scenario.name)
+    staging = _stage(out)
     try:
-        (staging / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
-        result.daily.to_csv(staging / "daily.csv", index=False)
-        result.events.to_csv(staging / "events.csv", index=False)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        results = run_replicates(scenario, args.seed, args.replicates)
+        summary = run_summary(scenario, args.seed, results)
+        _write(staging, scenario, results, summary, args.format)
+        _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_table(summary))
+        print(f"\nResults in {out}/ (daily.{args.format}, events.{args.format}, "
+              f"summary.json, scenario.toml, *.png)")
+    return 0
+
+
+def run_summary(scenario: Scenario, seed: int, results: list[RunResult]) -> dict[str, Any]:
+    """What ``summary.json`` holds: scenario, seed(s), package version, then the run
+    summary's keys (per key mean and interval with more than one replicate)."""
+    head: dict[str, Any] = {"scenario": scenario.name, "seed": seed,
+                            "replicates": len(results), "package_version": __version__}
+    if len(results) == 1:
+        return head | results[0].summary
+    head["seeds"] = replicate_seeds(seed, len(results))
+    return head | summarise([r.summary for r in results])
+
+
+# -------------------------------------------------------------------- output
+def _fresh_run_dir(name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out, k = Path("runs") / f"{name}-{stamp}", 1
+    while out.exists():
+        k += 1
+        out = Path("runs") / f"{name}-{stamp}-{k}"
+    return out
+
+
+def _stage(out: Path) -> Path:
+    """A staging directory beside ``out``, made before the run so that an unusable
+    ``--out`` is reported at once; results move into ``out`` only when all are written."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"--out {out}: exists and is not an empty directory; allowed: a "
+                         f"new or empty directory")
+    try:
+        out.resolve().parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.resolve().parent))
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot write there ({err.strerror or err}); "
+                         f"allowed: a directory you can write") from None
+
+
+def _publish(staging: Path, out: Path) -> None:
+    if out.is_dir():
+        out.rmdir()  # empty, checked before the run
+    os.replace(staging, out)
+
+
+def _write(folder: Path, scenario: Scenario, results: list[RunResult], summary: dict,
+           fmt: str) -> None:
+    from sim import plots
+
+    seed_list = summary.get("seeds", [summary["seed"]])
+    daily = pd.concat([r.daily.assign(seed=s) for s, r in zip(seed_list, results, strict=True)],
+                      ignore_index=True)
+    events = pd.concat([r.events.assign(seed=s) for s, r in zip(seed_list, results,
+                                                                  strict=True)],
+                       ignore_index=True)
+    daily = daily[["seed", *[c for c in daily.columns if c != "seed"]]]
+    events = events[["seed", *[c for c in events.columns if c != "seed"]]]
+    for frame, stem in ((daily, "daily"), (events, "events")):
+        if fmt == "parquet":
+            frame.to_parquet(folder / f"{stem}.parquet", index=False)
+        else:
+            frame.to_csv(folder / f"{stem}.csv", index=False)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (folder / "scenario.toml").write_text(resolved_toml(scenario))
+    title = f"{scenario.name}, seed {summary['seed']}"
+    if len(results) > 1:
+        title += f" to {seed_list[-1]}"
+    plots.plot_strengths(daily, folder / "strengths.png", title)
+    plots.plot_casualties(daily, folder / "casualties.png", title)
+    plots.plot_force_generation(daily, folder / "force_generation.png", title)
+    plots.plot_front_map(results[0].front, folder / "front_map.png",
+                         f"{scenario.name}, seed {summary['seed']}")
+
+
+def resolved_toml(scenario: Scenario) -> str:
+    """The scenario with every value spelled out, as a TOML file that loads back to it."""
+    header = (f"# {scenario.name}, resolved: every key, after bases and overrides "
+              f"(attrition-sim {__version__}).\n")
+    return header + tomli_w.dumps(scenario.model_dump(exclude_none=True))
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The terminal's compact summary: a row per measure, a column per side."""
+    def cell(value: Any) -> str:
+        if isinstance(value, dict) and "mean" in value:
+            if value["ci95_low"] is None:
+                return cell(value["mean"])
+            return f"{cell(value['mean'])} [{cell(value['ci95_low'])}, {cell(value['ci95_high'])}]"
+        if isinstance(value, dict):
+            return ", ".join(f"{k} x{v}" for k, v in value.items())
+        if value is None:
+            return "n/a"
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return str(value)
+            if abs(value) >= 100 or value.is_integer():
+                return f"{value:,.0f}"
+            return f"{value:,.2f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    n = summary["replicates"]
+    seeds = f"seed {summary['seed']}" if n == 1 else \
+        f"seeds {summary['seed']}-{summary['seed'] + n - 1} (mean [95% CI])"
+    lines = [f"{summary['scenario']}, {seeds}: {cell(summary['days'])} days, "
+             f"stop: {cell(summary['stop_reason'])}, winner: {cell(summary['winner'])}", ""]
+    rows = [(label, cell(summary[key.format(side='attacker')]),
+             cell(summary[key.format(side='defender')])) for label, key in _ROWS]
+    width = max(len(label) for label, _ in _ROWS + _SINGLE)
+    col = max(10, *(len(r[1]) for r in rows), *(len(r[2]) for r in rows))
+    lines.append(f"{'':<{width}}  {'attacker':>{col}}  {'defender':>{col}}")
+    lines += [f"{label:<{width}}  {a:>{col}}  {d:>{col}}" for label, a, d in rows]
+    lines.append("")
+    lines += [f"{label:<{width}}  {cell(summary[key]):>{col}}" for label, key in _SINGLE]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,30 +278,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    scenario = Scenario()
     try:
-        if args.days is not None:
-            scenario = scenario.with_overrides({"max_days": args.days})
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        print(f"attrition: error: {where}: {first['msg']}", file=sys.stderr)
+        if args.command == "list":
+            return _list()
+        if args.command == "check":
+            return _check(args.files)
+        return _run(args)
+    except (scenarios.ScenarioError, UsageError) as err:
+        print(f"attrition: error: {err}", file=sys.stderr)
         return 2
-    result = run(scenario, seed=args.seed)
-    if args.out is not None:
-        try:
-            _write_outputs(result, args.out)
-        except OSError as err:
-            print(f"attrition: error: cannot write to {args.out}: {err.strerror}",
-                  file=sys.stderr)
-            return 1
-    if args.plot is not None:
-        from sim.plots import plot_daily
-
-        try:
-            plot_daily(result.daily, args.plot, title=f"{scenario.name}, seed {args.seed}")
-        except (OSError, ValueError) as err:
-            print(f"attrition: error: cannot save figure {args.plot}: {err}", file=sys.stderr)
-            return 1
-    print(json.dumps(result.summary, indent=2) if args.json else _format_summary(result.summary))
-    return 0
+    except OSError as err:
+        print(f"attrition: error: {getattr(err, 'filename', '') or ''}: "
+              f"{err.strerror or err}", file=sys.stderr)
+        return 1

@@ -1,68 +1,202 @@
-"""The ``attrition`` command: runs the reference scenario, writes whole results only,
-and answers bad input with one line and a non-zero exit."""
+"""The ``attrition`` command: list, check and run; results written whole or not at all;
+bad input answered with one line naming the file, the key and what is allowed."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from sim.cli import main
+from sim.scenarios import PROJECT_SCENARIOS, available, load
+
+OUTPUTS = ["casualties.png", "daily.csv", "events.csv", "force_generation.png",
+           "front_map.png", "scenario.toml", "strengths.png", "summary.json"]
 
 
-def test_run_prints_summary_as_json(capsys):
-    assert main(["run", "--days", "2", "--seed", "4", "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["days"] == 2 and summary["stop_reason"] == "max_days"
+def attrition(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
 
 
-def test_run_writes_outputs(tmp_path, capsys):
+def test_list_names_every_scenario_with_a_line(capsys):
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(available())
+    assert all(len(line.split(None, 1)[1]) > 20 for line in lines)
+
+
+def test_check_accepts_every_shipped_scenario(capsys):
+    files = sorted(str(p) for p in PROJECT_SCENARIOS.glob("*.toml"))
+    assert main(["check", *files]) == 0
+    assert capsys.readouterr().out.count("ok: ") == len(files)
+
+
+def test_run_writes_every_output(tmp_path, capsys):
     out = tmp_path / "result"
-    assert main(["run", "--days", "2", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["daily.csv", "events.csv", "summary.json"]
+    assert main(["run", "fortified_defense", "--days", "3", "--seed", "4", "--out",
+                 str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == OUTPUTS
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == "fortified_defense" and summary["seed"] == 4
+    assert summary["package_version"] and summary["days"] == 3
     daily = pd.read_csv(out / "daily.csv")
-    assert daily["day"].max() == 2
-    assert json.loads((out / "summary.json").read_text())["days"] == 2
+    assert daily["day"].max() == 3 and (daily["seed"] == 4).all()
+    assert load(out / "scenario.toml") == load("fortified_defense", days=3)
+    for png in ("strengths", "casualties", "force_generation", "front_map"):
+        assert (out / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [out]  # no staging directory left behind
+    table = capsys.readouterr().out
+    assert "fortified_defense, seed 4: 3 days" in table and "killed" in table
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "--days", "0"], "--days: 0 is too small; allowed: 1 or more"),
-    (["run", "--seed", "x"], "--seed: 'x' is not a whole number"),
-    (["run", "--days", "40000"], "max_days: Input should be less than or equal to 36500"),
-])
-def test_bad_input_gets_one_line_and_nonzero_exit(args, message):
-    proc = subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout == ""
+def test_run_writes_parquet(tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["run", "fortified_defense", "--days", "2", "--format", "parquet",
+                 "--out", str(out)]) == 0
+    daily = pd.read_parquet(out / "daily.parquet")
+    events = pd.read_parquet(out / "events.parquet")
+    assert daily["day"].max() == 2 and "kind" in events
 
 
-def test_unwritable_output_is_reported_without_partial_result(tmp_path, capsys):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    assert main(["run", "--days", "1", "--out", str(blocker / "out")]) == 1
-    assert "cannot write to" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+def test_replicates_give_mean_and_interval_per_key(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "fortified_defense", "--days", "3", "--replicates", "4", "--seed",
+                 "10", "--json", "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["seeds"] == [10, 11, 12, 13] and summary["replicates"] == 4
+    killed = summary["attacker_killed"]
+    assert killed["n"] == 4 and killed["ci95_low"] <= killed["mean"] <= killed["ci95_high"]
+    assert summary["stop_reason"] == {"max_days": 4}
+    assert sorted(pd.read_csv(out / "daily.csv")["seed"].unique()) == [10, 11, 12, 13]
+
+
+def test_default_run_is_the_foreign_contingent_in_a_fresh_folder(tmp_path):
+    proc = attrition("run", "--days", "5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "human_wave_foreign_contingent, seed 0: 5 days" in proc.stdout
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("human_wave_foreign_contingent-")
+    assert sorted(p.name for p in folder.iterdir()) == OUTPUTS
+
+
+def test_json_is_byte_identical_for_the_same_seed(tmp_path):
+    """attrition run convict_waves --seed 1 --json, twice: the same bytes on stdout, and
+    nothing but the JSON."""
+    first = attrition("run", "convict_waves", "--seed", "1", "--json", cwd=tmp_path)
+    second = attrition("run", "convict_waves", "--seed", "1", "--json", cwd=tmp_path)
+    assert first.returncode == second.returncode == 0
+    assert first.stdout == second.stdout
+    assert json.loads(first.stdout)["attacker_killed"] > 10_000
 
 
 def test_help_gives_units_and_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
-    text = capsys.readouterr().out
-    assert "default: 0" in text and "max_days, 30" in text
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: 0" in text and "default: human_wave_foreign_contingent" in text
+    assert "95% confidence interval" in text
 
 
-def test_plot_is_saved(tmp_path, capsys):
-    figure = tmp_path / "run.png"
-    assert main(["run", "--days", "2", "--plot", str(figure)]) == 0
-    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+# ---------------------------------------------------------------- bad input
+BASE = 'base = "fortified_defense"\n'
 
 
-def test_plot_with_unknown_format_is_refused(tmp_path, capsys):
-    assert main(["run", "--days", "1", "--plot", str(tmp_path / "run.xyz")]) == 1
-    err = capsys.readouterr().err
-    assert "cannot save figure" in err and len(err.strip().splitlines()) == 1
+def _units(count: int = 2, personnel: int = 10, tactic: str = "human_wave") -> str:
+    unit = (f'{{ contingent = "x", count = {count}, personnel = {personnel}, '
+            f'tactic = "{tactic}" }}')
+    return BASE + f"[attacker]\nunits = [{unit}]\n"
+
+
+BAD_INPUTS = {
+    # case: (files to write, arguments, what the one line must contain)
+    "unknown key": ({"s.toml": BASE + "[sector]\nwidht_cells = 5\n"}, ["s.toml"],
+                    ["s.toml: sector.widht_cells: unknown key; did you mean 'width_cells'?"]),
+    "wrong type": ({"s.toml": BASE + 'max_days = "long"\n'}, ["s.toml"],
+                   ["s.toml: max_days: Input should be a valid integer"]),
+    "negative personnel": ({"s.toml": _units(personnel=-10)},
+                           ["s.toml"], ["attacker.units[0].personnel",
+                                        "greater than or equal to 1 (got -10)"]),
+    "probability above 1": ({"s.toml": BASE + "[defender]\nkilled_fraction = 1.5\n"}, ["s.toml"],
+                            ["s.toml: defender.killed_fraction: Input should be less than or "
+                             "equal to 1 (got 1.5)"]),
+    "probability below 0": ({"s.toml": BASE + "[sector]\ncover = -0.1\n"}, ["s.toml"],
+                            ["s.toml: sector.cover: Input should be greater than or equal to 0"]),
+    "unknown tactic": ({"s.toml": _units(tactic="banzai")},
+                       ["s.toml"], ["attacker.units[0].tactic: Input should be 'human_wave'",
+                                    "(got 'banzai')"]),
+    "side with no units": ({"s.toml": BASE + "[defender]\nunits = []\n"}, ["s.toml"],
+                           ["s.toml: defender.units: List should have at least 1 item"]),
+    "more units than cells": ({"s.toml": _units(count=61)},
+                              ["s.toml"], ["attacker.units: 61 units do not fit in the 60 cells",
+                                           "allowed: at most 60 units"]),
+    "missing file": ({}, ["nowhere.toml"], ["nowhere.toml: no such file or named scenario; "
+                                            "allowed: a TOML file or one of convict_waves"]),
+    "not TOML": ({"s.toml": "max_days = = 3\n"}, ["s.toml"], ["s.toml: not valid TOML"]),
+    "missing base": ({"s.toml": 'base = "fortified_defence"\n'}, ["s.toml"],
+                     ["s.toml: base: no scenario 'fortified_defence'; allowed: a path or one "
+                      "of convict_waves"]),
+    "looping base": ({"a.toml": 'base = "b"\n', "b.toml": 'base = "a"\n'}, ["a.toml"],
+                     ["b.toml: base: bases loop (a -> b -> a)"]),
+    "--set unknown key": ({}, ["fortified_defense", "--set", "attacker.drone=4"],
+                          ["fortified_defense.toml: attacker.drone: unknown key; did you mean "
+                           "'drones'?"]),
+    "--set malformed value": ({}, ["fortified_defense", "--set", "attacker.drones=[1,"],
+                              ["fortified_defense.toml: --set attacker.drones=[1,: '[1,' is not a "
+                               "value; allowed: a TOML literal"]),
+    "--set wrong type": ({}, ["fortified_defense", "--set", "attacker.drones=many"],
+                         ["attacker.drones: Input should be a valid integer", "(got 'many')"]),
+    "--set without =": ({}, ["fortified_defense", "--set", "attacker.drones"],
+                        ["--set attacker.drones: 'attacker.drones' is not an assignment; "
+                         "allowed: key.path=value"]),
+    "--set missing list item": ({}, ["fortified_defense", "--set", "attacker.units[7].count=1"],
+                                ["--set attacker.units[7].count: attacker.units has 3 items; "
+                                 "allowed: [0] to [2]"]),
+    "--days 0": ({}, ["fortified_defense", "--days", "0"],
+                 ["--days: 0 is too small; allowed: 1 or more"]),
+    "--replicates 0": ({}, ["fortified_defense", "--replicates", "0"],
+                       ["--replicates: 0 is too small; allowed: 1 or more"]),
+    "unknown --format": ({}, ["fortified_defense", "--format", "xlsx"],
+                         ["--format: invalid choice: 'xlsx'"]),
+    "unwritable --out": ({"blocker": "a file, not a folder"}, ["fortified_defense", "--out",
+                                                               "blocker/out"],
+                         ["--out blocker/out: cannot write there", "allowed: a directory you "
+                                                                   "can write"]),
+    "non-empty --out": ({"full/keep.txt": "earlier results"}, ["fortified_defense", "--out",
+                                                              "full"],
+                        ["--out full: exists and is not an empty directory; allowed: a new or "
+                         "empty directory"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_gets_one_line_exit_2_and_no_results(case, tmp_path):
+    files, args, expected = BAD_INPUTS[case]
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    out = [] if "--out" in args else ["--out", "results"]
+    proc = attrition("run", *args, *out, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for fragment in expected:
+        assert fragment in lines[0], lines[0]
+    # Nothing written: no results folder, no staging folder, no runs/.
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("case", ["unknown key", "not TOML", "looping base"])
+def test_check_reports_bad_files_the_same_way(case, tmp_path):
+    files, args, expected = BAD_INPUTS[case]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    good = Path(PROJECT_SCENARIOS / "fortified_defense.toml")
+    proc = attrition("check", good, *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("ok: ")
+    assert len(proc.stderr.strip().splitlines()) == 1 and expected[0] in proc.stderr

@@ -1,0 +1,65 @@
+"""Replicates: the same scenario under consecutive seeds, and what they say together.
+
+Replicate ``i`` of a run with seed ``s`` uses seed ``s + i``; numpy turns each integer
+into an independent stream (through ``SeedSequence``), so the replicates are independent
+and any one of them can be rerun alone.
+
+    >>> from sim import Scenario
+    >>> results = run_replicates(Scenario(max_days=2), seed=5, replicates=3)
+    >>> [r.summary["days"] for r in results]
+    [2, 2, 2]
+    >>> summarise([{"x": 1.0, "end": "a"}, {"x": 3.0, "end": "a"}])["x"]["mean"]
+    2.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from scipy import stats
+
+from sim import RunResult, Scenario, run
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[int]:
+    """Seeds of ``replicates`` runs starting from ``seed``."""
+    return [seed + i for i in range(replicates)]
+
+
+def run_replicates(scenario: Scenario, seed: int, replicates: int) -> list[RunResult]:
+    """Run ``scenario`` once per seed of :func:`replicate_seeds`."""
+    return [run(scenario, seed=s) for s in replicate_seeds(seed, replicates)]
+
+
+def summarise(summaries: list[dict[str, Any]], confidence: float = 0.95) -> dict[str, Any]:
+    """Per summary key over replicates.
+
+    A numeric key gives ``mean``, ``ci95_low`` and ``ci95_high`` (the Student-t
+    confidence interval of the mean; none with fewer than two values), ``sd`` and ``n``,
+    the replicates in which it has a value (``attacker_pool_exhausted_day`` has none in a
+    run whose pool lasts). Other keys (stop reason, winner) give each value's count.
+    """
+    out: dict[str, Any] = {}
+    for key in summaries[0]:
+        values = [s[key] for s in summaries]
+        numbers = [float(v) for v in values
+                   if isinstance(v, int | float) and not isinstance(v, bool) and v is not None]
+        if numbers or all(v is None for v in values):
+            out[key] = _interval(numbers, confidence)
+        else:
+            out[key] = dict(sorted(Counter(str(v) for v in values).items()))
+    return out
+
+
+def _interval(values: list[float], confidence: float) -> dict[str, Any] | None:
+    n = len(values)
+    if n == 0:
+        return None
+    mean = math.fsum(values) / n
+    if n < 2:
+        return {"mean": mean, "ci95_low": None, "ci95_high": None, "sd": None, "n": 1}
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half, "sd": sd, "n": n}
