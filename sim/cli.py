@@ -291,3 +291,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"attrition: error: {getattr(err, 'filename', '') or ''}: "
               f"{err.strerror or err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("attrition: interrupted; no results written", file=sys.stderr)
+        return 130

@@ -179,7 +179,11 @@ def assign(data: dict[str, Any], key: str, value: Any) -> None:
             continue
         if not isinstance(node, dict):
             raise KeyError(f"{format_key_path(parts[:i])} is not a table")
-        node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+        if part not in node and isinstance(nxt, int):
+            close = difflib.get_close_matches(part, list(node), n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise KeyError(f"unknown key '{part}'; {hint}allowed: {', '.join(node)}")
+        node = node.setdefault(part, {})
     last = parts[-1]
     if isinstance(last, int):
         if not isinstance(node, list) or last >= len(node):
@@ -203,6 +207,9 @@ def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
             key, value = parse_assignment(text)
         except ValueError as err:
             raise ScenarioError(path, f"--set {text}", str(err)) from None
+        if key == "base":
+            raise ScenarioError(path, "--set base", "the base is chosen in the file; allowed: "
+                                                    "the scenario's keys")
         try:
             assign(data, key, value)
         except KeyError as err:

@@ -154,6 +154,11 @@ BAD_INPUTS = {
     "--set missing list item": ({}, ["fortified_defense", "--set", "attacker.units[7].count=1"],
                                 ["--set attacker.units[7].count: attacker.units has 3 items; "
                                  "allowed: [0] to [2]"]),
+    "--set unknown list": ({}, ["fortified_defense", "--set", "attacker.unit[0].count=1"],
+                           ["--set attacker.unit[0].count: unknown key 'unit'; did you mean "
+                            "'units'?"]),
+    "--set base": ({}, ["fortified_defense", "--set", "base=convict_waves"],
+                   ["fortified_defense.toml: --set base: the base is chosen in the file"]),
     "--days 0": ({}, ["fortified_defense", "--days", "0"],
                  ["--days: 0 is too small; allowed: 1 or more"]),
     "--replicates 0": ({}, ["fortified_defense", "--replicates", "0"],
