@@ -191,3 +191,19 @@ def test_experience_and_theatre_adaptation_grow_in_action(small_scenario):
 def test_scenario_validation_names_the_problem(overrides, message):
     with pytest.raises(ValidationError, match=message):
         Scenario().with_overrides(overrides)
+
+
+def test_a_finished_model_is_freed():
+    """Nothing global keeps a model alive once its user lets go (Mesa 3.3's class-level
+    id counters did), so sweeps that run thousands of models in one process stay flat."""
+    import gc
+    import weakref
+
+    model = AttritionModel(Scenario(max_days=2), rng=0)
+    model.run()
+    ids = sorted(agent.unique_id for agent in model.agents)
+    assert ids == list(range(1, len(ids) + 1))
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
