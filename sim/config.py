@@ -419,6 +419,8 @@ def split_key_path(key_path: str) -> list[str | int]:
     ['attacker', 'units', 0, 'personnel']
     >>> split_key_path("attacker.units.0.personnel")
     ['attacker', 'units', 0, 'personnel']
+    >>> split_key_path("attacker.units[*].training_days")
+    ['attacker', 'units', '*', 'training_days']
     """
     parts: list[str | int] = []
     for piece in key_path.replace("[", ".").replace("]", "").split("."):
@@ -433,7 +435,10 @@ def format_key_path(parts) -> str:
     """The inverse of :func:`split_key_path`: ``attacker.units[0].personnel``."""
     text = ""
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int) or part == "*":
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
     return text
 
 

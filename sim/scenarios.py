@@ -164,35 +164,45 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def assign(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``key`` (a dotted path, list items as ``[i]``) in nested ``data``, creating
-    tables on the way; a list index must exist."""
-    parts = split_key_path(key)
-    node: Any = data
-    for i, part in enumerate(parts[:-1]):
-        nxt = parts[i + 1]
-        if isinstance(part, int):
-            if not isinstance(node, list) or part >= len(node):
-                where = format_key_path(parts[:i]) or "(top)"
-                size = len(node) if isinstance(node, list) else 0
-                raise KeyError(f"{where} has {size} items; allowed: [0] to [{size - 1}]")
-            node = node[part]
-            continue
-        if not isinstance(node, dict):
-            raise KeyError(f"{format_key_path(parts[:i])} is not a table")
-        if part not in node and isinstance(nxt, int):
-            close = difflib.get_close_matches(part, list(node), n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise KeyError(f"unknown key '{part}'; {hint}allowed: {', '.join(node)}")
-        node = node.setdefault(part, {})
-    last = parts[-1]
-    if isinstance(last, int):
-        if not isinstance(node, list) or last >= len(node):
-            raise KeyError(f"{format_key_path(parts[:-1])} has no item [{last}]")
-        node[last] = value
+    """Set ``key`` (a dotted path, list items as ``[i]``, every item as ``[*]``) in
+    nested ``data``, creating tables on the way; a list index must exist.
+
+    >>> data = {"units": [{"n": 1}, {"n": 2}]}
+    >>> assign(data, "units[*].n", 5); data
+    {'units': [{'n': 5}, {'n': 5}]}
+    """
+    _assign(data, split_key_path(key), 0, value)
+
+
+def _assign(node: Any, parts: list, i: int, value: Any) -> None:
+    part, last = parts[i], i == len(parts) - 1
+    where = format_key_path(parts[:i]) or "(top)"
+    if part == "*":
+        if not isinstance(node, list):
+            raise KeyError(f"{where} is not a list; allowed: [*] after a list")
+        for item in (range(len(node)) if last else node):
+            if last:
+                node[item] = value
+            else:
+                _assign(item, parts, i + 1, value)
+        return
+    if isinstance(part, int):
+        if not isinstance(node, list) or part >= len(node):
+            size = len(node) if isinstance(node, list) else 0
+            raise KeyError(f"{where} has {size} items; allowed: [0] to [{size - 1}]")
     elif not isinstance(node, dict):
-        raise KeyError(f"{format_key_path(parts[:-1])} is not a table")
+        raise KeyError(f"{where} is not a table")
+    elif not last and part not in node and (isinstance(parts[i + 1], int)
+                                            or parts[i + 1] == "*"):
+        close = difflib.get_close_matches(part, list(node), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise KeyError(f"unknown key '{part}'; {hint}allowed: {', '.join(node)}")
+    if last:
+        node[part] = value
     else:
-        node[last] = value
+        if isinstance(node, dict):
+            node.setdefault(part, {})
+        _assign(node[part], parts, i + 1, value)
 
 
 def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
@@ -227,15 +237,17 @@ def validate(data: dict[str, Any], file: str | Path) -> Scenario:
         raise explain(err, file) from None
 
 
-def explain(err: ValidationError, file: str | Path) -> ScenarioError:
-    """One line for a pydantic error: the key, what is wrong and what is allowed."""
+def explain(err: ValidationError, file: str | Path,
+            root: type[BaseModel] = Scenario) -> ScenarioError:
+    """One line for a pydantic error of a ``root`` model (a scenario unless told): the
+    key, what is wrong and what is allowed."""
     errors = err.errors()
     first = errors[0]
     loc = list(first["loc"])
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     if first["type"] == "extra_forbidden":
         parent, unknown = loc[:-1], str(loc[-1])
-        fields = _fields_at(parent)
+        fields = _fields_at(parent, root)
         close = difflib.get_close_matches(unknown, fields, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'? " if close else ""
         problem = f"unknown key; {hint}allowed: {', '.join(fields)}"
@@ -260,9 +272,9 @@ def explain(err: ValidationError, file: str | Path) -> ScenarioError:
     return ScenarioError(file, format_key_path(loc), problem + more)
 
 
-def _fields_at(loc: list) -> list[str]:
-    """The keys allowed at a location of the scenario schema."""
-    annotation: Any = Scenario
+def _fields_at(loc: list, root: type[BaseModel] = Scenario) -> list[str]:
+    """The keys allowed at a location of a schema."""
+    annotation: Any = root
     for part in loc:
         annotation = _unwrap(annotation)
         if isinstance(part, int) or (get_origin(annotation) is dict):
