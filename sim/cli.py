@@ -113,6 +113,39 @@ def build_parser() -> argparse.ArgumentParser:
                          help="format of the daily record and event log (default: csv)")
     run_cmd.add_argument("--json", action="store_true",
                          help="print only the summary, as JSON, on stdout")
+    sweep = commands.add_parser(
+        "sweep", help="run an experiment: a design of parameter values with replicates",
+        description="Run an experiment file (experiments/*.toml): every design point times "
+                    "every replicate, each run seeded from the master seed, the point and "
+                    "the replicate. Results stream to Parquet as runs finish; the same "
+                    "command again resumes, skipping the runs already stored.")
+    sweep.add_argument("experiment", metavar="EXPERIMENT",
+                       help="experiment file, or a name in experiments/")
+    sweep.add_argument("--workers", type=_int_at_least(1), default=os.cpu_count() or 1,
+                       metavar="N", help="local worker processes (default: the number of "
+                                         f"cores, {os.cpu_count() or 1}); 1 runs in this "
+                                         "process")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask distributed cluster instead, e.g. "
+                            "tcp://10.0.0.5:8786")
+    sweep.add_argument("--vary", action="append", default=[], metavar="KEY=SPEC",
+                       help="add or replace a varied parameter, Hydra style: key=a,b,c, "
+                            "key=range(start,stop[,step]) (stop excluded) or "
+                            "key=interval(low,high); repeatable")
+    sweep.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="folder for runs.parquet, series.parquet and manifest.json "
+                            "(default: sweeps/EXPERIMENT-HASH, the same for the same "
+                            "experiment, so that a rerun resumes)")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="print the number of runs and the design, run nothing")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    report = commands.add_parser(
+        "report", help="plots and tables of a finished sweep",
+        description="Write report.md and figures into a sweep's folder: each metric "
+                    "against the varied parameters (mean and 95% interval over "
+                    "replicates), heatmaps for two-parameter grids, and Sobol or Morris "
+                    "sensitivity indices with their confidence bars.")
+    report.add_argument("folder", type=Path, metavar="DIR", help="a sweep's output folder")
     return parser
 
 
@@ -157,6 +190,65 @@ def _run(args: argparse.Namespace) -> int:
         print(format_table(summary))
         print(f"\nResults in {out}/ (daily.{args.format}, events.{args.format}, "
               f"summary.json, scenario.toml, *.png)")
+    return 0
+
+
+def _find_experiment(text: str) -> Path:
+    path = Path(text)
+    if path.is_file():
+        return path
+    for folder in (Path.cwd() / "experiments", scenarios.PROJECT_SCENARIOS.parent
+                   / "experiments"):
+        for candidate in (folder / text, folder / f"{text}.toml"):
+            if candidate.is_file():
+                return candidate
+    return path  # reported as missing by the loader
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim import sweep
+    from sim.experiments import design_points, load_experiment
+
+    path = _find_experiment(args.experiment)
+    exp = load_experiment(path, args.vary)
+    out = args.out or Path("sweeps") / f"{path.stem}-{exp.fingerprint()[:8]}"
+    if args.dry_run:
+        points = design_points(exp)
+        print(f"{path}: {exp.question}")
+        print(f"design {exp.design}: {len(points)} points x {exp.replicates} replicates = "
+              f"{len(points) * exp.replicates} runs into {out}/")
+        frame = pd.DataFrame(points)
+        print(frame.head(20).to_string())
+        if len(points) > 20:
+            print(f"... and {len(points) - 20} more points")
+        return 0
+    evaluate = sweep.scenario_evaluator(exp, path)
+    try:
+        result = sweep.run_sweep(exp, out, evaluate, workers=args.workers,
+                                 scheduler=args.scheduler, experiment_file=str(path),
+                                 progress=not args.no_progress)
+    except KeyboardInterrupt:
+        stored = len(sweep.stored_runs(out))
+        print(f"attrition: interrupted; {stored} runs stored in {out}/; the same command "
+              f"resumes", file=sys.stderr)
+        return 130
+    print(f"{result.total} runs: {result.ok} ok, {result.failed} failed, {result.skipped} "
+          f"already stored; {result.seconds:.1f} s. Results in {out}/{sweep.RUNS_FILE}; "
+          f"attrition report {out}")
+    runs = sweep.read_runs(out)
+    for metric in exp.metrics:
+        values = pd.to_numeric(runs[metric], errors="coerce")
+        if values.notna().any():
+            print(f"  {metric}: mean {values.mean():,.4g}, from {values.min():,.4g} to "
+                  f"{values.max():,.4g} over {int(values.notna().sum())} runs")
+    return 0
+
+
+def _report(folder: Path) -> int:
+    from sim.report import write_report
+
+    path = write_report(folder)
+    print(f"Report in {path}")
     return 0
 
 
@@ -283,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
             return _list()
         if args.command == "check":
             return _check(args.files)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "report":
+            return _report(args.folder)
         return _run(args)
     except (scenarios.ScenarioError, UsageError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)

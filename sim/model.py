@@ -882,6 +882,8 @@ class AttritionModel(mesa.Model):
         out["ground_gained_m"] = self.ground_gained_m(ATTACKER)
         km = out["ground_gained_m"] / 1000.0
         out["attacker_casualties_per_km"] = casualties["attacker"] / km if km > 0 else None
+        out["attacker_training_days_lost_per_km"] = (
+            out["attacker_training_days_lost"] / km if km > 0 else None)
         out["training_days_lost"] = float(self._training_days_lost.sum())
         out.update(self._sustainability())
         return out

@@ -1,0 +1,79 @@
+"""Benchmark: the sweep driver's memory stays flat as the number of runs grows.
+
+Sweeps ``--runs`` one-day runs of the baseline on a local process pool and prints the
+driver's resident memory (RSS) as it goes and at its peak. With no argument it sweeps
+1,000 and then 10,000 runs, each in a fresh process, and prints both peaks: results go
+to disk as runs finish, so the peak should barely move with ten times the runs.
+
+    python3 benchmarks/sweep_memory.py            # both sizes (about 4 minutes on 2 cores)
+    python3 benchmarks/sweep_memory.py --runs 10000 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def rss_mib() -> float:
+    """This process's resident memory now (MiB), from /proc."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def sweep(runs: int, workers: int) -> None:
+    from sim.experiments import Experiment
+    from sim.sweep import read_runs, run_sweep
+
+    replicates = 10
+    exp = Experiment.model_validate({
+        "question": "How much memory does the sweep driver need?",
+        "scenario": "fortified_defense", "set": {"max_days": 1},
+        "parameters": {"defender.artillery_strikes_per_day": {
+            "range": {"start": 0, "stop": runs // replicates}}},
+        "replicates": replicates, "metrics": ["attacker_killed", "defender_killed"]})
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def watch():
+        start = time.monotonic()
+        while not done.is_set():
+            samples.append((time.monotonic() - start, rss_mib()))
+            time.sleep(0.5)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    with tempfile.TemporaryDirectory() as out:
+        result = run_sweep(exp, out, workers=workers, progress=False)
+        done.set()
+        watcher.join()
+        stored = len(read_runs(out))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    quarter = max(1, len(samples) // 4)
+    trace = ", ".join(f"{t:.0f}s {m:.0f}" for t, m in samples[::quarter])
+    print(f"{runs} runs ({stored} stored, {result.ok} ok) in {result.seconds:.0f} s on "
+          f"{workers} workers: driver peak RSS {peak_mib:.0f} MiB; RSS over time (MiB): "
+          f"{trace}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if args.runs:
+        sweep(args.runs, args.workers)
+        return
+    for runs in (1_000, 10_000):
+        subprocess.run([sys.executable, __file__, "--runs", str(runs), "--workers",
+                        str(args.workers)], check=True)
+
+
+if __name__ == "__main__":
+    main()

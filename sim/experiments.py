@@ -1,0 +1,315 @@
+"""Experiment files: the question, a base scenario, the parameters to vary, a design,
+replicates, the metrics to keep and a master seed (``experiments/*.toml``).
+
+Parameters are scenario key paths (as ``--set``; ``[*]`` sets every item of a list),
+each varied in one of three ways:
+
+* ``values = [a, b, c]``: these values (numbers, strings or booleans);
+* ``range = {start = 0, stop = 10, step = 2}``: ``start`` included, ``stop`` excluded,
+  as Python's and Hydra's ``range`` (0, 2, 4, 6, 8);
+* ``interval = {low = 0.2, high = 0.9}``: any number from ``low`` to ``high``, for the
+  sampling designs only (random and LHS draw from ``[low, high)``; Sobol and Morris use
+  SALib's bounds ``[low, high]``). ``integer = true`` rounds a drawn value.
+
+Designs: ``grid`` (every combination of the values), ``random`` and ``lhs`` (``samples``
+points), ``sobol`` (SALib's Saltelli scheme, ``samples * (k + 2)`` points for ``k``
+parameters, first and total order indices) and ``morris`` (``samples`` trajectories,
+``samples * (k + 1)`` points). A parameter given by values enters a sampling design as
+a uniform choice among them.
+
+    >>> exp = Experiment.model_validate({"question": "Does it matter?",
+    ...     "scenario": "fortified_defense", "metrics": ["loss_exchange_ratio"],
+    ...     "parameters": {"defender.drones": {"values": [0, 25]},
+    ...                    "sector.fortification_level": {"range": {"start": 0.2,
+    ...                        "stop": 1.0, "step": 0.4}}}})
+    >>> [p for p in design_points(exp)]
+    [{'defender.drones': 0, 'sector.fortification_level': 0.2}, \
+{'defender.drones': 0, 'sector.fortification_level': 0.6}, \
+{'defender.drones': 25, 'sector.fortification_level': 0.2}, \
+{'defender.drones': 25, 'sector.fortification_level': 0.6}]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy.stats import qmc
+
+from sim.config import split_key_path
+from sim.model import RECORD_COLUMNS
+from sim.scenarios import ScenarioError, explain
+
+DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
+Scalar = float | int | str | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RangeSpec(_Strict):
+    """``start`` included, ``stop`` excluded, in steps of ``step`` (as Python's range)."""
+
+    start: float
+    stop: float
+    step: float = 1.0
+
+    @model_validator(mode="after")
+    def _steps(self) -> RangeSpec:
+        if self.step == 0 or (self.stop - self.start) / self.step <= 0:
+            raise ValueError(f"step: {self.step} never gets from {self.start} to {self.stop}; "
+                             f"allowed: a step of the sign of stop - start")
+        return self
+
+    def values(self) -> list[float | int]:
+        count = math.ceil((self.stop - self.start) / self.step - 1e-9)
+        out = [self.start + k * self.step for k in range(count)]
+        # Round away binary noise (0.1 * 3) so that values print and compare as written.
+        out = [round(v, 12) for v in out]
+        whole = all(float(x).is_integer() for x in (self.start, self.step))
+        return [int(v) for v in out] if whole else out
+
+
+class IntervalSpec(_Strict):
+    """Any number from ``low`` to ``high`` (sampling designs)."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntervalSpec:
+        if not self.low < self.high:
+            raise ValueError(f"high: {self.high} is not above low ({self.low}); allowed: "
+                             f"low < high")
+        return self
+
+
+class Parameter(_Strict):
+    """How one scenario key varies: exactly one of ``values``, ``range``, ``interval``."""
+
+    values: list[Scalar] | None = Field(default=None, min_length=1)
+    range: RangeSpec | None = None
+    interval: IntervalSpec | None = None
+    integer: bool = Field(default=False, description="Round drawn values to whole numbers.")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Parameter:
+        given = [n for n in ("values", "range", "interval") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"values: give exactly one of values, range, interval (got "
+                             f"{', '.join(given) or 'none'})")
+        return self
+
+    def discrete(self) -> list[Scalar] | None:
+        """The parameter's values, or none for an interval."""
+        if self.values is not None:
+            return list(self.values)
+        if self.range is not None:
+            return self.range.values()
+        return None
+
+    def from_unit(self, u: float) -> Scalar:
+        """The value at ``u`` in [0, 1]: a point of the interval, or a choice."""
+        choices = self.discrete()
+        if choices is not None:
+            return choices[min(len(choices) - 1, int(u * len(choices)))]
+        value = self.interval.low + u * (self.interval.high - self.interval.low)
+        return int(round(value)) if self.integer else float(value)
+
+
+class SeriesSpec(_Strict):
+    """Daily series to keep, every ``every`` days, per side (``contingent == 'all'``)."""
+
+    columns: list[str] = Field(min_length=1)
+    every: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _known(self) -> SeriesSpec:
+        unknown = [c for c in self.columns if c not in RECORD_COLUMNS[3:]]
+        if unknown:
+            raise ValueError(f"columns: unknown {', '.join(unknown)}; allowed: "
+                             f"{', '.join(RECORD_COLUMNS[3:])}")
+        return self
+
+
+class ReportSpec(_Strict):
+    """Extras for ``attrition report``."""
+
+    log: list[str] = Field(
+        default_factory=list, description="Metrics also reported as their natural "
+        "logarithm, ``log(metric)``: ratios with a heavy tail, whose sensitivity indices "
+        "are dominated by a few extreme runs on the raw scale.")
+
+    break_even: str | None = Field(
+        default=None, description="A metric drawn on two-parameter heatmaps as a line: for "
+        "each value of the second parameter, its mean at the largest value of the first, "
+        "placed on the first parameter's axis (e.g. the recruitment that replaces the "
+        "losses of a force kept at strength, on a recruitment-ceiling axis).")
+
+
+class Experiment(_Strict):
+    """A sweep: what it asks, over what, how many times."""
+
+    question: str = Field(min_length=10, description="The question the sweep answers.")
+    scenario: str = Field(description="Base scenario: a name or a path (relative to the "
+                                      "experiment file).")
+    set: dict[str, Any] = Field(default_factory=dict,
+                                description="Fixed overrides of the base scenario.")
+    parameters: dict[str, Parameter] = Field(min_length=1)
+    design: Literal["grid", "random", "lhs", "sobol", "morris"] = "grid"
+    samples: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Points (random, lhs), base samples (sobol; a power of "
+                                  "2) or trajectories (morris).")
+    morris_levels: Annotated[int, Field(ge=2)] = 4
+    replicates: Annotated[int, Field(ge=1)] = 1
+    seed: Annotated[int, Field(ge=0)] = 0
+    metrics: list[str] = Field(min_length=1, description="Summary keys to keep.")
+    series: SeriesSpec | None = None
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Experiment:
+        for key in self.parameters:
+            split_key_path(key)
+        if self.design == "grid":
+            loose = [k for k, p in self.parameters.items() if p.interval is not None]
+            if loose:
+                raise ValueError(f"parameters.{loose[0]}: an interval has no grid; allowed: "
+                                 f"values or range with design = 'grid'")
+        elif self.samples is None:
+            raise ValueError(f"samples: required with design = '{self.design}'; allowed: "
+                             f"a whole number >= 1")
+        if self.design == "sobol" and self.samples & (self.samples - 1):
+            raise ValueError(f"samples: {self.samples} is not a power of 2; allowed: 2, 4, "
+                             f"8, ... (Sobol sequences need it)")
+        stray = [m for m in self.report.log if m not in self.metrics]
+        if stray:
+            raise ValueError(f"report.log: {', '.join(stray)} not among the metrics; "
+                             f"allowed: {', '.join(self.metrics)}")
+        if self.design in ("sobol", "morris") and len(self.parameters) < 2:
+            raise ValueError(f"parameters: {self.design} needs at least 2; allowed: 2 or more")
+        return self
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides the runs' results (not the question's
+        wording or the report's options)."""
+        text = json.dumps(self.model_dump(mode="json", exclude={"question", "report"}),
+                          sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def problem(self) -> dict[str, Any]:
+        """SALib's problem: interval parameters on their bounds, others on [0, 1]."""
+        names = list(self.parameters)
+        bounds = [[p.interval.low, p.interval.high] if p.interval else [0.0, 1.0]
+                  for p in self.parameters.values()]
+        return {"num_vars": len(names), "names": names, "bounds": bounds}
+
+
+def design_matrix(exp: Experiment) -> np.ndarray | None:
+    """The sampling design in SALib's coordinates (rows are points), or none for a grid."""
+    k = len(exp.parameters)
+    rng = np.random.default_rng(np.random.SeedSequence(exp.seed, spawn_key=(2**31,)))
+    if exp.design == "grid":
+        return None
+    if exp.design == "random":
+        return rng.random((exp.samples, k))
+    if exp.design == "lhs":
+        return qmc.LatinHypercube(d=k, seed=rng).random(exp.samples)
+    problem = exp.problem()
+    seed = int(rng.integers(2**31))
+    if exp.design == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, exp.samples, calc_second_order=False, seed=seed)
+    from SALib.sample import morris
+
+    return morris.sample(problem, exp.samples, num_levels=exp.morris_levels, seed=seed)
+
+
+def design_points(exp: Experiment) -> list[dict[str, Scalar]]:
+    """Every design point, in a fixed order: parameter key path to value."""
+    names = list(exp.parameters)
+    if exp.design == "grid":
+        grids = [exp.parameters[n].discrete() for n in names]
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
+    matrix = design_matrix(exp)
+    points = []
+    for row in matrix:
+        point = {}
+        for name, x, bound in zip(names, row, exp.problem()["bounds"], strict=True):
+            param = exp.parameters[name]
+            if param.interval is not None and exp.design in ("sobol", "morris"):
+                u = (x - bound[0]) / (bound[1] - bound[0])
+            else:
+                u = x
+            point[name] = param.from_unit(float(min(max(u, 0.0), 1.0)))
+        points.append(point)
+    return points
+
+
+def parse_vary(text: str) -> tuple[str, dict[str, Any]]:
+    """A Hydra-style ``--vary`` into a parameter: ``key=a,b,c``,
+    ``key=range(start,stop[,step])`` or ``key=interval(low,high)``.
+
+    >>> parse_vary("sector.fortification_level=0.2,0.5,0.8")
+    ('sector.fortification_level', {'values': [0.2, 0.5, 0.8]})
+    >>> parse_vary("defender.drones=range(0,40,10)")
+    ('defender.drones', {'range': {'start': 0.0, 'stop': 40.0, 'step': 10.0}})
+    """
+    from sim.scenarios import parse_assignment
+
+    key, sep, spec = text.partition("=")
+    key, spec = key.strip(), spec.strip()
+    if not sep or not key or not spec:
+        raise ValueError(f"'{text}' is not a sweep; allowed: key=a,b,c, "
+                         f"key=range(start,stop,step) or key=interval(low,high)")
+    call = re.fullmatch(r"(range|interval)\((.*)\)", spec)
+    if call:
+        try:
+            numbers = [float(x) for x in call.group(2).split(",")]
+        except ValueError:
+            raise ValueError(f"'{spec}': {call.group(1)} takes numbers") from None
+        if call.group(1) == "interval" and len(numbers) == 2:
+            return key, {"interval": {"low": numbers[0], "high": numbers[1]}}
+        if call.group(1) == "range" and len(numbers) in (2, 3):
+            names = ("start", "stop", "step")
+            return key, {"range": dict(zip(names, numbers, strict=False))}
+        raise ValueError(f"'{spec}': allowed: range(start,stop[,step]) or interval(low,high)")
+    values = [parse_assignment(f"{key}={item}")[1] for item in spec.split(",")]
+    return key, {"values": values}
+
+
+def load_experiment(path: str | Path, vary: list[str] | tuple[str, ...] = ()) -> Experiment:
+    """Read and validate an experiment file; ``vary`` adds or replaces parameters
+    (``--vary``). Raises :class:`sim.scenarios.ScenarioError` (one line)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(path, "", "no such file; allowed: an experiment TOML file such "
+                                      "as experiments/docking.toml") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(path, "", f"not valid TOML ({err})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError(path, "", f"cannot read: {getattr(err, 'strerror', None) or err}"
+                            ) from None
+    for text in vary:
+        try:
+            key, spec = parse_vary(text)
+        except ValueError as err:
+            raise ScenarioError(path, f"--vary {text}", str(err)) from None
+        data.setdefault("parameters", {})[key] = spec
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as err:
+        raise explain(err, path, root=Experiment) from None
+    return exp
