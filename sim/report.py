@@ -151,8 +151,8 @@ def _heatmap(ok: pd.DataFrame, x: str, y: str, metric: str, path: Path,
         positions = np.interp(line.to_numpy(dtype=float), np.asarray(xs, dtype=float),
                               np.arange(len(xs)), left=-0.5, right=len(xs) - 0.5)
         ax.plot(positions, range(len(ys)), "w--", linewidth=2,
-                label=f"break-even: {break_even} at {x} = {max(xs):g}")
-        ax.legend(fontsize="x-small", loc="upper left")
+                label=f"break-even ({break_even} at the largest {x.split('.')[-1]})")
+        ax.legend(fontsize="x-small", loc="lower right", framealpha=0.9)
     ax.set(xlabel=x, ylabel=y, title=f"{metric}, mean over replicates")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

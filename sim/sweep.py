@@ -274,16 +274,18 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
     out = Path(out)
     evaluate = evaluate or scenario_evaluator(exp, experiment_file)
     every = tasks(exp)
-    manifest = _open_manifest(exp, out, len(every), experiment_file)
+    client = _connect(scheduler) if scheduler else None
+    try:
+        manifest = _open_manifest(exp, out, len(every), experiment_file)
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
     done = stored_runs(out)
     todo = [t for t in every if t.run not in done]
     store = _Store(out, flush_runs, flush_seconds)
     start = time.monotonic()
-    client = None
-    if scheduler:
-        from distributed import Client
-
-        client = Client(scheduler, timeout="10s")
+    if client is not None:
         executor: Executor = client.get_executor()
         window = max(1, sum(client.nthreads().values())) * window_per_worker
     elif workers > 1:
@@ -331,6 +333,20 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
                                      "runs_ok": int(counts.get("ok", 0)),
                                      "runs_failed": int(counts.get("failed", 0))})
     return SweepResult(out, len(every), ok, failed, len(done), time.monotonic() - start)
+
+
+def _connect(scheduler: str):
+    """A client of the Dask scheduler at ``scheduler``, before anything is written."""
+    from distributed import Client
+
+    from sim.scenarios import ScenarioError
+
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, ValueError) as err:
+        raise ScenarioError(scheduler, "--scheduler", f"cannot reach it ({err}); allowed: "
+                            f"the address of a running Dask scheduler, e.g. "
+                            f"tcp://10.0.0.5:8786") from None
 
 
 def _leave_interrupts_to_the_driver() -> None:
