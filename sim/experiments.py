@@ -46,7 +46,7 @@ from scipy.stats import qmc
 
 from sim.config import split_key_path
 from sim.model import RECORD_COLUMNS
-from sim.scenarios import ScenarioError, explain
+from sim.scenarios import ScenarioError, explain, parse_assignment
 
 DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
 Scalar = float | int | str | bool
@@ -265,8 +265,6 @@ def parse_vary(text: str) -> tuple[str, dict[str, Any]]:
     >>> parse_vary("defender.drones=range(0,40,10)")
     ('defender.drones', {'range': {'start': 0.0, 'stop': 40.0, 'step': 10.0}})
     """
-    from sim.scenarios import parse_assignment
-
     key, sep, spec = text.partition("=")
     key, spec = key.strip(), spec.strip()
     if not sep or not key or not spec:

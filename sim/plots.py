@@ -26,7 +26,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
-from scipy import stats  # noqa: E402
+
+from sim.replicates import mean_interval  # noqa: E402
 
 SIDE_COLOURS = {"attacker": "tab:red", "defender": "tab:blue"}
 
@@ -38,12 +39,13 @@ def side_band(daily: pd.DataFrame, side: str, column: str) -> pd.DataFrame:
     if "seed" not in rows:
         rows = rows.assign(seed=0)
     table = rows.pivot_table(index="day", columns="seed", values=column, aggfunc="first")
-    mean = table.mean(axis=1)
-    n = table.count(axis=1)
-    sem = table.std(axis=1, ddof=1).fillna(0.0) / np.sqrt(n)
-    half = sem * stats.t.ppf(0.975, np.maximum(n - 1, 1))
-    half = half.where(n > 1, 0.0)
-    return pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half})
+    out = []
+    for day, values in table.iterrows():
+        found = mean_interval(values.dropna().tolist())
+        low = found["mean"] if found["ci95_low"] is None else found["ci95_low"]
+        high = found["mean"] if found["ci95_high"] is None else found["ci95_high"]
+        out.append((day, found["mean"], low, high))
+    return pd.DataFrame(out, columns=["day", "mean", "low", "high"]).set_index("day")
 
 
 def _line(ax, daily: pd.DataFrame, side: str, column: str, label: str, **style) -> None:

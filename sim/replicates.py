@@ -47,13 +47,19 @@ def summarise(summaries: list[dict[str, Any]], confidence: float = 0.95) -> dict
         numbers = [float(v) for v in values
                    if isinstance(v, int | float) and not isinstance(v, bool) and v is not None]
         if numbers or all(v is None for v in values):
-            out[key] = _interval(numbers, confidence)
+            out[key] = mean_interval(numbers, confidence)
         else:
             out[key] = dict(sorted(Counter(str(v) for v in values).items()))
     return out
 
 
-def _interval(values: list[float], confidence: float) -> dict[str, Any] | None:
+def mean_interval(values: list[float], confidence: float = 0.95) -> dict[str, Any] | None:
+    """Mean, the Student-t confidence interval of the mean (``ci95_low``, ``ci95_high``;
+    none with one value), ``sd`` and ``n``; none for no values.
+
+    >>> round(mean_interval([1.0, 2.0, 3.0])["ci95_high"], 3)
+    4.484
+    """
     n = len(values)
     if n == 0:
         return None

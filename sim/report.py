@@ -29,21 +29,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
 
 from sim.experiments import Experiment, design_matrix  # noqa: E402
+from sim.replicates import mean_interval  # noqa: E402
 from sim.sweep import MANIFEST_FILE, RUNS_FILE  # noqa: E402
 
 
-def mean_interval(values: pd.Series, confidence: float = 0.95) -> pd.Series:
-    """Mean, the Student-t confidence interval of the mean, and n (NaNs dropped)."""
-    values = pd.to_numeric(values, errors="coerce").dropna()
-    n = len(values)
-    mean = values.mean() if n else math.nan
-    half = (stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / math.sqrt(n)
-            if n > 1 else math.nan)
-    return pd.Series({"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half,
-                      "n": n})
+def _mean_interval(values: pd.Series) -> pd.Series:
+    """:func:`sim.replicates.mean_interval` of a column's numbers, as a row."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna().tolist()
+    found = mean_interval(numbers) or {"mean": math.nan, "ci95_low": math.nan,
+                                       "ci95_high": math.nan, "n": 0}
+    return pd.Series({k: math.nan if found[k] is None else found[k]
+                      for k in ("mean", "ci95_low", "ci95_high", "n")})
 
 
 def point_means(runs: pd.DataFrame, exp: Experiment, metric: str) -> pd.Series:
@@ -105,7 +103,7 @@ def _effect_plot(ok: pd.DataFrame, x: str, by: str | None, metric: str,
     """The metric against parameter ``x``, a line per value of ``by`` (means over the
     other parameters and the replicates, with 95% CIs)."""
     keys = [x] if by is None else [x, by]
-    table = ok.groupby(keys, sort=True)[metric].apply(mean_interval).unstack().reset_index()
+    table = ok.groupby(keys, sort=True)[metric].apply(_mean_interval).unstack().reset_index()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     groups = [(None, table)] if by is None else list(table.groupby(by, sort=True))
     numeric_x = pd.api.types.is_numeric_dtype(table[x])

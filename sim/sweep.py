@@ -28,9 +28,11 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -40,11 +42,12 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from sim import AttritionModel, __version__
 from sim.config import Scenario
 from sim.experiments import Experiment, SeriesSpec, design_points
-from sim.scenarios import assign, read
+from sim.scenarios import ScenarioError, assign, explain, find, read, validate
 
 RUNS_FILE, SERIES_FILE, MANIFEST_FILE, PARTS_DIR = ("runs.parquet", "series.parquet",
                                                     "manifest.json", "parts")
@@ -104,8 +107,6 @@ def scenario_evaluator(exp: Experiment, experiment_file: str | Path | None = Non
                        ) -> ScenarioEvaluator:
     """The evaluator of an experiment: its base scenario (found beside the experiment
     file first) with its fixed ``set`` overrides, checked once here."""
-    from sim.scenarios import ScenarioError, find, validate
-
     base = exp.scenario
     if experiment_file is not None:
         try:
@@ -175,10 +176,6 @@ def execute(evaluate: Evaluate, task: Task) -> dict[str, Any]:
 def _one_line(err: Exception) -> str:
     """An exception as one line: a scenario the design made invalid is explained as
     ``--set`` would explain it."""
-    from pydantic import ValidationError
-
-    from sim.scenarios import explain
-
     if isinstance(err, ValidationError):
         return f"invalid scenario: {explain(err, 'design point')}"
     lines = str(err).strip().splitlines()
@@ -289,8 +286,13 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
         executor: Executor = client.get_executor()
         window = max(1, sum(client.nthreads().values())) * window_per_worker
     elif workers > 1:
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                       initializer=_leave_interrupts_to_the_driver)
+        with _workers_ignore_interrupts():
+            executor = ProcessPoolExecutor(max_workers=workers,
+                                           mp_context=get_context("spawn"))
+            # A pool spawns a worker per submission until it has them all: start them
+            # all now, while they inherit the ignored SIGINT.
+            for _ in range(workers):
+                executor.submit(int)
         window = workers * window_per_worker
     else:
         executor, window = _SerialExecutor(), 1
@@ -339,8 +341,6 @@ def _connect(scheduler: str):
     """A client of the Dask scheduler at ``scheduler``, before anything is written."""
     from distributed import Client
 
-    from sim.scenarios import ScenarioError
-
     try:
         return Client(scheduler, timeout="10s")
     except (OSError, ValueError) as err:
@@ -349,9 +349,21 @@ def _connect(scheduler: str):
                             f"tcp://10.0.0.5:8786") from None
 
 
-def _leave_interrupts_to_the_driver() -> None:
-    """Workers ignore Ctrl-C: the driver stores what finished and stops them."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+@contextmanager
+def _workers_ignore_interrupts():
+    """Ctrl-C is the driver's to handle: it stores what finished and stops the workers.
+
+    An ignored SIGINT is inherited across ``exec``, so a worker started in this block
+    ignores it from its first instruction (an initializer would leave the worker's
+    start-up exposed). A Ctrl-C during the block itself is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _progress(total: int, initial: int, enabled: bool):
@@ -366,8 +378,6 @@ def _now() -> str:
 
 
 def _open_manifest(exp: Experiment, out: Path, total: int, experiment_file) -> dict:
-    from sim.scenarios import ScenarioError
-
     path = out / MANIFEST_FILE
     fingerprint = exp.fingerprint()
     if path.is_file():
