@@ -39,6 +39,23 @@ LONG_SWEEP = ('question = "What does a longer assault cost, by drones?"\n'
               '[parameters."defender.drones"]\nvalues = [0, 20, 40, 60, 80]\n')
 
 
+def start_long_sweep(tmp_path: Path, out: Path) -> tuple[subprocess.Popen, list[str]]:
+    """Start LONG_SWEEP on 2 workers in a process group of its own (as a terminal runs
+    a command), and return once some of its runs are stored, with the command."""
+    experiment = tmp_path / "exp.toml"
+    experiment.write_text(LONG_SWEEP)
+    command = [sys.executable, "-m", "sim", "sweep", str(experiment), "--out", str(out),
+               "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((out / PARTS_DIR).glob("runs-*.parquet")):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return proc, command
+
+
 def small_experiment(**extra) -> Experiment:
     data = {"question": "Do drones and fortification change the attacker's losses?",
             "scenario": "fortified_defense", "set": {"max_days": 3},
@@ -82,20 +99,10 @@ def test_serial_process_pool_and_dask_give_identical_results(tmp_path):
 def test_sigkill_then_rerun_equals_an_uninterrupted_sweep(tmp_path):
     """Kill the sweep (and its workers) with SIGKILL once some runs are stored; the same
     command then finishes it, with every run exactly once and the same numbers."""
-    experiment = tmp_path / "exp.toml"
-    experiment.write_text(LONG_SWEEP)
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "sim", "sweep", str(experiment), "--out", str(out),
-               "--workers", "2", "--no-progress"]
-    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not list((out / PARTS_DIR).glob("runs-*.parquet")):
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    proc, command = start_long_sweep(tmp_path, out)
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     partial = stored_runs(out)
     assert 0 < len(partial) < 60, "killed part way"
     assert not (out / "runs.parquet").exists()
@@ -104,7 +111,8 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_sweep(tmp_path):
     assert f"{len(partial)} already stored" in rerun.stdout
     resumed = read_runs(out)
     assert resumed["run"].is_unique and sorted(resumed["run"]) == list(range(60))
-    whole = run_sweep(load_experiment(experiment), tmp_path / "whole", progress=False)
+    whole = run_sweep(load_experiment(tmp_path / "exp.toml"), tmp_path / "whole",
+                      progress=False)
     pd.testing.assert_frame_equal(resumed.drop(columns="wall_time_s"),
                                   read_runs(whole.out).drop(columns="wall_time_s"))
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
@@ -114,17 +122,8 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C: one line saying what
     was kept, exit 130, no traceback from the driver or its workers; then a rerun ends
     the sweep with every run once."""
-    experiment = tmp_path / "exp.toml"
-    experiment.write_text(LONG_SWEEP)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "sim", "sweep", str(experiment), "--out", str(out),
-               "--workers", "2", "--no-progress"]
-    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list((out / PARTS_DIR).glob("runs-*.parquet")):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    proc, command = start_long_sweep(tmp_path, out)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
