@@ -383,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     except (scenarios.ScenarioError, UsageError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped (`attrition list | head`): not an error; keep Python quiet
+        # when it flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:
         print(f"attrition: error: {getattr(err, 'filename', '') or ''}: "
               f"{err.strerror or err}", file=sys.stderr)

@@ -205,3 +205,12 @@ def test_check_reports_bad_files_the_same_way(case, tmp_path):
     assert proc.returncode == 2
     assert proc.stdout.startswith("ok: ")
     assert len(proc.stderr.strip().splitlines()) == 1 and expected[0] in proc.stderr
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    """`attrition list | head -1`: once the reader has gone, no error and no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # gone before the command writes a line
+    err = proc.stderr.read()
+    assert proc.wait() == 0 and err == ""
