@@ -193,24 +193,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find_experiment(text: str) -> Path:
-    path = Path(text)
-    if path.is_file():
-        return path
-    for folder in (Path.cwd() / "experiments", scenarios.PROJECT_SCENARIOS.parent
-                   / "experiments"):
-        for candidate in (folder / text, folder / f"{text}.toml"):
-            if candidate.is_file():
-                return candidate
-    return path  # reported as missing by the loader
-
-
 def _sweep(args: argparse.Namespace) -> int:
     from sim import sweep
     from sim.experiments import design_points, load_experiment
 
-    path = _find_experiment(args.experiment)
-    exp = load_experiment(path, args.vary)
+    exp = load_experiment(args.experiment, args.vary)
+    path = scenarios.find(args.experiment, kind="experiments")
     out = args.out or Path("sweeps") / f"{path.stem}-{exp.fingerprint()[:8]}"
     if args.dry_run:
         points = design_points(exp)

@@ -36,7 +36,6 @@ import itertools
 import json
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,7 +45,14 @@ from scipy.stats import qmc
 
 from sim.config import split_key_path
 from sim.model import RECORD_COLUMNS
-from sim.scenarios import ScenarioError, explain, parse_assignment
+from sim.scenarios import (
+    ScenarioError,
+    available,
+    explain,
+    find,
+    parse_assignment,
+    read_toml,
+)
 
 DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
 Scalar = float | int | str | bool
@@ -287,19 +293,16 @@ def parse_vary(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def load_experiment(path: str | Path, vary: list[str] | tuple[str, ...] = ()) -> Experiment:
-    """Read and validate an experiment file; ``vary`` adds or replaces parameters
-    (``--vary``). Raises :class:`sim.scenarios.ScenarioError` (one line)."""
-    path = Path(path)
+    """Read and validate an experiment file (or one named in ``experiments/``); ``vary``
+    adds or replaces parameters (``--vary``). Raises
+    :class:`sim.scenarios.ScenarioError` (one line)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        path = find(path, kind="experiments")
     except FileNotFoundError:
-        raise ScenarioError(path, "", "no such file; allowed: an experiment TOML file such "
-                                      "as experiments/docking.toml") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(path, "", f"not valid TOML ({err})") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(path, "", f"cannot read: {getattr(err, 'strerror', None) or err}"
-                            ) from None
+        known = ", ".join(available("experiments")) or "none"
+        raise ScenarioError(path, "", f"no such file or named experiment; allowed: a TOML "
+                                      f"file or one of {known}") from None
+    data = read_toml(path)
     for text in vary:
         try:
             key, spec = parse_vary(text)

@@ -42,9 +42,10 @@ class ScenarioError(ValueError):
         super().__init__(f"{self.file}: {key}: {problem}" if key else f"{self.file}: {problem}")
 
 
-def scenario_dirs() -> list[Path]:
-    """Folders searched for named scenarios, in order."""
-    dirs = [Path.cwd() / "scenarios", PROJECT_SCENARIOS]
+def scenario_dirs(kind: str = "scenarios") -> list[Path]:
+    """Folders searched for named files of a kind (``scenarios`` or ``experiments``):
+    the working directory's first, then the project's."""
+    dirs = [Path.cwd() / kind, PROJECT_SCENARIOS.parent / kind]
     unique: list[Path] = []
     for d in dirs:
         if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
@@ -52,21 +53,26 @@ def scenario_dirs() -> list[Path]:
     return unique
 
 
-def available() -> dict[str, Path]:
-    """Named scenarios: name to file, the first folder of :func:`scenario_dirs` winning.
+def available(kind: str = "scenarios") -> dict[str, Path]:
+    """Named files of a kind: name to file, the first folder of :func:`scenario_dirs`
+    winning.
 
     >>> "fortified_defense" in available()
     True
+    >>> "docking" in available("experiments")
+    True
     """
     found: dict[str, Path] = {}
-    for folder in scenario_dirs():
+    for folder in scenario_dirs(kind):
         for path in sorted(folder.glob("*.toml")):
             found.setdefault(path.stem, path)
     return dict(sorted(found.items()))
 
 
-def find(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
-    """The file of a scenario given by name (``convict_waves``) or path."""
+def find(name_or_path: str | Path, relative_to: Path | None = None,
+         kind: str = "scenarios") -> Path:
+    """The file of a scenario (or another ``kind``) given by name (``convict_waves``)
+    or path."""
     text = str(name_or_path)
     candidates = []
     if relative_to is not None:
@@ -75,10 +81,23 @@ def find(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    named = available()
+    named = available(kind)
     if text in named:
         return named[text]
     raise FileNotFoundError(text)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's data; a file that cannot be read or parsed is a
+    :class:`ScenarioError` naming it."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(path, "", f"not valid TOML ({err}); allowed: a TOML file such as "
+                                      f"those in scenarios/") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError(path, "", f"cannot read: {getattr(err, 'strerror', None) or err}"
+                            ) from None
 
 
 def description(path: Path) -> str:
@@ -105,14 +124,7 @@ def _read_chain(path: Path, chain: list[Path]) -> dict[str, Any]:
         loop = " -> ".join(p.stem for p in chain + [path.resolve()])
         raise ScenarioError(chain[-1], "base", f"bases loop ({loop}); allowed: a chain of "
                                                f"bases that ends")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(path, "", f"not valid TOML ({err}); allowed: a TOML file, see "
-                                      f"scenarios/*.toml") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(path, "", f"cannot read: {getattr(err, 'strerror', None) or err}"
-                            ) from None
+    data = read_toml(path)
     base = data.pop("base", None)
     data.setdefault("name", path.stem)
     if base is None:
