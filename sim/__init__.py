@@ -29,18 +29,38 @@ except metadata.PackageNotFoundError:  # run from a source tree that was never i
 
 @dataclass
 class RunResult:
-    """What one run produces: summary, tidy daily record, event log and the front at the
-    end (:meth:`AttritionModel.front_map`)."""
+    """What one run produces: summary, tidy daily record, event log, the front at the
+    end (:meth:`AttritionModel.front_map`) and, if asked for, the front on the way."""
 
     summary: dict[str, Any]
     daily: pd.DataFrame
     events: pd.DataFrame
     front: dict[str, Any] = field(default_factory=dict)
+    fronts: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run(scenario: Scenario | None = None, seed: int | None = None) -> RunResult:
-    """Run a scenario to its end and return its outputs."""
+def run(scenario: Scenario | None = None, seed: int | None = None,
+        front_every_days: int | None = None) -> RunResult:
+    """Run a scenario to its end and return its outputs.
+
+    ``front_every_days`` keeps the front (the frames of an animation) on day 0, every
+    that many days, and on the last day; by default only the last day's.
+
+        >>> result = run(Scenario(max_days=5), seed=1, front_every_days=2)
+        >>> [front["day"] for front in result.fronts]
+        [0, 2, 4, 5]
+    """
+    if front_every_days is not None and front_every_days < 1:
+        raise ValueError(f"front_every_days must be 1 or more, not {front_every_days}")
     model = AttritionModel(scenario, rng=seed)
+    fronts = []
+    if front_every_days:
+        fronts.append(model.front_map())
+        while model.running:
+            model.step()
+            if model.day % front_every_days == 0 or not model.running:
+                fronts.append(model.front_map())
     model.run()
-    return RunResult(model.summary(), model.daily_records(), model.events_frame(),
-                     model.front_map())
+    front = fronts[-1] if fronts else model.front_map()
+    return RunResult(model.summary(), model.daily_records(), model.events_frame(), front,
+                     fronts)

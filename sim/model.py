@@ -840,7 +840,9 @@ class AttritionModel(mesa.Model):
     def front_map(self) -> dict[str, Any]:
         """The sector now: ``control``, ``mines`` and ``fortification`` as (width, depth)
         arrays (x along the front, y in depth from the attacker's rear), the cell size
-        (m), and the units in the sector (side, contingent, state, personnel, x, y_m)."""
+        (m), every contingent as (side, name) in a fixed order (so that colours stay the
+        same from day to day), and the units in the sector (side, contingent, state,
+        personnel, x, y_m)."""
         u = self.units
         here = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
         units = pd.DataFrame({
@@ -851,7 +853,8 @@ class AttritionModel(mesa.Model):
         return {"control": self.grid.control.data.copy(), "mines": self.grid.mines.data.copy(),
                 "fortification": self.grid.fortification.data.copy(),
                 "initial_control": self.initial_control.copy(),
-                "cell_size_m": self.cell_size_m, "day": self.day, "units": units}
+                "cell_size_m": self.cell_size_m, "day": self.day,
+                "contingents": list(self.contingents), "units": units}
 
     def conservation_totals(self) -> np.ndarray:
         """Per contingent: pool + in training + personnel + reserve + in care + killed +
@@ -888,17 +891,18 @@ class AttritionModel(mesa.Model):
         out.update(self._sustainability())
         return out
 
-    def _side_history(self, column: str) -> np.ndarray:
-        """(days + 1, 2) array of a daily-record column for the two sides."""
+    def side_history(self, column: str) -> np.ndarray:
+        """(days + 1, 2) array of a daily-record column (``RECORD_COLUMNS``) for the
+        attacker and the defender: what the live charts draw, without building a frame."""
         j = RECORD_COLUMNS.index(column) - 3
         n_cont = len(self.contingents)
         return np.array([block[n_cont:n_cont + 2, j] for block in self._rows])
 
     def _sustainability(self, window_days: int = PROJECTION_WINDOW_DAYS) -> dict[str, Any]:
         """Pool exhaustion, its projection, and loss and recruitment rates per side."""
-        pool = self._side_history("pool")
-        lost = self._side_history("killed") + self._side_history("permanently_lost")
-        recruited = self._side_history("recruited")
+        pool = self.side_history("pool")
+        lost = self.side_history("killed") + self.side_history("permanently_lost")
+        recruited = self.side_history("recruited")
         days = len(pool) - 1
         window = min(window_days, days)
         out: dict[str, Any] = {}

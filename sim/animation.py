@@ -1,0 +1,84 @@
+"""Animations for slides: the front and the live charts, one frame per recorded day.
+
+A run keeps the front every ``front_every_days`` days (:func:`sim.run`); each frame
+draws that day's front beside the curves up to that day, on axes that span the whole
+run so that nothing jumps between frames. GIF needs nothing more than matplotlib's
+Pillow; MP4 needs ``ffmpeg`` on the PATH.
+
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> from sim import Scenario, run
+    >>> result = run(Scenario(max_days=3), seed=1, front_every_days=1)
+    >>> path = write_animation(result, os.path.join(tempfile.mkdtemp(), "run.gif"))
+    >>> Image.open(path).n_frames
+    4
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from matplotlib import animation
+
+from sim import RunResult
+from sim.plots import LIVE_COLUMNS, ChartsView, FrontView, side_series
+
+FORMATS = {".gif": "pillow", ".mp4": "ffmpeg"}
+FRAMES_PER_SECOND = 6
+
+
+def check_target(path: str | Path) -> str:
+    """The matplotlib writer for ``path``'s suffix; ValueError (one line) if the suffix
+    is not one we write or its writer is missing here."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"'{suffix or Path(path).name}' is not an animation format; "
+                         f"allowed: {', '.join(FORMATS)}")
+    writer = FORMATS[suffix]
+    if not animation.writers.is_available(writer):
+        raise ValueError(f"{suffix} needs {writer}, which is not installed here; allowed: "
+                         f".gif")
+    return writer
+
+
+def write_animation(result: RunResult, path: str | Path, title: str = "",
+                    fps: int = FRAMES_PER_SECOND, dpi: int = 80) -> Path:
+    """Write ``result.fronts`` (see :func:`sim.run`) as an animation to ``path`` (.gif,
+    or .mp4 where ffmpeg exists): one frame per kept front, ``fps`` frames a second.
+
+    The file appears whole or not at all: frames go to a temporary file beside it."""
+    if not result.fronts:
+        raise ValueError("the run kept no fronts; run it with front_every_days")
+    writer = animation.writers[check_target(path)](fps=fps)
+    path = Path(path)
+    history = {column: side_series(result.daily, column) for column in LIVE_COLUMNS}
+    fig = plt.figure(figsize=(12, 6))
+    grid = fig.add_gridspec(2, 3, width_ratios=(1.1, 1, 1))
+    front = FrontView(fig.add_subplot(grid[:, 0]), result.fronts[0])
+    charts = ChartsView([fig.add_subplot(grid[r, c]) for r in (0, 1) for c in (1, 2)],
+                        span=history)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    handle, partial = tempfile.mkstemp(suffix=path.suffix, prefix=f".{path.stem}-",
+                                       dir=path.resolve().parent)
+    os.close(handle)
+    try:
+        with writer.saving(fig, partial, dpi):
+            for day_front in result.fronts:
+                day = day_front["day"]
+                front.update(day_front)
+                charts.update(history, last_day=day)
+                fig.suptitle(f"{title}, day {day}" if title else f"day {day}")
+                writer.grab_frame()
+        # mkstemp makes the file private; give it the mode a new file would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)
+        os.replace(partial, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return path
