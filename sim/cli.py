@@ -3,6 +3,7 @@
     attrition list                                  # named scenarios
     attrition check scenarios/convict_waves.toml    # validate files
     attrition run convict_waves --seed 1 --replicates 10 --set attacker.drones=40
+    attrition demo                                  # the classroom page on 127.0.0.1:8765
 
 Bad input gets one line on stderr naming the file, the key and what is allowed, and
 exit status 2; ``run`` writes its results whole or not at all.
@@ -15,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from datetime import datetime
@@ -28,6 +30,7 @@ from sim import RunResult, Scenario, __version__, scenarios
 from sim.replicates import replicate_seeds, run_replicates, summarise
 
 DEFAULT_SCENARIO = "human_wave_foreign_contingent"
+DEMO_SCENARIO = "recruit_pool_exhaustion"  # sim.classroom.DEMO_SCENARIO, without Solara
 FORMATS = ("csv", "parquet")
 _ROWS = (  # (label, summary key or {side}-template) of the terminal table
     ("killed", "{side}_killed"), ("wounded", "{side}_wounded"),
@@ -113,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="format of the daily record and event log (default: csv)")
     run_cmd.add_argument("--json", action="store_true",
                          help="print only the summary, as JSON, on stdout")
+    run_cmd.add_argument("--animate", type=Path, default=None, metavar="FILE",
+                         help="also write an animation of the front and the live charts "
+                              "of the first replicate for slides: FILE.gif, or FILE.mp4 "
+                              "where ffmpeg is installed; one frame per day (see "
+                              "--animate-every)")
+    run_cmd.add_argument("--animate-every", type=_int_at_least(1), default=1, metavar="DAYS",
+                         help="days between frames of --animate; the first and last day are "
+                              "always frames (default: 1)")
     sweep = commands.add_parser(
         "sweep", help="run an experiment: a design of parameter values with replicates",
         description="Run an experiment file (experiments/*.toml): every design point times "
@@ -146,6 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "replicates), heatmaps for two-parameter grids, and Sobol or Morris "
                     "sensitivity indices with their confidence bars.")
     report.add_argument("folder", type=Path, metavar="DIR", help="a sweep's output folder")
+    demo = commands.add_parser(
+        "demo", help="serve the classroom page (works offline)",
+        description="Serve the interactive classroom page (Mesa's SolaraViz): the front, "
+                    "live charts, and controls for tactic, training, fortification, drones, "
+                    "recruitment, training length and seed; Step, Play and Reset. Every "
+                    "asset is served from this machine. Lesson notes are in docs/teaching/.")
+    demo.add_argument("scenario", nargs="?", default=DEMO_SCENARIO, metavar="NAME|FILE",
+                      help=f"scenario to start from (default: {DEMO_SCENARIO})")
+    demo.add_argument("--port", type=_int_at_least(0), default=8765,
+                      help="port to serve on; 0 picks a free one (default: 8765)")
+    demo.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on; 0.0.0.0 lets other machines on the "
+                           "network (a class) connect (default: 127.0.0.1, this machine only)")
     return parser
 
 
@@ -175,12 +199,25 @@ def _check(files: list[str]) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     scenario = scenarios.load(args.scenario, args.overrides, days=args.days)
+    if args.animate is not None:
+        _check_animation_target(args.animate)
     out = args.out if args.out is not None else _fresh_run_dir(scenario.name)
     staging = _stage(out)
     try:
         results = run_replicates(scenario, args.seed, args.replicates)
+        if args.animate is not None:
+            # The first replicate again, keeping its fronts: the same seed gives the same
+            # run, and the other replicates need not hold a front a day in memory.
+            from sim import run
+            from sim.animation import write_animation
+
+            animated = run(scenario, seed=args.seed, front_every_days=args.animate_every)
+            write_animation(animated, staging / args.animate.name,
+                            title=f"{scenario.name}, seed {args.seed}")
         summary = run_summary(scenario, args.seed, results)
         _write(staging, scenario, results, summary, args.format)
+        if args.animate is not None:
+            os.replace(staging / args.animate.name, args.animate)
         _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -190,7 +227,22 @@ def _run(args: argparse.Namespace) -> int:
         print(format_table(summary))
         print(f"\nResults in {out}/ (daily.{args.format}, events.{args.format}, "
               f"summary.json, scenario.toml, *.png)")
+        if args.animate is not None:
+            print(f"Animation in {args.animate}")
     return 0
+
+
+def _check_animation_target(path: Path) -> None:
+    """Before the run: a format we can write, into a folder that exists."""
+    from sim.animation import check_target
+
+    try:
+        check_target(path)
+    except ValueError as err:
+        raise UsageError(f"--animate {path}: {err}") from None
+    if path.is_dir() or not path.resolve().parent.is_dir():
+        raise UsageError(f"--animate {path}: not a file in an existing folder; allowed: a "
+                         f"new or existing file such as slides/run.gif")
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -230,6 +282,47 @@ def _sweep(args: argparse.Namespace) -> int:
             print(f"  {metric}: mean {values.mean():,.4g}, from {values.min():,.4g} to "
                   f"{values.max():,.4g} over {int(values.notna().sum())} runs")
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Check the scenario and the address, then serve sim.app with Solara until Ctrl-C."""
+    path, _ = scenarios.read(args.scenario)
+    scenario = scenarios.load(path)
+    port = _free_port(args.host, args.port)
+    env = os.environ | {
+        "ATTRITION_DEMO_SCENARIO": str(path),
+        # Solara reports usage to an outside host unless told not to: a classroom
+        # network may block it, and the page must not wait on it.
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        # Solara warns on every page load over plain http to an address other than
+        # "localhost", which a class on 127.0.0.1 or the school network always is.
+        "PYTHONWARNINGS": "ignore:Cookies with samesite=none require https",
+    }
+    command = [sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host,
+               "--port", str(port), "--production", "--no-open", "--no-check-version",
+               "--log-level", "warning"]
+    print(f"attrition demo: {scenario.name} at http://{args.host}:{port}/ (Ctrl-C stops it)",
+          flush=True)
+    # The server takes this process's place, so that Ctrl-C and a kill reach it alone.
+    os.execve(sys.executable, command, env)
+    return 0  # not reached
+
+
+def _free_port(host: str, port: int) -> int:
+    """``port`` if it can be listened on at ``host`` (0: any free port), or UsageError."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise UsageError(f"--host {host}: unknown address ({err.strerror}); allowed: an "
+                         f"address of this machine, e.g. 127.0.0.1 or 0.0.0.0") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise UsageError(f"--port {port}: cannot listen on {host}:{port} "
+                             f"({err.strerror}); allowed: a free port, or 0 for any") from None
+        return probe.getsockname()[1]
 
 
 def _report(folder: Path) -> int:
@@ -278,6 +371,10 @@ def _stage(out: Path) -> Path:
 def _publish(staging: Path, out: Path) -> None:
     if out.is_dir():
         out.rmdir()  # empty, checked before the run
+    # mkdtemp makes the folder private; give it the mode a new folder would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     os.replace(staging, out)
 
 
@@ -367,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "report":
             return _report(args.folder)
+        if args.command == "demo":
+            return _demo(args)
         return _run(args)
     except (scenarios.ScenarioError, UsageError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)

@@ -176,12 +176,16 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def assign(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``key`` (a dotted path, list items as ``[i]``, every item as ``[*]``) in
-    nested ``data``, creating tables on the way; a list index must exist.
+    """Set ``key`` (a dotted path, list items as ``[i]``, every item of a list or every
+    entry of a table as ``[*]``) in nested ``data``, creating tables on the way; a list
+    index must exist.
 
     >>> data = {"units": [{"n": 1}, {"n": 2}]}
     >>> assign(data, "units[*].n", 5); data
     {'units': [{'n': 5}, {'n': 5}]}
+    >>> data = {"contingents": {"a": {"pool": 1}, "b": {}}}
+    >>> assign(data, "contingents[*].pool", 0); data
+    {'contingents': {'a': {'pool': 0}, 'b': {'pool': 0}}}
     """
     _assign(data, split_key_path(key), 0, value)
 
@@ -190,13 +194,14 @@ def _assign(node: Any, parts: list, i: int, value: Any) -> None:
     part, last = parts[i], i == len(parts) - 1
     where = format_key_path(parts[:i]) or "(top)"
     if part == "*":
-        if not isinstance(node, list):
-            raise KeyError(f"{where} is not a list; allowed: [*] after a list")
-        for item in (range(len(node)) if last else node):
+        if not isinstance(node, list | dict):
+            raise KeyError(f"{where} is not a list or table; allowed: [*] after a list or "
+                           f"table")
+        for item in (range(len(node)) if isinstance(node, list) else list(node)):
             if last:
                 node[item] = value
             else:
-                _assign(item, parts, i + 1, value)
+                _assign(node[item], parts, i + 1, value)
         return
     if isinstance(part, int):
         if not isinstance(node, list) or part >= len(node):
