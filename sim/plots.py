@@ -17,12 +17,16 @@ confidence interval of the mean) and returns the file it wrote.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only: works on servers, in CI and without a display
+if not os.environ.get("MPLBACKEND"):
+    # Files only: works on servers, in CI and without a display. A backend chosen on
+    # purpose is kept: Jupyter's kernels set MPLBACKEND to draw figures inline.
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

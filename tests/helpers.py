@@ -7,14 +7,6 @@ import numpy as np
 from sim import AttritionModel, Scenario
 
 
-def side_series(model: AttritionModel, column: str = "personnel") -> np.ndarray:
-    """(days+1, 2) array of a daily column for the attacker and the defender."""
-    daily = model.daily_records()
-    sides = daily[daily["contingent"] == "all"]
-    return np.column_stack([sides[sides["side"] == s][column].to_numpy()
-                            for s in ("attacker", "defender")])
-
-
 def replicate_series(scenario: Scenario, seeds, days: int) -> np.ndarray:
     """(replicates, days+1, 2) personnel per side; a run that ended early keeps its
     final strengths (the battle is over, nothing changes)."""
@@ -22,7 +14,7 @@ def replicate_series(scenario: Scenario, seeds, days: int) -> np.ndarray:
     for k, seed in enumerate(seeds):
         model = AttritionModel(scenario, rng=seed)
         model.run()
-        series = side_series(model)[: days + 1]
+        series = model.side_history("personnel")[: days + 1]
         out[k] = np.pad(series, ((0, days + 1 - len(series)), (0, 0)), mode="edge")
     return out
 

@@ -56,6 +56,17 @@ def test_a_run_that_stops_early_ends_its_animation_on_its_last_day():
     assert result.summary["days"] < 60  # the reference attack breaks before day 60
 
 
+def test_keeping_fronts_does_not_change_the_run():
+    """Observation draws no random numbers: the same seed gives the same run with or
+    without the frames of an animation."""
+    scenario = Scenario(max_days=6)
+    plain, filmed = run(scenario, seed=3), run(scenario, seed=3, front_every_days=1)
+    assert plain.summary == filmed.summary
+    assert plain.daily.equals(filmed.daily)
+    assert filmed.fronts[-1]["day"] == plain.front["day"]
+    np.testing.assert_array_equal(filmed.fronts[-1]["control"], plain.front["control"])
+
+
 @pytest.mark.parametrize(("target", "problem"), [
     ("slides.png", "'.png' is not an animation format; allowed: .gif, .mp4"),
     ("missing/slides.gif", "not a file in an existing folder"),

@@ -114,6 +114,24 @@ def test_page_parts_draw_and_follow_the_model():
     assert rows["Attacker tactic"] == "human_wave" and rows["Seed"] == "0"
 
 
+@pytest.mark.parametrize("name", sorted(scenarios.available()))
+def test_every_shipped_scenario_opens_on_the_page(name):
+    """The page's controls start at each scenario's own values (so that Reset without a
+    change rebuilds the same scenario), and its panels draw."""
+    from sim import app
+
+    base = scenarios.load(name)
+    params = app.model_params(base)
+    values = {k: v["value"] for k, v in params.items() if isinstance(v, dict)}
+    model = ClassroomModel(base, **values)
+    assert model.config == base
+    for control in params.values():
+        if isinstance(control, dict) and "min" in control:
+            assert control["min"] <= control["value"] <= control["max"]
+    model.step()
+    assert app.front_png(model)[:4] == app.charts_png(model)[:4] == b"\x89PNG"
+
+
 def test_blitted_frame_equals_a_full_drawing():
     """Drawing only what changes over the saved background gives the same pixels as
     drawing the whole figure."""

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import mean_and_se, side_series
+from helpers import mean_and_se
 
 from sim import AttritionModel, Scenario, run
 from sim.agents import IS_IN_SECTOR
@@ -68,8 +68,8 @@ def test_line_strength_and_pool_exhaustion_match_the_stock_and_flow_answer():
         model = AttritionModel(scenario, rng=seed)
         model.run()
         assert model.summary()["attacker_pool_exhausted_day"] == exhausted == 30
-        np.testing.assert_array_equal(side_series(model, "pool")[:, 0], pool_left)
-        series.append(side_series(model)[:, 0])
+        np.testing.assert_array_equal(model.side_history("pool")[:, 0], pool_left)
+        series.append(model.side_history("personnel")[:, 0])
     series = np.array(series)
     mean = series.mean(axis=0)
     se = series.std(axis=0, ddof=1) / np.sqrt(len(series))
@@ -160,9 +160,9 @@ def test_shortened_training_spirals_into_a_worse_exchange_late_in_a_long_fight()
         for seed in range(10):
             model = AttritionModel(_sustained_front(contingent), rng=seed)
             model.run()
-            sides = side_series(model, "killed") + side_series(model, "wounded")
+            sides = model.side_history("killed") + model.side_history("wounded")
             ler.append(sides[60:, 0].sum() / sides[60:, 1].sum())
-            line.append(side_series(model, "personnel_fighting")[60:, 0].mean())
+            line.append(model.side_history("personnel_fighting")[60:, 0].mean())
         return mean_and_se(np.array(ler)), np.mean(line)
 
     ((ler_short, se_short), line_short), ((ler_fixed, se_fixed), line_fixed) = (
