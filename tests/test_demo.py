@@ -183,7 +183,8 @@ def test_demo_on_a_port_in_use_is_one_line():
 def test_page_in_chromium_offline_step_and_reset():
     """The page served by `attrition demo` loads with every request on 127.0.0.1 (any
     other is blocked and recorded) and none failing; Step advances the counters and
-    changes the charts; changed controls take effect on Reset, not before."""
+    changes the charts; Play runs on until paused; changed controls take effect on
+    Reset, not before."""
     from playwright.sync_api import expect, sync_playwright
 
     chromium = ensure_chromium()
@@ -222,6 +223,12 @@ def test_page_in_chromium_offline_step_and_reset():
             # Mesa's own counter: "Step: 1" in Mesa 3.3, "Time: 1.0" in Mesa 3.5.
             expect(page.get_by_text(re.compile(r"^(Step|Time): 1(\.0)?$"))).to_be_visible()
             expect(charts).not_to_have_attribute("src", before)
+
+            # Play runs on by itself (days 2, 3, ...) until paused.
+            page.get_by_role("button", name="▶").click()
+            expect(day).to_contain_text(re.compile(r"^Day\s*([3-9]|\d\d+) of at most 730"))
+            page.get_by_role("button", name="❚❚").click()
+            expect(page.get_by_role("button", name="Step")).to_be_enabled()
 
             page.locator(".v-select").filter(has_text="Attacker tactic").click()
             page.get_by_role("option", name="infiltration").click()
