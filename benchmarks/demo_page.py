@@ -87,6 +87,7 @@ def browser(clicks: int) -> None:
         day = page.locator("table.scenario-now tr").first
         expect(day).to_contain_text("0 of at most", timeout=60_000)
         times = [page.evaluate(_STEP_AND_WAIT, k) / 1e3 for k in range(1, clicks + 1)]
+        print("  each (ms):", " ".join(f"{1e3 * t:.0f}" for t in times))
         browser.close()
     print(describe("browser, Step pressed to new day and charts shown", times))
 
