@@ -67,6 +67,13 @@ def _int_at_least(minimum: int):
     return parse
 
 
+def _port(text: str) -> int:
+    value = _int_at_least(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is too large; allowed: 0 to 65535")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         """One line, not the usage block: what is wrong and where to look."""
@@ -165,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "asset is served from this machine. Lesson notes are in docs/teaching/.")
     demo.add_argument("scenario", nargs="?", default=DEMO_SCENARIO, metavar="NAME|FILE",
                       help=f"scenario to start from (default: {DEMO_SCENARIO})")
-    demo.add_argument("--port", type=_int_at_least(0), default=8765,
+    demo.add_argument("--port", type=_port, default=8765,
                       help="port to serve on; 0 picks a free one (default: 8765)")
     demo.add_argument("--host", default="127.0.0.1",
                       help="address to listen on; 0.0.0.0 lets other machines on the "
@@ -205,19 +212,17 @@ def _run(args: argparse.Namespace) -> int:
     staging = _stage(out)
     try:
         results = run_replicates(scenario, args.seed, args.replicates)
+        summary = run_summary(scenario, args.seed, results)
+        _write(staging, scenario, results, summary, args.format)
         if args.animate is not None:
             # The first replicate again, keeping its fronts: the same seed gives the same
-            # run, and the other replicates need not hold a front a day in memory.
+            # run, and the other replicates need not hold a front a day in memory. The
+            # file appears whole or not at all (sim.animation writes beside it, then moves).
             from sim import run
             from sim.animation import write_animation
 
             animated = run(scenario, seed=args.seed, front_every_days=args.animate_every)
-            write_animation(animated, staging / args.animate.name,
-                            title=f"{scenario.name}, seed {args.seed}")
-        summary = run_summary(scenario, args.seed, results)
-        _write(staging, scenario, results, summary, args.format)
-        if args.animate is not None:
-            os.replace(staging / args.animate.name, args.animate)
+            write_animation(animated, args.animate, title=f"{scenario.name}, seed {args.seed}")
         _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -296,13 +301,18 @@ def _demo(args: argparse.Namespace) -> int:
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
         # Solara warns on every page load over plain http to an address other than
         # "localhost", which a class on 127.0.0.1 or the school network always is.
-        "PYTHONWARNINGS": "ignore:Cookies with samesite=none require https",
+        "PYTHONWARNINGS": ",".join(filter(None, [
+            os.environ.get("PYTHONWARNINGS"),
+            "ignore:Cookies with samesite=none require https"])),
     }
     command = [sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host,
                "--port", str(port), "--production", "--no-open", "--no-check-version",
                "--log-level", "warning"]
-    print(f"attrition demo: {scenario.name} at http://{args.host}:{port}/ (Ctrl-C stops it)",
-          flush=True)
+    where = f"http://{args.host}:{port}/"
+    if args.host in ("0.0.0.0", "::"):
+        where = (f"http://127.0.0.1:{port}/ here, and at this machine's network address, "
+                 f"port {port}, for the class")
+    print(f"attrition demo: {scenario.name} at {where} (Ctrl-C stops it)", flush=True)
     # The server takes this process's place, so that Ctrl-C and a kill reach it alone.
     os.execve(sys.executable, command, env)
     return 0  # not reached

@@ -167,6 +167,13 @@ def test_demo_with_unknown_scenario_is_one_line():
     assert "no_such_scenario" in done.stderr and "allowed" in done.stderr
 
 
+def test_demo_port_out_of_range_is_one_line():
+    done = _demo_cli("--port", "70000")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "--port: 70000 is too large; allowed: 0 to 65535" in done.stderr
+
+
 def test_demo_on_a_port_in_use_is_one_line():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
