@@ -53,14 +53,11 @@ def run(scenario: Scenario | None = None, seed: int | None = None,
     if front_every_days is not None and front_every_days < 1:
         raise ValueError(f"front_every_days must be 1 or more, not {front_every_days}")
     model = AttritionModel(scenario, rng=seed)
-    fronts = []
-    if front_every_days:
-        fronts.append(model.front_map())
-        while model.running:
-            model.step()
-            if model.day % front_every_days == 0 or not model.running:
-                fronts.append(model.front_map())
-    model.run()
+    fronts = [model.front_map()] if front_every_days else []
+    while model.running:
+        model.step()
+        if front_every_days and (model.day % front_every_days == 0 or not model.running):
+            fronts.append(model.front_map())
     front = fronts[-1] if fronts else model.front_map()
     return RunResult(model.summary(), model.daily_records(), model.events_frame(), front,
                      fronts)

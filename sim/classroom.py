@@ -47,13 +47,12 @@ class Control:
     # Needs an attacker contingent with a recruit pool to have any effect.
     needs_pool: bool = False
 
-    def read(self, scenario: Scenario) -> Any:
-        """The scenario's value: the first group's or contingent's; for a choice that
-        differs between groups, :data:`MIXED`."""
+    def read(self, data: dict) -> Any:
+        """The value in a scenario's ``data`` (``model_dump()``): the first group's or
+        contingent's; for a choice that differs between groups, :data:`MIXED`."""
         found = []
         for key in self.keys:
-            parts = scenarios.split_key_path(key)
-            found += _read(scenario.model_dump(), parts)
+            found += _read(data, scenarios.split_key_path(key))
         if not found:
             return None
         if self.choices and len(set(found)) > 1:
@@ -103,7 +102,8 @@ def controls_for(scenario: Scenario) -> dict[str, Control]:
 
 def control_values(scenario: Scenario) -> dict[str, Any]:
     """Each control's value in ``scenario`` (see :meth:`Control.read`)."""
-    return {name: control.read(scenario) for name, control in controls_for(scenario).items()}
+    data = scenario.model_dump()
+    return {name: control.read(data) for name, control in controls_for(scenario).items()}
 
 
 def apply_controls(base: Scenario, **values: Any) -> Scenario:

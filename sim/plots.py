@@ -170,10 +170,7 @@ class FrontView:
                                    label="fortified band"))
         self._mines = ax.scatter([], [], marker="x", s=8, color="0.35", linewidths=0.6,
                                  label="mines left")
-        units = front["units"]
-        contingents = front.get("contingents") or sorted(
-            set(zip(units["side"], units["contingent"], strict=True)))
-        self._colours = contingent_colours(contingents)
+        self._colours = contingent_colours(front["contingents"])
         self._units = ax.scatter([], [], alpha=0.7, edgecolors="k", linewidths=0.3)
         self._title = ax.text(0.5, 1.01, "", transform=ax.transAxes, ha="center",
                               va="bottom", fontsize="small")
@@ -367,8 +364,7 @@ def loss_exchange_series(history: dict[str, np.ndarray]) -> np.ndarray:
     """Per day, cumulative attacker casualties (killed and wounded) over the defender's;
     NaN while the defender has none."""
     hit = history["killed_total"] + history["wounded_total"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(hit[:, 1] > 0, hit[:, 0] / np.maximum(hit[:, 1], 1), np.nan)
+    return np.where(hit[:, 1] > 0, hit[:, 0] / np.maximum(hit[:, 1], 1), np.nan)
 
 
 def draw_live_charts(axes, history: dict[str, np.ndarray]) -> ChartsView:
