@@ -4,6 +4,7 @@
     attrition check scenarios/convict_waves.toml    # validate files
     attrition run convict_waves --seed 1 --replicates 10 --set attacker.drones=40
     attrition demo                                  # the classroom page on 127.0.0.1:8765
+    attrition calibrate battle.csv --law all        # fit Lanchester laws to a record
 
 Bad input gets one line on stderr naming the file, the key and what is allowed, and
 exit status 2; ``run`` writes its results whole or not at all.
@@ -32,6 +33,8 @@ from sim.replicates import replicate_seeds, run_replicates, summarise
 DEFAULT_SCENARIO = "human_wave_foreign_contingent"
 DEMO_SCENARIO = "recruit_pool_exhaustion"  # sim.classroom.DEMO_SCENARIO, without Solara
 FORMATS = ("csv", "parquet")
+# Law names of `attrition calibrate` ("log" is short for the logarithmic law).
+LAW_CHOICES = ("square", "linear", "mixed", "log", "power")
 _ROWS = (  # (label, summary key or {side}-template) of the terminal table
     ("killed", "{side}_killed"), ("wounded", "{side}_wounded"),
     ("lost for good (disabled)", "{side}_permanently_lost"),
@@ -65,6 +68,16 @@ def _int_at_least(minimum: int):
         return value
 
     return parse
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not positive; allowed: persons > 0")
+    return value
 
 
 def _port(text: str) -> int:
@@ -164,6 +177,35 @@ def build_parser() -> argparse.ArgumentParser:
                     "replicates), heatmaps for two-parameter grids, and Sobol or Morris "
                     "sensitivity indices with their confidence bars.")
     report.add_argument("folder", type=Path, metavar="DIR", help="a sweep's output folder")
+    calibrate = commands.add_parser(
+        "calibrate", help="fit Lanchester laws to a battle record",
+        description="Fit Lanchester laws to a CSV of daily observations by least squares "
+                    "and compare them by AIC. The CSV has a 'day' column and any of "
+                    "attacker_strength, defender_strength, attacker_casualties, "
+                    "defender_casualties (cumulative), attacker_reinforcements, "
+                    "defender_reinforcements (cumulative arrivals), in persons. Missing "
+                    "days, falling cumulative counts and outliers are reported and left "
+                    "out. Estimates come with 95%% profile-likelihood intervals; the "
+                    "folder gets estimates.json and fit.png (observed against fitted, "
+                    "with residuals).")
+    calibrate.add_argument("data", type=Path, metavar="DATA.csv", help="the battle record")
+    calibrate.add_argument("--law", choices=(*LAW_CHOICES, "all"), default="all",
+                           help="law to fit (default: all, compared by AIC); the power "
+                                "law has a side lose coefficient x enemy^p x own^q a day")
+    calibrate.add_argument("--reinforcements", type=Path, default=None, metavar="FILE",
+                           help="reinforcement schedule, a CSV with day, side (attacker or "
+                                "defender) and persons arriving that day")
+    calibrate.add_argument("--initial-attacker", type=_positive_number, default=None,
+                           metavar="PERSONS", help="the attacker's known strength on the "
+                                                   "first day (default: fitted)")
+    calibrate.add_argument("--initial-defender", type=_positive_number, default=None,
+                           metavar="PERSONS", help="the defender's known strength on the "
+                                                   "first day (default: fitted)")
+    calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="new or empty directory for estimates.json and fit.png "
+                                "(default: a fresh runs/calibrate-NAME-TIMESTAMP)")
+    calibrate.add_argument("--json", action="store_true",
+                           help="print only the estimates, as JSON, on stdout")
     demo = commands.add_parser(
         "demo", help="serve the classroom page (works offline)",
         description="Serve the interactive classroom page (Mesa's SolaraViz): the front, "
@@ -287,6 +329,63 @@ def _sweep(args: argparse.Namespace) -> int:
             print(f"  {metric}: mean {values.mean():,.4g}, from {values.min():,.4g} to "
                   f"{values.max():,.4g} over {int(values.notna().sum())} runs")
     return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    """Fit the chosen laws to the record, print the comparison, write the folder."""
+    from sim import plots
+    from sim.lawfit import compare_laws
+    from sim.records import RecordError, read_record
+
+    laws = LAW_CHOICES if args.law == "all" else (args.law,)
+    laws = tuple("logarithmic" if law == "log" else law for law in laws)
+    try:
+        record, notes = read_record(args.data, str(args.data), args.reinforcements,
+                                    args.initial_attacker, args.initial_defender)
+        fits = compare_laws(record, laws)
+    except RecordError as err:
+        raise UsageError(str(err)) from None
+    except ValueError as err:
+        raise UsageError(f"{args.data}: {err}") from None
+    out = args.out if args.out is not None else _fresh_run_dir(f"calibrate-{args.data.stem}")
+    staging = _stage(out)
+    estimates = {"data": str(args.data), "notes": notes, "best": fits[0].law,
+                 "fits": [fit.as_dict() for fit in fits], "package_version": __version__}
+    try:
+        (staging / "estimates.json").write_text(json.dumps(estimates, indent=2) + "\n")
+        plots.plot_law_fits(record, fits, staging / "fit.png", title=str(args.data))
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if args.json:
+        print(json.dumps(estimates, indent=2))
+        return 0
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(format_fits(fits))
+    print(f"\nResults in {out}/ (estimates.json, fit.png)")
+    return 0
+
+
+def format_fits(fits: list) -> str:
+    """The comparison table: a row per law, best (lowest AIC) first, with each
+    parameter's estimate and 95% interval, and the fit to each observed series."""
+    def number(value: float) -> str:
+        return "n/a" if value != value else f"{value:.4g}"
+
+    best = fits[0].aic
+    lines = []
+    for fit in fits:
+        lines.append(f"{fit.law}: AIC {fit.aic:.1f} (+{fit.aic - best:.1f}), BIC {fit.bic:.1f}, "
+                     f"{fit.n} observations")
+        for name, value in fit.estimates.items():
+            low, high = fit.intervals[name]
+            interval = "" if low != low else f" [{number(low)}, {number(high)}]"
+            lines.append(f"    {name:<26} {number(value)}{interval}")
+        for series, m in fit.metrics.items():
+            lines.append(f"    fit to {series:<19} RMSE {m['rmse']:.4g}, MAPE "
+                         f"{m['mape']:.2f}%, R^2 {m['r2']:.4f}")
+    return "\n".join(lines)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -476,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args.folder)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
         return _run(args)
     except (scenarios.ScenarioError, UsageError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)

@@ -372,3 +372,31 @@ def draw_live_charts(axes, history: dict[str, np.ndarray]) -> ChartsView:
     view = ChartsView(axes, span=history)
     view.update(history)
     return view
+
+
+def plot_law_fits(record, fits: list, path: str | Path, title: str = "") -> Path:
+    """Observed series of a battle record (points) against each fitted law (lines),
+    with the residuals of the best fit below: one column per observed series."""
+    series = list(record.observed)
+    fig, axes = plt.subplots(2, len(series), figsize=(5.5 * len(series), 6.5), sharex=True,
+                             squeeze=False, gridspec_kw={"height_ratios": (3, 1)})
+    days = np.arange(record.days + 1)
+    cumulative = np.cumsum(record.reinforcements, axis=0)
+    for k, name in enumerate(series):
+        top, bottom = axes[0, k], axes[1, k]
+        observed = record.observed[name]
+        top.plot(days, observed, "o", color="0.3", markersize=3, label="observed")
+        for rank, fit in enumerate(fits):
+            s = 0 if name.startswith("attacker") else 1
+            fitted = fit.fitted[:, s]
+            if name.endswith("_casualties"):
+                fitted = fit.fitted[0, s] + cumulative[:, s] - fitted
+            top.plot(days, fitted, linewidth=2 if rank == 0 else 1,
+                     alpha=1 if rank == 0 else 0.6, label=f"{fit.law} (AIC {fit.aic:.1f})")
+            if rank == 0:
+                bottom.axhline(0, color="0.6", linewidth=0.8)
+                bottom.plot(days, observed - fitted, "o", markersize=3)
+        top.set(title=name.replace("_", " "), ylabel="persons")
+        bottom.set(xlabel="day", ylabel=f"residual ({fits[0].law})")
+        top.legend(fontsize="small")
+    return _finish(fig, path, title)

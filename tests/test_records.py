@@ -1,0 +1,132 @@
+"""Battle records: what real records get wrong is cleaned and reported, what cannot be
+cleaned is a one-line error naming the file and the row or column."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sim.records import RecordError, read_record
+
+
+def _read(text: str, **options):
+    return read_record(io.StringIO(text), "battle.csv", **options)
+
+
+def test_days_are_counted_from_the_first_and_gaps_stay_gaps():
+    record, notes = _read("day,defender_strength\n10,500\n11,490\n14,470\n")
+    assert record.days == 4
+    values = record.observed["defender_strength"]
+    assert values[[0, 1, 4]].tolist() == [500, 490, 470]
+    assert np.isnan(values[[2, 3]]).all()
+    assert notes == ["battle.csv: day 12 missing: not observed",
+                     "battle.csv: day 13 missing: not observed"]
+
+
+def test_a_falling_cumulative_count_is_a_glitch():
+    record, notes = _read("day,attacker_casualties\n0,0\n1,50\n2,45\n3,120\n4,160\n")
+    assert np.isnan(record.observed["attacker_casualties"][2])
+    assert notes == ["battle.csv: attacker_casualties falls on day 2 (45 after 50); a "
+                     "cumulative count cannot: dropped"]
+
+
+def test_an_outlier_is_dropped_and_its_neighbours_kept():
+    rows = "\n".join(f"{d},{1000 - 10 * d}" for d in range(12) if d != 6)
+    record, notes = _read(f"day,attacker_strength\n{rows}\n6,94\n")
+    values = record.observed["attacker_strength"]
+    assert np.isnan(values[6]) and np.isfinite(np.delete(values, 6)).all()
+    assert notes == ["battle.csv: attacker_strength on day 6 is an outlier (94 against "
+                     "about 940 nearby): dropped"]
+
+
+def test_reinforcements_from_cumulative_column_and_from_a_schedule(tmp_path):
+    schedule = tmp_path / "waves.csv"
+    schedule.write_text("day,side,persons\n2,defender,300\n")
+    record, notes = _read("day,attacker_strength,attacker_reinforcements\n"
+                          "0,1000,0\n1,990,0\n2,1480,500\n3,1470,\n4,1460,450\n",
+                          reinforcements=schedule)
+    assert record.reinforcements[:, 0].tolist() == [0, 0, 500, 0, 0]
+    assert record.reinforcements[:, 1].tolist() == [0, 0, 300, 0, 0]
+    assert notes == ["battle.csv: attacker_reinforcements falls on day 4 (450 after 500); "
+                     "kept at 500"]
+
+
+def test_known_initial_strengths_are_kept():
+    record, _ = _read("day,attacker_strength\n0,1000\n1,990\n", initial_defender=800)
+    assert record.initial == {"attacker": None, "defender": 800}
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("date,attacker_strength\n0,1\n", "battle.csv: no 'day' column; allowed: day and any of"),
+    ("day,attacker_strenght\n0,1\n", "battle.csv: unknown column 'attacker_strenght'"),
+    ("day,attacker_reinforcements\n0,1\n", "battle.csv: no observed series"),
+    ("day,attacker_strength\n0,1000\n0,990\n", "battle.csv: day 0 appears more than once"),
+    ("day,attacker_strength\n0,1000\n1,many\n",
+     "battle.csv: row 3, column attacker_strength: 'many' is not a number"),
+    ("day,attacker_strength\n0,1000\n1,-5\n",
+     "battle.csv: row 3, column attacker_strength: -5 is negative"),
+    ("day,attacker_strength\n0.5,1000\n", "battle.csv: column day: every row needs a whole"),
+])
+def test_what_cannot_be_cleaned_is_one_line(text, problem):
+    with pytest.raises(RecordError) as caught:
+        _read(text)
+    assert str(caught.value).startswith(problem)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_schedule_outside_the_record_is_refused(tmp_path):
+    schedule = tmp_path / "waves.csv"
+    schedule.write_text("day,side,persons\n9,attacker,100\n")
+    with pytest.raises(RecordError, match=r"day 9 is outside the record's days"):
+        _read("day,attacker_strength\n0,1000\n1,990\n", reinforcements=schedule)
+
+
+# ------------------------------------------------------------ attrition calibrate
+def _attrition(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_calibrate_writes_estimates_and_a_figure(tmp_path):
+    """A square-law record with a gap: `attrition calibrate --law square` recovers the
+    coefficients, reports the gap, and writes estimates.json and fit.png."""
+    from sim.lawfit import trajectory
+
+    path = trajectory("square", 0.02, 0.03, 1000, 800, 30)
+    rng = np.random.default_rng(0)
+    rows = [f"{d},{a + rng.normal(0, 5):.1f},{b + rng.normal(0, 5):.1f}"
+            for d, (a, b) in enumerate(path) if d != 7]
+    (tmp_path / "battle.csv").write_text("day,attacker_strength,defender_strength\n"
+                                         + "\n".join(rows) + "\n")
+    done = _attrition("calibrate", "battle.csv", "--law", "square", "--out", "fit", "--json",
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    estimates = json.loads(done.stdout)
+    assert estimates["notes"] == ["battle.csv: day 7 missing: not observed"]
+    square = estimates["fits"][0]["parameters"]
+    for name, true in (("alpha", 0.02), ("beta", 0.03)):
+        assert square[name]["ci95_low"] <= true <= square[name]["ci95_high"]
+    assert json.loads((tmp_path / "fit" / "estimates.json").read_text()) == estimates
+    assert (tmp_path / "fit" / "fit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["missing.csv"], "missing.csv: no such file"),
+    (["bad.csv"], "bad.csv: unknown column 'strength'"),
+    (["one_side.csv"], "one_side.csv: the defender's strength is neither observed nor given"),
+    (["one_side.csv", "--initial-defender", "-3"], "--initial-defender: -3 is not positive"),
+])
+def test_calibrate_bad_input_is_one_line_and_writes_nothing(tmp_path, args, problem):
+    (tmp_path / "bad.csv").write_text("day,strength\n0,1\n")
+    (tmp_path / "one_side.csv").write_text("day,attacker_strength\n0,100\n1,90\n2,80\n3,72\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    done = _attrition("calibrate", *args, "--out", "fit", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert problem in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
