@@ -4,10 +4,10 @@ A record is a daily series of what was observed: either side's strength or cumul
 casualties (persons), with missing days as NaN, plus each side's reinforcements by day
 and whatever initial strengths are known. Each law of :mod:`sim.lanchester` (and the
 general power law, where a side loses ``coefficient x enemy^p x own^q`` a day) is
-fitted by least squares on the observed series, each scaled by its own size so that
-the two sides weigh alike. Intervals are profile-likelihood intervals (Gaussian errors
-of unknown variance: ``n log(SSR_profile / SSR_min) <= 3.84`` for 95%), and laws are
-compared by AIC.
+fitted by least squares on the observed series, each weighed by its own noise (its
+residual spread after a first fit scaled by size). Intervals are profile-likelihood
+intervals (Gaussian errors: ``n log(SSR_profile / SSR_min) <= 3.84`` for 95%), and laws
+are compared by AIC with an error variance per series.
 
     >>> import numpy as np
     >>> record = Record.from_trajectory(
@@ -313,6 +313,15 @@ def fit_law(record: Record, law: str) -> LawFit:
     m, n = len(theta), problem.n
     if n <= m:
         raise ValueError(f"{n} observations cannot fit {m} parameters")
+    if len(problem.series) > 1:
+        # Each series has its own noise: weigh it by its own residual spread and fit
+        # again, so that one error variance fits all residuals (the likelihood behind
+        # the intervals assumes it).
+        fitted = problem.predictions(problem.strengths(problem.unpack(theta)))
+        for name, values, mask in problem.series:
+            spread = float(np.sqrt(np.mean((values[mask] - fitted[name][mask]) ** 2)))
+            problem.scale[name] = max(spread, 1e-9 * problem.scale[name])
+        theta, ssr, found = problem.fit(theta)
     jac = found.jac
     sigma2 = ssr / (n - m)
     try:
@@ -353,10 +362,14 @@ def fit_law(record: Record, law: str) -> LawFit:
             "mape": float(np.mean(np.abs(residual[nonzero] / observed[nonzero])) * 100),
             "r2": float(1 - np.sum(residual**2) / np.sum((observed - observed.mean())**2)),
         }
-    log_likelihood_part = n * np.log(ssr / n)
+    # -2 log likelihood with an error variance per series (each at its estimate), in
+    # persons, so that laws fitted to the same record compare; one variance a series
+    # counts as a parameter.
+    deviance = sum(int(mask.sum()) * np.log(max(metrics[name]["rmse"], 1e-12) ** 2)
+                   for name, _, mask in problem.series)
+    k = m + len(problem.series)
     return LawFit(law=law, estimates=estimates, intervals=intervals, metrics=metrics,
-                  aic=float(log_likelihood_part + 2 * (m + 1)),
-                  bic=float(log_likelihood_part + np.log(n) * (m + 1)),
+                  aic=float(deviance + 2 * k), bic=float(deviance + np.log(n) * k),
                   n=n, ssr=ssr, fitted=path)
 
 
