@@ -133,7 +133,6 @@ class LawFit:
     aic: float
     bic: float
     n: int
-    ssr: float
     fitted: np.ndarray
 
     def as_dict(self) -> dict[str, Any]:
@@ -267,18 +266,19 @@ def _profile_interval(problem: _Problem, theta: np.ndarray, ssr: float, index: i
     on each side of the estimate (in fitting scale); the search starts at twice the
     Wald standard error and widens until it brackets the crossing."""
     n = problem.n
-    cache: dict[float, np.ndarray] = {}
+    # Each value's profile fit, once: the bracketing and brentq ask for the same ends.
+    fits: dict[float, tuple[np.ndarray, float]] = {}
 
     def excess(value: float) -> float:
         if value == theta[index]:
             return -CHI2_95  # the estimate itself: the ratio is 1 by definition
-        nearest = min(cache, key=lambda v: abs(v - value)) if cache else None
-        start = cache[nearest] if nearest is not None else theta
-        start = np.array(start)
-        start[index] = value
-        fitted, profile_ssr, _ = problem.fit(start, fixed={index: value})
-        cache[value] = fitted
-        return n * np.log(max(profile_ssr, 1e-300) / ssr) - CHI2_95
+        if value not in fits:
+            nearest = min(fits, key=lambda v: abs(v - value)) if fits else None
+            start = np.array(fits[nearest][0] if nearest is not None else theta)
+            start[index] = value
+            fitted, profile_ssr, _ = problem.fit(start, fixed={index: value})
+            fits[value] = (fitted, n * np.log(max(profile_ssr, 1e-300) / ssr) - CHI2_95)
+        return fits[value][1]
 
     bounds = []
     low_limit, high_limit = problem.limits(index)
@@ -370,7 +370,7 @@ def fit_law(record: Record, law: str) -> LawFit:
     k = m + len(problem.series)
     return LawFit(law=law, estimates=estimates, intervals=intervals, metrics=metrics,
                   aic=float(deviance + 2 * k), bic=float(deviance + np.log(n) * k),
-                  n=n, ssr=ssr, fitted=path)
+                  n=n, fitted=path)
 
 
 def compare_laws(record: Record, laws: tuple[str, ...] = FIT_LAWS) -> list[LawFit]:
