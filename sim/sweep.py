@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -271,70 +272,82 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
     out = Path(out)
     evaluate = evaluate or scenario_evaluator(exp, experiment_file)
     every = tasks(exp)
-    client = _connect(scheduler) if scheduler else None
-    try:
+    with executor_for(workers, scheduler) as (executor, slots):
         manifest = _open_manifest(exp, out, len(every), experiment_file)
-    except BaseException:
-        if client is not None:
-            client.close()
-        raise
-    done = stored_runs(out)
-    todo = [t for t in every if t.run not in done]
-    store = _Store(out, flush_runs, flush_seconds)
-    start = time.monotonic()
-    if client is not None:
-        executor: Executor = client.get_executor()
-        window = max(1, sum(client.nthreads().values())) * window_per_worker
-    elif workers > 1:
-        with _workers_ignore_interrupts():
-            executor = ProcessPoolExecutor(max_workers=workers,
-                                           mp_context=get_context("spawn"))
-            # A pool spawns a worker per submission until it has them all: start them
-            # all now, while they inherit the ignored SIGINT.
-            for _ in range(workers):
-                executor.submit(int)
-        window = workers * window_per_worker
-    else:
-        executor, window = _SerialExecutor(), 1
-    ok = failed = 0
-    bar = _progress(len(every), len(done), progress)
-    try:
-        pending: dict = {}
-        queue = iter(todo)
-        while True:
-            while len(pending) < window:
-                task = next(queue, None)
-                if task is None:
+        done = stored_runs(out)
+        todo = [t for t in every if t.run not in done]
+        store = _Store(out, flush_runs, flush_seconds)
+        start = time.monotonic()
+        window = slots * window_per_worker if slots > 1 else 1
+        ok = failed = 0
+        bar = _progress(len(every), len(done), progress)
+        try:
+            pending: dict = {}
+            queue = iter(todo)
+            while True:
+                while len(pending) < window:
+                    task = next(queue, None)
+                    if task is None:
+                        break
+                    pending[executor.submit(execute, evaluate, task)] = task
+                if not pending:
                     break
-                pending[executor.submit(execute, evaluate, task)] = task
-            if not pending:
-                break
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                pending.pop(future)
-                result = future.result()
-                store.add(result)
-                ok += result["row"]["status"] == "ok"
-                failed += result["row"]["status"] != "ok"
-                bar.update(1)
-        store.flush()
-    except BaseException:
-        store.flush()  # keep what finished; the same command resumes
-        _write_manifest(out, manifest | {"status": "interrupted",
-                                         "stopped": _now()})
-        raise
-    finally:
-        bar.close()
-        if client is not None:
-            client.close()
-        else:
-            executor.shutdown(wait=False, cancel_futures=True)
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    pending.pop(future)
+                    result = future.result()
+                    store.add(result)
+                    ok += result["row"]["status"] == "ok"
+                    failed += result["row"]["status"] != "ok"
+                    bar.update(1)
+            store.flush()
+        except BaseException:
+            store.flush()  # keep what finished; the same command resumes
+            _write_manifest(out, manifest | {"status": "interrupted",
+                                             "stopped": _now()})
+            raise
+        finally:
+            bar.close()
     _consolidate(out)
     counts = pd.read_parquet(out / RUNS_FILE, columns=["status"])["status"].value_counts()
     _write_manifest(out, manifest | {"status": "complete", "finished": _now(),
                                      "runs_ok": int(counts.get("ok", 0)),
                                      "runs_failed": int(counts.get("failed", 0))})
     return SweepResult(out, len(every), ok, failed, len(done), time.monotonic() - start)
+
+
+@contextmanager
+def executor_for(workers: int = 1, scheduler: str | None = None
+                 ) -> Iterator[tuple[Executor, int]]:
+    """An executor for independent runs and how many it runs at once: a Dask
+    distributed cluster at ``scheduler``, else ``workers`` local processes (spawned,
+    ignoring Ctrl-C, which is the driver's), else this process. What it runs must
+    pickle. Closed (pending work cancelled) on leaving the block.
+
+    >>> with executor_for(1) as (executor, slots):
+    ...     executor.submit(pow, 2, 10).result(), slots
+    (1024, 1)
+    """
+    if scheduler:
+        client = _connect(scheduler)
+        try:
+            yield client.get_executor(), max(1, sum(client.nthreads().values()))
+        finally:
+            client.close()
+        return
+    if workers <= 1:
+        yield _SerialExecutor(), 1
+        return
+    with _workers_ignore_interrupts():
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        # A pool spawns a worker per submission until it has them all: start them all
+        # now, while they inherit the ignored SIGINT.
+        for _ in range(workers):
+            pool.submit(int)
+    try:
+        yield pool, workers
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _connect(scheduler: str):
@@ -441,5 +454,5 @@ def read_runs(out: str | Path) -> pd.DataFrame:
     return pd.read_parquet(Path(out) / RUNS_FILE)
 
 
-__all__ = ["ScenarioEvaluator", "SweepResult", "Task", "execute", "read_runs", "run_seed",
-           "run_sweep", "scenario_evaluator", "stored_runs", "tasks"]
+__all__ = ["ScenarioEvaluator", "SweepResult", "Task", "execute", "executor_for", "read_runs",
+           "run_seed", "run_sweep", "scenario_evaluator", "stored_runs", "tasks"]
