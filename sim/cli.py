@@ -5,6 +5,7 @@
     attrition run convict_waves --seed 1 --replicates 10 --set attacker.drones=40
     attrition demo                                  # the classroom page on 127.0.0.1:8765
     attrition calibrate battle.csv --law all        # fit Lanchester laws to a record
+    attrition calibrate battle.csv --scenario fortified_defense --fit sector.cover
 
 Bad input gets one line on stderr naming the file, the key and what is allowed, and
 exit status 2; ``run`` writes its results whole or not at all.
@@ -178,31 +179,60 @@ def build_parser() -> argparse.ArgumentParser:
                     "sensitivity indices with their confidence bars.")
     report.add_argument("folder", type=Path, metavar="DIR", help="a sweep's output folder")
     calibrate = commands.add_parser(
-        "calibrate", help="fit Lanchester laws to a battle record",
+        "calibrate", help="fit Lanchester laws or scenario keys to a battle record",
         description="Fit Lanchester laws to a CSV of daily observations by least squares "
-                    "and compare them by AIC. The CSV has a 'day' column and any of "
-                    "attacker_strength, defender_strength, attacker_casualties, "
+                    "and compare them by AIC, or, with --scenario and --fit, fit scenario "
+                    "keys so that the model's replicate mean matches the record (simulated "
+                    "moments with common random numbers). The CSV has a 'day' column and "
+                    "any of attacker_strength, defender_strength, attacker_casualties, "
                     "defender_casualties (cumulative), attacker_reinforcements, "
                     "defender_reinforcements (cumulative arrivals), in persons. Missing "
                     "days, falling cumulative counts and outliers are reported and left "
-                    "out. Estimates come with 95%% profile-likelihood intervals; the "
-                    "folder gets estimates.json and fit.png (observed against fitted, "
-                    "with residuals).")
+                    "out. Estimates come with 95% intervals; the folder gets "
+                    "estimates.json and plots of observed against fitted, with residuals "
+                    "(fit.png for laws, model_fit.png for the model).")
     calibrate.add_argument("data", type=Path, metavar="DATA.csv", help="the battle record")
-    calibrate.add_argument("--law", choices=(*LAW_CHOICES, "all"), default="all",
-                           help="law to fit (default: all, compared by AIC); the power "
-                                "law has a side lose coefficient x enemy^p x own^q a day")
+    calibrate.add_argument("--law", choices=(*LAW_CHOICES, "all"), default=None,
+                           help="law to fit (default: all, compared by AIC, unless "
+                                "--scenario is given); the power law has a side lose "
+                                "coefficient x enemy^p x own^q a day")
     calibrate.add_argument("--reinforcements", type=Path, default=None, metavar="FILE",
-                           help="reinforcement schedule, a CSV with day, side (attacker or "
-                                "defender) and persons arriving that day")
+                           help="reinforcement schedule for the law fits, a CSV with day, "
+                                "side (attacker or defender) and persons arriving that day")
     calibrate.add_argument("--initial-attacker", type=_positive_number, default=None,
                            metavar="PERSONS", help="the attacker's known strength on the "
-                                                   "first day (default: fitted)")
+                                                   "first day, for the law fits (default: "
+                                                   "fitted)")
     calibrate.add_argument("--initial-defender", type=_positive_number, default=None,
                            metavar="PERSONS", help="the defender's known strength on the "
-                                                   "first day (default: fitted)")
+                                                   "first day, for the law fits (default: "
+                                                   "fitted)")
+    calibrate.add_argument("--scenario", default=None, metavar="NAME|FILE",
+                           help="calibrate this scenario's keys (--fit) to the record: its "
+                                "strength and casualty series against the model's "
+                                "personnel and killed + wounded, day 0 on day 0, for as "
+                                "many days as the record")
+    calibrate.add_argument("--fit", action="append", default=[], metavar="KEY[=RANGE]",
+                           help="a scenario key to fit, e.g. --fit "
+                                "defender.aimed_kills_per_shooter_per_day, searched from "
+                                "its value / 4 to x 4 within its limits, or --fit "
+                                "'sector.fortification_level=interval(0.2,0.9)'; repeatable")
+    calibrate.add_argument("--replicates", type=_int_at_least(3), default=10, metavar="N",
+                           help="model runs per evaluation, with the same N seeds at every "
+                                "evaluation (default: 10)")
+    calibrate.add_argument("--seed", type=_int_at_least(0), default=0,
+                           help="master seed of the replicates (default: 0)")
+    calibrate.add_argument("--workers", type=_int_at_least(1), default=os.cpu_count() or 1,
+                           metavar="N", help="local worker processes for the model runs "
+                                             f"(default: the number of cores, "
+                                             f"{os.cpu_count() or 1}); the numbers do not "
+                                             "depend on it")
+    calibrate.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                           help="run the model on an existing Dask distributed cluster "
+                                "instead, e.g. tcp://10.0.0.5:8786")
+    calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
     calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
-                           help="new or empty directory for estimates.json and fit.png "
+                           help="new or empty directory for estimates.json and the plots "
                                 "(default: a fresh runs/calibrate-NAME-TIMESTAMP)")
     calibrate.add_argument("--json", action="store_true",
                            help="print only the estimates, as JSON, on stdout")
@@ -332,39 +362,127 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    """Fit the chosen laws to the record, print the comparison, write the folder."""
+    """Fit the chosen laws and/or scenario keys to the record, print the results, write
+    the folder (whole or not at all)."""
+    from tqdm import tqdm
+
     from sim import plots
+    from sim.calibration import calibrate_model
     from sim.lawfit import compare_laws
     from sim.records import RecordError, read_record
 
-    laws = LAW_CHOICES if args.law == "all" else (args.law,)
+    if args.fit and args.scenario is None:
+        raise UsageError("--fit: needs --scenario; allowed: --scenario NAME --fit KEY")
+    if args.scenario is not None and not args.fit:
+        raise UsageError("--scenario: names no key to fit; allowed: one or more --fit KEY, "
+                         "e.g. --fit defender.aimed_kills_per_shooter_per_day")
+    if args.law is None and args.scenario is None:
+        args.law = "all"
+    laws = () if args.law is None else LAW_CHOICES if args.law == "all" else (args.law,)
     laws = tuple("logarithmic" if law == "log" else law for law in laws)
     try:
         record, notes = read_record(args.data, str(args.data), args.reinforcements,
                                     args.initial_attacker, args.initial_defender)
-        fits = compare_laws(record, laws)
     except RecordError as err:
         raise UsageError(str(err)) from None
-    except ValueError as err:
-        raise UsageError(f"{args.data}: {err}") from None
+    if args.scenario is not None:
+        scenarios.read(args.scenario)  # an unknown scenario is reported before any work
     out = args.out if args.out is not None else _fresh_run_dir(f"calibrate-{args.data.stem}")
     staging = _stage(out)
-    estimates = {"data": str(args.data), "notes": notes, "best": fits[0].law,
-                 "fits": [fit.as_dict() for fit in fits], "package_version": __version__}
     try:
-        (staging / "estimates.json").write_text(json.dumps(estimates, indent=2) + "\n")
-        plots.plot_law_fits(record, fits, staging / "fit.png", title=str(args.data))
+        try:
+            fits = compare_laws(record, laws) if laws else []
+        except ValueError as err:
+            raise UsageError(f"{args.data}: {err}") from None
+        model_fit = None
+        if args.scenario is not None:
+            if record.reinforcements.any():
+                notes.append(f"{args.data}: the reinforcements serve the law fits only; the "
+                             f"scenario's force generation makes the model's arrivals")
+            for side in ("attacker", "defender"):
+                if getattr(args, f"initial_{side}") is not None:
+                    notes.append(f"--initial-{side} serves the law fits only; the scenario "
+                                 f"sets the model's initial strengths")
+            bars: list = []
+
+            def progress(runs: int) -> None:
+                # Made on the first finished run: a bad key is reported without a bar.
+                if not bars:
+                    bars.append(tqdm(unit="run", desc="model runs", file=sys.stderr,
+                                     dynamic_ncols=True, disable=args.no_progress))
+                bars[0].update(runs)
+
+            try:
+                model_fit = calibrate_model(record, args.scenario, args.fit,
+                                            replicates=args.replicates, seed=args.seed,
+                                            workers=args.workers, scheduler=args.scheduler,
+                                            progress=progress)
+            except scenarios.ScenarioError:
+                raise
+            except ValueError as err:
+                raise UsageError(f"{args.data}: {err}") from None
+            finally:
+                for bar in bars:
+                    bar.close()
+        estimates: dict[str, Any] = {"data": str(args.data), "notes": notes}
+        if fits:
+            estimates |= {"best": fits[0].law, "fits": [fit.as_dict() for fit in fits]}
+            plots.plot_law_fits(record, fits, staging / "fit.png", title=str(args.data))
+        if model_fit is not None:
+            estimates["model"] = model_fit.as_dict()
+            plots.plot_model_fit(record, model_fit, staging / "model_fit.png",
+                                 title=str(args.data))
+        estimates["package_version"] = __version__
+        text = json.dumps(json_ready(estimates), indent=2, allow_nan=False)
+        (staging / "estimates.json").write_text(text + "\n")
         _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if args.json:
-        print(json.dumps(estimates, indent=2))
+        print(text)
         return 0
-    for note in notes:
+    for note in notes + (model_fit.notes if model_fit else []):
         print(f"note: {note}", file=sys.stderr)
-    print(format_fits(fits))
-    print(f"\nResults in {out}/ (estimates.json, fit.png)")
+    if fits:
+        print(format_fits(fits))
+    if model_fit is not None:
+        print(("\n" if fits else "") + format_model_fit(model_fit))
+    written = ", ".join(f for f in ("estimates.json", "fit.png" if fits else "",
+                                    "model_fit.png" if model_fit else "") if f)
+    print(f"\nResults in {out}/ ({written})")
     return 0
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with every float that is not finite (an interval not found) as None,
+    which JSON can hold."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def format_model_fit(fit) -> str:
+    """The model calibration: each key's estimate, standard error, 95% interval and
+    search range, and the replicate mean's fit to each observed series."""
+    lines = [f"model {fit.scenario}: {fit.evaluations} evaluations x {fit.replicates} "
+             f"replicates = {fit.runs} runs (common random numbers)"]
+    for key, value in fit.estimates.items():
+        low, high = fit.intervals[key]
+        se = fit.standard_errors[key]
+        spread = (f" (standard error {se:.3g}) [{low:.4g}, {high:.4g}]"
+                  if math.isfinite(se) else " (not identified)")
+        lines.append(f"    {key}  {value:.4g}{spread}, searched {fit.bounds[key][0]:.4g} to "
+                     f"{fit.bounds[key][1]:.4g}")
+    for series, m in fit.metrics.items():
+        lines.append(f"    fit to {series:<19} RMSE {m['rmse']:.4g}, MAPE {m['mape']:.2f}%, "
+                     f"R^2 {m['r2']:.4f}")
+    lines.append(f"    {fit.runs_further:.0%} of the runs at the estimate are further from "
+                 f"the model's mean than the record")
+    return "\n".join(lines)
 
 
 def format_fits(fits: list) -> str:

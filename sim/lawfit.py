@@ -298,6 +298,21 @@ def _profile_interval(problem: _Problem, theta: np.ndarray, ssr: float, index: i
     return bounds[0], bounds[1]
 
 
+def fit_metrics(observed: np.ndarray, fitted: np.ndarray) -> dict[str, float]:
+    """RMSE (persons), MAPE (% of the observed values that are not 0) and R^2.
+
+    >>> fit_metrics(np.array([10.0, 20.0, 30.0]), np.array([11.0, 20.0, 29.0]))["rmse"]
+    0.816496580927726
+    """
+    residual = observed - fitted
+    nonzero = observed != 0
+    spread = np.sum((observed - observed.mean()) ** 2)
+    return {"rmse": float(np.sqrt(np.mean(residual**2))),
+            "mape": float(np.mean(np.abs(residual[nonzero] / observed[nonzero])) * 100)
+            if nonzero.any() else float("nan"),
+            "r2": float(1 - np.sum(residual**2) / spread) if spread > 0 else float("nan")}
+
+
 def fit_law(record: Record, law: str) -> LawFit:
     """Fit ``law`` (one of :data:`FIT_LAWS`) to ``record`` by least squares.
 
@@ -352,16 +367,8 @@ def fit_law(record: Record, law: str) -> LawFit:
         intervals["alpha"] = intervals["beta"] = (float("nan"), float("nan"))
     path = problem.strengths(estimates)
     predicted = problem.predictions(path)
-    metrics = {}
-    for name, values, mask in problem.series:
-        observed, fitted = values[mask], predicted[name][mask]
-        residual = observed - fitted
-        nonzero = observed != 0
-        metrics[name] = {
-            "rmse": float(np.sqrt(np.mean(residual**2))),
-            "mape": float(np.mean(np.abs(residual[nonzero] / observed[nonzero])) * 100),
-            "r2": float(1 - np.sum(residual**2) / np.sum((observed - observed.mean())**2)),
-        }
+    metrics = {name: fit_metrics(values[mask], predicted[name][mask])
+               for name, values, mask in problem.series}
     # -2 log likelihood with an error variance per series (each at its estimate), in
     # persons, so that laws fitted to the same record compare; one variance a series
     # counts as a parameter.

@@ -400,3 +400,28 @@ def plot_law_fits(record, fits: list, path: str | Path, title: str = "") -> Path
         bottom.set(xlabel="day", ylabel=f"residual ({fits[0].law})")
         top.legend(fontsize="small")
     return _finish(fig, path, title)
+
+
+def plot_model_fit(record, fit, path: str | Path, title: str = "") -> Path:
+    """Observed series of a battle record (points) against the calibrated model's
+    replicate mean (line) and the 5-95% band of its single runs, with the residuals
+    (observed minus mean) below: one column per observed series."""
+    series = list(fit.fitted)
+    fig, axes = plt.subplots(2, len(series), figsize=(5.5 * len(series), 6.5), sharex=True,
+                             squeeze=False, gridspec_kw={"height_ratios": (3, 1)})
+    days = np.arange(record.days + 1)
+    label = ", ".join(f"{k} = {v:.4g}" for k, v in fit.estimates.items())
+    for k, name in enumerate(series):
+        top, bottom = axes[0, k], axes[1, k]
+        observed = record.observed[name]
+        low, high = fit.band[name]
+        top.fill_between(days, low, high, color="C0", alpha=0.2,
+                         label=f"single runs, 5-95% of {fit.replicates}")
+        top.plot(days, fit.fitted[name], color="C0", linewidth=2, label="model mean")
+        top.plot(days, observed, "o", color="0.3", markersize=3, label="observed")
+        top.set(title=name.replace("_", " "), ylabel="persons")
+        top.legend(fontsize="small")
+        bottom.axhline(0, color="0.6", linewidth=0.8)
+        bottom.plot(days, observed - fit.fitted[name], "o", markersize=3, color="C0")
+        bottom.set(xlabel="day", ylabel="residual (persons)")
+    return _finish(fig, path, f"{title}: {fit.scenario} with {label}" if title else label)

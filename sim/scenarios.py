@@ -18,8 +18,10 @@ literals, never evaluated as code.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -40,6 +42,10 @@ class ScenarioError(ValueError):
     def __init__(self, file: str | Path, key: str, problem: str):
         self.file, self.key, self.problem = str(file), key, problem
         super().__init__(f"{self.file}: {key}: {problem}" if key else f"{self.file}: {problem}")
+
+    def __reduce__(self):
+        # Raised in worker processes too: pickle with the three parts, not the message.
+        return type(self), (self.file, self.key, self.problem)
 
 
 def scenario_dirs(kind: str = "scenarios") -> list[Path]:
@@ -287,6 +293,81 @@ def explain(err: ValidationError, file: str | Path,
         if first["type"] != "value_error" and isinstance(shown, str | int | float | bool):
             problem += f" (got {shown!r})"
     return ScenarioError(file, format_key_path(loc), problem + more)
+
+
+@dataclass(frozen=True)
+class NumericKey:
+    """A number in a scenario: its values where the key points (several with ``[*]``),
+    whether it must be whole, and the schema's limits (``-inf``/``inf`` where none;
+    ``open_low``/``open_high`` when the limit itself is not allowed)."""
+
+    key: str
+    values: tuple[float, ...]
+    integer: bool
+    low: float
+    high: float
+    open_low: bool = False
+    open_high: bool = False
+
+
+def numeric_key(scenario: Scenario, key: str) -> NumericKey:
+    """The number at ``key`` in a validated scenario, with its type and limits.
+
+    >>> numeric_key(load("lanchester_square"), "attacker.killed_fraction")
+    NumericKey(key='attacker.killed_fraction', values=(0.25,), integer=False, low=0.0, \
+high=1.0, open_low=True, open_high=False)
+
+    Raises ``KeyError`` (one line: what is wrong and what is allowed) for a key that is
+    not there or does not hold a number."""
+    import annotated_types as at
+
+    try:
+        parts = split_key_path(key)
+    except ValueError as err:
+        raise KeyError(str(err)) from None
+    nodes: list[Any] = [scenario]
+    field = None
+    for i, part in enumerate(parts):
+        where = format_key_path(parts[:i]) or "(top)"
+        following = []
+        for node in nodes:
+            if part == "*" and isinstance(node, list | dict):
+                following += list(node) if isinstance(node, list) else list(node.values())
+            elif isinstance(part, int) and isinstance(node, list) and part < len(node):
+                following.append(node[part])
+            elif isinstance(part, str) and isinstance(node, dict) and part in node:
+                following.append(node[part])
+            elif isinstance(part, str) and isinstance(node, BaseModel) \
+                    and part in type(node).model_fields:
+                field = type(node).model_fields[part]
+                following.append(getattr(node, part))
+            else:
+                allowed = (", ".join(type(node).model_fields) if isinstance(node, BaseModel)
+                           else ", ".join(map(str, node)) if isinstance(node, dict)
+                           else f"[0] to [{len(node) - 1}] or [*]"
+                           if isinstance(node, list) else "nothing below a value")
+                raise KeyError(f"no '{part}' in {where}; allowed: {allowed}")
+        nodes = following
+    numbers = [v for v in nodes if isinstance(v, int | float) and not isinstance(v, bool)]
+    if field is None or not nodes or len(numbers) != len(nodes):
+        raise KeyError(f"holds {nodes[0]!r} (not a number); allowed: a key that holds a "
+                       f"number")
+    annotation, metadata = field.annotation, list(field.metadata)
+    for arg in get_args(annotation):  # X | None, with X Annotated[float, limits]
+        if arg is not type(None):
+            annotation = get_args(arg)[0] if get_args(arg) else arg
+            metadata += [m for extra in getattr(arg, "__metadata__", ())
+                         for m in getattr(extra, "metadata", [extra])]
+    low, high, open_low, open_high = -math.inf, math.inf, False, False
+    for item in metadata:
+        if isinstance(item, at.Ge | at.Gt):
+            low, open_low = float(getattr(item, "ge", getattr(item, "gt", None))), \
+                isinstance(item, at.Gt)
+        if isinstance(item, at.Le | at.Lt):
+            high, open_high = float(getattr(item, "le", getattr(item, "lt", None))), \
+                isinstance(item, at.Lt)
+    return NumericKey(key, tuple(float(v) for v in numbers), annotation is int, low, high,
+                      open_low, open_high)
 
 
 def _fields_at(loc: list, root: type[BaseModel] = Scenario) -> list[str]:

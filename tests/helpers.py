@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import AttritionModel, Scenario
+from sim.calibration import model_series
 
 
 def replicate_series(scenario: Scenario, seeds, days: int) -> np.ndarray:
@@ -14,8 +15,7 @@ def replicate_series(scenario: Scenario, seeds, days: int) -> np.ndarray:
     for k, seed in enumerate(seeds):
         model = AttritionModel(scenario, rng=seed)
         model.run()
-        series = model.side_history("personnel")[: days + 1]
-        out[k] = np.pad(series, ((0, days + 1 - len(series)), (0, 0)), mode="edge")
+        out[k] = model_series(model, ["attacker_strength", "defender_strength"], days).T
     return out
 
 

@@ -17,8 +17,9 @@ INFO_TAB = ("WHAT IS IT?", "HOW IT WORKS", "HOW TO USE IT", "THINGS TO NOTICE", 
             "EXTENDING THE MODEL", "RELATED MODELS", "CREDITS AND REFERENCES")
 
 
-def test_three_lessons_each_with_a_notebook():
-    assert {p.stem for p in NOTES} == {"lanchester", "human_waves", "recruit_pools"}
+def test_four_lessons_each_with_a_notebook():
+    assert {p.stem for p in NOTES} == {"lanchester", "human_waves", "recruit_pools",
+                                       "fitting_laws"}
     assert {p.stem for p in NOTEBOOKS} == {p.stem for p in NOTES}
 
 

@@ -1,0 +1,458 @@
+"""Model calibration: scenario keys fitted so that the model's replicate-mean series
+match a battle record, by the method of simulated moments with common random numbers.
+
+The record's observed series (:data:`sim.lawfit.SERIES`) are matched to the model's
+daily record, summed over contingents: a side's *strength* is its ``personnel`` (persons
+in its units, fighting or not), its *casualties* are ``killed_total + wounded_total``.
+Record day 0 is the model's day 0, and the model runs for as many days as the record;
+a run that stops earlier (a side broke) keeps its last values, as the battle is over.
+The record's reinforcements are not used here: the scenario's own force generation
+makes the model's arrivals.
+
+Method
+------
+For values ``theta`` of the fitted keys, the model runs ``R`` replicates with the same
+``R`` seeds at every ``theta`` (common random numbers: a change of ``theta``, not a
+change of luck, moves the mean), and the objective is
+
+    Q(theta) = sum_s w_s sum_t (y_s(t) - m_s(t; theta))^2
+
+over the observed series ``s`` and days ``t``, where ``m`` is the replicate mean and
+``w_s`` is one over series ``s``'s variance between replicates (pooled over the first
+design), so that each series counts by its own noise. The search evaluates a design over
+the bounds in parallel (9 points for one key, a scrambled Sobol' set for more), then
+refines from its best point (bounded Brent for one key, Nelder-Mead for more). A key
+whose bounds are both positive is searched on a log scale.
+
+Uncertainty is the sandwich covariance of simulated moments (McFadden 1989; Gourieroux
+and Monfort 1996, *Simulation-based econometric methods*)::
+
+    V = (1 + 1/R) A^-1 B A^-1,   A = J' W J,   B = Cov_r(J' W y_r)
+
+with ``J`` the derivative of the mean series in ``theta`` (central differences, same
+seeds) and ``y_r`` the ``R`` replicates at the estimate, which stand in for the
+record's own randomness (the battle is one draw of the model); ``1/R`` adds the noise
+of a mean of ``R`` runs. ``B`` comes from ``R`` runs, so intervals use Student's t with
+``R - 1`` degrees of freedom.
+
+    >>> from sim.scenarios import read
+    >>> _, data = read("lanchester_square")
+    >>> data["combat"]["substeps_per_day"] = 4
+    >>> truth = SeriesEvaluator(data, [FitKey("defender.aimed_kills_per_shooter_per_day",
+    ...                                       0.02, 0.1)], ["attacker_strength"], days=8)
+    >>> record = record_of(truth([0.05], seed=99), ["attacker_strength"])
+    >>> fit = calibrate_model(record, data, ["defender.aimed_kills_per_shooter_per_day"],
+    ...                       replicates=6)
+    >>> low, high = fit.intervals["defender.aimed_kills_per_shooter_per_day"]
+    >>> bool(low < 0.05 < high)
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+from scipy.stats import qmc
+
+from sim.config import Scenario
+from sim.lawfit import SERIES, Record, fit_metrics
+from sim.model import AttritionModel
+from sim.scenarios import ScenarioError, assign, numeric_key, read, validate
+from sim.sweep import executor_for, run_seed
+
+SIDES = ("attacker", "defender")
+#: Model daily-record columns that make each kind of observed series (summed).
+MODEL_COLUMNS = {"strength": ("personnel",), "casualties": ("killed_total", "wounded_total")}
+#: Default search bounds: the scenario's value divided and multiplied by this.
+DEFAULT_SPAN = 4.0
+#: Design points for one key; more keys get a Sobol' set of 8 points a key.
+DESIGN_POINTS_ONE_KEY = 9
+#: Central-difference step for the derivative, as a share of the search range.
+DERIVATIVE_STEP = 0.03
+
+
+@dataclass(frozen=True)
+class FitKey:
+    """A scenario key to fit, searched between ``low`` and ``high`` (on a log scale when
+    both are positive); a whole-number key is rounded when the model is built."""
+
+    key: str
+    low: float
+    high: float
+    integer: bool = False
+
+    @property
+    def logged(self) -> bool:
+        return self.low > 0
+
+    def to_unit(self, value: float) -> float:
+        if self.logged:
+            return math.log(value / self.low) / math.log(self.high / self.low)
+        return (value - self.low) / (self.high - self.low)
+
+    def from_unit(self, u: float) -> float:
+        u = min(max(float(u), 0.0), 1.0)
+        if self.logged:
+            return self.low * (self.high / self.low) ** u
+        return self.low + u * (self.high - self.low)
+
+    def cast(self, value: float) -> float | int:
+        return int(round(value)) if self.integer else float(value)
+
+
+def fit_key(scenario: Scenario, text: str, file: str | Path = "scenario") -> FitKey:
+    """A ``--fit`` argument: ``key.path`` (searched from the scenario's value / 4 to x 4,
+    within the schema's limits) or ``key.path=interval(LOW,HIGH)``.
+
+    >>> from sim.scenarios import load
+    >>> fit_key(load("lanchester_square"), "defender.aimed_kills_per_shooter_per_day")
+    FitKey(key='defender.aimed_kills_per_shooter_per_day', low=0.0125, high=0.2, integer=False)
+    >>> fit_key(load("lanchester_square"), "sector.cover=interval(0.1, 0.5)").high
+    0.5
+    """
+    key, sep, spec = text.partition("=")
+    key = key.strip()
+    try:
+        info = numeric_key(scenario, key)
+    except KeyError as err:
+        raise ScenarioError(file, f"--fit {key}", err.args[0]) from None
+    limits = (f"{'>' if info.open_low else '>='} {info.low:g}",
+              f"{'<' if info.open_high else '<='} {info.high:g}")
+    if sep:
+        numbers = _interval(spec)
+        if numbers is None:
+            raise ScenarioError(file, f"--fit {text}", "allowed: key.path or "
+                                "key.path=interval(LOW,HIGH) with LOW < HIGH")
+        low, high = numbers
+    else:
+        value = max(abs(v) for v in info.values)
+        if value == 0:
+            raise ScenarioError(file, f"--fit {key}", "is 0 in the scenario, so there is no "
+                                "default range; allowed: key.path=interval(LOW,HIGH)")
+        low, high = min(info.values) / DEFAULT_SPAN, max(info.values) * DEFAULT_SPAN
+        if min(info.values) < 0:
+            low, high = -value * DEFAULT_SPAN, value * DEFAULT_SPAN
+        low, high = max(low, info.low), min(high, info.high)
+    outside = ((low < info.low or (info.open_low and low == info.low))
+               or (high > info.high or (info.open_high and high == info.high)))
+    if outside:
+        raise ScenarioError(file, f"--fit {key}", f"interval({low:g},{high:g}) leaves the "
+                            f"key's limits; allowed: {limits[0]} and {limits[1]}")
+    if info.integer and high - low < 2:
+        raise ScenarioError(file, f"--fit {key}", "a whole-number key needs a range of at "
+                            "least 2; allowed: key.path=interval(LOW,HIGH)")
+    return FitKey(key, float(low), float(high), info.integer)
+
+
+def _interval(spec: str) -> tuple[float, float] | None:
+    spec = spec.replace(" ", "")
+    if not (spec.startswith("interval(") and spec.endswith(")")):
+        return None
+    try:
+        low, high = (float(x) for x in spec[len("interval("):-1].split(","))
+    except ValueError:
+        return None
+    return (low, high) if math.isfinite(low) and math.isfinite(high) and low < high else None
+
+
+def model_series(model: AttritionModel, series: Sequence[str], days: int) -> np.ndarray:
+    """(len(series), days + 1) array of a run's observed series, the last day's values
+    kept after a run that stopped early."""
+    out = np.empty((len(series), days + 1))
+    for i, name in enumerate(series):
+        side, kind = name.split("_", 1)
+        values = sum(model.side_history(c)[:, SIDES.index(side)] for c in MODEL_COLUMNS[kind])
+        values = values[:days + 1]
+        out[i, :len(values)] = values
+        out[i, len(values):] = values[-1]
+    return out
+
+
+class SeriesEvaluator:
+    """Runs the model on scenario ``base`` (data, as read) with the fitted keys set and
+    returns the observed series. Plain data, so it pickles to process and Dask workers."""
+
+    def __init__(self, base: dict[str, Any], keys: Sequence[FitKey], series: Sequence[str],
+                 days: int):
+        self.base, self.keys = base, list(keys)
+        self.series, self.days = list(series), int(days)
+
+    def scenario(self, values: Sequence[float]) -> Scenario:
+        """The scenario at ``values``; :class:`ScenarioError` (one line) if invalid."""
+        data = copy.deepcopy(self.base)
+        data["max_days"] = self.days
+        for key, value in zip(self.keys, values, strict=True):
+            assign(data, key.key, key.cast(value))
+        at = ", ".join(f"{k.key}={k.cast(v):g}" for k, v in zip(self.keys, values, strict=True))
+        return validate(data, f"the scenario at {at}")
+
+    def __call__(self, values: Sequence[float], seed: int) -> np.ndarray:
+        model = AttritionModel(self.scenario(values), rng=seed)
+        model.run()
+        return model_series(model, self.series, self.days)
+
+
+def record_of(series: np.ndarray, names: Sequence[str]) -> Record:
+    """A record observing ``names`` with the values of ``series`` ((names, days + 1))."""
+    return Record({n: np.asarray(s, dtype=float) for n, s in zip(names, series, strict=True)},
+                  np.zeros((series.shape[1], 2)))
+
+
+@dataclass
+class ModelFit:
+    """Fitted keys with standard errors and 95% intervals, the fit to each observed
+    series, and the replicate mean (and 5-95% band of single runs) at the estimate.
+    ``runs_further`` is the share of runs at the estimate that are further from the mean
+    (weighted squared distance, ``objective`` for the record) than the record: near 0,
+    the model does not follow the record as it follows its own runs."""
+
+    scenario: str
+    estimates: dict[str, float]
+    standard_errors: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    bounds: dict[str, tuple[float, float]]
+    metrics: dict[str, dict[str, float]]
+    replicates: int
+    seeds: list[int]
+    evaluations: int
+    runs: int
+    objective: float
+    runs_further: float
+    fitted: dict[str, np.ndarray]
+    band: dict[str, tuple[np.ndarray, np.ndarray]]
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: estimates with standard errors and intervals, metrics, the runs."""
+        return {"scenario": self.scenario, "method": "simulated moments, common random "
+                "numbers, sandwich covariance", "replicates": self.replicates,
+                "seeds": self.seeds, "evaluations": self.evaluations, "runs": self.runs,
+                "objective": self.objective, "runs_further_than_record": self.runs_further,
+                "parameters": {k: {"estimate": v, "standard_error": self.standard_errors[k],
+                                   "ci95_low": self.intervals[k][0],
+                                   "ci95_high": self.intervals[k][1],
+                                   "search_low": self.bounds[k][0],
+                                   "search_high": self.bounds[k][1]}
+                               for k, v in self.estimates.items()},
+                "metrics": self.metrics, "notes": self.notes}
+
+
+class _Calibration:
+    """The objective over unit-cube coordinates, every evaluation kept."""
+
+    def __init__(self, record: Record, evaluator: SeriesEvaluator, seeds: list[int],
+                 executor, progress):
+        self.keys, self.evaluator, self.seeds = evaluator.keys, evaluator, seeds
+        self.observed = np.array([record.observed[s] for s in evaluator.series])
+        self.mask = np.isfinite(self.observed)
+        self.executor, self.progress = executor, progress
+        self.weights = np.ones(len(evaluator.series))
+        self.cache: dict[tuple, np.ndarray] = {}
+
+    def values(self, u: np.ndarray) -> list[float]:
+        return [k.from_unit(x) for k, x in zip(self.keys, u, strict=True)]
+
+    def runs(self, points: list[np.ndarray]) -> list[np.ndarray]:
+        """(R, series, days + 1) runs at each point, all submitted at once."""
+        keys = [tuple(k.cast(v) for k, v in zip(self.keys, self.values(u), strict=True))
+                for u in points]
+        todo = list(dict.fromkeys(k for k in keys if k not in self.cache))
+        futures = {k: [self.executor.submit(self.evaluator, list(k), seed)
+                       for seed in self.seeds] for k in todo}
+        for k, jobs in futures.items():
+            self.cache[k] = np.array([job.result() for job in jobs])
+            self.progress(len(self.seeds))
+        return [self.cache[k] for k in keys]
+
+    def objective(self, runs: np.ndarray) -> float:
+        residual = np.where(self.mask, self.observed - runs.mean(axis=0), 0.0)
+        return float(np.sum(self.weights[:, None] * residual**2))
+
+    def __call__(self, u) -> float:
+        return self.objective(self.runs([np.atleast_1d(u)])[0])
+
+
+def calibrate_model(record: Record, scenario: str | Path | dict[str, Any],
+                    fit: Sequence[str | FitKey], replicates: int = 10, seed: int = 0,
+                    workers: int = 1, scheduler: str | None = None,
+                    progress=None) -> ModelFit:
+    """Fit scenario keys so that the model's replicate mean matches ``record``.
+
+    Parameters
+    ----------
+    record : the battle record (strength and casualty series are matched).
+    scenario : a scenario name or file, or scenario data as :func:`sim.scenarios.read`
+        gives it.
+    fit : keys to fit, as ``--fit`` takes them (``key.path`` or
+        ``key.path=interval(LOW,HIGH)``), or :class:`FitKey`.
+    replicates : runs per evaluation, with the same seeds at every evaluation.
+    seed : master seed; replicate ``r`` has seed ``run_seed(seed, 0, r)``.
+    workers, scheduler : where runs go, as for a sweep (:func:`sim.sweep.executor_for`).
+    progress : called with the number of runs finished, as they finish.
+
+    Raises :class:`ScenarioError` (one line) for a bad key, range or scenario, and
+    ``ValueError`` for a record with nothing to match.
+    """
+    if isinstance(scenario, dict):
+        file, data = "scenario", copy.deepcopy(scenario)
+    else:
+        path, data = read(scenario)
+        file = str(path)
+    name = str(data.get("name") or (Path(file).stem if file != "scenario" else "scenario"))
+    base = validate(data, file)
+    keys = [k if isinstance(k, FitKey) else fit_key(base, k, file) for k in fit]
+    if len({k.key for k in keys}) != len(keys):
+        raise ScenarioError(file, "--fit", "a key is named twice; allowed: each key once")
+    if replicates < 3:
+        raise ScenarioError(file, "--replicates", f"{replicates}; allowed: 3 or more (the "
+                            f"spread between replicates gives the intervals)")
+    series = [s for s in SERIES if np.isfinite(record.observed.get(s, [np.nan])).any()]
+    if not series or record.days < 2:
+        raise ValueError(f"{len(series)} observed series over {record.days + 1} days; "
+                         f"allowed: a strength or casualty series over 3 days or more")
+    evaluator = SeriesEvaluator(data, keys, series, record.days)
+    for corner in ([k.low for k in keys], [k.high for k in keys]):
+        evaluator.scenario(corner)  # a range the scenario cannot take fails before any run
+    seeds = [run_seed(seed, 0, r) for r in range(replicates)]
+    with executor_for(workers, scheduler) as (executor, _):
+        problem = _Calibration(record, evaluator, seeds, executor, progress or (lambda n: None))
+        estimate = _search(problem)
+        return _summarise(problem, estimate, name, record)
+
+
+def _design(dimensions: int) -> np.ndarray:
+    if dimensions == 1:
+        return np.linspace(0, 1, DESIGN_POINTS_ONE_KEY)[:, None]
+    sobol = qmc.Sobol(dimensions, scramble=True, seed=np.random.default_rng(0))
+    points = sobol.random(2 ** math.ceil(math.log2(8 * dimensions)))
+    return np.vstack([np.full(dimensions, 0.5), points])
+
+
+def _search(problem: _Calibration) -> np.ndarray:
+    """The design, weights from its replicate spread, then a local refinement."""
+    design = _design(len(problem.keys))
+    runs = problem.runs(list(design))
+    spread = np.array([np.mean([r.var(axis=0, ddof=1)[s][problem.mask[s]].mean()
+                                for r in runs]) for s in range(len(problem.evaluator.series))])
+    problem.weights = 1.0 / np.maximum(spread, 1.0)  # counts: at least 1 person^2
+    values = [problem.objective(r) for r in runs]
+    best = int(np.argmin(values))
+    if len(problem.keys) == 1:
+        grid = design[:, 0]
+        low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+        found = optimize.minimize_scalar(problem, bounds=(low, high), method="bounded",
+                                         options={"xatol": 1e-3})
+        u = np.array([found.x])
+        return u if found.fun <= values[best] else design[best]
+    step = 0.5 / len(design) ** (1 / len(problem.keys))
+    simplex = [design[best]] + [np.clip(design[best] + step * np.eye(len(problem.keys))[i]
+                                        * (1 if design[best][i] < 0.5 else -1), 0, 1)
+                                for i in range(len(problem.keys))]
+    found = optimize.minimize(problem, design[best], method="Nelder-Mead",
+                              bounds=[(0, 1)] * len(problem.keys),
+                              options={"initial_simplex": np.array(simplex), "xatol": 1e-3,
+                                       "fatol": 1e-6 * max(values[best], 1e-12),
+                                       "maxfev": 60 * len(problem.keys)})
+    return found.x if found.fun <= values[best] else design[best]
+
+
+def _steps(key: FitKey, u: float) -> tuple[float, float]:
+    """Unit coordinates either side of ``u`` for the derivative: :data:`DERIVATIVE_STEP`,
+    one-sided at a bound, and at least one whole unit for a whole-number key."""
+    up, down = min(u + DERIVATIVE_STEP, 1.0), max(u - DERIVATIVE_STEP, 0.0)
+    if key.integer:
+        centre = key.cast(key.from_unit(u))
+        if key.cast(key.from_unit(up)) <= centre and centre + 1 <= key.high:
+            up = key.to_unit(centre + 1)
+        if key.cast(key.from_unit(down)) >= centre and centre - 1 >= key.low:
+            down = key.to_unit(centre - 1)
+    return up, down
+
+
+def _summarise(problem: _Calibration, u: np.ndarray, name: str, record: Record) -> ModelFit:
+    keys, p = problem.keys, len(problem.keys)
+    theta = np.array(problem.values(u))
+    # Derivative of the mean series by central differences with the same seeds; a key
+    # at its bound takes a one-sided step.
+    ups, downs = [], []
+    for i, key in enumerate(keys):
+        up, down = u.copy(), u.copy()
+        up[i], down[i] = _steps(key, u[i])
+        ups.append(up)
+        downs.append(down)
+    runs = problem.runs([u, *ups, *downs])
+    at_estimate = runs[0]
+    mask = problem.mask
+    w = np.repeat(problem.weights, mask.sum(axis=1))
+    jac = np.empty((int(mask.sum()), p))
+    notes = []
+    for i, key in enumerate(keys):
+        h = key.cast(problem.values(ups[i])[i]) - key.cast(problem.values(downs[i])[i])
+        diff = runs[1 + i].mean(axis=0) - runs[1 + p + i].mean(axis=0)
+        jac[:, i] = diff[mask] / h if h else 0.0
+    replicates = len(problem.seeds)
+    a = jac.T @ (w[:, None] * jac)
+    scores = np.array([jac.T @ (w * (r[mask] - at_estimate.mean(axis=0)[mask]))
+                       for r in at_estimate])
+    b = np.atleast_2d(np.cov(scores, rowvar=False, ddof=1))
+    try:
+        a_inv = np.linalg.inv(a)
+        covariance = (1 + 1 / replicates) * a_inv @ b @ a_inv
+        se = np.sqrt(np.clip(np.diag(covariance), 0, None))
+    except np.linalg.LinAlgError:
+        se = np.full(p, np.inf)
+    t = float(stats.t.ppf(0.975, replicates - 1))
+    estimates, errors, intervals, bounds = {}, {}, {}, {}
+    for i, key in enumerate(keys):
+        info = numeric_key(problem.evaluator.scenario(theta), key.key)
+        value = float(key.cast(theta[i]))
+        if not np.isfinite(se[i]) or not np.any(jac[:, i]):
+            notes.append(f"{key.key}: the observed series do not move with it near "
+                         f"{value:g}: not identified by this record")
+            se[i] = np.inf
+        low, high = value - t * se[i], value + t * se[i]
+        estimates[key.key], errors[key.key] = value, float(se[i])
+        intervals[key.key] = (float(max(low, info.low)), float(min(high, info.high)))
+        bounds[key.key] = (key.low, key.high)
+        if min(u[i], 1 - u[i]) < 1e-3:
+            notes.append(f"{key.key}: the estimate is at the end of its search range "
+                         f"({key.low:g} to {key.high:g}); allowed: a wider "
+                         f"--fit {key.key}=interval(LOW,HIGH)")
+    mean = at_estimate.mean(axis=0)
+    fitted, band, metrics = {}, {}, {}
+    for s, series in enumerate(problem.evaluator.series):
+        fitted[series] = mean[s]
+        band[series] = (np.percentile(at_estimate[:, s], 5, axis=0),
+                        np.percentile(at_estimate[:, s], 95, axis=0))
+        metrics[series] = fit_metrics(problem.observed[s][mask[s]], mean[s][mask[s]])
+    # Is the record like a run of the model? Each run's weighted distance from the mean
+    # of the others (scaled to a mean of R) against the record's distance from the mean.
+    others = (replicates * mean - at_estimate) / (replicates - 1)
+    spread = (1 + 1 / replicates) / (1 + 1 / (replicates - 1))
+    distances = [spread * float(np.sum(problem.weights[:, None]
+                                       * np.where(mask, run - other, 0.0) ** 2))
+                 for run, other in zip(at_estimate, others, strict=True)]
+    objective = problem.objective(at_estimate)
+    runs_further = float(np.mean([d >= objective for d in distances]))
+    if runs_further == 0:
+        notes.append(f"the record is further from the model's mean than each of the "
+                     f"{replicates} runs at the estimate: the model does not follow this "
+                     f"record as closely as its own runs; the intervals assume it does")
+    evaluations = len(problem.cache)
+    return ModelFit(scenario=name, estimates=estimates, standard_errors=errors,
+                    intervals=intervals, bounds=bounds, metrics=metrics,
+                    replicates=replicates, seeds=problem.seeds, evaluations=evaluations,
+                    runs=evaluations * replicates, objective=objective,
+                    runs_further=runs_further,
+                    fitted=fitted, band=band, notes=notes)
+
+
+__all__ = ["FitKey", "ModelFit", "SeriesEvaluator", "calibrate_model", "fit_key",
+           "model_series", "record_of"]
