@@ -349,7 +349,10 @@ high=1.0, open_low=True, open_high=False)
                 raise KeyError(f"no '{part}' in {where}; allowed: {allowed}")
         nodes = following
     numbers = [v for v in nodes if isinstance(v, int | float) and not isinstance(v, bool)]
-    if field is None or not nodes or len(numbers) != len(nodes):
+    if not nodes:
+        raise KeyError("points at nothing ([*] over an empty list or table); allowed: a "
+                       "key that holds a number")
+    if field is None or len(numbers) != len(nodes):
         raise KeyError(f"holds {nodes[0]!r} (not a number); allowed: a key that holds a "
                        f"number")
     annotation, metadata = field.annotation, list(field.metadata)

@@ -42,8 +42,8 @@ def test_model_calibration_recovers_a_known_parameter_within_its_interval(square
     interval half as wide as it should be covers about 68% of the time and passes with
     probability 0.5. The estimates' spread must match the (linearised) standard errors
     they report (the sd of 8 estimates is within a factor 1.6 of its truth with
-    probability about 0.95), their mean must sit within 3 standard errors of the truth (no bias), and the
-    records must look like runs of the model to the misfit check."""
+    probability about 0.95), their mean must sit within 3 standard errors of the truth
+    (no bias), and the records must look like runs of the model to the misfit check."""
     estimates, errors, widths, covered, further = [], [], [], 0, []
     for trial in range(8):
         record = simulated_record(square_data, {KEY: TRUE_RATE}, BOTH_STRENGTHS, days=12,
@@ -131,6 +131,7 @@ def test_fit_keys_take_their_range_from_the_scenario_and_the_schema():
     ("sector.cover=interval(0.5,1.5)", "leaves the key's limits; allowed: >= 0 and <= 1"),
     ("attacker.killed_fraction=interval(0,0.5)", "allowed: > 0 and <= 1"),
     ("defender.area_strikes_per_person_per_day", "is 0 in the scenario, so there is no default"),
+    ("attacker.contingents[*].pool", "points at nothing ([*] over an empty list or table)"),
 ])
 def test_bad_fit_keys_are_one_line_errors(text, message):
     with pytest.raises(ScenarioError) as err:
