@@ -94,6 +94,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_executor_options(command: argparse.ArgumentParser, what: str) -> None:
+    """--workers and --scheduler: where a sweep's or a calibration's runs go
+    (``sim.sweep.executor_for``); the numbers do not depend on them."""
+    command.add_argument("--workers", type=_int_at_least(1), default=os.cpu_count() or 1,
+                         metavar="N", help=f"local worker processes for {what} (default: the "
+                                           f"number of cores, {os.cpu_count() or 1}); 1 runs "
+                                           f"in this process; the numbers do not depend on it")
+    command.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help=f"run {what} on an existing Dask distributed cluster instead, "
+                              f"e.g. tcp://10.0.0.5:8786")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="attrition",
@@ -153,13 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "command again resumes, skipping the runs already stored.")
     sweep.add_argument("experiment", metavar="EXPERIMENT",
                        help="experiment file, or a name in experiments/")
-    sweep.add_argument("--workers", type=_int_at_least(1), default=os.cpu_count() or 1,
-                       metavar="N", help="local worker processes (default: the number of "
-                                         f"cores, {os.cpu_count() or 1}); 1 runs in this "
-                                         "process")
-    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on an existing Dask distributed cluster instead, e.g. "
-                            "tcp://10.0.0.5:8786")
+    _add_executor_options(sweep, "the sweep's runs")
     sweep.add_argument("--vary", action="append", default=[], metavar="KEY=SPEC",
                        help="add or replace a varied parameter, Hydra style: key=a,b,c, "
                             "key=range(start,stop[,step]) (stop excluded) or "
@@ -222,14 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "evaluation (default: 10)")
     calibrate.add_argument("--seed", type=_int_at_least(0), default=0,
                            help="master seed of the replicates (default: 0)")
-    calibrate.add_argument("--workers", type=_int_at_least(1), default=os.cpu_count() or 1,
-                           metavar="N", help="local worker processes for the model runs "
-                                             f"(default: the number of cores, "
-                                             f"{os.cpu_count() or 1}); the numbers do not "
-                                             "depend on it")
-    calibrate.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                           help="run the model on an existing Dask distributed cluster "
-                                "instead, e.g. tcp://10.0.0.5:8786")
+    _add_executor_options(calibrate, "the model runs")
     calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
     calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
                            help="new or empty directory for estimates.json and the plots "
