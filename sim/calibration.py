@@ -68,6 +68,7 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from sim.config import Scenario
+from sim.experiments import parse_vary
 from sim.lawfit import SERIES, Record, fit_metrics
 from sim.model import AttritionModel
 from sim.scenarios import ScenarioError, assign, numeric_key, read, validate
@@ -132,7 +133,7 @@ def fit_key(scenario: Scenario, text: str, file: str | Path = "scenario") -> Fit
     limits = (f"{'>' if info.open_low else '>='} {info.low:g}",
               f"{'<' if info.open_high else '<='} {info.high:g}")
     if sep:
-        numbers = _interval(spec)
+        numbers = _interval(text)
         if numbers is None:
             raise ScenarioError(file, f"--fit {text}", "allowed: key.path or "
                                 "key.path=interval(LOW,HIGH) with LOW < HIGH")
@@ -157,15 +158,17 @@ def fit_key(scenario: Scenario, text: str, file: str | Path = "scenario") -> Fit
     return FitKey(key, float(low), float(high), info.integer)
 
 
-def _interval(spec: str) -> tuple[float, float] | None:
-    spec = spec.replace(" ", "")
-    if not (spec.startswith("interval(") and spec.endswith(")")):
-        return None
+def _interval(text: str) -> tuple[float, float] | None:
+    """``key=interval(LOW,HIGH)`` read as ``--vary`` reads it, or none for any other
+    form or an empty range."""
     try:
-        low, high = (float(x) for x in spec[len("interval("):-1].split(","))
+        _, spec = parse_vary(text.replace(" ", ""))
     except ValueError:
         return None
-    return (low, high) if math.isfinite(low) and math.isfinite(high) and low < high else None
+    low, high = spec.get("interval", {}).get("low"), spec.get("interval", {}).get("high")
+    if low is None or not (math.isfinite(low) and math.isfinite(high) and low < high):
+        return None
+    return low, high
 
 
 def model_series(model: AttritionModel, series: Sequence[str], days: int) -> np.ndarray:
