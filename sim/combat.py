@@ -16,55 +16,64 @@ within the window of ``s``. Two box sums give ``G`` for every cell at once.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter
+from scipy.ndimage import uniform_filter1d
 
 # Causes of casualties, in the column order of the hazard matrix.
 CAUSES = ("aimed", "area", "mines", "fixed_rate")
 
 
 def window_sum(grid: np.ndarray, radius_cells: int) -> np.ndarray:
-    """Sum of ``grid`` over the (2r+1) x (2r+1) window around each cell, zero outside.
+    """Sum of ``grid`` over the (2r+1) x (2r+1) window around each cell of its last two
+    axes, zero outside; leading axes (one grid per side) are summed separately.
 
     >>> g = np.zeros((3, 4)); g[0, 0] = 2.0
     >>> window_sum(g, 1).round(12).tolist()
     [[2.0, 2.0, 0.0, 0.0], [2.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    >>> window_sum(np.stack([g, 2 * g]), 1)[:, 1, 1].tolist()
+    [2.0, 4.0]
     """
-    if radius_cells >= max(grid.shape) - 1:
+    if radius_cells >= max(grid.shape[-2:]) - 1:
         # Every window covers the whole grid (a small sector, or docking).
-        return np.full(grid.shape, float(grid.sum()))
+        totals = grid.sum(axis=(-2, -1), keepdims=True, dtype=float)
+        return np.broadcast_to(totals, grid.shape).copy()
     size = 2 * radius_cells + 1
-    summed = uniform_filter(grid.astype(float), size=size, mode="constant", cval=0.0) * size**2
+    summed = uniform_filter1d(grid.astype(float), size, axis=-2, mode="constant", cval=0.0)
+    summed = uniform_filter1d(summed, size, axis=-1, mode="constant", cval=0.0) * size**2
     # The running sums of the filter leave rounding noise where the true sum is zero.
     summed[summed < 1e-9] = 0.0
     return summed
 
 
-def aimed_fire_per_target(fire: np.ndarray, targets: np.ndarray,
-                          radius_cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """Expected kills per enemy person in each cell from aimed fire, before protection.
+def aimed_fire(present: np.ndarray, fire: np.ndarray,
+               radius_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expected kills per person in each cell from the enemy's aimed fire, before
+    protection, for both sides at once.
 
     Parameters
     ----------
-    fire : (W, D) array, kills the shooters in each cell would make this sub-step (persons).
-    targets : (W, D) array, enemy personnel in each cell (persons).
+    present : (2, W, D) array, personnel of each side in each cell (persons).
+    fire : (2, W, D) array, kills each side's shooters in each cell would make this
+        sub-step (persons).
     radius_cells : range of aimed fire (cells).
 
     Returns
     -------
-    per_target : (W, D) array ``G``, kills per enemy person in that cell (-).
-    targets_in_range : (W, D) array ``T``, enemy personnel within range of each cell.
+    per_target : (2, W, D) array ``G``, kills per person of that side in that cell (-).
+    in_range : (2, W, D) array ``T``, personnel of that side within range of each cell.
 
     All the fire of shooters with targets in range lands: the kills sum to the fire.
 
-    >>> fire = np.array([[3.0, 0.0, 0.0]]); targets = np.array([[0.0, 2.0, 4.0]])
-    >>> g, t = aimed_fire_per_target(fire, targets, 1)
-    >>> float((g * targets).sum())
-    3.0
+    >>> present = np.array([[[0.0, 2.0, 4.0]], [[0.0, 0.0, 0.0]]])
+    >>> fire = np.array([[[0.0, 0.0, 0.0]], [[3.0, 0.0, 0.0]]])
+    >>> g, t = aimed_fire(present, fire, 1)
+    >>> float((g * present).sum()), t[0].tolist()
+    (3.0, [[2.0, 6.0, 6.0]])
     """
-    targets_in_range = window_sum(targets, radius_cells)
-    per_weight = np.divide(fire, targets_in_range, out=np.zeros_like(targets_in_range),
-                           where=targets_in_range > 0)
-    return window_sum(per_weight, radius_cells), targets_in_range
+    in_range = window_sum(present, radius_cells)
+    # Side s's targets are hit by the other side's fire: fire[::-1].
+    per_weight = np.divide(fire[::-1], in_range, out=np.zeros_like(in_range),
+                           where=in_range > 0)
+    return window_sum(per_weight, radius_cells), in_range
 
 
 def area_fire_hazard(strikes: float, lethal_area_m2: float, footprint_m2: float) -> float:

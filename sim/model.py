@@ -252,14 +252,13 @@ class AttritionModel(mesa.Model):
         return combat.skill(self.units["training_level"], self.experience(),
                             self._tactic["training_leverage"], c.experience_weight)
 
-    def _cells(self) -> np.ndarray:
-        rows = np.clip((self.units["y_m"] // self.cell_size_m).astype(np.int64), 0,
-                       self.depth - 1)
-        return self.units["x"] * self.depth + rows
+    def _depth_rows(self, y_m: np.ndarray) -> np.ndarray:
+        """Row (cell index in depth) of positions ``y_m`` (m)."""
+        return np.clip((y_m // self.cell_size_m).astype(np.int64), 0, self.depth - 1)
 
-    def _grid_sum(self, cells: np.ndarray, mask: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return np.bincount(cells[mask], weights=weights[mask],
-                           minlength=self.width * self.depth).reshape(self.width, self.depth)
+    def _cells(self) -> np.ndarray:
+        """Flat cell index (``x * depth + row``) of every unit."""
+        return self.units["x"] * self.depth + self._depth_rows(self.units["y_m"])
 
     # ------------------------------------------------------------------- step
     def step(self) -> None:
@@ -277,6 +276,12 @@ class AttritionModel(mesa.Model):
         self._kill_rate_today = (self._side.kills_per_shooter[self.units["side"]]
                                  * self._tactic["fire_multiplier"]
                                  * (1.0 + c.training_hit_gain * self._skill_today))
+        self._exposure_today = (self._tactic["exposure"]
+                                * (1.0 - c.training_exposure_reduction * self._skill_today))
+        self._aimed_radius_cells = max(1, math.ceil(c.aimed_fire_range_m / self.cell_size_m))
+        # Units leave the reserve only when their wave is committed, at the start of a day.
+        self._reserve_units = np.bincount(self.units["side"][self.units["state"] == RESERVE],
+                                          minlength=2)
         dt = 1.0 / c.substeps_per_day
         for substep in range(c.substeps_per_day):
             self.stop_reason = self._substep(dt, substep)
@@ -443,161 +448,164 @@ class AttritionModel(mesa.Model):
         self._occupancy_changed |= bool(due.any())
 
     def _substep(self, dt: float, substep: int) -> str | None:
+        """One combat sub-step of the units in the sector.
+
+        Only units in the sector (with personnel) take part, gathered once in index order:
+        the others cannot fire, be hit or move, and a binomial draw with no one exposed
+        uses no random numbers, so the draws are those of a pass over all units."""
         u, c = self.units, self.config.combat
-        cells = self._cells()
-        in_sector = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
-        fighting = IS_FIGHTING[u["state"]] & (u["personnel"] > 0)
-        side = u["side"]
-        personnel = u["personnel"].astype(float)
-        skill, kill_rate = self._skill_today, self._kill_rate_today
-        radius = max(1, math.ceil(c.aimed_fire_range_m / self.cell_size_m))
+        a = np.flatnonzero(IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0))
+        if a.size == 0:
+            return self._stop_condition(a)
+        side, state, personnel = u["side"][a], u["state"][a], u["personnel"][a]
+        fighting = IS_FIGHTING[state]
+        x, row = u["x"][a], self._depth_rows(u["y_m"][a])
+        cells = x * self.depth + row
+        skill = self._skill_today[a]
 
-        present = [self._grid_sum(cells, in_sector & (side == s), personnel) for s in (0, 1)]
-        fire = [self._grid_sum(cells, fighting & (side == s), personnel * kill_rate * dt)
-                for s in (0, 1)]
-        # Enemy personnel within aimed range of each cell, and fire per enemy person.
-        per_target, in_range = [None, None], [None, None]
-        for s in (0, 1):
-            per_target[s], in_range[1 - s] = combat.aimed_fire_per_target(
-                fire[1 - s], present[s], radius)
+        # Aimed fire on the band of rows that holds units: every cell outside it is empty,
+        # so the window sums inside it are exact. Grids are (side, x, row in band).
+        first_row = int(row.min())
+        band_rows = int(row.max()) + 1 - first_row
+        band_cells = self.width * band_rows
+        own = side * band_cells + x * band_rows + (row - first_row)
+        enemy = own + np.where(side == ATTACKER, band_cells, -band_cells)
+        shape = (2, self.width, band_rows)
+        weights = personnel.astype(float)
+        present = np.bincount(own, weights=weights, minlength=2 * band_cells)
+        fire = np.bincount(own, weights=np.where(fighting, weights * self._kill_rate_today[a]
+                                                 * dt, 0.0), minlength=2 * band_cells)
+        per_target, in_range = combat.aimed_fire(present.reshape(shape), fire.reshape(shape),
+                                                 self._aimed_radius_cells)
+        in_range = in_range.reshape(-1)
 
-        flat = {name: getattr(self.grid, name).data.ravel()
-                for name in ("fortification", "cover", "mines")}
-        protection = (self._tactic["exposure"]
-                      * (1.0 - c.training_exposure_reduction * skill)
-                      * (1.0 - c.cover_protection * flat["cover"][cells])
-                      * np.where(side == DEFENDER,
-                                 1.0 - c.fortification_protection * flat["fortification"][cells],
-                                 1.0))
-        hazards = np.zeros((len(side), len(combat.CAUSES)))
-        for s in (0, 1):
-            mine = side == s
-            hazards[mine, 0] = per_target[s].ravel()[cells[mine]]
-        hazards[:, 1] = self._area_hazards(fighting, in_sector, dt)
+        protection = (self._exposure_today[a]
+                      * (1.0 - c.cover_protection * self.grid.cover.data.reshape(-1)[cells])
+                      * np.where(side == DEFENDER, 1.0 - c.fortification_protection
+                                 * self.grid.fortification.data.reshape(-1)[cells], 1.0))
+        hazards = np.zeros((a.size, len(combat.CAUSES)))
+        hazards[:, 0] = per_target.reshape(-1)[own]
+        hazards[:, 1] = self._area_hazards(a, side, fighting, dt)
         hazards[:, :2] *= protection[:, None]
 
-        move_m, clearing = self._plan_movement(cells, fighting, in_sector, in_range, present, dt)
-        mines_per_m2 = flat["mines"][cells] / self.cell_area_m2
+        move_m, clearing = self._plan_movement(
+            a, side, state, fighting, cells, row, enemy_here=present[enemy] > 0,
+            enemy_near=in_range[enemy], own_near=in_range[own], dt=dt)
+        mines = self.grid.mines.data.reshape(-1)
         walking = (side == ATTACKER) & (move_m != 0)
         hazards[walking, 2] = combat.mine_hazard(
-            mines_per_m2[walking], np.abs(move_m[walking]), c.mine_sweep_width_m,
-            self._tactic["mine_exposure"][walking])
-        cleared = self._clear_mines(cells, clearing, skill, dt)
-        safe = np.maximum(1.0, personnel)
-        hazards[clearing, 2] += (cleared[clearing] * c.clearance_casualties_per_mine
-                                 * (1.0 - skill[clearing]) / safe[clearing])
+            mines[cells[walking]] / self.cell_area_m2, np.abs(move_m[walking]),
+            c.mine_sweep_width_m, self._tactic["mine_exposure"][a[walking]])
+        cleared = self._clear_mines(cells, clearing, personnel, skill, dt)
+        if clearing.any():
+            hazards[clearing, 2] += (cleared[clearing] * c.clearance_casualties_per_mine
+                                     * (1.0 - skill[clearing])
+                                     / np.maximum(1.0, weights[clearing]))
         if self._any_fixed_loss:
             # Test configuration: a fixed daily loss share replaces fire and mines.
             fixed = self._fixed_hazard_per_day[side]
             replaced = np.isfinite(fixed)
             hazards[replaced] = 0.0
             hazards[replaced & fighting, 3] = fixed[replaced & fighting] * dt
-        hazards[~in_sector] = 0.0
 
-        by_cause = combat.draw_casualties(self.rng, u["personnel"], hazards)
+        by_cause = combat.draw_casualties(self.rng, personnel, hazards)
         hit = np.flatnonzero(by_cause.any(axis=1))
         if hit.size:
-            self._apply_casualties(hit, by_cause[hit])
-            self._morale_and_breaking(hit, by_cause[hit].sum(axis=1), substep)
-        if hit.size or clearing.any():
-            # Each mine casualty set off a mine; clearing removed more.
-            mines = self.grid.mines.data.ravel()
-            mines -= np.bincount(cells, weights=by_cause[:, 2] + cleared, minlength=mines.size)
-            np.maximum(mines, 0.0, out=mines)
+            self._apply_casualties(a[hit], by_cause[hit])
+            self._morale_and_breaking(a[hit], by_cause[hit].sum(axis=1), substep)
+        # Each mine casualty set off a mine; clearing removed more.
+        removed = by_cause[:, 2] + cleared
+        if removed.any():
+            at, total, _ = _per_cell(cells, removed)
+            mines[at] = np.maximum(mines[at] - total, 0.0)
         if (move_m != 0).any():
-            self._move(move_m)
+            self._move(a, move_m)
         if self._occupancy_changed:
-            self._update_control(substep)
-        return self._stop_condition()
+            self._update_control(a, substep)
+        return self._stop_condition(a)
 
-    def _area_hazards(self, fighting: np.ndarray, in_sector: np.ndarray,
+    def _area_hazards(self, a: np.ndarray, side: np.ndarray, fighting: np.ndarray,
                       dt: float) -> np.ndarray:
-        """Per-person area-fire hazard this sub-step, before protection."""
+        """Per-person area-fire hazard of the units ``a`` in the sector this sub-step,
+        before protection."""
         u, c = self.units, self.config.combat
-        hazard = np.zeros(len(u["side"]))
-        adaptation = u["theatre_adaptation"]
+        footprint = np.bincount(side, weights=self._footprint_m2[a], minlength=2)
+        shooters = np.bincount(side, weights=np.where(fighting, u["personnel"][a], 0),
+                               minlength=2)
+        shelling, drones = np.zeros(2), np.zeros(2)
         for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
-            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
-            targets = in_sector & (u["side"] == target)
-            footprint = float(self._footprint_m2[targets].sum())
-            if footprint == 0.0:
+            if footprint[target] == 0.0:
                 continue
+            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
+            area = float(footprint[target])
             # Artillery and drones fire from behind the line, with or without infantry.
-            shooters = float(u["personnel"][fighting & (u["side"] == firer)].sum())
             organic = combat.area_fire_hazard(
-                cfg.area_strikes_per_person_per_day * shooters * dt, cfg.organic_lethal_area_m2,
-                footprint)
+                cfg.area_strikes_per_person_per_day * float(shooters[firer]) * dt,
+                cfg.organic_lethal_area_m2, area)
             artillery = combat.area_fire_hazard(
-                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, footprint)
-            drones = combat.area_fire_hazard(
-                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2,
-                footprint)
-            hazard[targets] = (organic + artillery + drones
-                               * (1.0 - c.drone_adaptation_effect * adaptation[targets]))
-        return hazard
+                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, area)
+            shelling[target] = organic + artillery
+            drones[target] = combat.area_fire_hazard(
+                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2, area)
+        return shelling[side] + drones[side] * (
+            1.0 - c.drone_adaptation_effect * u["theatre_adaptation"][a])
 
-    def _plan_movement(self, cells, fighting, in_sector, in_range, present, dt):
-        """Set attack/defence states and return each unit's move (m, + is towards the
-        defender's rear) and which units stop to clear mines."""
-        u, c = self.units, self.config.combat
-        side, state = u["side"], u["state"]
-        enemy_here = np.where(side == ATTACKER, present[DEFENDER].ravel()[cells],
-                              present[ATTACKER].ravel()[cells]) > 0
-        enemy_near = np.where(side == ATTACKER, in_range[ATTACKER].ravel()[cells],
-                              in_range[DEFENDER].ravel()[cells])
+    def _plan_movement(self, a, side, state, fighting, cells, row, enemy_here, enemy_near,
+                       own_near, dt):
+        """Set attack/defence states of the units ``a`` in the sector and return each
+        one's move (m, + is towards the defender's rear) and which stop to clear mines.
+
+        ``enemy_here``: an enemy in its cell; ``enemy_near`` and ``own_near``: enemy and
+        own personnel within aimed range of its cell."""
+        u, c, tactic = self.units, self.config.combat, self._tactic
         attacking = fighting & (side == ATTACKER)
         state[attacking] = np.where(enemy_near[attacking] > 0, ASSAULTING, ADVANCING)
-        speed = np.where(state == ASSAULTING, self._tactic["assault_speed_m_per_day"],
-                         self._tactic["advance_speed_m_per_day"])
+        assault_speed = tactic["assault_speed_m_per_day"][a]
+        speed = np.where(state == ASSAULTING, assault_speed, tactic["advance_speed_m_per_day"][a])
         move = np.where(attacking & ~enemy_here, speed, 0.0)
 
         # Elastic defence: give ground under pressure, win it back when the pressure eases.
-        elastic = fighting & self._elastic
+        elastic = fighting & self._elastic[a]
         if elastic.any():
-            own_near = in_range[ATTACKER].ravel()[cells]  # defender personnel near each cell
             ratio = np.divide(enemy_near, own_near, out=np.zeros_like(enemy_near),
                               where=own_near > 0)
             # Counter-attack back to its own start, or into lost cells just ahead of it,
             # but never beyond the defender's original forward edge.
-            rows = cells % self.depth
-            ahead = np.maximum(rows - 1, self._defender_front_row)
-            lost_ahead = (self.grid.control.data[u["x"], ahead] == ATTACKER) & (ahead < rows)
-            target_y = np.where(lost_ahead, (ahead + 0.5) * self.cell_size_m, u["y0_m"])
+            ahead = np.maximum(row - 1, self._defender_front_row)
+            lost_ahead = (self.grid.control.data[u["x"][a], ahead] == ATTACKER) & (ahead < row)
+            y_m, y0_m = u["y_m"][a], u["y0_m"][a]
+            target_y = np.where(lost_ahead, (ahead + 0.5) * self.cell_size_m, y0_m)
             fall_back = elastic & (ratio > c.elastic_fallback_ratio) & (
-                u["y_m"] < u["y0_m"] + c.elastic_max_fallback_m)
+                y_m < y0_m + c.elastic_max_fallback_m)
             counter = (elastic & ~fall_back & (ratio < c.elastic_counterattack_ratio)
-                       & (u["y_m"] > target_y + 1e-9))
+                       & (y_m > target_y + 1e-9))
             state[elastic] = HOLDING
             state[fall_back] = WITHDRAWING
             state[counter] = ASSAULTING
-            speed = self._tactic["assault_speed_m_per_day"]
-            move = np.where(fall_back, speed, move)
+            move = np.where(fall_back, assault_speed, move)
             move = np.where(counter & ~enemy_here,
-                            -np.minimum(speed * dt, u["y_m"] - target_y) / dt, move)
+                            -np.minimum(assault_speed * dt, y_m - target_y) / dt, move)
 
-        routed = (state == ROUTED) & in_sector
-        move = np.where(routed, np.where(side == ATTACKER, -1.0, 1.0) * c.routed_speed_m_per_day,
-                        move)
-        mines_here = self.grid.mines.data.ravel()[cells] >= 0.5
-        clearing = attacking & self._tactic["clears_mines"] & mines_here
+        move = np.where(state == ROUTED, np.where(side == ATTACKER, -1.0, 1.0)
+                        * c.routed_speed_m_per_day, move)
+        mines_here = self.grid.mines.data.reshape(-1)[cells] >= 0.5
+        clearing = attacking & tactic["clears_mines"][a] & mines_here
         move = np.where(clearing, 0.0, move)
+        u["state"][a] = state
         # At most one cell a sub-step, so a mover cannot jump over an occupied cell.
-        move_m = np.clip(move * dt, -self.cell_size_m, self.cell_size_m)
-        return move_m, clearing
+        return np.clip(move * dt, -self.cell_size_m, self.cell_size_m), clearing
 
-    def _clear_mines(self, cells, clearing, skill, dt) -> np.ndarray:
+    def _clear_mines(self, cells, clearing, personnel, skill, dt) -> np.ndarray:
         """Mines each clearing unit removes this sub-step, capped by the mines in its cell."""
-        u, c = self.units, self.config.combat
-        want = np.where(clearing, u["personnel"] * c.mines_cleared_per_person_per_day
+        c = self.config.combat
+        want = np.where(clearing, personnel * c.mines_cleared_per_person_per_day
                         * (1.0 + skill) * dt, 0.0)
         if not clearing.any():
             return want
-        size = self.width * self.depth
-        wanted_in_cell = np.bincount(cells, weights=want, minlength=size)
-        available = self.grid.mines.data.ravel()
-        scale = np.divide(available, wanted_in_cell, out=np.ones(size),
-                          where=wanted_in_cell > available)
-        return want * scale[cells]
+        at, wanted, position = _per_cell(cells, want)
+        available = self.grid.mines.data.reshape(-1)[at]
+        scale = np.divide(available, wanted, out=np.ones_like(wanted), where=wanted > available)
+        return want * scale[position]
 
     def _apply_casualties(self, hit: np.ndarray, by_cause: np.ndarray) -> None:
         """Book the casualties of the units ``hit`` (indices; ``by_cause`` rows match)."""
@@ -616,9 +624,7 @@ class AttritionModel(mesa.Model):
         u["casualties_today"][hit] += casualties
         slots = (self.day + self._side.return_delay[side]) % self._care_ring.shape[1]
         self._care_ring[hit, slots] += returning
-        for k in range(by_cause.shape[1]):
-            self._casualties_by_cause[:, k] += np.bincount(side, weights=by_cause[:, k],
-                                                           minlength=2).astype(np.int64)
+        np.add.at(self._casualties_by_cause, side, by_cause)
         self._training_days_lost += np.bincount(
             side, weights=(killed + disabled) * u["training_days"][hit], minlength=2)
 
@@ -644,50 +650,59 @@ class AttritionModel(mesa.Model):
         if broken.size or destroyed.size:
             self._occupancy_changed = True
 
-    def _move(self, move_m: np.ndarray) -> None:
+    def _move(self, a: np.ndarray, move_m: np.ndarray) -> None:
+        """Move the units ``a`` in the sector; routed units that leave it are withdrawn."""
         u = self.units
         self._occupancy_changed = True
         edge = self.depth * self.cell_size_m
-        u["y_m"] = np.where(u["state"] == DESTROYED, u["y_m"], u["y_m"] + move_m)
-        left = (u["state"] == ROUTED) & ((u["y_m"] < 0.0) | (u["y_m"] >= edge))
-        u["state"][left] = WITHDRAWN
-        np.clip(u["y_m"], 0.0, np.nextafter(edge, 0.0), out=u["y_m"])
+        state, y_m = u["state"][a], u["y_m"][a]
+        y_m = np.where(state == DESTROYED, y_m, y_m + move_m)
+        left = (state == ROUTED) & ((y_m < 0.0) | (y_m >= edge))
+        u["state"][a[left]] = WITHDRAWN
+        u["y_m"][a] = np.clip(y_m, 0.0, np.nextafter(edge, 0.0))
 
-    def _update_control(self, substep: int) -> None:
+    def _update_control(self, a: np.ndarray, substep: int) -> None:
+        """A cell changes hands when only the other side's fighting units stand in it."""
         u = self.units
         self._occupancy_changed = False
-        cells = self._cells()
-        fighting = IS_FIGHTING[u["state"]] & (u["personnel"] > 0)
-        control = self.grid.control.data.ravel()
-        occupied = [np.zeros(control.size, dtype=bool) for _ in SIDES]
+        fighting = a[IS_FIGHTING[u["state"][a]] & (u["personnel"][a] > 0)]
+        side = u["side"][fighting]
+        cells = u["x"][fighting] * self.depth + self._depth_rows(u["y_m"][fighting])
+        control = self.grid.control.data.reshape(-1)
+        occupied = np.zeros((2, control.size), dtype=bool)
+        occupied[side, cells] = True
         for s in (0, 1):
-            occupied[s][cells[fighting & (u["side"] == s)]] = True
-        for s in (0, 1):
-            taken = np.flatnonzero((control == 1 - s) & occupied[s] & ~occupied[1 - s])
+            mine = side == s
+            here = cells[mine]
+            taken = np.unique(here[(control[here] == 1 - s) & ~occupied[1 - s, here]])
             if taken.size == 0:
                 continue
             control[taken] = s
             # Credit each cell to the first of the side's units standing in it.
-            takers = np.flatnonzero(fighting & (u["side"] == s) & np.isin(cells, taken))
+            takers = np.flatnonzero(mine & np.isin(cells, taken))
             _, first = np.unique(cells[takers], return_index=True)
-            for i in takers[first]:
+            for i in fighting[takers[first]]:
                 self.cells_taken[u["contingent"][i]] += 1
                 self._event(substep, "cell_taken", i)
 
-    def _stop_condition(self) -> str | None:
+    def _stop_condition(self, a: np.ndarray) -> str | None:
+        """Why the battle ends after this sub-step, if it does (``a``: the units that were
+        in the sector)."""
         u = self.units
-        alive = u["personnel"] > 0
-        able = (IS_FIGHTING[u["state"]] & alive) | (u["state"] == RESERVE)
-        if not (able[u["side"] == ATTACKER].any() and able[u["side"] == DEFENDER].any()):
+        fighting = a[IS_FIGHTING[u["state"][a]] & (u["personnel"][a] > 0)]
+        side = u["side"][fighting]
+        able = [bool((side == s).any() or self._reserve_units[s]) for s in (0, 1)]
+        if not all(able):
             # Units resting in the rear will fight again, and a contingent that forms new
             # units from its pipeline will send more; looked at only when needed.
-            able |= self._can_return() | self._will_form_units()[u["contingent"]]
-        if not able[u["side"] == ATTACKER].any():
+            later = self._can_return() | self._will_form_units()[u["contingent"]]
+            able = [able[s] or bool(later[u["side"] == s].any()) for s in (0, 1)]
+        if not able[ATTACKER]:
             return "attacker_broken"
-        attackers = IS_FIGHTING[u["state"]] & alive & (u["side"] == ATTACKER)
+        attackers = fighting[side == ATTACKER]
         if (u["y_m"][attackers] >= (self.depth - 1) * self.cell_size_m).any():
             return "breakthrough"
-        if not able[u["side"] == DEFENDER].any():
+        if not able[DEFENDER]:
             # Attackers that can move walk on to a breakthrough, so ground is measured.
             can_move = (self._tactic["advance_speed_m_per_day"][attackers] > 0).any()
             if not can_move:
@@ -928,6 +943,14 @@ class AttritionModel(mesa.Model):
 
 _WINNER = {"attacker_broken": "defender", "defender_broken": "attacker",
            "breakthrough": "attacker", "max_days": "none"}
+
+
+def _per_cell(cells: np.ndarray, weights: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sums of ``weights`` per distinct cell, added in unit order as a bincount over the
+    whole grid would: the cells, their sums, and each unit's position among the cells."""
+    at, position = np.unique(cells, return_inverse=True)
+    return at, np.bincount(position, weights=weights), position
 
 
 def _stride(width: int) -> int:
