@@ -69,7 +69,9 @@ def aimed_fire(present: np.ndarray, fire: np.ndarray,
     >>> float((g * present).sum()), t[0].tolist()
     (3.0, [[2.0, 6.0, 6.0]])
     """
-    in_range = window_sum(present, radius_cells)
+    # Whole persons: rounding removes the running means' noise, so that comparisons of
+    # personnel in range (an elastic defence's ratio) are exact.
+    in_range = np.rint(window_sum(present, radius_cells))
     # Side s's targets are hit by the other side's fire: fire[::-1].
     per_weight = np.divide(fire[::-1], in_range, out=np.zeros_like(in_range),
                            where=in_range > 0)
@@ -108,7 +110,7 @@ def mine_hazard(mines_per_m2: np.ndarray, distance_m: np.ndarray, sweep_width_m:
 
 
 def draw_casualties(rng: np.random.Generator, personnel: np.ndarray,
-                    hazards: np.ndarray) -> np.ndarray:
+                    hazards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Draw casualties per unit and cause from per-person hazards over one sub-step.
 
     Column 0 is aimed fire, whose shooters make a set number of kills and switch to
@@ -126,31 +128,37 @@ def draw_casualties(rng: np.random.Generator, personnel: np.ndarray,
 
     Returns
     -------
-    (n, k) int array of casualties by cause.
+    hit : int array, the units (rows) that lost someone, in order.
+    by_cause : (len(hit), k) int array, their casualties by cause.
 
     >>> rng = np.random.default_rng(0)
-    >>> c = draw_casualties(rng, np.array([100, 0]), np.array([[1.0, 1.0], [5.0, 0.0]]))
-    >>> int(c[0].sum()), int(c[1].sum())
-    (100, 0)
+    >>> hit, by_cause = draw_casualties(rng, np.array([100, 0, 5]),
+    ...                                 np.array([[1.0, 1.0], [5.0, 0.0], [0.0, 0.0]]))
+    >>> hit.tolist(), by_cause.sum(axis=1).tolist()
+    ([0], [100])
     """
-    survival = (1.0 - np.minimum(1.0, hazards[:, 0])) * np.exp(-hazards[:, 1:].sum(axis=1))
+    # Added column by column: as fast as it gets, and the same sums as .sum(axis=1).
+    other = hazards[:, 1].copy()
+    for k in range(2, hazards.shape[1]):
+        other += hazards[:, k]
+    survival = (1.0 - np.minimum(1.0, hazards[:, 0])) * np.exp(-other)
     casualties = rng.binomial(personnel, 1.0 - survival)
-    by_cause = np.zeros(hazards.shape, dtype=np.int64)
     # Only units that lost someone need splitting, and only between causes that acted.
     hit = np.flatnonzero(casualties)
+    by_cause = np.zeros((hit.size, hazards.shape[1]), dtype=np.int64)
     if hit.size == 0:
-        return by_cause
+        return hit, by_cause
     acting = hazards[hit]
     causes = np.flatnonzero(acting.any(axis=0))
     remaining = casualties[hit]
     rest = acting.sum(axis=1)
     for k in causes[:-1]:
         share = np.divide(acting[:, k], rest, out=np.zeros_like(rest), where=rest > 0)
-        by_cause[hit, k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))
-        remaining = remaining - by_cause[hit, k]
+        by_cause[:, k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))
+        remaining = remaining - by_cause[:, k]
         rest = rest - acting[:, k]
-    by_cause[hit, causes[-1]] = remaining
-    return by_cause
+    by_cause[:, causes[-1]] = remaining
+    return hit, by_cause
 
 
 def split_wounded(rng: np.random.Generator, casualties: np.ndarray, killed_fraction: np.ndarray,

@@ -254,7 +254,8 @@ class AttritionModel(mesa.Model):
 
     def _depth_rows(self, y_m: np.ndarray) -> np.ndarray:
         """Row (cell index in depth) of positions ``y_m`` (m)."""
-        return np.clip((y_m // self.cell_size_m).astype(np.int64), 0, self.depth - 1)
+        rows = (y_m // self.cell_size_m).astype(np.int64)
+        return np.minimum(np.maximum(rows, 0), self.depth - 1)
 
     def _cells(self) -> np.ndarray:
         """Flat cell index (``x * depth + row``) of every unit."""
@@ -456,41 +457,26 @@ class AttritionModel(mesa.Model):
         u, c = self.units, self.config.combat
         a = np.flatnonzero(IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0))
         if a.size == 0:
-            return self._stop_condition(a)
+            return self._stop_condition(a, a)
         side, state, personnel = u["side"][a], u["state"][a], u["personnel"][a]
         fighting = IS_FIGHTING[state]
         x, row = u["x"][a], self._depth_rows(u["y_m"][a])
         cells = x * self.depth + row
         skill = self._skill_today[a]
 
-        # Aimed fire on the band of rows that holds units: every cell outside it is empty,
-        # so the window sums inside it are exact. Grids are (side, x, row in band).
-        first_row = int(row.min())
-        band_rows = int(row.max()) + 1 - first_row
-        band_cells = self.width * band_rows
-        own = side * band_cells + x * band_rows + (row - first_row)
-        enemy = own + np.where(side == ATTACKER, band_cells, -band_cells)
-        shape = (2, self.width, band_rows)
-        weights = personnel.astype(float)
-        present = np.bincount(own, weights=weights, minlength=2 * band_cells)
-        fire = np.bincount(own, weights=np.where(fighting, weights * self._kill_rate_today[a]
-                                                 * dt, 0.0), minlength=2 * band_cells)
-        per_target, in_range = combat.aimed_fire(present.reshape(shape), fire.reshape(shape),
-                                                 self._aimed_radius_cells)
-        in_range = in_range.reshape(-1)
-
+        aimed, enemy_here, enemy_near, own_near = self._aimed_fire(a, side, fighting, x, row,
+                                                                   personnel, dt)
         protection = (self._exposure_today[a]
                       * (1.0 - c.cover_protection * self.grid.cover.data.reshape(-1)[cells])
                       * np.where(side == DEFENDER, 1.0 - c.fortification_protection
                                  * self.grid.fortification.data.reshape(-1)[cells], 1.0))
         hazards = np.zeros((a.size, len(combat.CAUSES)))
-        hazards[:, 0] = per_target.reshape(-1)[own]
+        hazards[:, 0] = aimed
         hazards[:, 1] = self._area_hazards(a, side, fighting, dt)
         hazards[:, :2] *= protection[:, None]
 
-        move_m, clearing = self._plan_movement(
-            a, side, state, fighting, cells, row, enemy_here=present[enemy] > 0,
-            enemy_near=in_range[enemy], own_near=in_range[own], dt=dt)
+        move_m, clearing = self._plan_movement(a, side, state, fighting, cells, row, enemy_here,
+                                               enemy_near, own_near, dt)
         mines = self.grid.mines.data.reshape(-1)
         walking = (side == ATTACKER) & (move_m != 0)
         hazards[walking, 2] = combat.mine_hazard(
@@ -500,7 +486,7 @@ class AttritionModel(mesa.Model):
         if clearing.any():
             hazards[clearing, 2] += (cleared[clearing] * c.clearance_casualties_per_mine
                                      * (1.0 - skill[clearing])
-                                     / np.maximum(1.0, weights[clearing]))
+                                     / np.maximum(1.0, personnel[clearing].astype(float)))
         if self._any_fixed_loss:
             # Test configuration: a fixed daily loss share replaces fire and mines.
             fixed = self._fixed_hazard_per_day[side]
@@ -508,21 +494,68 @@ class AttritionModel(mesa.Model):
             hazards[replaced] = 0.0
             hazards[replaced & fighting, 3] = fixed[replaced & fighting] * dt
 
-        by_cause = combat.draw_casualties(self.rng, personnel, hazards)
-        hit = np.flatnonzero(by_cause.any(axis=1))
+        hit, by_cause = combat.draw_casualties(self.rng, personnel, hazards)
         if hit.size:
-            self._apply_casualties(a[hit], by_cause[hit])
-            self._morale_and_breaking(a[hit], by_cause[hit].sum(axis=1), substep)
+            self._book_casualties(a[hit], by_cause, personnel[hit], state[hit], substep)
         # Each mine casualty set off a mine; clearing removed more.
-        removed = by_cause[:, 2] + cleared
+        removed = cleared
+        if hit.size:
+            removed = cleared.copy()
+            removed[hit] += by_cause[:, 2]
         if removed.any():
             at, total, _ = _per_cell(cells, removed)
             mines[at] = np.maximum(mines[at] - total, 0.0)
         if (move_m != 0).any():
-            self._move(a, move_m)
+            row = self._move(a, move_m)
+        # Who is still fighting after the casualties and the moves, and where.
+        standing = IS_FIGHTING[u["state"][a]] & (u["personnel"][a] > 0)
         if self._occupancy_changed:
-            self._update_control(a, substep)
-        return self._stop_condition(a)
+            self._update_control(a[standing], side[standing],
+                                 x[standing] * self.depth + row[standing], substep)
+        return self._stop_condition(a[standing], side[standing])
+
+    def _aimed_fire(self, a, side, fighting, x, row, personnel, dt):
+        """Aimed fire on the units ``a`` in the sector this sub-step: per unit, the kills
+        per person before protection, whether an enemy stands in its cell, and the enemy
+        and own personnel within range of its cell.
+
+        The grids (side, x, row) cover only the rows within range of both sides, the
+        contact band: a unit outside it has no enemy in range, and every enemy within
+        range of a unit in it is in it too, so the window sums there are exact (ODD 7.3).
+        Own personnel in range matter to an elastic defence's units in contact only, and
+        lie within range of the band: with elastic units fighting, it is widened by the
+        range."""
+        per_person, enemy_near, own_near = np.zeros(a.size), np.zeros(a.size), np.zeros(a.size)
+        enemy_here = np.zeros(a.size, dtype=bool)
+        radius = self._aimed_radius_cells
+        attacking = side == ATTACKER
+        if attacking.all() or not attacking.any():
+            return per_person, enemy_here, enemy_near, own_near
+        first = max(row[attacking].min(), row[~attacking].min()) - radius
+        last = min(row[attacking].max(), row[~attacking].max()) + radius
+        if not ((row >= first) & (row <= last)).any():
+            return per_person, enemy_here, enemy_near, own_near
+        if (fighting & self._elastic[a]).any():
+            first, last = first - radius, last + radius
+        k = np.flatnonzero((row >= first) & (row <= last))
+        first_row = int(row[k].min())
+        band_rows = int(row[k].max()) + 1 - first_row
+        band_cells = self.width * band_rows
+        own = side[k] * band_cells + x[k] * band_rows + (row[k] - first_row)
+        enemy = own + np.where(attacking[k], band_cells, -band_cells)
+        weights = personnel[k].astype(float)
+        present = np.bincount(own, weights=weights, minlength=2 * band_cells)
+        fire = np.bincount(own, weights=np.where(fighting[k], weights * self._kill_rate_today[a[k]]
+                                                 * dt, 0.0), minlength=2 * band_cells)
+        shape = (2, self.width, band_rows)
+        per_target, in_range = combat.aimed_fire(present.reshape(shape), fire.reshape(shape),
+                                                 radius)
+        in_range = in_range.reshape(-1)
+        per_person[k] = per_target.reshape(-1)[own]
+        enemy_here[k] = present[enemy] > 0
+        enemy_near[k] = in_range[enemy]
+        own_near[k] = in_range[own]
+        return per_person, enemy_here, enemy_near, own_near
 
     def _area_hazards(self, a: np.ndarray, side: np.ndarray, fighting: np.ndarray,
                       dt: float) -> np.ndarray:
@@ -607,40 +640,39 @@ class AttritionModel(mesa.Model):
         scale = np.divide(available, wanted, out=np.ones_like(wanted), where=wanted > available)
         return want * scale[position]
 
-    def _apply_casualties(self, hit: np.ndarray, by_cause: np.ndarray) -> None:
-        """Book the casualties of the units ``hit`` (indices; ``by_cause`` rows match)."""
-        u = self.units
+    def _book_casualties(self, units: np.ndarray, by_cause: np.ndarray,
+                         personnel_before: np.ndarray, state: np.ndarray, substep: int) -> None:
+        """Book the casualties of ``units`` (indices, each once; the rows of ``by_cause``,
+        ``personnel_before`` and ``state`` match): killed, wounded who will return, wounded
+        lost for good; then their morale, and which break or are destroyed."""
+        u, c = self.units, self.config.combat
         casualties = by_cause.sum(axis=1)
-        side = u["side"][hit]
+        side = u["side"][units]
         killed, returning, disabled = combat.split_wounded(
             self.rng, casualties, self._side.killed_fraction[side],
             self._side.return_fraction[side])
-        # ``hit`` holds each unit once, so fancy-index updates add without clashes.
-        u["personnel"][hit] -= casualties
-        u["killed"][hit] += killed
-        u["wounded"][hit] += returning + disabled
-        u["disabled"][hit] += disabled
-        u["in_care"][hit] += returning
-        u["casualties_today"][hit] += casualties
+        personnel = personnel_before - casualties
+        u["personnel"][units] = personnel
+        u["killed"][units] += killed
+        u["wounded"][units] += returning + disabled
+        u["disabled"][units] += disabled
+        u["in_care"][units] += returning
+        u["casualties_today"][units] += casualties
         slots = (self.day + self._side.return_delay[side]) % self._care_ring.shape[1]
-        self._care_ring[hit, slots] += returning
+        self._care_ring[units, slots] += returning
         np.add.at(self._casualties_by_cause, side, by_cause)
         self._training_days_lost += np.bincount(
-            side, weights=(killed + disabled) * u["training_days"][hit], minlength=2)
+            side, weights=(killed + disabled) * u["training_days"][units], minlength=2)
 
-    def _morale_and_breaking(self, hit: np.ndarray, casualties: np.ndarray,
-                             substep: int) -> None:
-        """Morale of the units ``hit`` after their casualties; some break, some are gone."""
-        u, c = self.units, self.config.combat
-        before = u["personnel"][hit] + casualties
-        u["morale"][hit] = morale.morale_after_losses(u["morale"][hit], casualties, before,
-                                                      c.morale_loss_per_casualty_fraction)
-        destroyed = hit[u["personnel"][hit] == 0]
-        fighting = hit[IS_FIGHTING[u["state"][hit]] & (u["personnel"][hit] > 0)]
-        broken = fighting[morale.breaks(u["morale"][fighting],
-                                        self._tactic["break_morale"][fighting])]
-        if not c.morale_enabled:
-            broken = broken[:0]
+        morale_now = morale.morale_after_losses(u["morale"][units], casualties,
+                                                personnel_before,
+                                                c.morale_loss_per_casualty_fraction)
+        u["morale"][units] = morale_now
+        destroyed = units[personnel == 0]
+        broken = units[0:0]
+        if c.morale_enabled:
+            broken = units[IS_FIGHTING[state] & (personnel > 0) & morale.breaks(
+                morale_now, self._tactic["break_morale"][units])]
         for i in broken:
             self._event(substep, "unit_routed", i)
         for i in destroyed:
@@ -650,8 +682,9 @@ class AttritionModel(mesa.Model):
         if broken.size or destroyed.size:
             self._occupancy_changed = True
 
-    def _move(self, a: np.ndarray, move_m: np.ndarray) -> None:
-        """Move the units ``a`` in the sector; routed units that leave it are withdrawn."""
+    def _move(self, a: np.ndarray, move_m: np.ndarray) -> np.ndarray:
+        """Move the units ``a`` in the sector and return their rows; routed units that
+        leave the sector are withdrawn."""
         u = self.units
         self._occupancy_changed = True
         edge = self.depth * self.cell_size_m
@@ -659,16 +692,20 @@ class AttritionModel(mesa.Model):
         y_m = np.where(state == DESTROYED, y_m, y_m + move_m)
         left = (state == ROUTED) & ((y_m < 0.0) | (y_m >= edge))
         u["state"][a[left]] = WITHDRAWN
-        u["y_m"][a] = np.clip(y_m, 0.0, np.nextafter(edge, 0.0))
+        y_m = np.minimum(np.maximum(y_m, 0.0), np.nextafter(edge, 0.0))
+        u["y_m"][a] = y_m
+        return self._depth_rows(y_m)
 
-    def _update_control(self, a: np.ndarray, substep: int) -> None:
-        """A cell changes hands when only the other side's fighting units stand in it."""
+    def _update_control(self, fighting: np.ndarray, side: np.ndarray, cells: np.ndarray,
+                        substep: int) -> None:
+        """A cell changes hands when only the other side's fighting units stand in it
+        (``fighting``: those units; ``side`` and ``cells`` match)."""
         u = self.units
         self._occupancy_changed = False
-        fighting = a[IS_FIGHTING[u["state"][a]] & (u["personnel"][a] > 0)]
-        side = u["side"][fighting]
-        cells = u["x"][fighting] * self.depth + self._depth_rows(u["y_m"][fighting])
         control = self.grid.control.data.reshape(-1)
+        # A cell can change hands only where a unit stands in a cell the enemy holds.
+        if not (control[cells] == 1 - side).any():
+            return
         occupied = np.zeros((2, control.size), dtype=bool)
         occupied[side, cells] = True
         for s in (0, 1):
@@ -685,18 +722,16 @@ class AttritionModel(mesa.Model):
                 self.cells_taken[u["contingent"][i]] += 1
                 self._event(substep, "cell_taken", i)
 
-    def _stop_condition(self, a: np.ndarray) -> str | None:
-        """Why the battle ends after this sub-step, if it does (``a``: the units that were
-        in the sector)."""
+    def _stop_condition(self, fighting: np.ndarray, side: np.ndarray) -> str | None:
+        """Why the battle ends after this sub-step, if it does (``fighting``: the units
+        still fighting in the sector; ``side`` matches)."""
         u = self.units
-        fighting = a[IS_FIGHTING[u["state"][a]] & (u["personnel"][a] > 0)]
-        side = u["side"][fighting]
-        able = [bool((side == s).any() or self._reserve_units[s]) for s in (0, 1)]
-        if not all(able):
+        able = (np.bincount(side, minlength=2) + self._reserve_units) > 0
+        if not able.all():
             # Units resting in the rear will fight again, and a contingent that forms new
             # units from its pipeline will send more; looked at only when needed.
             later = self._can_return() | self._will_form_units()[u["contingent"]]
-            able = [able[s] or bool(later[u["side"] == s].any()) for s in (0, 1)]
+            able |= np.bincount(u["side"][later], minlength=2) > 0
         if not able[ATTACKER]:
             return "attacker_broken"
         attackers = fighting[side == ATTACKER]
