@@ -68,6 +68,40 @@ class _Sides:
     return_delay: np.ndarray
 
 
+@dataclass(slots=True)
+class _Engaged:
+    """The units in the sector (indices into ``model.units``, ascending, so that random
+    draws come in the order of a pass over all units) with their columns that stay fixed
+    for the rest of the day, and their positions (kept up to date as they move)."""
+
+    index: np.ndarray
+    side: np.ndarray
+    attacking: np.ndarray
+    x: np.ndarray
+    y_m: np.ndarray
+    row: np.ndarray
+    cells: np.ndarray
+    side_cells: np.ndarray  # side x cells in the sector: offset into per-side cell tables
+    kill_rate: np.ndarray
+    exposure: np.ndarray
+    footprint_m2: np.ndarray  # per side
+    artillery_hazard: np.ndarray  # per side, per person and sub-step
+    drone_hazard: np.ndarray  # per unit, per person and sub-step, after adaptation
+    organic_strikes_per_person: np.ndarray  # per side, per day
+    skill: np.ndarray
+    training_days: np.ndarray
+    mine_exposure: np.ndarray
+    advance_speed: np.ndarray
+    assault_speed: np.ndarray
+    clears_mines: np.ndarray
+    elastic: np.ndarray
+    break_morale: np.ndarray
+    killed_fraction: np.ndarray
+    return_fraction: np.ndarray
+    return_delay: np.ndarray
+    fixed_hazard: np.ndarray | None  # per sub-step, where a fixed loss share replaces fire
+
+
 class AttritionModel(mesa.Model):
     """Attackers assault a fortified, drone-covered defence across a front sector.
 
@@ -271,18 +305,8 @@ class AttritionModel(mesa.Model):
         self._generate_forces()
         self._commit_waves()
         self.units["casualties_today"][:] = 0
-        # Skill and kill rates change with days in action only, so once a day suffices.
+        self._prepare_day()
         c = self.config.combat
-        self._skill_today = self.skill()
-        self._kill_rate_today = (self._side.kills_per_shooter[self.units["side"]]
-                                 * self._tactic["fire_multiplier"]
-                                 * (1.0 + c.training_hit_gain * self._skill_today))
-        self._exposure_today = (self._tactic["exposure"]
-                                * (1.0 - c.training_exposure_reduction * self._skill_today))
-        self._aimed_radius_cells = max(1, math.ceil(c.aimed_fire_range_m / self.cell_size_m))
-        # Units leave the reserve only when their wave is committed, at the start of a day.
-        self._reserve_units = np.bincount(self.units["side"][self.units["state"] == RESERVE],
-                                          minlength=2)
         dt = 1.0 / c.substeps_per_day
         for substep in range(c.substeps_per_day):
             self.stop_reason = self._substep(dt, substep)
@@ -448,74 +472,136 @@ class AttritionModel(mesa.Model):
         u["state"][due] = np.where(u["side"][due] == ATTACKER, ADVANCING, HOLDING)
         self._occupancy_changed |= bool(due.any())
 
+    def _prepare_day(self) -> None:
+        """What stays fixed through the day's sub-steps: skill, kill rates and exposure
+        (they change with days in action only), protection by the cells' cover and
+        fortification, and the units waiting in reserve (they leave it only when their
+        wave is committed, at the start of a day)."""
+        u, c = self.units, self.config.combat
+        self._skill_today = self.skill()
+        self._kill_rate_today = (self._side.kills_per_shooter[u["side"]]
+                                 * self._tactic["fire_multiplier"]
+                                 * (1.0 + c.training_hit_gain * self._skill_today))
+        self._exposure_today = (self._tactic["exposure"]
+                                * (1.0 - c.training_exposure_reduction * self._skill_today))
+        self._aimed_radius_cells = max(1, math.ceil(c.aimed_fire_range_m / self.cell_size_m))
+        self._cover_factor = 1.0 - c.cover_protection * self.grid.cover.data.reshape(-1)
+        # Per side and cell: fortification protects only the defender, who built it.
+        self._fortification_factor = np.concatenate([
+            np.ones(self._cover_factor.size),
+            1.0 - c.fortification_protection * self.grid.fortification.data.reshape(-1)])
+        self._reserve_units = np.bincount(u["side"][u["state"] == RESERVE], minlength=2)
+        self._engaged_today = None
+
+    def _engaged(self, dt: float) -> _Engaged:
+        """The units in the sector, with their columns fixed for the day. Within a day
+        units only leave the sector (destroyed, or routed off it), and those who do mark
+        the set stale."""
+        if self._engaged_today is not None:
+            return self._engaged_today
+        u, c = self.units, self.config.combat
+        a = (IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)).nonzero()[0]
+        side = u["side"][a]
+        y_m = u["y_m"][a]
+        row = self._depth_rows(y_m)
+        x = u["x"][a]
+        footprint = np.bincount(side, weights=self._footprint_m2[a], minlength=2)
+        artillery, drones, organic_per_shooter = np.zeros(2), np.zeros(2), np.zeros(2)
+        for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
+            if footprint[target] == 0.0:
+                continue
+            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
+            area = float(footprint[target])
+            # Artillery and drones fire from behind the line, with or without infantry.
+            artillery[target] = combat.area_fire_hazard(
+                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, area)
+            drones[target] = combat.area_fire_hazard(
+                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2, area)
+            organic_per_shooter[firer] = cfg.area_strikes_per_person_per_day
+        tactic = self._tactic
+        self._engaged_today = _Engaged(
+            index=a, side=side, attacking=side == ATTACKER, x=x, y_m=y_m, row=row,
+            cells=x * self.depth + row, side_cells=side * self.width * self.depth,
+            kill_rate=self._kill_rate_today[a], exposure=self._exposure_today[a],
+            footprint_m2=footprint, artillery_hazard=artillery,
+            drone_hazard=drones[side] * (1.0 - c.drone_adaptation_effect
+                                         * u["theatre_adaptation"][a]),
+            organic_strikes_per_person=organic_per_shooter,
+            skill=self._skill_today[a], training_days=u["training_days"][a],
+            mine_exposure=tactic["mine_exposure"][a],
+            advance_speed=tactic["advance_speed_m_per_day"][a],
+            assault_speed=tactic["assault_speed_m_per_day"][a],
+            clears_mines=tactic["clears_mines"][a], elastic=self._elastic[a],
+            break_morale=tactic["break_morale"][a],
+            killed_fraction=self._side.killed_fraction[side],
+            return_fraction=self._side.return_fraction[side],
+            return_delay=self._side.return_delay[side],
+            fixed_hazard=self._fixed_hazard_per_day[side] * dt if self._any_fixed_loss else None)
+        return self._engaged_today
+
     def _substep(self, dt: float, substep: int) -> str | None:
         """One combat sub-step of the units in the sector.
 
-        Only units in the sector (with personnel) take part, gathered once in index order:
-        the others cannot fire, be hit or move, and a binomial draw with no one exposed
+        The others cannot fire, be hit or move, and a binomial draw with no one exposed
         uses no random numbers, so the draws are those of a pass over all units."""
         u, c = self.units, self.config.combat
-        a = np.flatnonzero(IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0))
+        e = self._engaged(dt)
+        a = e.index
         if a.size == 0:
-            return self._stop_condition(a, a)
-        side, state, personnel = u["side"][a], u["state"][a], u["personnel"][a]
+            return self._stop_condition(e, a.astype(bool))
+        state, personnel = u["state"][a], u["personnel"][a]
         fighting = IS_FIGHTING[state]
-        x, row = u["x"][a], self._depth_rows(u["y_m"][a])
-        cells = x * self.depth + row
-        skill = self._skill_today[a]
+        cells = e.cells
 
-        aimed, enemy_here, enemy_near, own_near = self._aimed_fire(a, side, fighting, x, row,
-                                                                   personnel, dt)
-        protection = (self._exposure_today[a]
-                      * (1.0 - c.cover_protection * self.grid.cover.data.reshape(-1)[cells])
-                      * np.where(side == DEFENDER, 1.0 - c.fortification_protection
-                                 * self.grid.fortification.data.reshape(-1)[cells], 1.0))
+        aimed, enemy_here, enemy_near, own_near = self._aimed_fire(e, fighting, personnel, dt)
+        protection = (e.exposure * self._cover_factor[cells]
+                      * self._fortification_factor[e.side_cells + cells])
         hazards = np.zeros((a.size, len(combat.CAUSES)))
-        hazards[:, 0] = aimed
-        hazards[:, 1] = self._area_hazards(a, side, fighting, dt)
-        hazards[:, :2] *= protection[:, None]
+        hazards[:, 0] = aimed * protection
+        hazards[:, 1] = self._area_hazards(e, fighting, personnel, dt) * protection
 
-        move_m, clearing = self._plan_movement(a, side, state, fighting, cells, row, enemy_here,
-                                               enemy_near, own_near, dt)
+        move_m, clearing = self._plan_movement(e, state, fighting, enemy_here, enemy_near,
+                                               own_near, dt)
         mines = self.grid.mines.data.reshape(-1)
-        walking = (side == ATTACKER) & (move_m != 0)
-        hazards[walking, 2] = combat.mine_hazard(
-            mines[cells[walking]] / self.cell_area_m2, np.abs(move_m[walking]),
-            c.mine_sweep_width_m, self._tactic["mine_exposure"][a[walking]])
-        cleared = self._clear_mines(cells, clearing, personnel, skill, dt)
-        if clearing.any():
-            hazards[clearing, 2] += (cleared[clearing] * c.clearance_casualties_per_mine
-                                     * (1.0 - skill[clearing])
+        moving = move_m != 0
+        walking = e.attacking & moving
+        if np.count_nonzero(walking):
+            hazards[walking, 2] = combat.mine_hazard(
+                mines[cells[walking]] / self.cell_area_m2, np.abs(move_m[walking]),
+                c.mine_sweep_width_m, e.mine_exposure[walking])
+        removed = None  # mines removed, per unit
+        if clearing is not None:
+            removed = self._clear_mines(cells, clearing, personnel, e.skill, dt)
+            hazards[clearing, 2] += (removed[clearing] * c.clearance_casualties_per_mine
+                                     * (1.0 - e.skill[clearing])
                                      / np.maximum(1.0, personnel[clearing].astype(float)))
-        if self._any_fixed_loss:
+        if e.fixed_hazard is not None:
             # Test configuration: a fixed daily loss share replaces fire and mines.
-            fixed = self._fixed_hazard_per_day[side]
-            replaced = np.isfinite(fixed)
+            replaced = np.isfinite(e.fixed_hazard)
             hazards[replaced] = 0.0
-            hazards[replaced & fighting, 3] = fixed[replaced & fighting] * dt
+            hazards[replaced & fighting, 3] = e.fixed_hazard[replaced & fighting]
 
         hit, by_cause = combat.draw_casualties(self.rng, personnel, hazards)
         if hit.size:
-            self._book_casualties(a[hit], by_cause, personnel[hit], state[hit], substep)
-        # Each mine casualty set off a mine; clearing removed more.
-        removed = cleared
-        if hit.size:
-            removed = cleared.copy()
-            removed[hit] += by_cause[:, 2]
-        if removed.any():
-            at, total, _ = _per_cell(cells, removed)
+            self._book_casualties(e, hit, by_cause, personnel[hit], state[hit], substep)
+            # Each mine casualty set off a mine.
+            if np.count_nonzero(by_cause[:, 2]):
+                removed = np.zeros(a.size) if removed is None else removed.copy()
+                removed[hit] += by_cause[:, 2]
+        if removed is not None:
+            nonzero = removed.nonzero()[0]
+            at, total, _ = _per_cell(cells[nonzero], removed[nonzero])
             mines[at] = np.maximum(mines[at] - total, 0.0)
-        if (move_m != 0).any():
-            row = self._move(a, move_m)
-        # Who is still fighting after the casualties and the moves, and where.
+        if np.count_nonzero(moving):
+            self._move(e, move_m)
+        # Who is still fighting after the casualties and the moves.
         standing = IS_FIGHTING[u["state"][a]] & (u["personnel"][a] > 0)
         if self._occupancy_changed:
-            self._update_control(a[standing], side[standing],
-                                 x[standing] * self.depth + row[standing], substep)
-        return self._stop_condition(a[standing], side[standing])
+            self._update_control(e, standing, substep)
+        return self._stop_condition(e, standing)
 
-    def _aimed_fire(self, a, side, fighting, x, row, personnel, dt):
-        """Aimed fire on the units ``a`` in the sector this sub-step: per unit, the kills
+    def _aimed_fire(self, e: _Engaged, fighting, personnel, dt):
+        """Aimed fire on the units in the sector this sub-step: per unit, the kills
         per person before protection, whether an enemy stands in its cell, and the enemy
         and own personnel within range of its cell.
 
@@ -525,28 +611,31 @@ class AttritionModel(mesa.Model):
         Own personnel in range matter to an elastic defence's units in contact only, and
         lie within range of the band: with elastic units fighting, it is widened by the
         range."""
-        per_person, enemy_near, own_near = np.zeros(a.size), np.zeros(a.size), np.zeros(a.size)
-        enemy_here = np.zeros(a.size, dtype=bool)
-        radius = self._aimed_radius_cells
-        attacking = side == ATTACKER
-        if attacking.all() or not attacking.any():
+        n = e.index.size
+        per_person, enemy_near, own_near = np.zeros(n), np.zeros(n), np.zeros(n)
+        enemy_here = np.zeros(n, dtype=bool)
+        radius, row, attacking = self._aimed_radius_cells, e.row, e.attacking
+        rows = row[attacking], row[~attacking]
+        if rows[0].size == 0 or rows[1].size == 0:
             return per_person, enemy_here, enemy_near, own_near
-        first = max(row[attacking].min(), row[~attacking].min()) - radius
-        last = min(row[attacking].max(), row[~attacking].max()) + radius
-        if not ((row >= first) & (row <= last)).any():
+        first = max(rows[0].min(), rows[1].min()) - radius
+        last = min(rows[0].max(), rows[1].max()) + radius
+        inside = (row >= first) & (row <= last)
+        if not np.count_nonzero(inside):
             return per_person, enemy_here, enemy_near, own_near
-        if (fighting & self._elastic[a]).any():
-            first, last = first - radius, last + radius
-        k = np.flatnonzero((row >= first) & (row <= last))
-        first_row = int(row[k].min())
-        band_rows = int(row[k].max()) + 1 - first_row
+        if np.count_nonzero(fighting & e.elastic):
+            inside = (row >= first - radius) & (row <= last + radius)
+        k = inside.nonzero()[0]
+        band = row[k]
+        first_row = int(band.min())
+        band_rows = int(band.max()) + 1 - first_row
         band_cells = self.width * band_rows
-        own = side[k] * band_cells + x[k] * band_rows + (row[k] - first_row)
+        own = e.side[k] * band_cells + e.x[k] * band_rows + (band - first_row)
         enemy = own + np.where(attacking[k], band_cells, -band_cells)
         weights = personnel[k].astype(float)
         present = np.bincount(own, weights=weights, minlength=2 * band_cells)
-        fire = np.bincount(own, weights=np.where(fighting[k], weights * self._kill_rate_today[a[k]]
-                                                 * dt, 0.0), minlength=2 * band_cells)
+        fire = np.bincount(own, weights=np.where(fighting[k], weights * e.kill_rate[k] * dt,
+                                                 0.0), minlength=2 * band_cells)
         shape = (2, self.width, band_rows)
         per_target, in_range = combat.aimed_fire(present.reshape(shape), fire.reshape(shape),
                                                  radius)
@@ -557,56 +646,51 @@ class AttritionModel(mesa.Model):
         own_near[k] = in_range[own]
         return per_person, enemy_here, enemy_near, own_near
 
-    def _area_hazards(self, a: np.ndarray, side: np.ndarray, fighting: np.ndarray,
+    def _area_hazards(self, e: _Engaged, fighting: np.ndarray, personnel: np.ndarray,
                       dt: float) -> np.ndarray:
-        """Per-person area-fire hazard of the units ``a`` in the sector this sub-step,
-        before protection."""
-        u, c = self.units, self.config.combat
-        footprint = np.bincount(side, weights=self._footprint_m2[a], minlength=2)
-        shooters = np.bincount(side, weights=np.where(fighting, u["personnel"][a], 0),
-                               minlength=2)
-        shelling, drones = np.zeros(2), np.zeros(2)
-        for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
-            if footprint[target] == 0.0:
-                continue
-            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
-            area = float(footprint[target])
-            # Artillery and drones fire from behind the line, with or without infantry.
-            organic = combat.area_fire_hazard(
-                cfg.area_strikes_per_person_per_day * float(shooters[firer]) * dt,
-                cfg.organic_lethal_area_m2, area)
-            artillery = combat.area_fire_hazard(
-                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, area)
-            shelling[target] = organic + artillery
-            drones[target] = combat.area_fire_hazard(
-                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2, area)
-        return shelling[side] + drones[side] * (
-            1.0 - c.drone_adaptation_effect * u["theatre_adaptation"][a])
+        """Per-person area-fire hazard of the units in the sector this sub-step, before
+        protection: artillery and drones (fixed for the day), and organic fire, which
+        grows with the enemy's soldiers fighting."""
+        shelling = e.artillery_hazard
+        if np.count_nonzero(e.organic_strikes_per_person):
+            shooters = np.bincount(e.side, weights=np.where(fighting, personnel, 0),
+                                   minlength=2)
+            shelling = shelling.copy()
+            for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
+                if e.footprint_m2[target] == 0.0:
+                    continue
+                cfg = self.config.attacker if firer == ATTACKER else self.config.defender
+                organic = combat.area_fire_hazard(
+                    cfg.area_strikes_per_person_per_day * float(shooters[firer]) * dt,
+                    cfg.organic_lethal_area_m2, float(e.footprint_m2[target]))
+                shelling[target] = organic + e.artillery_hazard[target]
+        return shelling[e.side] + e.drone_hazard
 
-    def _plan_movement(self, a, side, state, fighting, cells, row, enemy_here, enemy_near,
-                       own_near, dt):
-        """Set attack/defence states of the units ``a`` in the sector and return each
-        one's move (m, + is towards the defender's rear) and which stop to clear mines.
+    def _plan_movement(self, e: _Engaged, state, fighting, enemy_here, enemy_near, own_near,
+                       dt):
+        """Set attack/defence states of the units in the sector and return each one's
+        move (m, + is towards the defender's rear) and which stop to clear mines (None if
+        none do).
 
         ``enemy_here``: an enemy in its cell; ``enemy_near`` and ``own_near``: enemy and
         own personnel within aimed range of its cell."""
-        u, c, tactic = self.units, self.config.combat, self._tactic
-        attacking = fighting & (side == ATTACKER)
+        u, c = self.units, self.config.combat
+        attacking = fighting & e.attacking
         state[attacking] = np.where(enemy_near[attacking] > 0, ASSAULTING, ADVANCING)
-        assault_speed = tactic["assault_speed_m_per_day"][a]
-        speed = np.where(state == ASSAULTING, assault_speed, tactic["advance_speed_m_per_day"][a])
+        speed = np.where(state == ASSAULTING, e.assault_speed, e.advance_speed)
         move = np.where(attacking & ~enemy_here, speed, 0.0)
 
         # Elastic defence: give ground under pressure, win it back when the pressure eases.
-        elastic = fighting & self._elastic[a]
-        if elastic.any():
+        elastic = fighting & e.elastic
+        if np.count_nonzero(elastic):
             ratio = np.divide(enemy_near, own_near, out=np.zeros_like(enemy_near),
                               where=own_near > 0)
             # Counter-attack back to its own start, or into lost cells just ahead of it,
             # but never beyond the defender's original forward edge.
+            row = e.row
             ahead = np.maximum(row - 1, self._defender_front_row)
-            lost_ahead = (self.grid.control.data[u["x"][a], ahead] == ATTACKER) & (ahead < row)
-            y_m, y0_m = u["y_m"][a], u["y0_m"][a]
+            lost_ahead = (self.grid.control.data[e.x, ahead] == ATTACKER) & (ahead < row)
+            y_m, y0_m = e.y_m, u["y0_m"][e.index]
             target_y = np.where(lost_ahead, (ahead + 0.5) * self.cell_size_m, y0_m)
             fall_back = elastic & (ratio > c.elastic_fallback_ratio) & (
                 y_m < y0_m + c.elastic_max_fallback_m)
@@ -615,18 +699,22 @@ class AttritionModel(mesa.Model):
             state[elastic] = HOLDING
             state[fall_back] = WITHDRAWING
             state[counter] = ASSAULTING
-            move = np.where(fall_back, assault_speed, move)
+            move = np.where(fall_back, e.assault_speed, move)
             move = np.where(counter & ~enemy_here,
-                            -np.minimum(assault_speed * dt, y_m - target_y) / dt, move)
+                            -np.minimum(e.assault_speed * dt, y_m - target_y) / dt, move)
 
-        move = np.where(state == ROUTED, np.where(side == ATTACKER, -1.0, 1.0)
-                        * c.routed_speed_m_per_day, move)
-        mines_here = self.grid.mines.data.reshape(-1)[cells] >= 0.5
-        clearing = attacking & tactic["clears_mines"][a] & mines_here
-        move = np.where(clearing, 0.0, move)
-        u["state"][a] = state
+        routed = state == ROUTED
+        if np.count_nonzero(routed):
+            move = np.where(routed, np.where(e.attacking, -1.0, 1.0) * c.routed_speed_m_per_day,
+                            move)
+        clearing = attacking & e.clears_mines
+        if np.count_nonzero(clearing):
+            clearing &= self.grid.mines.data.reshape(-1)[e.cells] >= 0.5
+            move = np.where(clearing, 0.0, move)
+        u["state"][e.index] = state
         # At most one cell a sub-step, so a mover cannot jump over an occupied cell.
-        return np.clip(move * dt, -self.cell_size_m, self.cell_size_m), clearing
+        move_m = np.minimum(np.maximum(move * dt, -self.cell_size_m), self.cell_size_m)
+        return move_m, (clearing if np.count_nonzero(clearing) else None)
 
     def _clear_mines(self, cells, clearing, personnel, skill, dt) -> np.ndarray:
         """Mines each clearing unit removes this sub-step, capped by the mines in its cell."""
@@ -640,17 +728,18 @@ class AttritionModel(mesa.Model):
         scale = np.divide(available, wanted, out=np.ones_like(wanted), where=wanted > available)
         return want * scale[position]
 
-    def _book_casualties(self, units: np.ndarray, by_cause: np.ndarray,
+    def _book_casualties(self, e: _Engaged, hit: np.ndarray, by_cause: np.ndarray,
                          personnel_before: np.ndarray, state: np.ndarray, substep: int) -> None:
-        """Book the casualties of ``units`` (indices, each once; the rows of ``by_cause``,
-        ``personnel_before`` and ``state`` match): killed, wounded who will return, wounded
-        lost for good; then their morale, and which break or are destroyed."""
+        """Book the casualties of the units ``hit`` (positions among the engaged units,
+        each once; the rows of ``by_cause``, ``personnel_before`` and ``state`` match):
+        killed, wounded who will return, wounded lost for good; then their morale, and
+        which break or are destroyed."""
         u, c = self.units, self.config.combat
+        units = e.index[hit]
         casualties = by_cause.sum(axis=1)
-        side = u["side"][units]
+        side = e.side[hit]
         killed, returning, disabled = combat.split_wounded(
-            self.rng, casualties, self._side.killed_fraction[side],
-            self._side.return_fraction[side])
+            self.rng, casualties, e.killed_fraction[hit], e.return_fraction[hit])
         personnel = personnel_before - casualties
         u["personnel"][units] = personnel
         u["killed"][units] += killed
@@ -658,11 +747,11 @@ class AttritionModel(mesa.Model):
         u["disabled"][units] += disabled
         u["in_care"][units] += returning
         u["casualties_today"][units] += casualties
-        slots = (self.day + self._side.return_delay[side]) % self._care_ring.shape[1]
+        slots = (self.day + e.return_delay[hit]) % self._care_ring.shape[1]
         self._care_ring[units, slots] += returning
         np.add.at(self._casualties_by_cause, side, by_cause)
         self._training_days_lost += np.bincount(
-            side, weights=(killed + disabled) * u["training_days"][units], minlength=2)
+            side, weights=(killed + disabled) * e.training_days[hit], minlength=2)
 
         morale_now = morale.morale_after_losses(u["morale"][units], casualties,
                                                 personnel_before,
@@ -672,7 +761,7 @@ class AttritionModel(mesa.Model):
         broken = units[0:0]
         if c.morale_enabled:
             broken = units[IS_FIGHTING[state] & (personnel > 0) & morale.breaks(
-                morale_now, self._tactic["break_morale"][units])]
+                morale_now, e.break_morale[hit])]
         for i in broken:
             self._event(substep, "unit_routed", i)
         for i in destroyed:
@@ -681,31 +770,35 @@ class AttritionModel(mesa.Model):
         u["state"][destroyed] = DESTROYED
         if broken.size or destroyed.size:
             self._occupancy_changed = True
+        if destroyed.size:
+            self._engaged_today = None
 
-    def _move(self, a: np.ndarray, move_m: np.ndarray) -> np.ndarray:
-        """Move the units ``a`` in the sector and return their rows; routed units that
-        leave the sector are withdrawn."""
+    def _move(self, e: _Engaged, move_m: np.ndarray) -> None:
+        """Move the units in the sector; routed units that leave it are withdrawn."""
         u = self.units
         self._occupancy_changed = True
         edge = self.depth * self.cell_size_m
-        state, y_m = u["state"][a], u["y_m"][a]
-        y_m = np.where(state == DESTROYED, y_m, y_m + move_m)
+        state = u["state"][e.index]
+        y_m = np.where(state == DESTROYED, e.y_m, e.y_m + move_m)
         left = (state == ROUTED) & ((y_m < 0.0) | (y_m >= edge))
-        u["state"][a[left]] = WITHDRAWN
+        if np.count_nonzero(left):
+            u["state"][e.index[left]] = WITHDRAWN
+            self._engaged_today = None
         y_m = np.minimum(np.maximum(y_m, 0.0), np.nextafter(edge, 0.0))
-        u["y_m"][a] = y_m
-        return self._depth_rows(y_m)
+        u["y_m"][e.index] = e.y_m = y_m
+        e.row = self._depth_rows(y_m)
+        e.cells = e.x * self.depth + e.row
 
-    def _update_control(self, fighting: np.ndarray, side: np.ndarray, cells: np.ndarray,
-                        substep: int) -> None:
+    def _update_control(self, e: _Engaged, standing: np.ndarray, substep: int) -> None:
         """A cell changes hands when only the other side's fighting units stand in it
-        (``fighting``: those units; ``side`` and ``cells`` match)."""
+        (``standing``: which of the units in the sector still fight)."""
         u = self.units
         self._occupancy_changed = False
         control = self.grid.control.data.reshape(-1)
         # A cell can change hands only where a unit stands in a cell the enemy holds.
-        if not (control[cells] == 1 - side).any():
+        if not np.count_nonzero(standing & (control[e.cells] == 1 - e.side)):
             return
+        fighting, side, cells = e.index[standing], e.side[standing], e.cells[standing]
         occupied = np.zeros((2, control.size), dtype=bool)
         occupied[side, cells] = True
         for s in (0, 1):
@@ -716,31 +809,33 @@ class AttritionModel(mesa.Model):
                 continue
             control[taken] = s
             # Credit each cell to the first of the side's units standing in it.
-            takers = np.flatnonzero(mine & np.isin(cells, taken))
+            takers = (mine & np.isin(cells, taken)).nonzero()[0]
             _, first = np.unique(cells[takers], return_index=True)
             for i in fighting[takers[first]]:
                 self.cells_taken[u["contingent"][i]] += 1
                 self._event(substep, "cell_taken", i)
 
-    def _stop_condition(self, fighting: np.ndarray, side: np.ndarray) -> str | None:
-        """Why the battle ends after this sub-step, if it does (``fighting``: the units
-        still fighting in the sector; ``side`` matches)."""
+    def _stop_condition(self, e: _Engaged, standing: np.ndarray) -> str | None:
+        """Why the battle ends after this sub-step, if it does (``standing``: which of
+        the units in the sector still fight)."""
         u = self.units
-        able = (np.bincount(side, minlength=2) + self._reserve_units) > 0
-        if not able.all():
+        attackers = standing & e.attacking
+        able = [np.count_nonzero(attackers) + self._reserve_units[ATTACKER] > 0,
+                np.count_nonzero(standing & ~e.attacking) + self._reserve_units[DEFENDER] > 0]
+        if not (able[ATTACKER] and able[DEFENDER]):
             # Units resting in the rear will fight again, and a contingent that forms new
             # units from its pipeline will send more; looked at only when needed.
-            later = self._can_return() | self._will_form_units()[u["contingent"]]
-            able |= np.bincount(u["side"][later], minlength=2) > 0
+            later = np.bincount(u["side"][self._can_return()
+                                          | self._will_form_units()[u["contingent"]]],
+                                minlength=2) > 0
+            able = [able[s] or bool(later[s]) for s in (ATTACKER, DEFENDER)]
         if not able[ATTACKER]:
             return "attacker_broken"
-        attackers = fighting[side == ATTACKER]
-        if (u["y_m"][attackers] >= (self.depth - 1) * self.cell_size_m).any():
+        if np.count_nonzero(attackers & (e.y_m >= (self.depth - 1) * self.cell_size_m)):
             return "breakthrough"
         if not able[DEFENDER]:
             # Attackers that can move walk on to a breakthrough, so ground is measured.
-            can_move = (self._tactic["advance_speed_m_per_day"][attackers] > 0).any()
-            if not can_move:
+            if not np.count_nonzero(e.advance_speed[attackers] > 0):
                 return "defender_broken"
         return None
 
