@@ -144,12 +144,12 @@ def draw_casualties(rng: np.random.Generator, personnel: np.ndarray,
     survival = (1.0 - np.minimum(1.0, hazards[:, 0])) * np.exp(-other)
     casualties = rng.binomial(personnel, 1.0 - survival)
     # Only units that lost someone need splitting, and only between causes that acted.
-    hit = np.flatnonzero(casualties)
+    hit = casualties.nonzero()[0]
     by_cause = np.zeros((hit.size, hazards.shape[1]), dtype=np.int64)
     if hit.size == 0:
         return hit, by_cause
     acting = hazards[hit]
-    causes = np.flatnonzero(acting.any(axis=0))
+    causes = acting.any(axis=0).nonzero()[0]
     remaining = casualties[hit]
     rest = acting.sum(axis=1)
     for k in causes[:-1]:

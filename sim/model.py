@@ -152,6 +152,9 @@ class AttritionModel(mesa.Model):
             self.grid.create_property_layer(name, default_value=dtype(0), dtype=dtype)
             getattr(self.grid, name).data[:] = np.broadcast_to(by_row, (self.width, self.depth))
         self.initial_control = self.grid.control.data.copy()
+        # The grid's cells by flat index (x * depth + row), to put agents in them.
+        self._grid_cells = [self.grid[divmod(c, self.depth)]
+                            for c in range(self.width * self.depth)]
 
     def _build_units(self) -> None:
         sc = self.config
@@ -890,9 +893,10 @@ class AttritionModel(mesa.Model):
         """Put agents in the cells their units stand in; units out of the sector leave
         the grid. Only agents whose cell changed are touched."""
         cell = np.where(IS_IN_SECTOR[self.units["state"]], self._cells(), -1)
-        for i in np.flatnonzero(cell != self._agent_cell):
+        cells = self._grid_cells
+        for i in (cell != self._agent_cell).nonzero()[0].tolist():
             c = int(cell[i])
-            self.unit_agents[i].cell = None if c < 0 else self.grid[divmod(c, self.depth)]
+            self.unit_agents[i].cell = None if c < 0 else cells[c]
         self._agent_cell = cell
 
     def _event(self, substep: int, kind: str, i: int | None, contingent: int | None = None):
@@ -930,7 +934,7 @@ class AttritionModel(mesa.Model):
         n_cont = len(self.contingents)
         totals = self._totals()
         in_sector = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
-        cells = self._cells()
+        cells, n_cells = self._cells(), self.width * self.depth
         columns = {
             "personnel": self._contingent_sum(u["personnel"]),
             "personnel_fighting": self._contingent_sum(u["personnel"], IS_FIGHTING[u["state"]]),
@@ -942,8 +946,9 @@ class AttritionModel(mesa.Model):
             "killed_total": totals["killed"],
             "wounded_total": totals["wounded"],
             "permanently_lost_total": totals["permanently_lost"],
-            "cells_held": np.array([np.unique(cells[in_sector & (u["contingent"] == k)]).size
-                                    for k in range(n_cont)]),
+            "cells_held": np.bincount(np.unique(u["contingent"][in_sector] * n_cells
+                                                + cells[in_sector]) // n_cells,
+                                      minlength=n_cont),
             "ground_gained_m": self.cells_taken * self.cell_size_m / self.width,
         }
         self._prev_totals = totals
