@@ -16,6 +16,7 @@ within the window of ``s``. Two box sums give ``G`` for every cell at once.
 from __future__ import annotations
 
 import numpy as np
+from numba import vectorize
 from scipy.ndimage import uniform_filter1d
 
 # Causes of casualties, in the column order of the hazard matrix.
@@ -96,12 +97,13 @@ def area_fire_hazard(strikes: float, lethal_area_m2: float, footprint_m2: float)
     return strikes * lethal_area_m2 / footprint_m2
 
 
-def mine_hazard(mines_per_m2: np.ndarray, distance_m: np.ndarray, sweep_width_m: float,
-                mine_exposure: np.ndarray) -> np.ndarray:
+@vectorize(cache=True)
+def mine_hazard(mines_per_m2, distance_m, sweep_width_m, mine_exposure):
     """Per-person mine hazard of walking ``distance_m`` across ground with a mine density.
 
     Each walker on an own path sets off the mines in a strip ``sweep_width_m`` wide;
-    each mine set off causes one casualty.
+    each mine set off causes one casualty. A ufunc: arrays or numbers, and callable
+    from the compiled sub-step (:mod:`sim.kernels`).
 
     >>> mine_hazard(np.array([0.004]), np.array([50.0]), 1.0, np.array([0.5])).tolist()
     [0.1]

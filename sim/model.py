@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 from mesa.discrete_space import OrthogonalMooreGrid
 
-from sim import combat, morale
+from sim import combat, kernels, morale
 from sim.agents import (
     ADVANCING,
-    ASSAULTING,
     ATTACKER,
     DEFENDER,
     DESTROYED,
@@ -35,10 +34,8 @@ from sim.agents import (
     IS_FIGHTING,
     IS_IN_SECTOR,
     RESERVE,
-    ROUTED,
     SIDES,
     STATES,
-    WITHDRAWING,
     WITHDRAWN,
     Unit,
 )
@@ -79,6 +76,7 @@ class _Engaged:
     attacking: np.ndarray
     x: np.ndarray
     y_m: np.ndarray
+    y0_m: np.ndarray
     row: np.ndarray
     cells: np.ndarray
     side_cells: np.ndarray  # side x cells in the sector: offset into per-side cell tables
@@ -99,7 +97,7 @@ class _Engaged:
     killed_fraction: np.ndarray
     return_fraction: np.ndarray
     return_delay: np.ndarray
-    fixed_hazard: np.ndarray | None  # per sub-step, where a fixed loss share replaces fire
+    fixed_hazard: np.ndarray  # per sub-step where a fixed loss share replaces fire; or empty
 
 
 class AttritionModel(mesa.Model):
@@ -152,6 +150,8 @@ class AttritionModel(mesa.Model):
             self.grid.create_property_layer(name, default_value=dtype(0), dtype=dtype)
             getattr(self.grid, name).data[:] = np.broadcast_to(by_row, (self.width, self.depth))
         self.initial_control = self.grid.control.data.copy()
+        # Zeroed work space over the cells, for totals per cell in the sub-step's passes.
+        self._cell_scratch = np.zeros(self.width * self.depth)
         # The grid's cells by flat index (x * depth + row), to put agents in them.
         self._grid_cells = [self.grid[divmod(c, self.depth)]
                             for c in range(self.width * self.depth)]
@@ -523,7 +523,8 @@ class AttritionModel(mesa.Model):
             organic_per_shooter[firer] = cfg.area_strikes_per_person_per_day
         tactic = self._tactic
         self._engaged_today = _Engaged(
-            index=a, side=side, attacking=side == ATTACKER, x=x, y_m=y_m, row=row,
+            index=a, side=side, attacking=side == ATTACKER, x=x, y_m=y_m, y0_m=u["y0_m"][a],
+            row=row,
             cells=x * self.depth + row, side_cells=side * self.width * self.depth,
             kill_rate=self._kill_rate_today[a], exposure=self._exposure_today[a],
             footprint_m2=footprint, artillery_hazard=artillery,
@@ -539,268 +540,116 @@ class AttritionModel(mesa.Model):
             killed_fraction=self._side.killed_fraction[side],
             return_fraction=self._side.return_fraction[side],
             return_delay=self._side.return_delay[side],
-            fixed_hazard=self._fixed_hazard_per_day[side] * dt if self._any_fixed_loss else None)
+            fixed_hazard=self._fixed_hazard_per_day[side] * dt if self._any_fixed_loss
+            else np.zeros(0))
         return self._engaged_today
 
     def _substep(self, dt: float, substep: int) -> str | None:
-        """One combat sub-step of the units in the sector.
+        """One combat sub-step of the units in the sector; ``sim.kernels`` makes the
+        passes over them, numpy's Generator the draws.
 
         The others cannot fire, be hit or move, and a binomial draw with no one exposed
         uses no random numbers, so the draws are those of a pass over all units."""
         u, c = self.units, self.config.combat
         e = self._engaged(dt)
         a = e.index
-        if a.size == 0:
-            return self._stop_condition(e, a.astype(bool))
         state, personnel = u["state"][a], u["personnel"][a]
         fighting = IS_FIGHTING[state]
-        cells = e.cells
 
-        aimed, enemy_here, enemy_near, own_near = self._aimed_fire(e, fighting, personnel, dt)
-        protection = (e.exposure * self._cover_factor[cells]
-                      * self._fortification_factor[e.side_cells + cells])
-        hazards = np.zeros((a.size, len(combat.CAUSES)))
-        hazards[:, 0] = aimed * protection
-        hazards[:, 1] = self._area_hazards(e, fighting, personnel, dt) * protection
-
-        move_m, clearing = self._plan_movement(e, state, fighting, enemy_here, enemy_near,
-                                               own_near, dt)
+        # Aimed fire: box sums over the contact band (ODD 7.3).
+        radius = self._aimed_radius_cells
+        band_first, band_rows, present, fire = kernels.contact_grids(
+            e.side, e.x, e.row, personnel, fighting, e.kill_rate, e.elastic, dt, radius,
+            self.width)
+        per_target = in_range = present
+        if band_rows:
+            per_target, in_range = combat.aimed_fire(present, fire, radius)
         mines = self.grid.mines.data.reshape(-1)
-        moving = move_m != 0
-        walking = e.attacking & moving
-        if np.count_nonzero(walking):
-            hazards[walking, 2] = combat.mine_hazard(
-                mines[cells[walking]] / self.cell_area_m2, np.abs(move_m[walking]),
-                c.mine_sweep_width_m, e.mine_exposure[walking])
-        removed = None  # mines removed, per unit
-        if clearing is not None:
-            removed = self._clear_mines(cells, clearing, personnel, e.skill, dt)
-            hazards[clearing, 2] += (removed[clearing] * c.clearance_casualties_per_mine
-                                     * (1.0 - e.skill[clearing])
-                                     / np.maximum(1.0, personnel[clearing].astype(float)))
-        if e.fixed_hazard is not None:
-            # Test configuration: a fixed daily loss share replaces fire and mines.
-            replaced = np.isfinite(e.fixed_hazard)
-            hazards[replaced] = 0.0
-            hazards[replaced & fighting, 3] = e.fixed_hazard[replaced & fighting]
+        hazards, move_m, removed, clearing, moving = kernels.hazards_and_moves(
+            e.side, e.attacking, e.x, e.y_m, e.row, e.cells, e.side_cells, e.exposure,
+            e.drone_hazard, e.skill, e.mine_exposure, e.advance_speed, e.assault_speed,
+            e.clears_mines, e.elastic, e.y0_m, state, personnel, fighting, band_first,
+            band_rows, per_target.reshape(-1), in_range.reshape(-1), present.reshape(-1),
+            self._shelling(e, fighting, personnel, dt), self._cover_factor,
+            self._fortification_factor, mines, self.grid.control.data.reshape(-1),
+            e.fixed_hazard, self._cell_scratch, dt, self.width, self.depth, self.cell_size_m,
+            self.cell_area_m2, self._defender_front_row, c.mine_sweep_width_m,
+            c.mines_cleared_per_person_per_day, c.clearance_casualties_per_mine,
+            c.routed_speed_m_per_day, c.elastic_fallback_ratio, c.elastic_counterattack_ratio,
+            c.elastic_max_fallback_m)
+        u["state"][a] = state
 
         hit, by_cause = combat.draw_casualties(self.rng, personnel, hazards)
         if hit.size:
             self._book_casualties(e, hit, by_cause, personnel[hit], state[hit], substep)
-            # Each mine casualty set off a mine.
-            if np.count_nonzero(by_cause[:, 2]):
-                removed = np.zeros(a.size) if removed is None else removed.copy()
-                removed[hit] += by_cause[:, 2]
-        if removed is not None:
-            nonzero = removed.nonzero()[0]
-            at, total, _ = _per_cell(cells[nonzero], removed[nonzero])
-            mines[at] = np.maximum(mines[at] - total, 0.0)
-        if np.count_nonzero(moving):
-            self._move(e, move_m)
-        # Who is still fighting after the casualties and the moves.
-        standing = IS_FIGHTING[u["state"][a]] & (u["personnel"][a] > 0)
+        if clearing or np.count_nonzero(by_cause[:, 2]):
+            kernels.remove_mines(removed, hit, by_cause[:, 2], e.cells, mines,
+                                 self._cell_scratch)
+        if moving:
+            self._occupancy_changed = True
+            edge = self.depth * self.cell_size_m
+            if kernels.move_units(a, e.x, e.y_m, e.row, e.cells, move_m, u["state"], u["y_m"],
+                                  edge, np.nextafter(edge, 0.0), self.cell_size_m, self.depth):
+                self._engaged_today = None  # routed units left the sector
+        standing, counts, breakthrough, contested = kernels.standing(
+            a, e.side, e.y_m, e.cells, u["state"], u["personnel"],
+            self.grid.control.data.reshape(-1), IS_FIGHTING,
+            (self.depth - 1) * self.cell_size_m)
         if self._occupancy_changed:
-            self._update_control(e, standing, substep)
-        return self._stop_condition(e, standing)
+            self._occupancy_changed = False
+            if contested:
+                self._update_control(e, standing, substep)
+        return self._stop_condition(e, standing, counts, breakthrough)
 
-    def _aimed_fire(self, e: _Engaged, fighting, personnel, dt):
-        """Aimed fire on the units in the sector this sub-step: per unit, the kills
-        per person before protection, whether an enemy stands in its cell, and the enemy
-        and own personnel within range of its cell.
-
-        The grids (side, x, row) cover only the rows within range of both sides, the
-        contact band: a unit outside it has no enemy in range, and every enemy within
-        range of a unit in it is in it too, so the window sums there are exact (ODD 7.3).
-        Own personnel in range matter to an elastic defence's units in contact only, and
-        lie within range of the band: with elastic units fighting, it is widened by the
-        range."""
-        n = e.index.size
-        per_person, enemy_near, own_near = np.zeros(n), np.zeros(n), np.zeros(n)
-        enemy_here = np.zeros(n, dtype=bool)
-        radius, row, attacking = self._aimed_radius_cells, e.row, e.attacking
-        rows = row[attacking], row[~attacking]
-        if rows[0].size == 0 or rows[1].size == 0:
-            return per_person, enemy_here, enemy_near, own_near
-        first = max(rows[0].min(), rows[1].min()) - radius
-        last = min(rows[0].max(), rows[1].max()) + radius
-        inside = (row >= first) & (row <= last)
-        if not np.count_nonzero(inside):
-            return per_person, enemy_here, enemy_near, own_near
-        if np.count_nonzero(fighting & e.elastic):
-            inside = (row >= first - radius) & (row <= last + radius)
-        k = inside.nonzero()[0]
-        band = row[k]
-        first_row = int(band.min())
-        band_rows = int(band.max()) + 1 - first_row
-        band_cells = self.width * band_rows
-        own = e.side[k] * band_cells + e.x[k] * band_rows + (band - first_row)
-        enemy = own + np.where(attacking[k], band_cells, -band_cells)
-        weights = personnel[k].astype(float)
-        present = np.bincount(own, weights=weights, minlength=2 * band_cells)
-        fire = np.bincount(own, weights=np.where(fighting[k], weights * e.kill_rate[k] * dt,
-                                                 0.0), minlength=2 * band_cells)
-        shape = (2, self.width, band_rows)
-        per_target, in_range = combat.aimed_fire(present.reshape(shape), fire.reshape(shape),
-                                                 radius)
-        in_range = in_range.reshape(-1)
-        per_person[k] = per_target.reshape(-1)[own]
-        enemy_here[k] = present[enemy] > 0
-        enemy_near[k] = in_range[enemy]
-        own_near[k] = in_range[own]
-        return per_person, enemy_here, enemy_near, own_near
-
-    def _area_hazards(self, e: _Engaged, fighting: np.ndarray, personnel: np.ndarray,
-                      dt: float) -> np.ndarray:
-        """Per-person area-fire hazard of the units in the sector this sub-step, before
-        protection: artillery and drones (fixed for the day), and organic fire, which
-        grows with the enemy's soldiers fighting."""
-        shelling = e.artillery_hazard
-        if np.count_nonzero(e.organic_strikes_per_person):
-            shooters = np.bincount(e.side, weights=np.where(fighting, personnel, 0),
-                                   minlength=2)
-            shelling = shelling.copy()
-            for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
-                if e.footprint_m2[target] == 0.0:
-                    continue
-                cfg = self.config.attacker if firer == ATTACKER else self.config.defender
-                organic = combat.area_fire_hazard(
-                    cfg.area_strikes_per_person_per_day * float(shooters[firer]) * dt,
-                    cfg.organic_lethal_area_m2, float(e.footprint_m2[target]))
-                shelling[target] = organic + e.artillery_hazard[target]
-        return shelling[e.side] + e.drone_hazard
-
-    def _plan_movement(self, e: _Engaged, state, fighting, enemy_here, enemy_near, own_near,
-                       dt):
-        """Set attack/defence states of the units in the sector and return each one's
-        move (m, + is towards the defender's rear) and which stop to clear mines (None if
-        none do).
-
-        ``enemy_here``: an enemy in its cell; ``enemy_near`` and ``own_near``: enemy and
-        own personnel within aimed range of its cell."""
-        u, c = self.units, self.config.combat
-        attacking = fighting & e.attacking
-        state[attacking] = np.where(enemy_near[attacking] > 0, ASSAULTING, ADVANCING)
-        speed = np.where(state == ASSAULTING, e.assault_speed, e.advance_speed)
-        move = np.where(attacking & ~enemy_here, speed, 0.0)
-
-        # Elastic defence: give ground under pressure, win it back when the pressure eases.
-        elastic = fighting & e.elastic
-        if np.count_nonzero(elastic):
-            ratio = np.divide(enemy_near, own_near, out=np.zeros_like(enemy_near),
-                              where=own_near > 0)
-            # Counter-attack back to its own start, or into lost cells just ahead of it,
-            # but never beyond the defender's original forward edge.
-            row = e.row
-            ahead = np.maximum(row - 1, self._defender_front_row)
-            lost_ahead = (self.grid.control.data[e.x, ahead] == ATTACKER) & (ahead < row)
-            y_m, y0_m = e.y_m, u["y0_m"][e.index]
-            target_y = np.where(lost_ahead, (ahead + 0.5) * self.cell_size_m, y0_m)
-            fall_back = elastic & (ratio > c.elastic_fallback_ratio) & (
-                y_m < y0_m + c.elastic_max_fallback_m)
-            counter = (elastic & ~fall_back & (ratio < c.elastic_counterattack_ratio)
-                       & (y_m > target_y + 1e-9))
-            state[elastic] = HOLDING
-            state[fall_back] = WITHDRAWING
-            state[counter] = ASSAULTING
-            move = np.where(fall_back, e.assault_speed, move)
-            move = np.where(counter & ~enemy_here,
-                            -np.minimum(e.assault_speed * dt, y_m - target_y) / dt, move)
-
-        routed = state == ROUTED
-        if np.count_nonzero(routed):
-            move = np.where(routed, np.where(e.attacking, -1.0, 1.0) * c.routed_speed_m_per_day,
-                            move)
-        clearing = attacking & e.clears_mines
-        if np.count_nonzero(clearing):
-            clearing &= self.grid.mines.data.reshape(-1)[e.cells] >= 0.5
-            move = np.where(clearing, 0.0, move)
-        u["state"][e.index] = state
-        # At most one cell a sub-step, so a mover cannot jump over an occupied cell.
-        move_m = np.minimum(np.maximum(move * dt, -self.cell_size_m), self.cell_size_m)
-        return move_m, (clearing if np.count_nonzero(clearing) else None)
-
-    def _clear_mines(self, cells, clearing, personnel, skill, dt) -> np.ndarray:
-        """Mines each clearing unit removes this sub-step, capped by the mines in its cell."""
-        c = self.config.combat
-        want = np.where(clearing, personnel * c.mines_cleared_per_person_per_day
-                        * (1.0 + skill) * dt, 0.0)
-        if not clearing.any():
-            return want
-        at, wanted, position = _per_cell(cells, want)
-        available = self.grid.mines.data.reshape(-1)[at]
-        scale = np.divide(available, wanted, out=np.ones_like(wanted), where=wanted > available)
-        return want * scale[position]
+    def _shelling(self, e: _Engaged, fighting: np.ndarray, personnel: np.ndarray,
+                  dt: float) -> np.ndarray:
+        """Per-person hazard of artillery and organic fire on each side this sub-step,
+        before protection: artillery is fixed for the day, organic fire grows with the
+        enemy's soldiers fighting (ODD 7.3)."""
+        if not np.count_nonzero(e.organic_strikes_per_person):
+            return e.artillery_hazard
+        shooters = np.bincount(e.side, weights=np.where(fighting, personnel, 0), minlength=2)
+        shelling = e.artillery_hazard.copy()
+        for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
+            if e.footprint_m2[target] == 0.0:
+                continue
+            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
+            organic = combat.area_fire_hazard(
+                cfg.area_strikes_per_person_per_day * float(shooters[firer]) * dt,
+                cfg.organic_lethal_area_m2, float(e.footprint_m2[target]))
+            shelling[target] = organic + e.artillery_hazard[target]
+        return shelling
 
     def _book_casualties(self, e: _Engaged, hit: np.ndarray, by_cause: np.ndarray,
                          personnel_before: np.ndarray, state: np.ndarray, substep: int) -> None:
-        """Book the casualties of the units ``hit`` (positions among the engaged units,
-        each once; the rows of ``by_cause``, ``personnel_before`` and ``state`` match):
-        killed, wounded who will return, wounded lost for good; then their morale, and
-        which break or are destroyed."""
+        """Split the casualties of the units ``hit`` (positions among the units in the
+        sector; the rows of ``by_cause``, ``personnel_before`` and ``state`` match) into
+        killed, wounded who will return and wounded lost for good, book them, and log
+        the units that break or are destroyed."""
         u, c = self.units, self.config.combat
-        units = e.index[hit]
-        casualties = by_cause.sum(axis=1)
-        side = e.side[hit]
         killed, returning, disabled = combat.split_wounded(
-            self.rng, casualties, e.killed_fraction[hit], e.return_fraction[hit])
-        personnel = personnel_before - casualties
-        u["personnel"][units] = personnel
-        u["killed"][units] += killed
-        u["wounded"][units] += returning + disabled
-        u["disabled"][units] += disabled
-        u["in_care"][units] += returning
-        u["casualties_today"][units] += casualties
-        slots = (self.day + e.return_delay[hit]) % self._care_ring.shape[1]
-        self._care_ring[units, slots] += returning
-        np.add.at(self._casualties_by_cause, side, by_cause)
-        self._training_days_lost += np.bincount(
-            side, weights=(killed + disabled) * e.training_days[hit], minlength=2)
-
-        morale_now = morale.morale_after_losses(u["morale"][units], casualties,
-                                                personnel_before,
-                                                c.morale_loss_per_casualty_fraction)
-        u["morale"][units] = morale_now
-        destroyed = units[personnel == 0]
-        broken = units[0:0]
-        if c.morale_enabled:
-            broken = units[IS_FIGHTING[state] & (personnel > 0) & morale.breaks(
-                morale_now, e.break_morale[hit])]
+            self.rng, by_cause.sum(axis=1), e.killed_fraction[hit], e.return_fraction[hit])
+        broken, destroyed = kernels.book_casualties(
+            e.index, e.side, hit, by_cause, killed, returning, disabled, personnel_before,
+            state, e.return_delay, e.training_days, e.break_morale, u["personnel"],
+            u["killed"], u["wounded"], u["disabled"], u["in_care"], u["casualties_today"],
+            u["morale"], u["state"], self._care_ring, self._casualties_by_cause,
+            self._training_days_lost, IS_FIGHTING, self.day,
+            c.morale_loss_per_casualty_fraction, c.morale_enabled)
         for i in broken:
             self._event(substep, "unit_routed", i)
         for i in destroyed:
             self._event(substep, "unit_destroyed", i)
-        u["state"][broken] = ROUTED
-        u["state"][destroyed] = DESTROYED
         if broken.size or destroyed.size:
             self._occupancy_changed = True
         if destroyed.size:
             self._engaged_today = None
 
-    def _move(self, e: _Engaged, move_m: np.ndarray) -> None:
-        """Move the units in the sector; routed units that leave it are withdrawn."""
-        u = self.units
-        self._occupancy_changed = True
-        edge = self.depth * self.cell_size_m
-        state = u["state"][e.index]
-        y_m = np.where(state == DESTROYED, e.y_m, e.y_m + move_m)
-        left = (state == ROUTED) & ((y_m < 0.0) | (y_m >= edge))
-        if np.count_nonzero(left):
-            u["state"][e.index[left]] = WITHDRAWN
-            self._engaged_today = None
-        y_m = np.minimum(np.maximum(y_m, 0.0), np.nextafter(edge, 0.0))
-        u["y_m"][e.index] = e.y_m = y_m
-        e.row = self._depth_rows(y_m)
-        e.cells = e.x * self.depth + e.row
-
     def _update_control(self, e: _Engaged, standing: np.ndarray, substep: int) -> None:
         """A cell changes hands when only the other side's fighting units stand in it
         (``standing``: which of the units in the sector still fight)."""
         u = self.units
-        self._occupancy_changed = False
         control = self.grid.control.data.reshape(-1)
-        # A cell can change hands only where a unit stands in a cell the enemy holds.
-        if not np.count_nonzero(standing & (control[e.cells] == 1 - e.side)):
-            return
         fighting, side, cells = e.index[standing], e.side[standing], e.cells[standing]
         occupied = np.zeros((2, control.size), dtype=bool)
         occupied[side, cells] = True
@@ -818,13 +667,14 @@ class AttritionModel(mesa.Model):
                 self.cells_taken[u["contingent"][i]] += 1
                 self._event(substep, "cell_taken", i)
 
-    def _stop_condition(self, e: _Engaged, standing: np.ndarray) -> str | None:
+    def _stop_condition(self, e: _Engaged, standing: np.ndarray, counts: np.ndarray,
+                        breakthrough: bool) -> str | None:
         """Why the battle ends after this sub-step, if it does (``standing``: which of
-        the units in the sector still fight)."""
+        the units in the sector still fight; ``counts``: how many on each side;
+        ``breakthrough``: whether an attacker among them reached the rear row)."""
         u = self.units
-        attackers = standing & e.attacking
-        able = [np.count_nonzero(attackers) + self._reserve_units[ATTACKER] > 0,
-                np.count_nonzero(standing & ~e.attacking) + self._reserve_units[DEFENDER] > 0]
+        able = [counts[ATTACKER] + self._reserve_units[ATTACKER] > 0,
+                counts[DEFENDER] + self._reserve_units[DEFENDER] > 0]
         if not (able[ATTACKER] and able[DEFENDER]):
             # Units resting in the rear will fight again, and a contingent that forms new
             # units from its pipeline will send more; looked at only when needed.
@@ -834,11 +684,11 @@ class AttritionModel(mesa.Model):
             able = [able[s] or bool(later[s]) for s in (ATTACKER, DEFENDER)]
         if not able[ATTACKER]:
             return "attacker_broken"
-        if np.count_nonzero(attackers & (e.y_m >= (self.depth - 1) * self.cell_size_m)):
+        if breakthrough:
             return "breakthrough"
         if not able[DEFENDER]:
             # Attackers that can move walk on to a breakthrough, so ground is measured.
-            if not np.count_nonzero(e.advance_speed[attackers] > 0):
+            if not np.count_nonzero(e.advance_speed[standing & e.attacking] > 0):
                 return "defender_broken"
         return None
 
@@ -1079,13 +929,6 @@ class AttritionModel(mesa.Model):
 _WINNER = {"attacker_broken": "defender", "defender_broken": "attacker",
            "breakthrough": "attacker", "max_days": "none"}
 
-
-def _per_cell(cells: np.ndarray, weights: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sums of ``weights`` per distinct cell, added in unit order as a bincount over the
-    whole grid would: the cells, their sums, and each unit's position among the cells."""
-    at, position = np.unique(cells, return_inverse=True)
-    return at, np.bincount(position, weights=weights), position
 
 
 def _stride(width: int) -> int:

@@ -9,23 +9,25 @@ infiltration group (it is driven forward), which is a parameter of the tactic.
 from __future__ import annotations
 
 import numpy as np
+from numba import vectorize
 
 
-def morale_after_losses(morale: np.ndarray, casualties: np.ndarray, personnel_before: np.ndarray,
-                        sensitivity: float) -> np.ndarray:
-    """Morale after a sub-step's casualties.
+@vectorize(cache=True)
+def morale_after_losses(morale, casualties, personnel_before, sensitivity):
+    """Morale after a sub-step's casualties (a ufunc: arrays or numbers, and callable
+    from the compiled sub-step, :mod:`sim.kernels`).
 
     >>> morale_after_losses(np.array([1.0, 0.5]), np.array([10, 0]), np.array([100, 0]),
     ...                     2.0).tolist()
     [0.8, 0.5]
     """
-    lost_share = np.divide(casualties, personnel_before, out=np.zeros(morale.shape),
-                           where=personnel_before > 0)
-    return np.maximum(0.0, morale - sensitivity * lost_share)
+    lost_share = casualties / personnel_before if personnel_before > 0 else 0.0
+    return max(0.0, morale - sensitivity * lost_share)
 
 
-def breaks(morale: np.ndarray, break_morale: np.ndarray) -> np.ndarray:
-    """Whether each unit breaks: its morale fell below its tactic's threshold.
+@vectorize(cache=True)
+def breaks(morale, break_morale):
+    """Whether a unit breaks: its morale fell below its tactic's threshold (a ufunc).
 
     >>> breaks(np.array([0.1, 0.5]), np.array([0.15, 0.15])).tolist()
     [True, False]
