@@ -32,7 +32,9 @@ def describe(label: str, seconds: list[float]) -> str:
             f"over {len(ms)}")
 
 
-def server(steps: int) -> None:
+def server_times(steps: int) -> np.ndarray:
+    """(steps, 3) seconds of the model step, the front's PNG and the charts' PNG, for
+    ``steps`` days of the default demo scenario in a row, as the page does them."""
     from sim import app
     from sim.classroom import ClassroomModel
 
@@ -49,7 +51,11 @@ def server(steps: int) -> None:
         app.charts_png(model)
         t3 = time.perf_counter()
         parts.append((t1 - t0, t2 - t1, t3 - t2))
-    parts = np.asarray(parts)
+    return np.asarray(parts)
+
+
+def server(steps: int) -> None:
+    parts = server_times(steps)
     print(describe("server, step + redraw", parts.sum(axis=1).tolist()))
     step, front, charts = parts.mean(axis=0) * 1e3
     print(f"  of which, mean: step {step:.1f} ms, front {front:.1f} ms, charts {charts:.1f} ms")
@@ -75,7 +81,9 @@ _STEP_AND_WAIT = """async (day) => {
 }"""
 
 
-def browser(clicks: int) -> None:
+def browser_times(clicks: int) -> list[float]:
+    """Seconds from pressing Step to the page showing the new day and charts, for
+    ``clicks`` presses, in Debian's Chromium against ``attrition demo`` on 127.0.0.1."""
     from browser_helpers import CHROMIUM_ARGS, demo_server, ensure_chromium
     from playwright.sync_api import expect, sync_playwright
 
@@ -87,8 +95,13 @@ def browser(clicks: int) -> None:
         day = page.locator("table.scenario-now tr").first
         expect(day).to_contain_text("0 of at most", timeout=60_000)
         times = [page.evaluate(_STEP_AND_WAIT, k) / 1e3 for k in range(1, clicks + 1)]
-        print("  each (ms):", " ".join(f"{1e3 * t:.0f}" for t in times))
         browser.close()
+    return times
+
+
+def browser(clicks: int) -> None:
+    times = browser_times(clicks)
+    print("  each (ms):", " ".join(f"{1e3 * t:.0f}" for t in times))
     print(describe("browser, Step pressed to new day and charts shown", times))
 
 

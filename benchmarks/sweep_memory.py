@@ -12,6 +12,7 @@ to disk as runs finish, so the peak should barely move with ten times the runs.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -27,7 +28,9 @@ def rss_mib() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
-def sweep(runs: int, workers: int) -> None:
+def sweep(runs: int, workers: int) -> dict:
+    """Sweep ``runs`` one-day runs on ``workers`` processes; the driver's memory over
+    time and at its peak (this process's high-water mark, so run it in a fresh one)."""
     from sim.experiments import Experiment
     from sim.sweep import read_runs, run_sweep
 
@@ -54,21 +57,29 @@ def sweep(runs: int, workers: int) -> None:
         done.set()
         watcher.join()
         stored = len(read_runs(out))
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     quarter = max(1, len(samples) // 4)
-    trace = ", ".join(f"{t:.0f}s {m:.0f}" for t, m in samples[::quarter])
-    print(f"{runs} runs ({stored} stored, {result.ok} ok) in {result.seconds:.0f} s on "
-          f"{workers} workers: driver peak RSS {peak_mib:.0f} MiB; RSS over time (MiB): "
-          f"{trace}")
+    return {"runs": runs, "stored": stored, "ok": result.ok, "seconds": result.seconds,
+            "workers": workers,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_over_time_mib": [(round(t), round(m)) for t, m in samples[::quarter]]}
+
+
+def describe(measured: dict) -> str:
+    trace = ", ".join(f"{t}s {m}" for t, m in measured["rss_over_time_mib"])
+    return (f"{measured['runs']} runs ({measured['stored']} stored, {measured['ok']} ok) in "
+            f"{measured['seconds']:.0f} s on {measured['workers']} workers: driver peak RSS "
+            f"{measured['peak_rss_mib']:.0f} MiB; RSS over time (MiB): {trace}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
     if args.runs:
-        sweep(args.runs, args.workers)
+        measured = sweep(args.runs, args.workers)
+        print(json.dumps(measured) if args.json else describe(measured))
         return
     for runs in (1_000, 10_000):
         subprocess.run([sys.executable, __file__, "--runs", str(runs), "--workers",

@@ -411,6 +411,37 @@ class Scenario(_Strict):
         """Return a validated copy with nested keys replaced (dicts merge, others replace)."""
         return Scenario.model_validate(_deep_merge(self.model_dump(), overrides))
 
+    def widened(self, factor: int) -> Scenario:
+        """The same front ``factor`` times as wide: ``factor`` times the cells along the
+        front, the units of every group, and each side's artillery, drones, recruit
+        pools, recruitment rates and drafts. What is per person, per cell or per unit
+        stays, so every stretch of the front sees what the whole sector saw (fire and
+        movement still cross from one stretch to the next, as on a real front). Used to
+        measure how the model scales (``benchmarks/performance.py``).
+
+        >>> wide = Scenario().widened(3)
+        >>> wide.sector.width_cells, wide.attacker.units[0].count, wide.defender.drones
+        (60, 90, 75)
+        """
+        if factor < 1:
+            raise ValueError(f"factor must be 1 or more, not {factor}")
+        data = self.model_dump()
+        data["sector"]["width_cells"] *= factor
+        for side in ("attacker", "defender"):
+            config = data[side]
+            config["drones"] *= factor
+            config["artillery_strikes_per_day"] *= factor
+            for group in config["units"]:
+                group["count"] *= factor
+            for contingent in config["contingents"].values():
+                contingent["pool"] *= factor
+                contingent["recruits_per_day"] *= factor
+                for tranche in contingent["tranches"]:
+                    tranche["persons"] *= factor
+                for step in contingent["schedule"]:
+                    step["recruits_per_day"] *= factor
+        return Scenario.model_validate(data)
+
 
 def split_key_path(key_path: str) -> list[str | int]:
     """Split a dotted key path into keys and list indices.
