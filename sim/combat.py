@@ -40,8 +40,11 @@ def window_sum(grid: np.ndarray, radius_cells: int) -> np.ndarray:
     size = 2 * radius_cells + 1
     summed = uniform_filter1d(grid.astype(float), size, axis=-2, mode="constant", cval=0.0)
     summed = uniform_filter1d(summed, size, axis=-1, mode="constant", cval=0.0) * size**2
-    # The running sums of the filter leave rounding noise where the true sum is zero.
-    summed[summed < 1e-9] = 0.0
+    # The filter's running means leave rounding noise where the true sum is zero: at
+    # most a few thousand roundings of the largest value, far below this bound (which
+    # scales with the grid, so that small but real sums stay).
+    noise = 1e-10 * size**2 * grid.max(axis=(-2, -1), keepdims=True)
+    summed[summed <= noise] = 0.0
     return summed
 
 

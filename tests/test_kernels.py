@@ -1,0 +1,215 @@
+"""The compiled sub-step (sim/kernels.py) computes what docs/ODD.md defines: aimed fire
+over the contact band is aimed fire over the whole sector and its pairwise definition,
+and the units the sub-step keeps through a day are the units in the sector."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim import AttritionModel, Scenario, combat, kernels
+from sim.agents import ADVANCING, ATTACKER, HOLDING, IS_FIGHTING, ROUTED
+from sim.scenarios import load
+
+CELL_M = 100.0
+DT = 1 / 24
+
+
+@st.composite
+def sectors(draw):
+    """Units of both sides scattered over a small sector: some fighting, some routed,
+    some defenders elastic; random control and mines."""
+    width, depth = draw(st.integers(1, 12)), draw(st.integers(3, 30))
+    n = draw(st.integers(0, 40))
+
+    def column(strategy):
+        return draw(st.lists(strategy, min_size=n, max_size=n))
+
+    side = np.array(column(st.integers(0, 1)), dtype=np.int64)
+    routed = np.array(column(st.booleans()), dtype=bool)
+    row = np.array(column(st.integers(0, depth - 1)), dtype=np.int64)
+    y_m = (row + np.array(column(st.floats(0.0, 0.999)))) * CELL_M
+    cells = depth * width
+    return {
+        "width": width, "depth": depth, "radius": draw(st.integers(1, 5)), "side": side,
+        "x": np.array(column(st.integers(0, width - 1)), dtype=np.int64), "row": row,
+        "y_m": y_m, "y0_m": y_m + np.array(column(st.floats(-150.0, 150.0))),
+        "personnel": np.array(column(st.integers(1, 100)), dtype=np.int64),
+        "state": np.where(routed, ROUTED, np.where(side == ATTACKER, ADVANCING, HOLDING)),
+        "kill_rate": np.array(column(st.floats(0.0, 0.2))),
+        "elastic": (side != ATTACKER) & np.array(column(st.booleans()), dtype=bool),
+        "control": np.array(draw(st.lists(st.integers(-1, 1), min_size=cells,
+                                          max_size=cells)), dtype=np.int64),
+        "mines": np.array(draw(st.lists(st.floats(0.0, 5.0), min_size=cells,
+                                        max_size=cells))),
+    }
+
+
+def whole_sector_grids(s):
+    """Personnel and fire by side over every row: what the contact band stands for."""
+    own = s["side"] * s["width"] * s["depth"] + s["x"] * s["depth"] + s["row"]
+    fighting = IS_FIGHTING[s["state"]]
+    weights = s["personnel"].astype(float)
+    shape = (2, s["width"], s["depth"])
+    present = np.bincount(own, weights=weights, minlength=np.prod(shape))
+    fire = np.bincount(own, weights=np.where(fighting, weights * s["kill_rate"] * DT, 0.0),
+                       minlength=np.prod(shape))
+    return present.reshape(shape), fire.reshape(shape)
+
+
+def plan(s, band_first, band_rows, present, fire):
+    """The sub-step's hazards, states and moves from given aimed-fire grids; protection
+    is 1 and there is no area fire, so the aimed hazard is the kills per person."""
+    per_target = in_range = present
+    if band_rows:
+        per_target, in_range = combat.aimed_fire(present, fire, s["radius"])
+    n, cells = s["side"].size, s["width"] * s["depth"]
+    cell = s["x"] * s["depth"] + s["row"]
+    state = s["state"].copy()
+    hazards, move_m, _, _, _ = kernels.hazards_and_moves(
+        s["side"], s["side"] == ATTACKER, s["x"], s["y_m"], s["row"], cell,
+        s["side"] * cells, np.ones(n), np.zeros(n), np.zeros(n), np.ones(n),
+        np.full(n, 3000.0), np.full(n, 1500.0), np.zeros(n, dtype=bool), s["elastic"],
+        s["y0_m"], state, s["personnel"], IS_FIGHTING[s["state"]], band_first, band_rows,
+        per_target.reshape(-1), in_range.reshape(-1), present.reshape(-1), np.zeros(2),
+        np.ones(cells), np.ones(2 * cells), s["mines"], s["control"], np.zeros(0),
+        np.zeros(cells), DT, s["width"], s["depth"], CELL_M, CELL_M**2, s["depth"] // 2, 0.5,
+        2.0, 0.05, 3000.0, 3.0, 1.0, 500.0)
+    return hazards, move_m, state
+
+
+def pairwise_aimed(s):
+    """Kills per person from aimed fire by the ODD's definition, shooter by target: a
+    shooter's fire is shared by the enemies within range of its cell in proportion to
+    their personnel."""
+    near = ((np.abs(s["x"][:, None] - s["x"][None, :]) <= s["radius"])
+            & (np.abs(s["row"][:, None] - s["row"][None, :]) <= s["radius"]))
+    fighting = IS_FIGHTING[s["state"]]
+    out = np.zeros(s["side"].size)
+    for i in range(out.size):
+        for j in np.flatnonzero(near[i] & (s["side"] != s["side"][i]) & fighting):
+            # Targets of shooter j: the personnel of i's side within range of j's cell.
+            targets = s["personnel"][near[j] & (s["side"] == s["side"][i])].sum()
+            out[i] += s["personnel"][j] * s["kill_rate"][j] * DT / targets
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(s=sectors())
+def test_aimed_fire_over_the_contact_band_is_aimed_fire_over_the_sector(s):
+    """Shows that restricting the box sums to the rows within range of both sides (and,
+    with an elastic defence fighting, one range more) changes no unit's aimed hazard,
+    state or move, and that the hazard is the pairwise definition of ODD 7.3."""
+    band = kernels.contact_grids(s["side"], s["x"], s["row"], s["personnel"],
+                                 IS_FIGHTING[s["state"]], s["kill_rate"], s["elastic"], DT,
+                                 s["radius"], s["width"])
+    hazards, move_m, state = plan(s, *band)
+    whole_hazards, whole_move_m, whole_state = plan(s, 0, s["depth"], *whole_sector_grids(s))
+    # Box sums over different rows round differently: relative to the largest hazard.
+    scale = max(float(np.abs(whole_hazards).max(initial=0.0)), 1e-300)
+    np.testing.assert_allclose(hazards, whole_hazards, rtol=1e-12, atol=1e-12 * scale)
+    np.testing.assert_array_equal(state, whole_state)
+    np.testing.assert_array_equal(move_m, whole_move_m)
+    # Box sums below (2r+1)^2 x 1e-10 of the largest value cannot be told from rounding
+    # noise and are zeroed (combat.window_sum).
+    np.testing.assert_allclose(hazards[:, 0], pairwise_aimed(s), rtol=1e-9,
+                               atol=(2 * s["radius"] + 1) ** 2 * 1e-10 * scale)
+
+
+def test_an_elastic_defence_counts_its_own_units_beyond_the_contact_band():
+    """An elastic defender at row 6 faces 60 attackers at row 5 with 10 of its own, and 20
+    more just behind at row 7: in range of it, but beyond the contact band (rows 5-6).
+    Counting them, the local ratio is 60 / 30 = 2 and it holds; without them it would be
+    6 and it would give ground. Shows that the band is widened for elastic units."""
+    row = np.array([5, 6, 7], dtype=np.int64)
+    s = {"width": 1, "depth": 12, "radius": 1, "side": np.array([0, 1, 1]),
+         "x": np.zeros(3, dtype=np.int64), "row": row, "y_m": (row + 0.5) * CELL_M,
+         "y0_m": (row + 0.5) * CELL_M, "personnel": np.array([60, 10, 20]),
+         "state": np.array([ADVANCING, HOLDING, HOLDING]), "kill_rate": np.full(3, 0.05),
+         "elastic": np.array([False, True, True]), "control": np.ones(12, dtype=np.int64),
+         "mines": np.zeros(12)}
+    band = kernels.contact_grids(s["side"], s["x"], s["row"], s["personnel"],
+                                 IS_FIGHTING[s["state"]], s["kill_rate"], s["elastic"], DT,
+                                 s["radius"], s["width"])
+    _, move_m, state = plan(s, *band)
+    assert state[1] == HOLDING and move_m[1] == 0.0
+    _, whole_move_m, whole_state = plan(s, 0, s["depth"], *whole_sector_grids(s))
+    np.testing.assert_array_equal(state, whole_state)
+
+
+def test_the_band_is_empty_when_no_unit_has_an_enemy_in_range():
+    """Shows that sides further apart than the range need no box sums at all."""
+    row = np.array([0, 1, 9], dtype=np.int64)
+    first, rows, present, fire = kernels.contact_grids(
+        np.array([0, 0, 1]), np.zeros(3, dtype=np.int64), row, np.full(3, 10),
+        np.ones(3, dtype=bool), np.full(3, 0.1), np.zeros(3, dtype=bool), DT, 4, 1)
+    assert rows == 0 and present.size == 0
+    first, rows, present, fire = kernels.contact_grids(
+        np.array([0, 0, 1]), np.zeros(3, dtype=np.int64), row, np.full(3, 10),
+        np.ones(3, dtype=bool), np.full(3, 0.1), np.zeros(3, dtype=bool), DT, 8, 1)
+    assert (first, rows) == (1, 9) and present[:, 0].sum() == 20
+
+
+@pytest.mark.parametrize("name, overrides, leaves_mid_day", [
+    ("human_wave_foreign_contingent", {"max_days": 30}, True),
+    ("infiltration_trained", {}, True),
+    ("recruit_pool_exhaustion", {"max_days": 40}, True),
+    ("mine_clearance_under_fire", {}, True),
+    ("fortified_defense", {"defender": {"units": [
+        {"contingent": "brigade", "count": 20, "personnel": 20,
+         "tactic": "elastic_defense"}]}}, True),
+    ("fortified_defense", {"attacker": {"fixed_daily_loss_fraction": 0.05}, "max_days": 10},
+     False),
+])
+def test_units_kept_through_a_day_are_the_units_in_the_sector(monkeypatch, name, overrides,
+                                                              leaves_mid_day):
+    """The sub-step gathers the units in the sector, and what stays fixed for them, once
+    a day, and again only after one leaves (destroyed, or routed off the sector). Shows
+    that at every sub-step what it holds equals a fresh gathering, field by field, and
+    that units left in the middle of days (so the set was gathered again)."""
+    original = AttritionModel._engaged
+    gathered = []
+
+    def checked(self, dt):
+        if self._engaged_today is None:
+            gathered.append(self.day)
+        kept = original(self, dt)
+        self._engaged_today = None
+        fresh = original(self, dt)
+        for field in dataclasses.fields(kept):
+            np.testing.assert_array_equal(getattr(kept, field.name),
+                                          getattr(fresh, field.name), err_msg=field.name)
+        self._engaged_today = kept
+        return kept
+
+    monkeypatch.setattr(AttritionModel, "_engaged", checked)
+    model = AttritionModel(load(name).with_overrides(overrides), rng=3)
+    model.run()
+    # Gathered once a day, and more often when units left during a day.
+    assert (len(gathered) > model.day) == leaves_mid_day
+
+
+def test_a_widened_front_repeats_the_sector():
+    scenario = load("recruit_pool_exhaustion").with_overrides({"attacker": {"contingents": {
+        "mobilised": {"tranches": [{"day": 5, "persons": 100}],
+                      "schedule": [{"day": 0, "recruits_per_day": 10.0}]}}}})
+    wide = scenario.widened(3)
+    assert wide.sector.width_cells == 3 * scenario.sector.width_cells
+    assert wide.sector.depth_cells == scenario.sector.depth_cells
+    for side in ("attacker", "defender"):
+        before, after = getattr(scenario, side), getattr(wide, side)
+        assert [g.count for g in after.units] == [3 * g.count for g in before.units]
+        assert after.drones == 3 * before.drones
+        assert after.artillery_strikes_per_day == 3 * before.artillery_strikes_per_day
+        assert after.aimed_kills_per_shooter_per_day == before.aimed_kills_per_shooter_per_day
+        for name, contingent in after.contingents.items():
+            assert contingent.pool == 3 * before.contingents[name].pool
+            assert contingent.recruits_per_day == 3 * before.contingents[name].recruits_per_day
+            assert contingent.new_unit_size == before.contingents[name].new_unit_size
+    mobilised = wide.attacker.contingents["mobilised"]
+    assert mobilised.tranches[0].persons == 300 and mobilised.schedule[0].recruits_per_day == 30
+    assert scenario.widened(1) == scenario
+    with pytest.raises(ValueError, match="factor"):
+        Scenario().widened(0)
