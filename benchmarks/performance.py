@@ -93,11 +93,13 @@ def model_cost(factor: int, repeats: int, seed: int = 1) -> dict:
 
 def epstein_cost(steps: int, seed: int) -> float:
     """Seconds per agent-step of Mesa's EpsteinCivilViolence example, as shipped."""
-    from mesa.examples.advanced.epstein_civil_violence.model import EpsteinCivilViolence
+    from mesa.examples.advanced.epstein_civil_violence import model as epstein
 
-    # Mesa 3.5 names the seed ``rng``; 3.3 ``seed``.
-    keyword = "rng" if "rng" in inspect.signature(EpsteinCivilViolence).parameters else "seed"
-    model = EpsteinCivilViolence(**{keyword: seed})
+    # Mesa 3.5 takes its parameters, the seed among them, as a scenario object.
+    if "scenario" in inspect.signature(epstein.EpsteinCivilViolence).parameters:
+        model = epstein.EpsteinCivilViolence(scenario=epstein.EpsteinScenario(rng=seed))
+    else:
+        model = epstein.EpsteinCivilViolence(seed=seed)
     seconds, agent_steps = 0.0, 0
     for _ in range(steps):
         agents = len(model.agents)

@@ -16,8 +16,7 @@ within the window of ``s``. Two box sums give ``G`` for every cell at once.
 from __future__ import annotations
 
 import numpy as np
-from numba import vectorize
-from scipy.ndimage import uniform_filter1d
+from numba import njit, vectorize
 
 # Causes of casualties, in the column order of the hazard matrix.
 CAUSES = ("aimed", "area", "mines", "fixed_rate")
@@ -37,15 +36,51 @@ def window_sum(grid: np.ndarray, radius_cells: int) -> np.ndarray:
         # Every window covers the whole grid (a small sector, or docking).
         totals = grid.sum(axis=(-2, -1), keepdims=True, dtype=float)
         return np.broadcast_to(totals, grid.shape).copy()
+    stacked = np.ascontiguousarray(grid, dtype=float).reshape((-1, *grid.shape[-2:]))
+    return _box_sums(stacked, radius_cells).reshape(grid.shape)
+
+
+@njit(cache=True)
+def _box_sums(grids, radius_cells):
+    """Window sums of each (x, row) grid: a running mean along x, then along rows, as
+    scipy.ndimage.uniform_filter1d computes it (mode constant, zero outside): a running
+    sum of the line, each output that sum divided by the window's size; then times
+    size^2. The running sums leave rounding noise where the true sum is zero: at most a
+    few thousand roundings of the grid's largest value, far below the cut used here
+    (which scales with the grid, so that small but real sums stay). Doing it here, not
+    in scipy, keeps every seed's numbers whatever scipy's version."""
     size = 2 * radius_cells + 1
-    summed = uniform_filter1d(grid.astype(float), size, axis=-2, mode="constant", cval=0.0)
-    summed = uniform_filter1d(summed, size, axis=-1, mode="constant", cval=0.0) * size**2
-    # The filter's running means leave rounding noise where the true sum is zero: at
-    # most a few thousand roundings of the largest value, far below this bound (which
-    # scales with the grid, so that small but real sums stay).
-    noise = 1e-10 * size**2 * grid.max(axis=(-2, -1), keepdims=True)
-    summed[summed <= noise] = 0.0
-    return summed
+    count, width, rows = grids.shape
+    along_x = np.empty_like(grids)
+    out = np.empty_like(grids)
+    for s in range(count):
+        for r in range(rows):
+            total = 0.0
+            for i in range(-radius_cells, radius_cells + 1):
+                total += grids[s, i, r] if 0 <= i < width else 0.0
+            along_x[s, 0, r] = total / size
+            for i in range(1, width):
+                entering = grids[s, i + radius_cells, r] if i + radius_cells < width else 0.0
+                leaving = grids[s, i - 1 - radius_cells, r] if i - 1 - radius_cells >= 0 else 0.0
+                total += entering - leaving
+                along_x[s, i, r] = total / size
+        for i in range(width):
+            total = 0.0
+            for r in range(-radius_cells, radius_cells + 1):
+                total += along_x[s, i, r] if 0 <= r < rows else 0.0
+            out[s, i, 0] = total / size
+            for r in range(1, rows):
+                entering = along_x[s, i, r + radius_cells] if r + radius_cells < rows else 0.0
+                leaving = (along_x[s, i, r - 1 - radius_cells]
+                           if r - 1 - radius_cells >= 0 else 0.0)
+                total += entering - leaving
+                out[s, i, r] = total / size
+        noise = 1e-10 * size**2 * grids[s].max()
+        for i in range(width):
+            for r in range(rows):
+                value = out[s, i, r] * size**2
+                out[s, i, r] = value if value > noise else 0.0
+    return out
 
 
 def aimed_fire(present: np.ndarray, fire: np.ndarray,
@@ -73,13 +108,30 @@ def aimed_fire(present: np.ndarray, fire: np.ndarray,
     >>> float((g * present).sum()), t[0].tolist()
     (3.0, [[2.0, 6.0, 6.0]])
     """
-    # Whole persons: rounding removes the running means' noise, so that comparisons of
-    # personnel in range (an elastic defence's ratio) are exact.
+    if radius_cells < max(present.shape[-2:]) - 1:
+        return _aimed_fire_in_windows(np.ascontiguousarray(present, dtype=float),
+                                      np.ascontiguousarray(fire, dtype=float), radius_cells)
+    # Every window covers the whole grid: one total per side.
     in_range = np.rint(window_sum(present, radius_cells))
-    # Side s's targets are hit by the other side's fire: fire[::-1].
     per_weight = np.divide(fire[::-1], in_range, out=np.zeros_like(in_range),
                            where=in_range > 0)
     return window_sum(per_weight, radius_cells), in_range
+
+
+@njit(cache=True)
+def _aimed_fire_in_windows(present, fire, radius_cells):
+    """:func:`aimed_fire` where windows are smaller than the grid."""
+    # Whole persons: rounding removes the running means' noise, so that comparisons of
+    # personnel in range (an elastic defence's ratio) are exact.
+    in_range = np.rint(_box_sums(present, radius_cells))
+    per_weight = np.zeros_like(in_range)
+    for s in range(2):
+        for i in range(in_range.shape[1]):
+            for r in range(in_range.shape[2]):
+                # Side s's targets are hit by the other side's fire.
+                if in_range[s, i, r] > 0:
+                    per_weight[s, i, r] = fire[1 - s, i, r] / in_range[s, i, r]
+    return _box_sums(per_weight, radius_cells), in_range
 
 
 def area_fire_hazard(strikes: float, lethal_area_m2: float, footprint_m2: float) -> float:
@@ -142,42 +194,86 @@ def draw_casualties(rng: np.random.Generator, personnel: np.ndarray,
     >>> hit.tolist(), by_cause.sum(axis=1).tolist()
     ([0], [100])
     """
-    # Added column by column: as fast as it gets, and the same sums as .sum(axis=1).
+    return draw_by_cause(rng, personnel, casualty_probability(hazards), hazards)
+
+
+def casualty_probability(hazards: np.ndarray) -> np.ndarray:
+    """Each person's chance of becoming a casualty over the sub-step (see
+    :func:`draw_casualties`). numpy's exp, kept so that every seed keeps its numbers.
+
+    >>> casualty_probability(np.array([[0.5, 0.0], [0.0, np.log(2.0)]])).tolist()
+    [0.5, 0.5]
+    """
+    # Added column by column: the same sums as .sum(axis=1), without its overhead.
     other = hazards[:, 1].copy()
     for k in range(2, hazards.shape[1]):
         other += hazards[:, k]
-    survival = (1.0 - np.minimum(1.0, hazards[:, 0])) * np.exp(-other)
-    casualties = rng.binomial(personnel, 1.0 - survival)
-    # Only units that lost someone need splitting, and only between causes that acted.
-    hit = casualties.nonzero()[0]
-    by_cause = np.zeros((hit.size, hazards.shape[1]), dtype=np.int64)
-    if hit.size == 0:
+    return 1.0 - (1.0 - np.minimum(1.0, hazards[:, 0])) * np.exp(-other)
+
+
+@njit(cache=True)
+def draw_by_cause(rng, personnel, probability, hazards):
+    """The draws of :func:`draw_casualties` given each person's ``probability``: who
+    is hit, then their split between the causes that acted, cause by cause, in proportion
+    to what is left of their hazards. Binomials in this order, so that a seed gives the
+    numbers of numpy's vectorised draws; callable from :mod:`sim.kernels`."""
+    n, causes = hazards.shape
+    casualties = np.empty(n, dtype=np.int64)
+    hit_count = 0
+    for i in range(n):
+        casualties[i] = rng.binomial(personnel[i], probability[i])
+        hit_count += casualties[i] > 0
+    hit = np.empty(hit_count, dtype=np.int64)
+    j = 0
+    for i in range(n):
+        if casualties[i] > 0:
+            hit[j] = i
+            j += 1
+    by_cause = np.zeros((hit_count, causes), dtype=np.int64)
+    if hit_count == 0:
         return hit, by_cause
-    acting = hazards[hit]
-    causes = acting.any(axis=0).nonzero()[0]
-    remaining = casualties[hit]
-    rest = acting.sum(axis=1)
-    for k in causes[:-1]:
-        share = np.divide(acting[:, k], rest, out=np.zeros_like(rest), where=rest > 0)
-        by_cause[:, k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))
-        remaining = remaining - by_cause[:, k]
-        rest = rest - acting[:, k]
-    by_cause[:, causes[-1]] = remaining
+    # Only the causes that acted on someone hit share the casualties.
+    acted = np.zeros(causes, dtype=np.bool_)
+    remaining = np.empty(hit_count, dtype=np.int64)
+    rest = np.zeros(hit_count)
+    for j in range(hit_count):
+        remaining[j] = casualties[hit[j]]
+        for k in range(causes):
+            acted[k] |= hazards[hit[j], k] != 0
+            rest[j] += hazards[hit[j], k]
+    last = causes - 1
+    while not acted[last]:
+        last -= 1
+    for k in range(last):
+        if not acted[k]:
+            continue
+        for j in range(hit_count):
+            share = hazards[hit[j], k] / rest[j] if rest[j] > 0 else 0.0
+            by_cause[j, k] = rng.binomial(remaining[j], min(max(share, 0.0), 1.0))
+            remaining[j] -= by_cause[j, k]
+            rest[j] -= hazards[hit[j], k]
+    for j in range(hit_count):
+        by_cause[j, last] = remaining[j]
     return hit, by_cause
 
 
-def split_wounded(rng: np.random.Generator, casualties: np.ndarray, killed_fraction: np.ndarray,
-                  return_fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split casualties into killed, wounded who will return, and wounded lost for good.
+@njit(cache=True)
+def split_wounded(rng, casualties, killed_fraction, return_fraction):
+    """Split casualties into killed, wounded who will return, and wounded lost for good
+    (binomials: first who is killed, then who of the wounded returns).
 
     >>> rng = np.random.default_rng(1)
     >>> k, r, d = split_wounded(rng, np.array([40]), np.array([0.25]), np.array([0.5]))
     >>> int(k[0] + r[0] + d[0])
     40
     """
-    killed = rng.binomial(casualties, killed_fraction)
+    killed = np.empty(casualties.size, dtype=np.int64)
+    for i in range(casualties.size):
+        killed[i] = rng.binomial(casualties[i], killed_fraction[i])
     wounded = casualties - killed
-    returning = rng.binomial(wounded, return_fraction)
+    returning = np.empty(casualties.size, dtype=np.int64)
+    for i in range(casualties.size):
+        returning[i] = rng.binomial(wounded[i], return_fraction[i])
     return killed, returning, wounded - returning
 
 

@@ -34,7 +34,7 @@ from sim.agents import (
     WITHDRAWING,
     WITHDRAWN,
 )
-from sim.combat import mine_hazard
+from sim.combat import draw_by_cause, mine_hazard, split_wounded
 from sim.morale import breaks, morale_after_losses
 
 _NO_ROW = np.iinfo(np.int64).max
@@ -210,6 +210,44 @@ def hazards_and_moves(
 
 
 @njit(cache=True)
+def resolve_casualties(
+        rng, probability, hazards, index, side, personnel, state, killed_fraction,
+        return_fraction, return_delay, training_days, break_morale, removed, any_clearing,
+        cells, u_personnel, u_killed, u_wounded, u_disabled, u_in_care, u_casualties_today,
+        u_morale, u_state, care_ring, casualties_by_cause, training_days_lost, mines,
+        cell_scratch, fighting_states, day, morale_loss_per_casualty_fraction, morale_enabled):
+    """The sub-step's casualties (ODD 7.4-7.6): drawn with each person's
+    ``probability`` and split by cause (:func:`sim.combat.draw_by_cause`), split into
+    killed and wounded (:func:`sim.combat.split_wounded`), booked
+    (:func:`book_casualties`), and the mines set off or ``removed`` by clearing taken off
+    their cells (:func:`remove_mines`). The draws come from ``rng``, numpy's Generator,
+    in the order of numpy's vectorised draws.
+
+    Returns the units (indices into the model's columns) routed and destroyed.
+    """
+    hit, by_cause = draw_by_cause(rng, personnel, probability, hazards)
+    broken = destroyed = np.empty(0, dtype=np.int64)
+    mine_casualties = np.zeros(hit.size, dtype=np.int64)
+    if hit.size:
+        casualties = np.zeros(hit.size, dtype=np.int64)
+        for j in range(hit.size):
+            for k in range(by_cause.shape[1]):
+                casualties[j] += by_cause[j, k]
+            mine_casualties[j] = by_cause[j, 2]
+        killed, returning, disabled = split_wounded(
+            rng, casualties, killed_fraction[hit], return_fraction[hit])
+        broken, destroyed = book_casualties(
+            index, side, hit, by_cause, killed, returning, disabled, personnel[hit],
+            state[hit], return_delay, training_days, break_morale, u_personnel, u_killed,
+            u_wounded, u_disabled, u_in_care, u_casualties_today, u_morale, u_state,
+            care_ring, casualties_by_cause, training_days_lost, fighting_states, day,
+            morale_loss_per_casualty_fraction, morale_enabled)
+    if any_clearing or mine_casualties.any():
+        remove_mines(removed, hit, mine_casualties, cells, mines, cell_scratch)
+    return broken, destroyed
+
+
+@njit(cache=True)
 def book_casualties(
         index, side, hit, by_cause, killed, returning, disabled, personnel_before,
         state_hit, return_delay, training_days, break_morale, u_personnel, u_killed,
@@ -325,3 +363,35 @@ def standing(index, side, y_m, cells, u_state, u_personnel, control, fighting_st
             breakthrough |= side[i] == ATTACKER and y_m[i] >= breakthrough_y_m
             contested |= control[cells[i]] == 1 - side[i]
     return mask, counts, breakthrough, contested
+
+
+@njit(cache=True)
+def cells_changing_hands(index, side, cells, standing, control):
+    """Cells that change hands this sub-step (ODD 7.8): held by one side, with fighting
+    units of the other side alone in them. ``control`` (flat, per cell) is updated.
+    Returns the cells taken, in the order attacker then defender and ascending cells,
+    and for each the first of the taking side's units (index into the model's columns)
+    standing in it, which is credited with it."""
+    # Rows: occupied by a fighting attacker, by a fighting defender; taken this sub-step.
+    marks = np.zeros((3, control.size), dtype=np.bool_)
+    for i in range(index.size):
+        if standing[i]:
+            marks[side[i], cells[i]] = True
+    taken = np.empty(index.size, dtype=np.int64)
+    takers = np.empty(index.size, dtype=np.int64)
+    count = 0
+    for s in range(2):
+        first = count
+        for i in range(index.size):
+            c = cells[i]
+            if (standing[i] and side[i] == s and control[c] == 1 - s
+                    and not marks[1 - s, c] and not marks[2, c]):
+                marks[2, c] = True
+                taken[count], takers[count] = c, index[i]
+                count += 1
+        order = np.argsort(taken[first:count], kind="mergesort")
+        taken[first:count] = taken[first:count][order]
+        takers[first:count] = takers[first:count][order]
+        for j in range(first, count):
+            control[taken[j]] = s
+    return taken[:count], takers[:count]

@@ -15,6 +15,7 @@ then experience, morale recovery and the daily record. ``docs/ODD.md`` describes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +70,8 @@ class _Sides:
 class _Engaged:
     """The units in the sector (indices into ``model.units``, ascending, so that random
     draws come in the order of a pass over all units) with their columns that stay fixed
-    for the rest of the day, and their positions (kept up to date as they move)."""
+    for the rest of the day, their positions (kept up to date as they move), and the
+    artillery and drone fire on each side, which depends on who is in the sector."""
 
     index: np.ndarray
     side: np.ndarray
@@ -82,10 +84,7 @@ class _Engaged:
     side_cells: np.ndarray  # side x cells in the sector: offset into per-side cell tables
     kill_rate: np.ndarray
     exposure: np.ndarray
-    footprint_m2: np.ndarray  # per side
-    artillery_hazard: np.ndarray  # per side, per person and sub-step
-    drone_hazard: np.ndarray  # per unit, per person and sub-step, after adaptation
-    organic_strikes_per_person: np.ndarray  # per side, per day
+    drone_exposure: np.ndarray  # share of drone hits not avoided by adaptation
     skill: np.ndarray
     training_days: np.ndarray
     mine_exposure: np.ndarray
@@ -98,6 +97,25 @@ class _Engaged:
     return_fraction: np.ndarray
     return_delay: np.ndarray
     fixed_hazard: np.ndarray  # per sub-step where a fixed loss share replaces fire; or empty
+    # Fire support, set from the units above by AttritionModel._fire_support.
+    footprint_m2: np.ndarray = None  # per side
+    artillery_hazard: np.ndarray = None  # per side, per person and sub-step
+    organic_strikes_per_person: np.ndarray = None  # per side, per day
+    drone_hazard: np.ndarray = None  # per unit, per person and sub-step, after adaptation
+
+    def without(self, keep: np.ndarray) -> _Engaged:
+        """The record of the units ``keep`` (a mask over these) only; fire support is
+        left to be set again."""
+        columns = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                   if field.name not in _FIRE_SUPPORT}
+        for name, value in columns.items():
+            if value.size:  # fixed_hazard is empty unless a side has a fixed loss share
+                columns[name] = value[keep]
+        return _Engaged(**columns)
+
+
+_FIRE_SUPPORT = ("footprint_m2", "artillery_hazard", "organic_strikes_per_person",
+                 "drone_hazard")
 
 
 class AttritionModel(mesa.Model):
@@ -494,43 +512,35 @@ class AttritionModel(mesa.Model):
             np.ones(self._cover_factor.size),
             1.0 - c.fortification_protection * self.grid.fortification.data.reshape(-1)])
         self._reserve_units = np.bincount(u["side"][u["state"] == RESERVE], minlength=2)
-        self._engaged_today = None
+        self._engaged_today, self._engaged_stale = None, False
 
     def _engaged(self, dt: float) -> _Engaged:
         """The units in the sector, with their columns fixed for the day. Within a day
-        units only leave the sector (destroyed, or routed off it), and those who do mark
-        the set stale."""
-        if self._engaged_today is not None:
-            return self._engaged_today
-        u, c = self.units, self.config.combat
-        a = (IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)).nonzero()[0]
-        side = u["side"][a]
-        y_m = u["y_m"][a]
+        units only leave the sector (destroyed, or routed off it): those who did are
+        dropped from the set, and fire support, which depends on it, is set again."""
+        e = self._engaged_today
+        if e is not None and not self._engaged_stale:
+            return e
+        u = self.units
+        if e is None:
+            e = self._gather_engaged(
+                (IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)).nonzero()[0], dt)
+        else:
+            e = e.without(IS_IN_SECTOR[u["state"][e.index]] & (u["personnel"][e.index] > 0))
+        self._fire_support(e, dt)
+        self._engaged_today, self._engaged_stale = e, False
+        return e
+
+    def _gather_engaged(self, a: np.ndarray, dt: float) -> _Engaged:
+        """The units ``a`` (in the sector) and their columns fixed for the day."""
+        u, c, tactic = self.units, self.config.combat, self._tactic
+        side, x, y_m = u["side"][a], u["x"][a], u["y_m"][a]
         row = self._depth_rows(y_m)
-        x = u["x"][a]
-        footprint = np.bincount(side, weights=self._footprint_m2[a], minlength=2)
-        artillery, drones, organic_per_shooter = np.zeros(2), np.zeros(2), np.zeros(2)
-        for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
-            if footprint[target] == 0.0:
-                continue
-            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
-            area = float(footprint[target])
-            # Artillery and drones fire from behind the line, with or without infantry.
-            artillery[target] = combat.area_fire_hazard(
-                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, area)
-            drones[target] = combat.area_fire_hazard(
-                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2, area)
-            organic_per_shooter[firer] = cfg.area_strikes_per_person_per_day
-        tactic = self._tactic
-        self._engaged_today = _Engaged(
+        return _Engaged(
             index=a, side=side, attacking=side == ATTACKER, x=x, y_m=y_m, y0_m=u["y0_m"][a],
-            row=row,
-            cells=x * self.depth + row, side_cells=side * self.width * self.depth,
+            row=row, cells=x * self.depth + row, side_cells=side * self.width * self.depth,
             kill_rate=self._kill_rate_today[a], exposure=self._exposure_today[a],
-            footprint_m2=footprint, artillery_hazard=artillery,
-            drone_hazard=drones[side] * (1.0 - c.drone_adaptation_effect
-                                         * u["theatre_adaptation"][a]),
-            organic_strikes_per_person=organic_per_shooter,
+            drone_exposure=1.0 - c.drone_adaptation_effect * u["theatre_adaptation"][a],
             skill=self._skill_today[a], training_days=u["training_days"][a],
             mine_exposure=tactic["mine_exposure"][a],
             advance_speed=tactic["advance_speed_m_per_day"][a],
@@ -542,7 +552,25 @@ class AttritionModel(mesa.Model):
             return_delay=self._side.return_delay[side],
             fixed_hazard=self._fixed_hazard_per_day[side] * dt if self._any_fixed_loss
             else np.zeros(0))
-        return self._engaged_today
+
+    def _fire_support(self, e: _Engaged, dt: float) -> None:
+        """Artillery and drone hazards on each side's units in the sector, spread over
+        their footprints (ODD 7.3), and each side's organic fire rate."""
+        e.footprint_m2 = np.bincount(e.side, weights=self._footprint_m2[e.index], minlength=2)
+        artillery, drones, organic = np.zeros(2), np.zeros(2), np.zeros(2)
+        for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
+            if e.footprint_m2[target] == 0.0:
+                continue
+            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
+            area = float(e.footprint_m2[target])
+            # Artillery and drones fire from behind the line, with or without infantry.
+            artillery[target] = combat.area_fire_hazard(
+                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, area)
+            drones[target] = combat.area_fire_hazard(
+                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2, area)
+            organic[firer] = cfg.area_strikes_per_person_per_day
+        e.artillery_hazard, e.organic_strikes_per_person = artillery, organic
+        e.drone_hazard = drones[e.side] * e.drone_exposure
 
     def _substep(self, dt: float, substep: int) -> str | None:
         """One combat sub-step of the units in the sector; ``sim.kernels`` makes the
@@ -579,18 +607,28 @@ class AttritionModel(mesa.Model):
             c.elastic_max_fallback_m)
         u["state"][a] = state
 
-        hit, by_cause = combat.draw_casualties(self.rng, personnel, hazards)
-        if hit.size:
-            self._book_casualties(e, hit, by_cause, personnel[hit], state[hit], substep)
-        if clearing or np.count_nonzero(by_cause[:, 2]):
-            kernels.remove_mines(removed, hit, by_cause[:, 2], e.cells, mines,
-                                 self._cell_scratch)
+        broken, destroyed = kernels.resolve_casualties(
+            self.rng, combat.casualty_probability(hazards), hazards, a, e.side, personnel,
+            state, e.killed_fraction, e.return_fraction, e.return_delay, e.training_days,
+            e.break_morale, removed, clearing, e.cells, u["personnel"], u["killed"],
+            u["wounded"], u["disabled"], u["in_care"], u["casualties_today"], u["morale"],
+            u["state"], self._care_ring, self._casualties_by_cause, self._training_days_lost,
+            mines, self._cell_scratch, IS_FIGHTING, self.day,
+            c.morale_loss_per_casualty_fraction, c.morale_enabled)
+        for i in broken:
+            self._event(substep, "unit_routed", i)
+        for i in destroyed:
+            self._event(substep, "unit_destroyed", i)
+        if broken.size or destroyed.size:
+            self._occupancy_changed = True
+        if destroyed.size:
+            self._engaged_stale = True
         if moving:
             self._occupancy_changed = True
             edge = self.depth * self.cell_size_m
             if kernels.move_units(a, e.x, e.y_m, e.row, e.cells, move_m, u["state"], u["y_m"],
                                   edge, np.nextafter(edge, 0.0), self.cell_size_m, self.depth):
-                self._engaged_today = None  # routed units left the sector
+                self._engaged_stale = True  # routed units left the sector
         standing, counts, breakthrough, contested = kernels.standing(
             a, e.side, e.y_m, e.cells, u["state"], u["personnel"],
             self.grid.control.data.reshape(-1), IS_FIGHTING,
@@ -620,52 +658,15 @@ class AttritionModel(mesa.Model):
             shelling[target] = organic + e.artillery_hazard[target]
         return shelling
 
-    def _book_casualties(self, e: _Engaged, hit: np.ndarray, by_cause: np.ndarray,
-                         personnel_before: np.ndarray, state: np.ndarray, substep: int) -> None:
-        """Split the casualties of the units ``hit`` (positions among the units in the
-        sector; the rows of ``by_cause``, ``personnel_before`` and ``state`` match) into
-        killed, wounded who will return and wounded lost for good, book them, and log
-        the units that break or are destroyed."""
-        u, c = self.units, self.config.combat
-        killed, returning, disabled = combat.split_wounded(
-            self.rng, by_cause.sum(axis=1), e.killed_fraction[hit], e.return_fraction[hit])
-        broken, destroyed = kernels.book_casualties(
-            e.index, e.side, hit, by_cause, killed, returning, disabled, personnel_before,
-            state, e.return_delay, e.training_days, e.break_morale, u["personnel"],
-            u["killed"], u["wounded"], u["disabled"], u["in_care"], u["casualties_today"],
-            u["morale"], u["state"], self._care_ring, self._casualties_by_cause,
-            self._training_days_lost, IS_FIGHTING, self.day,
-            c.morale_loss_per_casualty_fraction, c.morale_enabled)
-        for i in broken:
-            self._event(substep, "unit_routed", i)
-        for i in destroyed:
-            self._event(substep, "unit_destroyed", i)
-        if broken.size or destroyed.size:
-            self._occupancy_changed = True
-        if destroyed.size:
-            self._engaged_today = None
-
     def _update_control(self, e: _Engaged, standing: np.ndarray, substep: int) -> None:
         """A cell changes hands when only the other side's fighting units stand in it
         (``standing``: which of the units in the sector still fight)."""
-        u = self.units
-        control = self.grid.control.data.reshape(-1)
-        fighting, side, cells = e.index[standing], e.side[standing], e.cells[standing]
-        occupied = np.zeros((2, control.size), dtype=bool)
-        occupied[side, cells] = True
-        for s in (0, 1):
-            mine = side == s
-            here = cells[mine]
-            taken = np.unique(here[(control[here] == 1 - s) & ~occupied[1 - s, here]])
-            if taken.size == 0:
-                continue
-            control[taken] = s
-            # Credit each cell to the first of the side's units standing in it.
-            takers = (mine & np.isin(cells, taken)).nonzero()[0]
-            _, first = np.unique(cells[takers], return_index=True)
-            for i in fighting[takers[first]]:
-                self.cells_taken[u["contingent"][i]] += 1
-                self._event(substep, "cell_taken", i)
+        taken, takers = kernels.cells_changing_hands(
+            e.index, e.side, e.cells, standing, self.grid.control.data.reshape(-1))
+        contingent = self.units["contingent"]
+        for i in takers:
+            self.cells_taken[contingent[i]] += 1
+            self._event(substep, "cell_taken", i)
 
     def _stop_condition(self, e: _Engaged, standing: np.ndarray, counts: np.ndarray,
                         breakthrough: bool) -> str | None:

@@ -166,14 +166,14 @@ def test_the_band_is_empty_when_no_unit_has_an_enemy_in_range():
 def test_units_kept_through_a_day_are_the_units_in_the_sector(monkeypatch, name, overrides,
                                                               leaves_mid_day):
     """The sub-step gathers the units in the sector, and what stays fixed for them, once
-    a day, and again only after one leaves (destroyed, or routed off the sector). Shows
-    that at every sub-step what it holds equals a fresh gathering, field by field, and
-    that units left in the middle of days (so the set was gathered again)."""
+    a day, and drops those who leave (destroyed, or routed off the sector) during it.
+    Shows that at every sub-step what it holds equals a fresh gathering, field by field
+    (fire support included), and that units left in the middle of days."""
     original = AttritionModel._engaged
     gathered = []
 
     def checked(self, dt):
-        if self._engaged_today is None:
+        if self._engaged_today is None or self._engaged_stale:
             gathered.append(self.day)
         kept = original(self, dt)
         self._engaged_today = None
@@ -187,7 +187,7 @@ def test_units_kept_through_a_day_are_the_units_in_the_sector(monkeypatch, name,
     monkeypatch.setattr(AttritionModel, "_engaged", checked)
     model = AttritionModel(load(name).with_overrides(overrides), rng=3)
     model.run()
-    # Gathered once a day, and more often when units left during a day.
+    # Gathered once a day, and updated when units left during a day.
     assert (len(gathered) > model.day) == leaves_mid_day
 
 
