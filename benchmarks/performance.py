@@ -35,7 +35,6 @@ import inspect
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -181,6 +180,8 @@ def measure_memory(sweep_runs: int, year_factor: int, year_days: int) -> dict:
 
 def year_run(factor: int, days: int) -> None:
     """A long, wide run in this (fresh) process; prints its size, time and peak RSS."""
+    from sweep_memory import peak_rss_mib
+
     from sim import AttritionModel
     from sim.scenarios import load
 
@@ -196,7 +197,7 @@ def year_run(factor: int, days: int) -> None:
         "days": model.day, "stop_reason": summary["stop_reason"],
         "seconds": time.perf_counter() - start, "daily_rows": len(daily),
         "events": len(events),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        "peak_rss_mib": peak_rss_mib()}))
 
 
 def machine() -> str:
