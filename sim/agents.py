@@ -1,9 +1,8 @@
 """Unit agents: the objects a user sees and inspects.
 
 A unit's state lives in the model's column arrays (``model.units``), so that combat
-runs with numpy over all units at once; a :class:`Unit` is the Mesa agent that reads
-and writes its own row. ``unit.personnel = 5`` changes the model.
-"""
+runs over arrays of units at once; a :class:`Unit` is the Mesa agent that reads and
+writes its own row. ``unit.personnel = 5`` changes the model."""
 
 from __future__ import annotations
 

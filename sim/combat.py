@@ -20,6 +20,7 @@ from numba import njit, vectorize
 
 # Causes of casualties, in the column order of the hazard matrix.
 CAUSES = ("aimed", "area", "mines", "fixed_rate")
+AIMED, AREA, MINES, FIXED_RATE = range(len(CAUSES))
 
 
 def window_sum(grid: np.ndarray, radius_cells: int) -> np.ndarray:

@@ -34,7 +34,16 @@ from sim.agents import (
     WITHDRAWING,
     WITHDRAWN,
 )
-from sim.combat import draw_by_cause, mine_hazard, split_wounded
+from sim.combat import (
+    AIMED,
+    AREA,
+    CAUSES,
+    FIXED_RATE,
+    MINES,
+    draw_by_cause,
+    mine_hazard,
+    split_wounded,
+)
 from sim.morale import breaks, morale_after_losses
 
 _NO_ROW = np.iinfo(np.int64).max
@@ -120,7 +129,7 @@ def hazards_and_moves(
     any unit clears and whether any moves.
     """
     n = side.size
-    hazards = np.zeros((n, 4))
+    hazards = np.zeros((n, len(CAUSES)))
     move_m = np.zeros(n)
     removed = np.zeros(n)
     clearing = np.zeros(n, dtype=np.bool_)
@@ -139,8 +148,8 @@ def hazards_and_moves(
             own_near = in_range[own]
         protection = (exposure[i] * cover_factor[cells[i]]
                       * fortification_factor[side_cells[i] + cells[i]])
-        hazards[i, 0] = aimed * protection
-        hazards[i, 1] = (shelling[side[i]] + drone_hazard[i]) * protection
+        hazards[i, AIMED] = aimed * protection
+        hazards[i, AREA] = (shelling[side[i]] + drone_hazard[i]) * protection
 
         # Movement and tactics (7.7).
         attack = fighting[i] and attacking[i]
@@ -180,7 +189,7 @@ def hazards_and_moves(
             any_moving = True
             if attacking[i]:
                 # Mines (7.4): each walker sets off the mines in its strip.
-                hazards[i, 2] = mine_hazard(mines[cells[i]] / cell_area_m2, abs(move_m[i]),
+                hazards[i, MINES] = mine_hazard(mines[cells[i]] / cell_area_m2, abs(move_m[i]),
                                             mine_sweep_width_m, mine_exposure[i])
         if clearing[i]:
             removed[i] = (personnel[i] * mines_cleared_per_person_per_day
@@ -195,7 +204,7 @@ def hazards_and_moves(
                 available = mines[cells[i]]
                 if wanted > available:
                     removed[i] = removed[i] * (available / wanted)
-                hazards[i, 2] += (removed[i] * clearance_casualties_per_mine
+                hazards[i, MINES] += (removed[i] * clearance_casualties_per_mine
                                   * (1.0 - skill[i]) / max(1.0, float(personnel[i])))
         for i in range(n):
             cell_scratch[cells[i]] = 0.0
@@ -205,7 +214,7 @@ def hazards_and_moves(
             if np.isfinite(fixed_hazard[i]):
                 hazards[i, :] = 0.0
                 if fighting[i]:
-                    hazards[i, 3] = fixed_hazard[i]
+                    hazards[i, FIXED_RATE] = fixed_hazard[i]
     return hazards, move_m, removed, any_clearing, any_moving
 
 
@@ -233,7 +242,7 @@ def resolve_casualties(
         for j in range(hit.size):
             for k in range(by_cause.shape[1]):
                 casualties[j] += by_cause[j, k]
-            mine_casualties[j] = by_cause[j, 2]
+            mine_casualties[j] = by_cause[j, MINES]
         killed, returning, disabled = split_wounded(
             rng, casualties, killed_fraction[hit], return_fraction[hit])
         broken, destroyed = book_casualties(

@@ -6,11 +6,12 @@
     >>> model.day, model.summary()["days"]
     (3, 3)
 
-Units' state is held in column arrays (``model.units``) so that combat, morale and
-movement run with numpy over all units; :class:`sim.agents.Unit` agents are the
-objects a user inspects. Each day: wounded return, waves enter, then
-``substeps_per_day`` combat sub-steps (fire, casualties, morale, movement, ground),
-then experience, morale recovery and the daily record. ``docs/ODD.md`` describes it.
+Units' state is held in column arrays (``model.units``) so that the day's processes run
+over arrays of units (numpy) and the combat sub-steps over those in the sector (compiled
+loops, :mod:`sim.kernels`); :class:`sim.agents.Unit` agents are the objects a user
+inspects. Each day: wounded return, waves enter, then ``substeps_per_day`` combat
+sub-steps (fire, casualties, morale, movement, ground), then experience, morale recovery
+and the daily record. ``docs/ODD.md`` describes it.
 """
 
 from __future__ import annotations
@@ -98,10 +99,10 @@ class _Engaged:
     return_delay: np.ndarray
     fixed_hazard: np.ndarray  # per sub-step where a fixed loss share replaces fire; or empty
     # Fire support, set from the units above by AttritionModel._fire_support.
-    footprint_m2: np.ndarray = None  # per side
-    artillery_hazard: np.ndarray = None  # per side, per person and sub-step
-    organic_strikes_per_person: np.ndarray = None  # per side, per day
-    drone_hazard: np.ndarray = None  # per unit, per person and sub-step, after adaptation
+    footprint_m2: np.ndarray | None = None  # per side
+    artillery_hazard: np.ndarray | None = None  # per side, per person and sub-step
+    organic_strikes_per_person: np.ndarray | None = None  # per side, per day
+    drone_hazard: np.ndarray | None = None  # per unit, per person and sub-step
 
     def without(self, keep: np.ndarray) -> _Engaged:
         """The record of the units ``keep`` (a mask over these) only; fire support is
@@ -574,7 +575,7 @@ class AttritionModel(mesa.Model):
 
     def _substep(self, dt: float, substep: int) -> str | None:
         """One combat sub-step of the units in the sector; ``sim.kernels`` makes the
-        passes over them, numpy's Generator the draws.
+        passes over them, with draws from the model's numpy Generator.
 
         The others cannot fire, be hit or move, and a binomial draw with no one exposed
         uses no random numbers, so the draws are those of a pass over all units."""
