@@ -6,10 +6,12 @@ moves, and books its casualties. Written as numpy array expressions, each of the
 took a few dozen small operations, and their fixed cost (about a microsecond each)
 outweighed the arithmetic in every scenario we ship. Each function here does the same
 arithmetic in one loop over the units, in the same order, so that the numbers are
-those of the array expressions bit for bit. The random draws stay with numpy's
-Generator (:func:`sim.combat.draw_casualties`, :func:`sim.combat.split_wounded`) and
-the box sums of aimed fire with scipy (:func:`sim.combat.aimed_fire`): a seed gives
-the numbers it always gave.
+those of the array expressions bit for bit. The random draws use the model's numpy
+Generator, in the order of numpy's vectorised draws, through numba's port of numpy's
+binomial algorithm, which gives numpy's numbers (:func:`sim.combat.draw_by_cause`,
+:func:`sim.combat.split_wounded`); each person's casualty probability is numpy's
+(:func:`sim.combat.casualty_probability`), and the box sums of aimed fire do scipy's
+arithmetic (:func:`sim.combat.aimed_fire`): a seed gives the numbers it always gave.
 
 The equations are those of ``docs/ODD.md`` (sections 7.3 to 7.8). Arrays named like
 the model's unit columns hold the units in the sector, in index order; ``u_*`` arrays

@@ -152,6 +152,46 @@ def test_the_band_is_empty_when_no_unit_has_an_enemy_in_range():
     assert (first, rows) == (1, 9) and present[:, 0].sum() == 20
 
 
+def numpy_draws(rng, personnel, hazards, killed_fraction, return_fraction):
+    """The casualty draws as numpy's vectorised Generator calls (the model's draws
+    before they were compiled): the reference for the compiled ones."""
+    casualties = rng.binomial(personnel, combat.casualty_probability(hazards))
+    hit = casualties.nonzero()[0]
+    by_cause = np.zeros((hit.size, hazards.shape[1]), dtype=np.int64)
+    if hit.size:
+        acting = hazards[hit]
+        causes = acting.any(axis=0).nonzero()[0]
+        remaining, rest = casualties[hit], acting.sum(axis=1)
+        for k in causes[:-1]:
+            share = np.divide(acting[:, k], rest, out=np.zeros_like(rest), where=rest > 0)
+            by_cause[:, k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))
+            remaining, rest = remaining - by_cause[:, k], rest - acting[:, k]
+        by_cause[:, causes[-1]] = remaining
+    killed = rng.binomial(by_cause.sum(axis=1), killed_fraction[hit])
+    returning = rng.binomial(by_cause.sum(axis=1) - killed, return_fraction[hit])
+    return hit, by_cause, killed, returning
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300))
+def test_compiled_draws_are_numpys_draws(seed, n):
+    """Shows that the compiled draws (numba's port of numpy's binomial, on the model's
+    Generator) give numpy's vectorised draws and leave the Generator in the same state:
+    a seed keeps its numbers. Hazards include zeros, certain hits and every cause."""
+    setup = np.random.default_rng(seed)
+    personnel = setup.integers(0, 120, n)
+    hazards = setup.random((n, 4)) ** 3 * setup.choice([0.0, 0.01, 1.0, 5.0], (n, 4))
+    killed_fraction, return_fraction = setup.random(n), setup.random(n)
+    ours, theirs = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    hit, by_cause = combat.draw_casualties(ours, personnel, hazards)
+    killed, returning, _ = combat.split_wounded(ours, by_cause.sum(axis=1),
+                                                killed_fraction[hit], return_fraction[hit])
+    expected = numpy_draws(theirs, personnel, hazards, killed_fraction, return_fraction)
+    for got, want in zip((hit, by_cause, killed, returning), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert ours.random() == theirs.random()
+
+
 @pytest.mark.parametrize("name, overrides, leaves_mid_day", [
     ("human_wave_foreign_contingent", {"max_days": 30}, True),
     ("infiltration_trained", {}, True),
