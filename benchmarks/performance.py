@@ -1,6 +1,6 @@
 """Performance benchmark: the table of the README's "Performance" section.
 
-    python3 benchmarks/performance.py                  # all of it, about 10 minutes on 2 cores
+    python3 benchmarks/performance.py                  # all of it, about 6 minutes on 2 cores
     python3 benchmarks/performance.py --only model     # model scaling and Mesa's Epstein model
     python3 benchmarks/performance.py --quick          # small sizes: only that the script runs
 
