@@ -248,7 +248,7 @@ def resolve_casualties(
         killed, returning, disabled = split_wounded(
             rng, casualties, killed_fraction[hit], return_fraction[hit])
         broken, destroyed = book_casualties(
-            index, side, hit, by_cause, killed, returning, disabled, personnel[hit],
+            index, side, hit, by_cause, casualties, killed, returning, disabled, personnel[hit],
             state[hit], return_delay, training_days, break_morale, u_personnel, u_killed,
             u_wounded, u_disabled, u_in_care, u_casualties_today, u_morale, u_state,
             care_ring, casualties_by_cause, training_days_lost, fighting_states, day,
@@ -260,14 +260,15 @@ def resolve_casualties(
 
 @njit(cache=True)
 def book_casualties(
-        index, side, hit, by_cause, killed, returning, disabled, personnel_before,
+        index, side, hit, by_cause, casualties, killed, returning, disabled, personnel_before,
         state_hit, return_delay, training_days, break_morale, u_personnel, u_killed,
         u_wounded, u_disabled, u_in_care, u_casualties_today, u_morale, u_state, care_ring,
         casualties_by_cause, training_days_lost, fighting_states, day,
         morale_loss_per_casualty_fraction, morale_enabled):
     """Book the casualties of the units ``hit`` (positions among the units in the
-    sector; the rows of ``by_cause``, ``killed``, ``returning``, ``disabled``,
-    ``personnel_before`` and ``state_hit`` match) (ODD 7.5, 7.6): killed, wounded who
+    sector; the rows of ``by_cause``, ``casualties`` (their totals), ``killed``,
+    ``returning``, ``disabled``, ``personnel_before`` and ``state_hit`` match)
+    (ODD 7.5, 7.6): killed, wounded who
     return after their delay, wounded lost for good, the training days lost with the
     dead and disabled, morale, and who breaks or is destroyed (their states are set).
 
@@ -283,22 +284,20 @@ def book_casualties(
         i = hit[j]
         unit = index[i]
         s = side[i]
-        casualties = 0
         for k in range(by_cause.shape[1]):
-            casualties += by_cause[j, k]
             casualties_by_cause[s, k] += by_cause[j, k]
         before = personnel_before[j]
-        after = before - casualties
+        after = before - casualties[j]
         u_personnel[unit] = after
         u_killed[unit] += killed[j]
         u_wounded[unit] += returning[j] + disabled[j]
         u_disabled[unit] += disabled[j]
         u_in_care[unit] += returning[j]
-        u_casualties_today[unit] += casualties
+        u_casualties_today[unit] += casualties[j]
         care_ring[unit, (day + return_delay[i]) % ring_days] += returning[j]
         lost_days[s] += (killed[j] + disabled[j]) * training_days[i]
         # Morale (7.6): losing a share f of the unit costs sensitivity x f.
-        morale = morale_after_losses(u_morale[unit], casualties, before,
+        morale = morale_after_losses(u_morale[unit], casualties[j], before,
                                      morale_loss_per_casualty_fraction)
         u_morale[unit] = morale
         if after == 0:

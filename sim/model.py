@@ -102,6 +102,7 @@ class _Engaged:
     footprint_m2: np.ndarray | None = None  # per side
     artillery_hazard: np.ndarray | None = None  # per side, per person and sub-step
     organic_strikes_per_person: np.ndarray | None = None  # per side, per day
+    organic_lethal_area_m2: np.ndarray | None = None  # per side
     drone_hazard: np.ndarray | None = None  # per unit, per person and sub-step
 
     def without(self, keep: np.ndarray) -> _Engaged:
@@ -116,7 +117,7 @@ class _Engaged:
 
 
 _FIRE_SUPPORT = ("footprint_m2", "artillery_hazard", "organic_strikes_per_person",
-                 "drone_hazard")
+                 "organic_lethal_area_m2", "drone_hazard")
 
 
 class AttritionModel(mesa.Model):
@@ -558,7 +559,7 @@ class AttritionModel(mesa.Model):
         """Artillery and drone hazards on each side's units in the sector, spread over
         their footprints (ODD 7.3), and each side's organic fire rate."""
         e.footprint_m2 = np.bincount(e.side, weights=self._footprint_m2[e.index], minlength=2)
-        artillery, drones, organic = np.zeros(2), np.zeros(2), np.zeros(2)
+        artillery, drones, organic, organic_area = np.zeros((4, 2))
         for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
             if e.footprint_m2[target] == 0.0:
                 continue
@@ -570,7 +571,9 @@ class AttritionModel(mesa.Model):
             drones[target] = combat.area_fire_hazard(
                 cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2, area)
             organic[firer] = cfg.area_strikes_per_person_per_day
+            organic_area[firer] = cfg.organic_lethal_area_m2
         e.artillery_hazard, e.organic_strikes_per_person = artillery, organic
+        e.organic_lethal_area_m2 = organic_area
         e.drone_hazard = drones[e.side] * e.drone_exposure
 
     def _substep(self, dt: float, substep: int) -> str | None:
@@ -649,13 +652,12 @@ class AttritionModel(mesa.Model):
             return e.artillery_hazard
         shooters = np.bincount(e.side, weights=np.where(fighting, personnel, 0), minlength=2)
         shelling = e.artillery_hazard.copy()
-        for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
-            if e.footprint_m2[target] == 0.0:
-                continue
-            cfg = self.config.attacker if firer == ATTACKER else self.config.defender
+        # A side has an organic fire rate only where the enemy has units in the sector.
+        for firer in e.organic_strikes_per_person.nonzero()[0]:
+            target = 1 - firer
             organic = combat.area_fire_hazard(
-                cfg.area_strikes_per_person_per_day * float(shooters[firer]) * dt,
-                cfg.organic_lethal_area_m2, float(e.footprint_m2[target]))
+                e.organic_strikes_per_person[firer] * float(shooters[firer]) * dt,
+                e.organic_lethal_area_m2[firer], float(e.footprint_m2[target]))
             shelling[target] = organic + e.artillery_hazard[target]
         return shelling
 
