@@ -66,7 +66,7 @@ def model_cost(factor: int, repeats: int, seed: int = 1) -> dict:
     """The default scenario on a front ``factor`` times as wide, run to its end; the
     fastest of ``repeats`` runs (the same seed, so the same work)."""
     from sim import AttritionModel
-    from sim.agents import IS_IN_SECTOR
+    from sim.model.units import IS_IN_SECTOR
 
     scenario = default_scenario().widened(factor)
     best = None

@@ -313,7 +313,7 @@ class CombatConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    """How training days become a training level (see :func:`sim.forcegen.training_level`)."""
+    """How training days become a training level (see :func:`sim.model.pipelines.training_level`)."""
 
     time_constant_days: Annotated[float, Field(gt=0.0)] = Field(
         default=90.0, description="Training days that close 63% of the gap between a "

@@ -90,7 +90,7 @@ def stock_and_flow_scenario(line0: int, daily_loss_fraction: float, recruits_per
                             training_days: int, pool: int, unit_size: int = 50,
                             max_days: int = 60) -> Scenario:
     """Combat replaced by a fixed daily loss share of the attacker's line, fed by a
-    constant recruitment through training: :func:`sim.forcegen.stock_and_flow` predicts
+    constant recruitment through training: :func:`sim.model.pipelines.stock_and_flow` predicts
     its mean line strength and the day its pool runs out. Everyone lost is killed, so
     nobody returns, and every graduate refills the line at once."""
     attacker = _side(line0, unit_size, "human_wave", fixed_daily_loss_fraction=daily_loss_fraction,

@@ -5,10 +5,10 @@ import pytest
 from helpers import mean_and_se
 
 from sim import AttritionModel, Scenario, run
-from sim.agents import IS_IN_SECTOR
+from sim.model.units import IS_IN_SECTOR
 from sim.config import ContingentConfig, RecruitmentStep, Tranche
 from sim.docking import stock_and_flow_scenario
-from sim.forcegen import Pipelines, recruitment_rate, stock_and_flow, training_level
+from sim.model.pipelines import Pipelines, recruitment_rate, stock_and_flow, training_level
 
 
 def test_recruitment_forms_and_tranches():

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim import AttritionModel, Scenario
-from sim.agents import DESTROYED, WITHDRAWN
+from sim.model.units import DESTROYED, WITHDRAWN
 from sim.config import ATTACK_TACTICS, DEFENCE_TACTICS
 
 

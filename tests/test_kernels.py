@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import AttritionModel, Scenario, combat, kernels
-from sim.agents import ADVANCING, ATTACKER, HOLDING, IS_FIGHTING, ROUTED
+from sim import AttritionModel, Scenario
+from sim.model import kernels
+from sim.model import physics as combat
+from sim.model.units import ADVANCING, ATTACKER, HOLDING, IS_FIGHTING, ROUTED
 from sim.scenarios import load
 
 CELL_M = 100.0

@@ -7,7 +7,7 @@ from helpers import mean_and_se
 from pydantic import ValidationError
 
 from sim import AttritionModel, Scenario, run
-from sim.agents import STATES, Unit
+from sim.model.units import STATES, Unit
 from sim.docking import square_law_scenario
 
 SUMMARY_KEYS = {"days", "stop_reason", "winner", "attacker_killed", "attacker_wounded",

@@ -94,8 +94,14 @@ class Unit(CellAgent):
 
     @property
     def state(self) -> str:
-        """One of :data:`STATES`."""
+        """One of :data:`STATES`; set it by name (``unit.state = "routed"``)."""
         return STATES[self.model.units["state"][self.index]]
+
+    @state.setter
+    def state(self, name: str) -> None:
+        if name not in STATES:
+            raise ValueError(f"state {name!r} is not one of {', '.join(STATES)}")
+        self.model.units["state"][self.index] = STATES.index(name)
 
     @property
     def experience(self) -> float:

@@ -15,7 +15,7 @@ from numba import vectorize
 @vectorize(cache=True)
 def morale_after_losses(morale, casualties, personnel_before, sensitivity):
     """Morale after a sub-step's casualties (a ufunc: arrays or numbers, and callable
-    from the compiled sub-step, :mod:`sim.kernels`).
+    from the compiled sub-step, :mod:`sim.model.kernels`).
 
     >>> morale_after_losses(np.array([1.0, 0.5]), np.array([10, 0]), np.array([100, 0]),
     ...                     2.0).tolist()

@@ -8,10 +8,10 @@ outweighed the arithmetic in every scenario we ship. Each function here does the
 arithmetic in one loop over the units, in the same order, so that the numbers are
 those of the array expressions bit for bit. The random draws use the model's numpy
 Generator, in the order of numpy's vectorised draws, through numba's port of numpy's
-binomial algorithm, which gives numpy's numbers (:func:`sim.combat.draw_by_cause`,
-:func:`sim.combat.split_wounded`); each person's casualty probability is numpy's
-(:func:`sim.combat.casualty_probability`), and the box sums of aimed fire do scipy's
-arithmetic (:func:`sim.combat.aimed_fire`): a seed gives the numbers it always gave.
+binomial algorithm, which gives numpy's numbers (:func:`sim.model.physics.draw_by_cause`,
+:func:`sim.model.physics.split_wounded`); each person's casualty probability is numpy's
+(:func:`sim.model.physics.casualty_probability`), and the box sums of aimed fire do scipy's
+arithmetic (:func:`sim.model.physics.aimed_fire`): a seed gives the numbers it always gave.
 
 The equations are those of ``docs/ODD.md`` (sections 7.3 to 7.8). Arrays named like
 the model's unit columns hold the units in the sector, in index order; ``u_*`` arrays
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.agents import (
+from sim.model.units import (
     ADVANCING,
     ASSAULTING,
     ATTACKER,
@@ -36,7 +36,7 @@ from sim.agents import (
     WITHDRAWING,
     WITHDRAWN,
 )
-from sim.combat import (
+from sim.model.physics import (
     AIMED,
     AREA,
     CAUSES,
@@ -46,7 +46,7 @@ from sim.combat import (
     mine_hazard,
     split_wounded,
 )
-from sim.morale import breaks, morale_after_losses
+from sim.model.morale import breaks, morale_after_losses
 
 _NO_ROW = np.iinfo(np.int64).max
 
@@ -121,7 +121,7 @@ def hazards_and_moves(
     its clearing removes (ODD 7.3, 7.4, 7.7).
 
     ``per_target``, ``in_range`` and ``present`` are the flattened band grids (see
-    :func:`contact_grids` and :func:`sim.combat.aimed_fire`); ``shelling`` is the
+    :func:`contact_grids` and :func:`sim.model.physics.aimed_fire`); ``shelling`` is the
     artillery and organic hazard per person of each side, ``drone_hazard`` each unit's
     drone hazard after adaptation; ``fixed_hazard`` (empty if unused) replaces fire and
     mines by a fixed loss share. ``cell_scratch`` is a zeroed array over the sector's
@@ -224,12 +224,12 @@ def hazards_and_moves(
 def resolve_casualties(
         rng, probability, hazards, index, side, personnel, state, killed_fraction,
         return_fraction, return_delay, training_days, break_morale, removed, any_clearing,
-        cells, u_personnel, u_killed, u_wounded, u_disabled, u_in_care, u_casualties_today,
+        cells, u_personnel, u_killed, u_wounded, u_permanently_lost, u_in_care, u_casualties_today,
         u_morale, u_state, care_ring, casualties_by_cause, training_days_lost, mines,
         cell_scratch, fighting_states, day, morale_loss_per_casualty_fraction, morale_enabled):
     """The sub-step's casualties (ODD 7.4-7.6): drawn with each person's
-    ``probability`` and split by cause (:func:`sim.combat.draw_by_cause`), split into
-    killed and wounded (:func:`sim.combat.split_wounded`), booked
+    ``probability`` and split by cause (:func:`sim.model.physics.draw_by_cause`), split into
+    killed and wounded (:func:`sim.model.physics.split_wounded`), booked
     (:func:`book_casualties`), and the mines set off or ``removed`` by clearing taken off
     their cells (:func:`remove_mines`). The draws come from ``rng``, numpy's Generator,
     in the order of numpy's vectorised draws.
@@ -245,12 +245,12 @@ def resolve_casualties(
             for k in range(by_cause.shape[1]):
                 casualties[j] += by_cause[j, k]
             mine_casualties[j] = by_cause[j, MINES]
-        killed, returning, disabled = split_wounded(
+        killed, returning, permanently_lost = split_wounded(
             rng, casualties, killed_fraction[hit], return_fraction[hit])
         broken, destroyed = book_casualties(
-            index, side, hit, by_cause, casualties, killed, returning, disabled, personnel[hit],
+            index, side, hit, by_cause, casualties, killed, returning, permanently_lost, personnel[hit],
             state[hit], return_delay, training_days, break_morale, u_personnel, u_killed,
-            u_wounded, u_disabled, u_in_care, u_casualties_today, u_morale, u_state,
+            u_wounded, u_permanently_lost, u_in_care, u_casualties_today, u_morale, u_state,
             care_ring, casualties_by_cause, training_days_lost, fighting_states, day,
             morale_loss_per_casualty_fraction, morale_enabled)
     if any_clearing or mine_casualties.any():
@@ -260,17 +260,17 @@ def resolve_casualties(
 
 @njit(cache=True)
 def book_casualties(
-        index, side, hit, by_cause, casualties, killed, returning, disabled, personnel_before,
+        index, side, hit, by_cause, casualties, killed, returning, permanently_lost, personnel_before,
         state_hit, return_delay, training_days, break_morale, u_personnel, u_killed,
-        u_wounded, u_disabled, u_in_care, u_casualties_today, u_morale, u_state, care_ring,
+        u_wounded, u_permanently_lost, u_in_care, u_casualties_today, u_morale, u_state, care_ring,
         casualties_by_cause, training_days_lost, fighting_states, day,
         morale_loss_per_casualty_fraction, morale_enabled):
     """Book the casualties of the units ``hit`` (positions among the units in the
     sector; the rows of ``by_cause``, ``casualties`` (their totals), ``killed``,
-    ``returning``, ``disabled``, ``personnel_before`` and ``state_hit`` match)
+    ``returning``, ``permanently_lost``, ``personnel_before`` and ``state_hit`` match)
     (ODD 7.5, 7.6): killed, wounded who
     return after their delay, wounded lost for good, the training days lost with the
-    dead and disabled, morale, and who breaks or is destroyed (their states are set).
+    dead and permanently_lost, morale, and who breaks or is destroyed (their states are set).
 
     Returns the units (indices into the model's columns) routed and destroyed, in the
     order hit.
@@ -290,12 +290,12 @@ def book_casualties(
         after = before - casualties[j]
         u_personnel[unit] = after
         u_killed[unit] += killed[j]
-        u_wounded[unit] += returning[j] + disabled[j]
-        u_disabled[unit] += disabled[j]
+        u_wounded[unit] += returning[j] + permanently_lost[j]
+        u_permanently_lost[unit] += permanently_lost[j]
         u_in_care[unit] += returning[j]
         u_casualties_today[unit] += casualties[j]
         care_ring[unit, (day + return_delay[i]) % ring_days] += returning[j]
-        lost_days[s] += (killed[j] + disabled[j]) * training_days[i]
+        lost_days[s] += (killed[j] + permanently_lost[j]) * training_days[i]
         # Morale (7.6): losing a share f of the unit costs sensitivity x f.
         morale = morale_after_losses(u_morale[unit], casualties[j], before,
                                      morale_loss_per_casualty_fraction)

@@ -159,7 +159,7 @@ def mine_hazard(mines_per_m2, distance_m, sweep_width_m, mine_exposure):
 
     Each walker on an own path sets off the mines in a strip ``sweep_width_m`` wide;
     each mine set off causes one casualty. A ufunc: arrays or numbers, and callable
-    from the compiled sub-step (:mod:`sim.kernels`).
+    from the compiled sub-step (:mod:`sim.model.kernels`).
 
     >>> mine_hazard(np.array([0.004]), np.array([50.0]), 1.0, np.array([0.5])).tolist()
     [0.1]
@@ -217,7 +217,7 @@ def draw_by_cause(rng, personnel, probability, hazards):
     """The draws of :func:`draw_casualties` given each person's ``probability``: who
     is hit, then their split between the causes that acted, cause by cause, in proportion
     to what is left of their hazards. Binomials in this order, so that a seed gives the
-    numbers of numpy's vectorised draws; callable from :mod:`sim.kernels`."""
+    numbers of numpy's vectorised draws; callable from :mod:`sim.model.kernels`."""
     n, causes = hazards.shape
     casualties = np.empty(n, dtype=np.int64)
     hit_count = 0

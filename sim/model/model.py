@@ -8,7 +8,7 @@
 
 Units' state is held in column arrays (``model.units``) so that the day's processes run
 over arrays of units (numpy) and the combat sub-steps over those in the sector (compiled
-loops, :mod:`sim.kernels`); :class:`sim.agents.Unit` agents are the objects a user
+loops, :mod:`sim.model.kernels`); :class:`sim.model.units.Unit` agents are the objects a user
 inspects. Each day: wounded return, waves enter, then ``substeps_per_day`` combat
 sub-steps (fire, casualties, morale, movement, ground), then experience, morale recovery
 and the daily record. ``docs/ODD.md`` describes it.
@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 from mesa.discrete_space import OrthogonalMooreGrid
 
-from sim import combat, kernels, morale
-from sim.agents import (
+from sim.model import kernels, morale
+from sim.model import physics as combat
+from sim.model.units import (
     ADVANCING,
     ATTACKER,
     DEFENDER,
@@ -42,7 +43,7 @@ from sim.agents import (
     Unit,
 )
 from sim.config import TACTICS, ContingentConfig, Scenario
-from sim.forcegen import Pipelines, training_level
+from sim.model.pipelines import Pipelines, training_level
 
 NEUTRAL = -1
 # Days of recent history behind the projected pool exhaustion and break-even recruitment.
@@ -228,7 +229,7 @@ class AttritionModel(mesa.Model):
         u["theatre_adaptation"] = u["theatre_adaptation"].astype(float)
         u["state"] = np.where(u["commit_day"] > 0, RESERVE,
                               np.where(u["side"] == ATTACKER, ADVANCING, HOLDING))
-        for counter in ("killed", "wounded", "returned", "disabled", "in_care", "casualties_today"):
+        for counter in ("killed", "wounded", "returned", "permanently_lost", "in_care", "casualties_today"):
             u[counter] = np.zeros(n, dtype=np.int64)
         u["initial_adaptation"] = u["theatre_adaptation"].copy()
         self.units = u
@@ -577,7 +578,7 @@ class AttritionModel(mesa.Model):
         e.drone_hazard = drones[e.side] * e.drone_exposure
 
     def _substep(self, dt: float, substep: int) -> str | None:
-        """One combat sub-step of the units in the sector; ``sim.kernels`` makes the
+        """One combat sub-step of the units in the sector; ``sim.model.kernels`` makes the
         passes over them, with draws from the model's numpy Generator.
 
         The others cannot fire, be hit or move, and a binomial draw with no one exposed
@@ -615,7 +616,7 @@ class AttritionModel(mesa.Model):
             self.rng, combat.casualty_probability(hazards), hazards, a, e.side, personnel,
             state, e.killed_fraction, e.return_fraction, e.return_delay, e.training_days,
             e.break_morale, removed, clearing, e.cells, u["personnel"], u["killed"],
-            u["wounded"], u["disabled"], u["in_care"], u["casualties_today"], u["morale"],
+            u["wounded"], u["permanently_lost"], u["in_care"], u["casualties_today"], u["morale"],
             u["state"], self._care_ring, self._casualties_by_cause, self._training_days_lost,
             mines, self._cell_scratch, IS_FIGHTING, self.day,
             c.morale_loss_per_casualty_fraction, c.morale_enabled)
@@ -779,7 +780,7 @@ class AttritionModel(mesa.Model):
         return {"killed": self._contingent_sum(u["killed"]),
                 "wounded": self._contingent_sum(u["wounded"]),
                 "returned": self._contingent_sum(u["returned"]),
-                "permanently_lost": self._contingent_sum(u["disabled"]),
+                "permanently_lost": self._contingent_sum(u["permanently_lost"]),
                 "recruited": self.pipelines.recruited_total.copy(),
                 "graduated": self.pipelines.graduated_total.copy()}
 
@@ -865,7 +866,7 @@ class AttritionModel(mesa.Model):
         permanently lost. Constant over a run (no one is created or lost by book-keeping)."""
         u = self.units
         return (self._contingent_sum(u["personnel"] + u["in_care"] + u["killed"]
-                                     + u["disabled"]) + self.reserve
+                                     + u["permanently_lost"]) + self.reserve
                 + self.pipelines.pool + self.pipelines.in_training)
 
     def summary(self) -> dict[str, Any]:
@@ -878,7 +879,7 @@ class AttritionModel(mesa.Model):
             mine = u["side"] == s
             out[f"{name}_killed"] = int(u["killed"][mine].sum())
             out[f"{name}_wounded"] = int(u["wounded"][mine].sum())
-            out[f"{name}_permanently_lost"] = int(u["disabled"][mine].sum())
+            out[f"{name}_permanently_lost"] = int(u["permanently_lost"][mine].sum())
             out[f"{name}_personnel"] = int(u["personnel"][mine].sum())
             for k, cause in enumerate(combat.CAUSES):
                 out[f"{name}_casualties_{cause}"] = int(self._casualties_by_cause[s, k])
