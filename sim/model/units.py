@@ -12,8 +12,7 @@ import weakref
 import numpy as np
 from mesa.discrete_space import CellAgent
 
-SIDES = ("attacker", "defender")
-ATTACKER, DEFENDER = 0, 1
+from sim.sides import ATTACKER, DEFENDER, SIDES  # noqa: F401  (re-exported)
 
 STATES = ("reserve", "advancing", "assaulting", "holding", "withdrawing", "routed",
           "withdrawn", "destroyed")
