@@ -69,12 +69,15 @@ from scipy.stats import qmc
 
 from sim.config import Scenario
 from sim.experiments import parse_vary
+from sim.fields import numeric_key
+from sim.keypaths import assign
 from sim.lawfit import SERIES, Record, fit_metrics
 from sim.model import AttritionModel
-from sim.scenarios import ScenarioError, assign, numeric_key, read, validate
-from sim.sweep import executor_for, run_seed
+from sim.scenarios import ScenarioError, read, validate
+from sim.seeds import run_seed
+from sim.sides import SIDES
+from sim.sweep import executor_for
 
-SIDES = ("attacker", "defender")
 #: Model daily-record columns that make each kind of observed series (summed).
 MODEL_COLUMNS = {"strength": ("personnel",), "casualties": ("killed_total", "wounded_total")}
 #: Default search bounds: the scenario's value divided and multiplied by this.

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from sim import scenarios
 from sim.config import ATTACK_TACTICS, Scenario
+from sim.keypaths import assign, select
 from sim.model import AttritionModel
 
 DEMO_SCENARIO = "recruit_pool_exhaustion"
@@ -52,22 +53,12 @@ class Control:
         contingent's; for a choice that differs between groups, :data:`MIXED`."""
         found = []
         for key in self.keys:
-            found += _read(data, scenarios.split_key_path(key))
+            found += select(data, key)
         if not found:
             return None
         if self.choices and len(set(found)) > 1:
             return MIXED
         return found[0]
-
-
-def _read(node: Any, parts: list) -> list:
-    if not parts:
-        return [node]
-    part, rest = parts[0], parts[1:]
-    if part == "*":
-        items = node if isinstance(node, list) else list(node.values())
-        return [v for item in items for v in _read(item, rest)]
-    return _read(node[part], rest)
 
 
 CONTROLS: dict[str, Control] = {
@@ -120,7 +111,7 @@ def apply_controls(base: Scenario, **values: Any) -> Scenario:
         if value is None or name not in known or value == own[name] or value == MIXED:
             continue
         for key in CONTROLS[name].keys:
-            scenarios.assign(data, key, value)
+            assign(data, key, value)
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:

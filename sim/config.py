@@ -19,67 +19,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-ATTACK_TACTICS = ("human_wave", "infiltration", "mine_clearance")
-DEFENCE_TACTICS = ("fortified_defense", "elastic_defense")
-TACTICS = ATTACK_TACTICS + DEFENCE_TACTICS
-
-Tactic = Literal["human_wave", "infiltration", "mine_clearance", "fortified_defense",
-                 "elastic_defense"]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
-
-
-class TacticProfile(_Strict):
-    """How a tactic moves, fires, exposes its people and uses their skill."""
-
-    spacing_m: Annotated[float, Field(gt=0.0)] = Field(
-        description="Distance between soldiers (m); a unit's footprint is personnel x spacing^2.")
-    advance_speed_m_per_day: NonNegative = Field(
-        description="Speed before contact (m/day).")
-    assault_speed_m_per_day: NonNegative = Field(
-        description="Speed once an enemy is within aimed-fire range (m/day); for an elastic "
-                    "defence, the speed of falling back and counter-attacking.")
-    fire_multiplier: NonNegative = Field(
-        description="Aimed-fire effectiveness relative to the side's base kill rate (-).")
-    exposure: NonNegative = Field(
-        description="Multiplier on the chance that fire aimed at or landing on the unit hits "
-                    "someone: posture, use of ground (-).")
-    training_leverage: Fraction = Field(
-        description="Share of training and experience the tactic turns into skill (-): a human "
-                    "wave leaves little room for skill.")
-    mine_exposure: Fraction = Field(
-        description="Share of personnel who walk their own path through a minefield (-): "
-                    "dispersed lines all do, files following a point man mostly do not.")
-    break_morale: Fraction = Field(
-        description="Morale below which the unit breaks and routs (-).")
-    clears_mines: bool = Field(
-        default=False, description="Whether the unit stops in mined cells to clear them.")
-
-
-DEFAULT_TACTICS: dict[str, dict[str, Any]] = {
-    "human_wave": dict(spacing_m=4.0, advance_speed_m_per_day=3000.0,
-                       assault_speed_m_per_day=1500.0, fire_multiplier=0.6, exposure=1.0,
-                       training_leverage=0.2, mine_exposure=1.0, break_morale=0.15),
-    "infiltration": dict(spacing_m=15.0, advance_speed_m_per_day=800.0,
-                         assault_speed_m_per_day=300.0, fire_multiplier=1.0, exposure=0.6,
-                         training_leverage=1.0, mine_exposure=0.2, break_morale=0.4),
-    "mine_clearance": dict(spacing_m=8.0, advance_speed_m_per_day=1000.0,
-                           assault_speed_m_per_day=300.0, fire_multiplier=0.5, exposure=0.9,
-                           training_leverage=0.6, mine_exposure=0.5, break_morale=0.3,
-                           clears_mines=True),
-    "fortified_defense": dict(spacing_m=10.0, advance_speed_m_per_day=0.0,
-                              assault_speed_m_per_day=0.0, fire_multiplier=1.0, exposure=1.0,
-                              training_leverage=0.8, mine_exposure=0.0, break_morale=0.25),
-    "elastic_defense": dict(spacing_m=15.0, advance_speed_m_per_day=0.0,
-                            assault_speed_m_per_day=1500.0, fire_multiplier=1.0, exposure=0.8,
-                            training_leverage=1.0, mine_exposure=0.0, break_morale=0.35),
-}
+from sim.fields import Fraction, NonNegative
+from sim.fields import StrictModel as _Strict
+from sim.fields import parameter_table as parameter_table
+from sim.keypaths import deep_merge, lookup, split_key_path
+from sim.sides import SIDES
+from sim.tactics import ATTACK_TACTICS as ATTACK_TACTICS
+from sim.tactics import DEFAULT_TACTICS as DEFAULT_TACTICS
+from sim.tactics import DEFENCE_TACTICS as DEFENCE_TACTICS
+from sim.tactics import TACTICS as TACTICS
+from sim.tactics import Tactic as Tactic
+from sim.tactics import TacticProfile as TacticProfile
+from sim.tactics import tactic_table as tactic_table
 
 
 class UnitGroup(_Strict):
@@ -313,7 +266,8 @@ class CombatConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    """How training days become a training level (see :func:`sim.model.pipelines.training_level`)."""
+    """How training days become a training level
+    (see :func:`sim.model.pipelines.training_level`)."""
 
     time_constant_days: Annotated[float, Field(gt=0.0)] = Field(
         default=90.0, description="Training days that close 63% of the gap between a "
@@ -373,11 +327,11 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _sides_use_their_tactics(self) -> Scenario:
-        for side, allowed in (("attacker", ATTACK_TACTICS), ("defender", DEFENCE_TACTICS)):
+        for side, tactics in zip(SIDES, (ATTACK_TACTICS, DEFENCE_TACTICS), strict=True):
             for i, group in enumerate(getattr(self, side).units):
-                if group.tactic not in allowed:
+                if group.tactic not in tactics:
                     raise ValueError(f"{side}.units[{i}].tactic: '{group.tactic}' is not a "
-                                     f"{side} tactic; allowed: {', '.join(allowed)}")
+                                     f"{side} tactic; allowed: {', '.join(tactics)}")
         return self
 
     @model_validator(mode="after")
@@ -409,7 +363,7 @@ class Scenario(_Strict):
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """Return a validated copy with nested keys replaced (dicts merge, others replace)."""
-        return Scenario.model_validate(_deep_merge(self.model_dump(), overrides))
+        return Scenario.model_validate(deep_merge(self.model_dump(), overrides))
 
     def widened(self, factor: int) -> Scenario:
         """The same front ``factor`` times as wide: ``factor`` times the cells along the
@@ -427,7 +381,7 @@ class Scenario(_Strict):
             raise ValueError(f"factor must be 1 or more, not {factor}")
         data = self.model_dump()
         data["sector"]["width_cells"] *= factor
-        for side in ("attacker", "defender"):
+        for side in SIDES:
             config = data[side]
             config["drones"] *= factor
             config["artillery_strikes_per_day"] *= factor
@@ -441,97 +395,3 @@ class Scenario(_Strict):
                 for step in contingent["schedule"]:
                     step["recruits_per_day"] *= factor
         return Scenario.model_validate(data)
-
-
-def split_key_path(key_path: str) -> list[str | int]:
-    """Split a dotted key path into keys and list indices.
-
-    >>> split_key_path("attacker.units[0].personnel")
-    ['attacker', 'units', 0, 'personnel']
-    >>> split_key_path("attacker.units.0.personnel")
-    ['attacker', 'units', 0, 'personnel']
-    >>> split_key_path("attacker.units[*].training_days")
-    ['attacker', 'units', '*', 'training_days']
-    """
-    parts: list[str | int] = []
-    for piece in key_path.replace("[", ".").replace("]", "").split("."):
-        parts.append(int(piece) if piece.isdigit() else piece)
-    if any(p == "" for p in parts):
-        raise ValueError(f"'{key_path}' is not a key path; allowed: keys joined by dots, "
-                         f"list items as [0]")
-    return parts
-
-
-def format_key_path(parts) -> str:
-    """The inverse of :func:`split_key_path`: ``attacker.units[0].personnel``."""
-    text = ""
-    for part in parts:
-        if isinstance(part, int) or part == "*":
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def lookup(data: Any, parts: list[str | int]) -> Any:
-    """The value at a split key path of nested dicts and lists."""
-    for part in parts:
-        data = data[part]
-    return data
-
-
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def parameter_table(model: type[BaseModel]) -> str:
-    """Markdown table of a schema section: key, default, allowed values, meaning.
-
-    ``docs/ODD.md`` carries these tables; a test keeps them identical to the schema.
-
-    >>> print(parameter_table(TrainingConfig).splitlines()[2][:39])
-    | `time_constant_days` | 90.0 | > 0.0 |
-    """
-    rows = ["| key | default | allowed | meaning (unit) |", "| --- | --- | --- | --- |"]
-    for name, field in model.model_fields.items():
-        if field.default_factory is not None or field.is_required():
-            default = "required" if field.is_required() else "see below"
-        else:
-            default = repr(field.default) if isinstance(field.default, str) else field.default
-        rows.append(f"| `{name}` | {default} | {_allowed(field)} | {field.description or ''} |")
-    return "\n".join(rows)
-
-
-def tactic_table() -> str:
-    """Markdown table of the default tactic profiles, one column per tactic."""
-    fields = list(TacticProfile.model_fields)
-    rows = ["| field | " + " | ".join(f"`{t}`" for t in TACTICS) + " |",
-            "| --- |" + " --- |" * len(TACTICS)]
-    for field in fields:
-        values = [TacticProfile(**DEFAULT_TACTICS[t]).model_dump()[field] for t in TACTICS]
-        rows.append(f"| `{field}` | " + " | ".join(str(v) for v in values) + " |")
-    return "\n".join(rows)
-
-
-def _allowed(field) -> str:
-    import annotated_types as at
-
-    parts = []
-    for item in field.metadata:
-        for attr, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-            if isinstance(item, getattr(at, attr.capitalize())):
-                parts.append(f"{symbol} {getattr(item, attr)}")
-        if isinstance(item, at.MinLen):
-            parts.append(f"length >= {item.min_length}")
-    annotation = field.annotation
-    if getattr(annotation, "__origin__", None) is Literal:
-        parts.append(", ".join(annotation.__args__))
-    if annotation is bool:
-        parts.append("true, false")
-    return ", ".join(parts) or "any"

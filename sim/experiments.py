@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import qmc
 
-from sim.config import split_key_path
+from sim.keypaths import split_key_path
 from sim.model import RECORD_COLUMNS
 from sim.scenarios import (
     ScenarioError,

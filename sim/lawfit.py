@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import brentq, least_squares
 
 from sim.lanchester import LAWS
+from sim.sides import SIDES
 
 FIT_LAWS = ("square", "linear", "mixed", "logarithmic", "power")
 SERIES = ("attacker_strength", "defender_strength", "attacker_casualties",
@@ -113,7 +114,7 @@ class Record:
         days = len(strengths) - 1
         arrivals = np.zeros((days + 1, 2)) if reinforcements is None else reinforcements
         observed = {}
-        for s, side in enumerate(("attacker", "defender")):
+        for s, side in enumerate(SIDES):
             if observe in ("both", side):
                 observed[f"{side}_strength"] = strengths[:, s] + rng.normal(0, noise_sd,
                                                                             days + 1)
@@ -156,7 +157,7 @@ class _Problem:
 
     def __init__(self, record: Record, law: str):
         self.record, self.law = record, law
-        self.free_initial = [side for side in ("attacker", "defender")
+        self.free_initial = [side for side in SIDES
                              if record.initial.get(side) is None]
         for side in self.free_initial:
             if f"{side}_strength" not in record.observed:
@@ -175,7 +176,7 @@ class _Problem:
         self.n = int(sum(mask.sum() for _, _, mask in self.series))
         # Reference strengths: the known initial strength, or the first observed one.
         self.reference = []
-        for side in ("attacker", "defender"):
+        for side in SIDES:
             known = record.initial.get(side)
             if known is None:
                 values = record.observed[f"{side}_strength"]

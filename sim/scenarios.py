@@ -18,16 +18,17 @@ literals, never evaluated as code.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.config import Scenario, _deep_merge, format_key_path, split_key_path
+from sim.config import Scenario
+from sim.fields import keys_at
+from sim.keypaths import assign as assign
+from sim.keypaths import deep_merge, format_key_path, split_key_path
 
 #: Where named scenarios are found: the working directory's ``scenarios/`` first, then
 #: the project's own.
@@ -135,7 +136,7 @@ def _read_chain(path: Path, chain: list[Path]) -> dict[str, Any]:
     data.setdefault("name", path.stem)
     if base is None:
         # Without a base, a file states its differences from the reference scenario.
-        return _deep_merge(Scenario().model_dump(), data)
+        return deep_merge(Scenario().model_dump(), data)
     if not isinstance(base, str):
         raise ScenarioError(path, "base", f"{base!r} is not a scenario name; allowed: a name "
                                           f"or a path, as a string")
@@ -150,7 +151,7 @@ def _read_chain(path: Path, chain: list[Path]) -> dict[str, Any]:
     # A scenario names and describes itself; it does not inherit those.
     inherited.pop("name", None)
     inherited.pop("description", None)
-    return _deep_merge(inherited, data)
+    return deep_merge(inherited, data)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -179,53 +180,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
             return key, literal
         raise ValueError(f"'{literal}' is not a value; allowed: a TOML literal such as 40, "
                          f"0.5, true, \"text\" or [1, 2]") from None
-
-
-def assign(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``key`` (a dotted path, list items as ``[i]``, every item of a list or every
-    entry of a table as ``[*]``) in nested ``data``, creating tables on the way; a list
-    index must exist.
-
-    >>> data = {"units": [{"n": 1}, {"n": 2}]}
-    >>> assign(data, "units[*].n", 5); data
-    {'units': [{'n': 5}, {'n': 5}]}
-    >>> data = {"contingents": {"a": {"pool": 1}, "b": {}}}
-    >>> assign(data, "contingents[*].pool", 0); data
-    {'contingents': {'a': {'pool': 0}, 'b': {'pool': 0}}}
-    """
-    _assign(data, split_key_path(key), 0, value)
-
-
-def _assign(node: Any, parts: list, i: int, value: Any) -> None:
-    part, last = parts[i], i == len(parts) - 1
-    where = format_key_path(parts[:i]) or "(top)"
-    if part == "*":
-        if not isinstance(node, list | dict):
-            raise KeyError(f"{where} is not a list or table; allowed: [*] after a list or "
-                           f"table")
-        for item in (range(len(node)) if isinstance(node, list) else list(node)):
-            if last:
-                node[item] = value
-            else:
-                _assign(node[item], parts, i + 1, value)
-        return
-    if isinstance(part, int):
-        if not isinstance(node, list) or part >= len(node):
-            size = len(node) if isinstance(node, list) else 0
-            raise KeyError(f"{where} has {size} items; allowed: [0] to [{size - 1}]")
-    elif not isinstance(node, dict):
-        raise KeyError(f"{where} is not a table")
-    elif not last and part not in node and (isinstance(parts[i + 1], int)
-                                            or parts[i + 1] == "*"):
-        close = difflib.get_close_matches(part, list(node), n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise KeyError(f"unknown key '{part}'; {hint}allowed: {', '.join(node)}")
-    if last:
-        node[part] = value
-    else:
-        if isinstance(node, dict):
-            node.setdefault(part, {})
-        _assign(node[part], parts, i + 1, value)
 
 
 def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
@@ -270,7 +224,7 @@ def explain(err: ValidationError, file: str | Path,
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     if first["type"] == "extra_forbidden":
         parent, unknown = loc[:-1], str(loc[-1])
-        fields = _fields_at(parent, root)
+        fields = keys_at(parent, root) + (["base"] if root is Scenario and not parent else [])
         close = difflib.get_close_matches(unknown, fields, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'? " if close else ""
         problem = f"unknown key; {hint}allowed: {', '.join(fields)}"
@@ -293,114 +247,3 @@ def explain(err: ValidationError, file: str | Path,
         if first["type"] != "value_error" and isinstance(shown, str | int | float | bool):
             problem += f" (got {shown!r})"
     return ScenarioError(file, format_key_path(loc), problem + more)
-
-
-@dataclass(frozen=True)
-class NumericKey:
-    """A number in a scenario: its values where the key points (several with ``[*]``),
-    whether it must be whole, and the schema's limits (``-inf``/``inf`` where none;
-    ``open_low``/``open_high`` when the limit itself is not allowed)."""
-
-    key: str
-    values: tuple[float, ...]
-    integer: bool
-    low: float
-    high: float
-    open_low: bool = False
-    open_high: bool = False
-
-
-def numeric_key(scenario: Scenario, key: str) -> NumericKey:
-    """The number at ``key`` in a validated scenario, with its type and limits.
-
-    >>> numeric_key(load("lanchester_square"), "attacker.killed_fraction")
-    NumericKey(key='attacker.killed_fraction', values=(0.25,), integer=False, low=0.0, \
-high=1.0, open_low=True, open_high=False)
-
-    Raises ``KeyError`` (one line: what is wrong and what is allowed) for a key that is
-    not there or does not hold a number."""
-    import annotated_types as at
-
-    try:
-        parts = split_key_path(key)
-    except ValueError as err:
-        raise KeyError(str(err)) from None
-    nodes: list[Any] = [scenario]
-    field = None
-    for i, part in enumerate(parts):
-        where = format_key_path(parts[:i]) or "(top)"
-        following = []
-        for node in nodes:
-            if part == "*" and isinstance(node, list | dict):
-                following += list(node) if isinstance(node, list) else list(node.values())
-            elif isinstance(part, int) and isinstance(node, list) and part < len(node):
-                following.append(node[part])
-            elif isinstance(part, str) and isinstance(node, dict) and part in node:
-                following.append(node[part])
-            elif isinstance(part, str) and isinstance(node, BaseModel) \
-                    and part in type(node).model_fields:
-                field = type(node).model_fields[part]
-                following.append(getattr(node, part))
-            else:
-                allowed = (", ".join(type(node).model_fields) if isinstance(node, BaseModel)
-                           else ", ".join(map(str, node)) if isinstance(node, dict)
-                           else f"[0] to [{len(node) - 1}] or [*]"
-                           if isinstance(node, list) else "nothing below a value")
-                raise KeyError(f"no '{part}' in {where}; allowed: {allowed}")
-        nodes = following
-    numbers = [v for v in nodes if isinstance(v, int | float) and not isinstance(v, bool)]
-    if not nodes:
-        raise KeyError("points at nothing ([*] over an empty list or table); allowed: a "
-                       "key that holds a number")
-    if field is None or len(numbers) != len(nodes):
-        raise KeyError(f"holds {nodes[0]!r} (not a number); allowed: a key that holds a "
-                       f"number")
-    annotation, metadata = field.annotation, list(field.metadata)
-    for arg in get_args(annotation):  # X | None, with X Annotated[float, limits]
-        if arg is not type(None):
-            annotation = get_args(arg)[0] if get_args(arg) else arg
-            metadata += [m for extra in getattr(arg, "__metadata__", ())
-                         for m in getattr(extra, "metadata", [extra])]
-    low, high, open_low, open_high = -math.inf, math.inf, False, False
-    for item in metadata:
-        if isinstance(item, at.Ge | at.Gt):
-            low, open_low = float(getattr(item, "ge", getattr(item, "gt", None))), \
-                isinstance(item, at.Gt)
-        if isinstance(item, at.Le | at.Lt):
-            high, open_high = float(getattr(item, "le", getattr(item, "lt", None))), \
-                isinstance(item, at.Lt)
-    return NumericKey(key, tuple(float(v) for v in numbers), annotation is int, low, high,
-                      open_low, open_high)
-
-
-def _fields_at(loc: list, root: type[BaseModel] = Scenario) -> list[str]:
-    """The keys allowed at a location of a schema."""
-    annotation: Any = root
-    for part in loc:
-        annotation = _unwrap(annotation)
-        if isinstance(part, int) or (get_origin(annotation) is dict):
-            args = get_args(annotation)
-            annotation = args[-1] if args else Any
-        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
-            annotation = field.annotation if field else Any
-    annotation = _unwrap(annotation)
-    if get_origin(annotation) is dict:
-        annotation = _unwrap(get_args(annotation)[-1])
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        names = list(annotation.model_fields)
-        return names + ["base"] if annotation is Scenario else names
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    """``list[X]`` and ``X | None`` to ``X``; other annotations unchanged."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is list:
-            annotation = get_args(annotation)[0]
-        elif origin is Union or str(origin) == "<class 'types.UnionType'>":
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            annotation = args[0]
-        else:
-            return annotation

@@ -2,9 +2,9 @@
 streamed to disk, resumable.
 
 Each run's seed comes from the master seed, the design point and the replicate index
-through numpy's ``SeedSequence``, so a run's numbers do not depend on the executor, the
-worker count or the order of completion; the seed is stored, and
-``attrition run --seed`` reproduces a run alone. Finished runs are written to small
+through numpy's ``SeedSequence`` (:func:`sim.seeds.run_seed`), so a run's numbers do
+not depend on the executor, the worker count or the order of completion; the seed is
+stored, and ``attrition run --seed`` reproduces a run alone. Finished runs are written to small
 Parquet part files (atomically) as they complete, at most every ``flush_seconds`` or
 ``flush_runs``; running the same sweep into the same folder skips every run already
 stored. At the end the parts become ``runs.parquet`` (and ``series.parquet``).
@@ -40,7 +40,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import ValidationError
@@ -48,7 +47,9 @@ from pydantic import ValidationError
 from sim import AttritionModel, __version__
 from sim.config import Scenario
 from sim.experiments import Experiment, SeriesSpec, design_points
-from sim.scenarios import ScenarioError, assign, explain, find, read, validate
+from sim.keypaths import assign, flatten
+from sim.scenarios import ScenarioError, explain, find, read, validate
+from sim.seeds import run_seed
 
 RUNS_FILE, SERIES_FILE, MANIFEST_FILE, PARTS_DIR = ("runs.parquet", "series.parquet",
                                                     "manifest.json", "parts")
@@ -59,16 +60,6 @@ class Evaluate(Protocol):
 
     def __call__(self, params: dict[str, Any], seed: int
                  ) -> tuple[dict[str, Any], pd.DataFrame | None]: ...
-
-
-def run_seed(master_seed: int, point: int, replicate: int) -> int:
-    """The seed of one run: 63 bits drawn from ``SeedSequence(master, (point, rep))``.
-
-    >>> run_seed(7, 0, 0) == run_seed(7, 0, 0) != run_seed(7, 0, 1)
-    True
-    """
-    state = np.random.SeedSequence(master_seed, spawn_key=(point, replicate))
-    return int(state.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 class ScenarioEvaluator:
@@ -115,7 +106,7 @@ def scenario_evaluator(exp: Experiment, experiment_file: str | Path | None = Non
         except FileNotFoundError:
             pass
     path, data = read(base)
-    for key, value in _flatten(exp.set).items():
+    for key, value in flatten(exp.set).items():
         try:
             assign(data, key, value)
         except KeyError as err:
@@ -127,18 +118,6 @@ def scenario_evaluator(exp: Experiment, experiment_file: str | Path | None = Non
         raise ScenarioError(experiment_file or "experiment", "metrics",
                             f"unknown {', '.join(unknown)}; allowed: {', '.join(known)}")
     return ScenarioEvaluator(data, exp.metrics, exp.series)
-
-
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"sector": {"cover": 0}}`` and ``{"sector.cover": 0}`` both set one key."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        path = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict):
-            flat.update(_flatten(value, path))
-        else:
-            flat[path] = value
-    return flat
 
 
 @dataclass(frozen=True)
