@@ -56,16 +56,16 @@ def outputs(scenario: Scenario, seed: int) -> dict[str, np.ndarray]:
     result = run(scenario, seed=seed)
     arrays: dict[str, np.ndarray] = {}
     for prefix, frame in (("daily", result.daily), ("events", result.events),
-                          ("front_units", result.front["units"])):
+                          ("front_units", result.front.units)):
         arrays[f"{prefix}.columns"] = np.array(list(frame.columns))
         for column in frame.columns:
             values = frame[column].to_numpy()
             arrays[f"{prefix}.{column}"] = values.astype(str) if values.dtype == object \
                 else values
     for key in ("control", "mines", "fortification", "initial_control"):
-        arrays[f"front.{key}"] = np.asarray(result.front[key])
-    arrays["front.contingents"] = np.array([f"{s}/{c}" for s, c in result.front["contingents"]])
-    arrays["front.day"] = np.array(result.front["day"])
+        arrays[f"front.{key}"] = np.asarray(getattr(result.front, key))
+    arrays["front.contingents"] = np.array([f"{s}/{c}" for s, c in result.front.contingents])
+    arrays["front.day"] = np.array(result.front.day)
     arrays["summary"] = np.array(json.dumps(result.summary, sort_keys=True))
     return arrays
 

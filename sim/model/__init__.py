@@ -1,7 +1,9 @@
 """The attrition model as subsystems, one module per submodel of ``docs/ODD.md``."""
 
-from sim.model.model import NEUTRAL, PROJECTION_WINDOW_DAYS, RECORD_COLUMNS, AttritionModel
-from sim.model.units import SIDES, STATES, Unit
+from sim.model.model import AttritionModel
+from sim.model.records import PROJECTION_WINDOW_DAYS, RECORD_COLUMNS, Event, FrontMap
+from sim.model.sector import NEUTRAL
+from sim.model.units import COLUMNS, SIDES, STATES, Unit
 
-__all__ = ["NEUTRAL", "PROJECTION_WINDOW_DAYS", "RECORD_COLUMNS", "SIDES", "STATES",
-           "AttritionModel", "Unit"]
+__all__ = ["COLUMNS", "NEUTRAL", "PROJECTION_WINDOW_DAYS", "RECORD_COLUMNS", "SIDES", "STATES",
+           "AttritionModel", "Event", "FrontMap", "Unit"]

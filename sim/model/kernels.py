@@ -1,6 +1,6 @@
 """The combat sub-step's passes over the units in the sector, compiled with numba.
 
-The sub-step (:meth:`sim.model.AttritionModel._substep`) is the model's inner loop: up
+The sub-step (:meth:`sim.model.combat.Combat.substep`) is the model's inner loop: up
 to ``substeps_per_day`` times a day every unit in the sector is exposed to fire,
 moves, and books its casualties. Written as numpy array expressions, each of these
 took a few dozen small operations, and their fixed cost (about a microsecond each)
@@ -23,19 +23,12 @@ new environment pays a few seconds once.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from sim.model.units import (
-    ADVANCING,
-    ASSAULTING,
-    ATTACKER,
-    DESTROYED,
-    HOLDING,
-    ROUTED,
-    WITHDRAWING,
-    WITHDRAWN,
-)
+from sim.model.morale import breaks, morale_after_losses
 from sim.model.physics import (
     AIMED,
     AREA,
@@ -46,14 +39,121 @@ from sim.model.physics import (
     mine_hazard,
     split_wounded,
 )
-from sim.model.morale import breaks, morale_after_losses
+from sim.model.units import (
+    ADVANCING,
+    ASSAULTING,
+    ATTACKER,
+    DESTROYED,
+    HOLDING,
+    IS_FIGHTING,
+    ROUTED,
+    WITHDRAWING,
+    WITHDRAWN,
+)
 
 _NO_ROW = np.iinfo(np.int64).max
 
+# The units in the sector, one record each, in ascending order of their row in the
+# column store (``index``), so that random draws come in the order of a pass over all
+# units. Most fields stay fixed for the day; positions follow the units' moves, and
+# ``state``, ``personnel`` and ``fighting`` are set at the start of every sub-step.
+ENGAGED_DTYPE = np.dtype([
+    ("index", np.int64),  # row in the unit column store
+    ("side", np.int64),
+    ("attacking", np.bool_),
+    ("x", np.int64),  # lane
+    ("y_m", np.float64),  # depth (m)
+    ("y0_m", np.float64),  # starting depth (m)
+    ("row", np.int64),
+    ("cell", np.int64),  # x * depth + row
+    ("side_cell", np.int64),  # offset of the side's table in a side x cell table
+    ("kill_rate", np.float64),  # aimed kills per fighting person per day
+    ("exposure", np.float64),  # share of aimed and area fire not avoided by tactics, skill
+    ("drone_exposure", np.float64),  # share of drone hits not avoided by adaptation
+    ("skill", np.float64),
+    ("training_days", np.float64),
+    ("mine_exposure", np.float64),
+    ("advance_speed_m_per_day", np.float64),
+    ("assault_speed_m_per_day", np.float64),
+    ("clears_mines", np.bool_),
+    ("elastic", np.bool_),  # holds an elastic defence
+    ("break_morale", np.float64),
+    ("killed_fraction", np.float64),
+    ("return_fraction", np.float64),
+    ("return_delay_days", np.int64),
+    ("fixed_hazard", np.float64),  # per sub-step where a fixed loss share replaces fire
+    ("state", np.int64),  # at the start of the sub-step
+    ("personnel", np.int64),  # at the start of the sub-step
+    ("fighting", np.bool_),  # at the start of the sub-step
+])
+
+# The day's rules of the sub-step, one record (an array of one, which numba takes at the
+# cost of an array): ``rules[0].dt``.
+RULES_DTYPE = np.dtype([
+    ("day", np.int64),
+    ("dt", np.float64),  # sub-step length (days)
+    ("any_fixed_loss", np.bool_),  # a side has a fixed loss share (ENGAGED.fixed_hazard)
+    ("mine_sweep_width_m", np.float64),
+    ("mines_cleared_per_person_per_day", np.float64),
+    ("clearance_casualties_per_mine", np.float64),
+    ("routed_speed_m_per_day", np.float64),
+    ("elastic_fallback_ratio", np.float64),
+    ("elastic_counterattack_ratio", np.float64),
+    ("elastic_max_fallback_m", np.float64),
+    ("morale_loss_per_casualty_fraction", np.float64),
+    ("morale_enabled", np.bool_),
+])
+
+
+class Band(NamedTuple):
+    """The contact band (:func:`contact_grids`) and the aimed fire in it
+    (:func:`sim.model.physics.aimed_fire`), as flat (2, width, rows) grids."""
+
+    first_row: int
+    rows: int  # 0: no unit has an enemy in range
+    per_target: np.ndarray  # aimed kills per person present
+    in_range: np.ndarray  # persons within range
+    present: np.ndarray  # persons present
+
+
+class AreaFire(NamedTuple):
+    """Fire from behind the line this sub-step, per person of each side, before
+    protection (ODD 7.3)."""
+
+    shelling: np.ndarray  # artillery and organic fire, per side
+    drones: np.ndarray  # drones, per side, before each unit's adaptation
+
+
+class Tallies(NamedTuple):
+    """What the casualties add to besides the unit columns."""
+
+    care_ring: np.ndarray  # unit x day (mod ring length): wounded due back
+    casualties_by_cause: np.ndarray  # side x cause
+    training_days_lost: np.ndarray  # per side
+
 
 @njit(cache=True)
-def contact_grids(side, x, row, personnel, fighting, kill_rate, elastic, dt, radius_cells,
-                  width):
+def start_substep(engaged, units):
+    """Set the ``engaged`` units' state, personnel and whether they fight from the unit
+    column store ``units``, as the sub-step starts."""
+    for i in range(engaged.size):
+        unit = engaged[i].index
+        engaged[i].state = units[unit].state
+        engaged[i].personnel = units[unit].personnel
+        engaged[i].fighting = IS_FIGHTING[units[unit].state]
+
+
+@njit(cache=True)
+def side_totals(engaged, per_unit):
+    """Per side: the sum of ``per_unit`` (over all units) over the ``engaged`` units."""
+    totals = np.zeros(2)
+    for i in range(engaged.size):
+        totals[engaged[i].side] += per_unit[engaged[i].index]
+    return totals
+
+
+@njit(cache=True)
+def contact_grids(engaged, dt, radius_cells, width):
     """Personnel and aimed fire by side and cell, over the rows within range of both
     sides (the contact band, ODD 7.3).
 
@@ -66,6 +166,8 @@ def contact_grids(side, x, row, personnel, fighting, kill_rate, elastic, dt, rad
     and two (2, width, rows) grids: personnel present, and the kills each side's
     fighting shooters would make this sub-step (``personnel x kill_rate x dt``).
     """
+    side, x, row, personnel = engaged.side, engaged.x, engaged.row, engaged.personnel
+    fighting, kill_rate, elastic = engaged.fighting, engaged.kill_rate, engaged.elastic
     lowest = np.array([_NO_ROW, _NO_ROW])
     highest = np.array([-1, -1])
     elastic_fighting = False
@@ -107,29 +209,38 @@ def contact_grids(side, x, row, personnel, fighting, kill_rate, elastic, dt, rad
 
 
 @njit(cache=True)
-def hazards_and_moves(
-        side, attacking, x, y_m, row, cells, side_cells, exposure, drone_hazard, skill,
-        mine_exposure, advance_speed, assault_speed, clears_mines, elastic, y0_m,
-        state, personnel, fighting, band_first, band_rows, per_target, in_range, present,
-        shelling, cover_factor, fortification_factor, mines, control, fixed_hazard,
-        cell_scratch, dt, width, depth, cell_size_m, cell_area_m2, defender_front_row,
-        mine_sweep_width_m, mines_cleared_per_person_per_day, clearance_casualties_per_mine,
-        routed_speed_m_per_day, elastic_fallback_ratio, elastic_counterattack_ratio,
-        elastic_max_fallback_m):
+def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
     """Per-person hazards of the sub-step by cause (aimed, area, mines, fixed rate),
     the attack and defence states (``state`` is updated), each unit's move and the mines
     its clearing removes (ODD 7.3, 7.4, 7.7).
 
-    ``per_target``, ``in_range`` and ``present`` are the flattened band grids (see
-    :func:`contact_grids` and :func:`sim.model.physics.aimed_fire`); ``shelling`` is the
-    artillery and organic hazard per person of each side, ``drone_hazard`` each unit's
-    drone hazard after adaptation; ``fixed_hazard`` (empty if unused) replaces fire and
-    mines by a fixed loss share. ``cell_scratch`` is a zeroed array over the sector's
-    cells, left zeroed.
+    ``engaged`` (:data:`ENGAGED_DTYPE`) are the units in the sector, ``band`` the aimed
+    fire (:class:`Band`), ``area_fire`` the fire from behind the line
+    (:class:`AreaFire`), ``ground`` the cells (:class:`sim.model.sector.Ground`) and ``rules`` the
+    day's rules (:data:`RULES_DTYPE`). Where a side has a fixed loss share, it replaces
+    fire and mines. The new states are written to the unit column store ``units`` too.
 
     Returns the (n, 4) hazards, the moves (m), the mines removed by clearing, whether
     any unit clears and whether any moves.
     """
+    side, attacking, x, y_m = engaged.side, engaged.attacking, engaged.x, engaged.y_m
+    row, cells, side_cells = engaged.row, engaged.cell, engaged.side_cell
+    exposure, drone_exposure, skill = engaged.exposure, engaged.drone_exposure, engaged.skill
+    shelling, drones = area_fire.shelling, area_fire.drones
+    mine_exposure, clears_mines, elastic = (engaged.mine_exposure, engaged.clears_mines,
+                                            engaged.elastic)
+    advance_speed, assault_speed = (engaged.advance_speed_m_per_day,
+                                    engaged.assault_speed_m_per_day)
+    y0_m, state, personnel, fighting = (engaged.y0_m, engaged.state, engaged.personnel,
+                                        engaged.fighting)
+    band_first, band_rows = band.first_row, band.rows
+    per_target, in_range, present = band.per_target, band.in_range, band.present
+    cover_factor, fortification_factor = ground.cover_factor, ground.fortification_factor
+    mines, control, cell_scratch = ground.mines, ground.control, ground.cell_scratch
+    width, depth, cell_size_m = ground.width, ground.depth, ground.cell_size_m
+    cell_area_m2, defender_front_row = ground.cell_area_m2, ground.defender_front_row
+    r = rules[0]
+    dt = r.dt
     n = side.size
     hazards = np.zeros((n, len(CAUSES)))
     move_m = np.zeros(n)
@@ -151,7 +262,8 @@ def hazards_and_moves(
         protection = (exposure[i] * cover_factor[cells[i]]
                       * fortification_factor[side_cells[i] + cells[i]])
         hazards[i, AIMED] = aimed * protection
-        hazards[i, AREA] = (shelling[side[i]] + drone_hazard[i]) * protection
+        drone_hazard = drones[side[i]] * drone_exposure[i]
+        hazards[i, AREA] = (shelling[side[i]] + drone_hazard) * protection
 
         # Movement and tactics (7.7).
         attack = fighting[i] and attacking[i]
@@ -167,9 +279,9 @@ def hazards_and_moves(
             ahead = max(row[i] - 1, defender_front_row)
             lost_ahead = control[x[i] * depth + ahead] == ATTACKER and ahead < row[i]
             target_y = (ahead + 0.5) * cell_size_m if lost_ahead else y0_m[i]
-            fall_back = (ratio > elastic_fallback_ratio
-                         and y_m[i] < y0_m[i] + elastic_max_fallback_m)
-            counter = (not fall_back and ratio < elastic_counterattack_ratio
+            fall_back = (ratio > r.elastic_fallback_ratio
+                         and y_m[i] < y0_m[i] + r.elastic_max_fallback_m)
+            counter = (not fall_back and ratio < r.elastic_counterattack_ratio
                        and y_m[i] > target_y + 1e-9)
             state[i] = HOLDING
             if fall_back:
@@ -180,11 +292,12 @@ def hazards_and_moves(
                 if not enemy_here:
                     move = -min(assault_speed[i] * dt, y_m[i] - target_y) / dt
         if state[i] == ROUTED:
-            move = (-1.0 if attacking[i] else 1.0) * routed_speed_m_per_day
+            move = (-1.0 if attacking[i] else 1.0) * r.routed_speed_m_per_day
         if attack and clears_mines[i] and mines[cells[i]] >= 0.5:
             clearing[i] = True
             any_clearing = True
             move = 0.0
+        units[engaged[i].index].state = state[i]
         # At most one cell a sub-step, so a mover cannot jump over an occupied cell.
         move_m[i] = min(max(move * dt, -cell_size_m), cell_size_m)
         if move_m[i] != 0:
@@ -192,9 +305,9 @@ def hazards_and_moves(
             if attacking[i]:
                 # Mines (7.4): each walker sets off the mines in its strip.
                 hazards[i, MINES] = mine_hazard(mines[cells[i]] / cell_area_m2, abs(move_m[i]),
-                                            mine_sweep_width_m, mine_exposure[i])
+                                            r.mine_sweep_width_m, mine_exposure[i])
         if clearing[i]:
-            removed[i] = (personnel[i] * mines_cleared_per_person_per_day
+            removed[i] = (personnel[i] * r.mines_cleared_per_person_per_day
                           * (1.0 + skill[i]) * dt)
             cell_scratch[cells[i]] += removed[i]
 
@@ -206,12 +319,13 @@ def hazards_and_moves(
                 available = mines[cells[i]]
                 if wanted > available:
                     removed[i] = removed[i] * (available / wanted)
-                hazards[i, MINES] += (removed[i] * clearance_casualties_per_mine
+                hazards[i, MINES] += (removed[i] * r.clearance_casualties_per_mine
                                   * (1.0 - skill[i]) / max(1.0, float(personnel[i])))
         for i in range(n):
             cell_scratch[cells[i]] = 0.0
-    if fixed_hazard.size:
+    if r.any_fixed_loss:
         # Test configuration: a fixed daily loss share replaces fire and mines.
+        fixed_hazard = engaged.fixed_hazard
         for i in range(n):
             if np.isfinite(fixed_hazard[i]):
                 hazards[i, :] = 0.0
@@ -221,22 +335,20 @@ def hazards_and_moves(
 
 
 @njit(cache=True)
-def resolve_casualties(
-        rng, probability, hazards, index, side, personnel, state, killed_fraction,
-        return_fraction, return_delay, training_days, break_morale, removed, any_clearing,
-        cells, u_personnel, u_killed, u_wounded, u_permanently_lost, u_in_care, u_casualties_today,
-        u_morale, u_state, care_ring, casualties_by_cause, training_days_lost, mines,
-        cell_scratch, fighting_states, day, morale_loss_per_casualty_fraction, morale_enabled):
+def resolve_casualties(rng, probability, hazards, removed, any_clearing, engaged, units,
+                       tallies, ground, rules):
     """The sub-step's casualties (ODD 7.4-7.6): drawn with each person's
     ``probability`` and split by cause (:func:`sim.model.physics.draw_by_cause`), split into
     killed and wounded (:func:`sim.model.physics.split_wounded`), booked
     (:func:`book_casualties`), and the mines set off or ``removed`` by clearing taken off
     their cells (:func:`remove_mines`). The draws come from ``rng``, numpy's Generator,
-    in the order of numpy's vectorised draws.
+    in the order of numpy's vectorised draws. ``units`` is the model's unit column
+    store, written through ``engaged.index``; ``tallies`` (:class:`Tallies`) the rest
+    the casualties add to.
 
     Returns the units (indices into the model's columns) routed and destroyed.
     """
-    hit, by_cause = draw_by_cause(rng, personnel, probability, hazards)
+    hit, by_cause = draw_by_cause(rng, engaged.personnel, probability, hazards)
     broken = destroyed = np.empty(0, dtype=np.int64)
     mine_casualties = np.zeros(hit.size, dtype=np.int64)
     if hit.size:
@@ -246,35 +358,36 @@ def resolve_casualties(
                 casualties[j] += by_cause[j, k]
             mine_casualties[j] = by_cause[j, MINES]
         killed, returning, permanently_lost = split_wounded(
-            rng, casualties, killed_fraction[hit], return_fraction[hit])
+            rng, casualties, engaged.killed_fraction[hit], engaged.return_fraction[hit])
         broken, destroyed = book_casualties(
-            index, side, hit, by_cause, casualties, killed, returning, permanently_lost, personnel[hit],
-            state[hit], return_delay, training_days, break_morale, u_personnel, u_killed,
-            u_wounded, u_permanently_lost, u_in_care, u_casualties_today, u_morale, u_state,
-            care_ring, casualties_by_cause, training_days_lost, fighting_states, day,
-            morale_loss_per_casualty_fraction, morale_enabled)
+            hit, by_cause, casualties, killed, returning, permanently_lost, engaged, units,
+            tallies, rules)
     if any_clearing or mine_casualties.any():
-        remove_mines(removed, hit, mine_casualties, cells, mines, cell_scratch)
+        remove_mines(removed, hit, mine_casualties, engaged.cell, ground)
     return broken, destroyed
 
 
 @njit(cache=True)
-def book_casualties(
-        index, side, hit, by_cause, casualties, killed, returning, permanently_lost, personnel_before,
-        state_hit, return_delay, training_days, break_morale, u_personnel, u_killed,
-        u_wounded, u_permanently_lost, u_in_care, u_casualties_today, u_morale, u_state, care_ring,
-        casualties_by_cause, training_days_lost, fighting_states, day,
-        morale_loss_per_casualty_fraction, morale_enabled):
-    """Book the casualties of the units ``hit`` (positions among the units in the
-    sector; the rows of ``by_cause``, ``casualties`` (their totals), ``killed``,
-    ``returning``, ``permanently_lost``, ``personnel_before`` and ``state_hit`` match)
-    (ODD 7.5, 7.6): killed, wounded who
-    return after their delay, wounded lost for good, the training days lost with the
-    dead and permanently_lost, morale, and who breaks or is destroyed (their states are set).
+def book_casualties(hit, by_cause, casualties, killed, returning, permanently_lost, engaged,
+                    units, tallies, rules):
+    """Book the casualties of the units ``hit`` (positions among the ``engaged``; the
+    rows of ``by_cause``, ``casualties`` (their totals), ``killed``, ``returning`` and
+    ``permanently_lost`` match)
+    (ODD 7.5, 7.6): killed, wounded who return after their delay, wounded lost for good,
+    the training days lost with the dead and the permanently lost, morale, and who
+    breaks or is destroyed (their states are set).
 
     Returns the units (indices into the model's columns) routed and destroyed, in the
     order hit.
     """
+    index, side, personnel, state = engaged.index, engaged.side, engaged.personnel, engaged.state
+    return_delay, training_days = engaged.return_delay_days, engaged.training_days
+    break_morale = engaged.break_morale
+    u_personnel, u_killed, u_wounded = units.personnel, units.killed, units.wounded
+    u_permanently_lost, u_in_care = units.permanently_lost, units.in_care
+    u_casualties_today, u_morale, u_state = units.casualties_today, units.morale, units.state
+    care_ring, casualties_by_cause = tallies.care_ring, tallies.casualties_by_cause
+    r = rules[0]
     ring_days = care_ring.shape[1]
     lost_days = np.zeros(2)
     broken = np.empty(hit.size, dtype=np.int64)
@@ -286,7 +399,7 @@ def book_casualties(
         s = side[i]
         for k in range(by_cause.shape[1]):
             casualties_by_cause[s, k] += by_cause[j, k]
-        before = personnel_before[j]
+        before = personnel[i]
         after = before - casualties[j]
         u_personnel[unit] = after
         u_killed[unit] += killed[j]
@@ -294,20 +407,20 @@ def book_casualties(
         u_permanently_lost[unit] += permanently_lost[j]
         u_in_care[unit] += returning[j]
         u_casualties_today[unit] += casualties[j]
-        care_ring[unit, (day + return_delay[i]) % ring_days] += returning[j]
+        care_ring[unit, (r.day + return_delay[i]) % ring_days] += returning[j]
         lost_days[s] += (killed[j] + permanently_lost[j]) * training_days[i]
         # Morale (7.6): losing a share f of the unit costs sensitivity x f.
         morale = morale_after_losses(u_morale[unit], casualties[j], before,
-                                     morale_loss_per_casualty_fraction)
+                                     r.morale_loss_per_casualty_fraction)
         u_morale[unit] = morale
         if after == 0:
             destroyed[n_destroyed] = unit
             n_destroyed += 1
-        elif (morale_enabled and fighting_states[state_hit[j]]
+        elif (r.morale_enabled and IS_FIGHTING[state[i]]
               and breaks(morale, break_morale[i])):
             broken[n_broken] = unit
             n_broken += 1
-    training_days_lost += lost_days
+    tallies.training_days_lost[:] += lost_days
     for j in range(n_broken):
         u_state[broken[j]] = ROUTED
     for j in range(n_destroyed):
@@ -316,11 +429,11 @@ def book_casualties(
 
 
 @njit(cache=True)
-def remove_mines(removed, hit, mine_casualties, cells, mines, cell_scratch):
+def remove_mines(removed, hit, mine_casualties, cells, ground):
     """Mines leave their cells (ODD 7.4): those ``removed`` by clearing (per unit in the
     sector) and one for each mine casualty of the units ``hit``; totals per cell, added
-    in unit order, then taken off the cell (never below zero). ``cell_scratch`` is a
-    zeroed array over the cells, left zeroed."""
+    in unit order, then taken off the cell (never below zero)."""
+    mines, cell_scratch = ground.mines, ground.cell_scratch
     amount = removed.copy()
     for j in range(hit.size):
         amount[hit[j]] += mine_casualties[j]
@@ -335,11 +448,16 @@ def remove_mines(removed, hit, mine_casualties, cells, mines, cell_scratch):
 
 
 @njit(cache=True)
-def move_units(index, x, y_m, row, cells, move_m, u_state, u_y_m, edge_m, edge_below_m,
-               cell_size_m, depth):
-    """Move the units in the sector (destroyed units stay where they fell); routed units
-    that leave the sector are withdrawn (their states are set). ``y_m``, ``row`` and
-    ``cells`` are updated. Returns whether anyone left."""
+def move_units(engaged, move_m, units, ground):
+    """Move the ``engaged`` units by ``move_m`` (destroyed units stay where they fell);
+    routed units that leave the sector are withdrawn (their states are set). Their
+    positions, rows and cells are updated, and the depths in the column ``units``.
+    Returns whether anyone left."""
+    index, x, y_m, row, cells = engaged.index, engaged.x, engaged.y_m, engaged.row, engaged.cell
+    u_state, u_y_m = units.state, units.y_m
+    cell_size_m, depth = ground.cell_size_m, ground.depth
+    edge_m = depth * cell_size_m
+    edge_below_m = np.nextafter(edge_m, 0.0)
     left = False
     for i in range(index.size):
         unit = index[i]
@@ -356,18 +474,20 @@ def move_units(index, x, y_m, row, cells, move_m, u_state, u_y_m, edge_m, edge_b
 
 
 @njit(cache=True)
-def standing(index, side, y_m, cells, u_state, u_personnel, control, fighting_states,
-             breakthrough_y_m):
+def standing(engaged, units, ground):
     """Who among the units in the sector still fights after the sub-step's casualties
     and moves (ODD 7.8). Returns that mask, how many fight on each side, whether a
     fighting attacker reached the defender's rear row, and whether a fighting unit
     stands in a cell the enemy holds (only then can a cell change hands)."""
+    index, side, y_m, cells = engaged.index, engaged.side, engaged.y_m, engaged.cell
+    u_state, u_personnel, control = units.state, units.personnel, ground.control
+    breakthrough_y_m = (ground.depth - 1) * ground.cell_size_m
     mask = np.zeros(index.size, dtype=np.bool_)
     counts = np.zeros(2, dtype=np.int64)
     breakthrough = contested = False
     for i in range(index.size):
         unit = index[i]
-        if fighting_states[u_state[unit]] and u_personnel[unit] > 0:
+        if IS_FIGHTING[u_state[unit]] and u_personnel[unit] > 0:
             mask[i] = True
             counts[side[i]] += 1
             breakthrough |= side[i] == ATTACKER and y_m[i] >= breakthrough_y_m
@@ -376,12 +496,13 @@ def standing(index, side, y_m, cells, u_state, u_personnel, control, fighting_st
 
 
 @njit(cache=True)
-def cells_changing_hands(index, side, cells, standing, control):
+def cells_changing_hands(engaged, standing, control):
     """Cells that change hands this sub-step (ODD 7.8): held by one side, with fighting
     units of the other side alone in them. ``control`` (flat, per cell) is updated.
     Returns the cells taken, in the order attacker then defender and ascending cells,
     and for each the first of the taking side's units (index into the model's columns)
     standing in it, which is credited with it."""
+    index, side, cells = engaged.index, engaged.side, engaged.cell
     # Rows: occupied by a fighting attacker, by a fighting defender; taken this sub-step.
     marks = np.zeros((3, control.size), dtype=np.bool_)
     for i in range(index.size):

@@ -1,17 +1,20 @@
 """Unit agents: the objects a user sees and inspects.
 
-A unit's state lives in the model's column arrays (``model.units``), so that combat
-runs over arrays of units at once; a :class:`Unit` is the Mesa agent that reads and
-writes its own row. ``unit.personnel = 5`` changes the model."""
+A unit's state lives in the model's column store (``model.units``, a numpy structured
+array with one field per column of :data:`COLUMNS`), so that the day's processes run
+over arrays of units at once; a :class:`Unit` is the Mesa agent that reads and writes
+its own row. ``unit.personnel = 5`` changes the model."""
 
 from __future__ import annotations
 
 import itertools
 import weakref
+from typing import NamedTuple
 
 import numpy as np
 from mesa.discrete_space import CellAgent
 
+from sim.config import TACTICS
 from sim.sides import ATTACKER, DEFENDER, SIDES  # noqa: F401  (re-exported)
 
 STATES = ("reserve", "advancing", "assaulting", "holding", "withdrawing", "routed",
@@ -27,14 +30,97 @@ IS_FIGHTING = np.isin(np.arange(len(STATES)), FIGHTING_STATES)
 IS_IN_SECTOR = np.isin(np.arange(len(STATES)), IN_SECTOR_STATES)
 
 
-def _column(name: str, doc: str):
+class Column(NamedTuple):
+    """A unit column: its name (also the :class:`Unit` attribute), dtype, unit of
+    measure and meaning. ``docs/ODD.md`` section 2 prints this table."""
+
+    name: str
+    dtype: type
+    unit: str
+    meaning: str
+
+
+# The one declaration of the units' state. The column store, its growth, the ``Unit``
+# attributes and the ODD's state-variable table all derive from it.
+COLUMNS = (
+    Column("side", np.int64, "-", "0 attacker, 1 defender (`Unit.side` gives the name)"),
+    Column("contingent", np.int64, "-",
+           "index into `model.contingents` (`Unit.contingent` gives the name)"),
+    Column("tactic", np.int64, "-",
+           "index into `sim.config.TACTICS` (`Unit.tactic` gives the name)"),
+    Column("state", np.int64, "-",
+           "index into `STATES`: " + ", ".join(f"`{name}`" for name in STATES)
+           + " (`Unit.state` gives the name)"),
+    Column("commit_day", np.int64, "day", "day its wave enters the sector"),
+    Column("x", np.int64, "cell", "lane along the front (fixed)"),
+    Column("y_m", np.float64, "m", "position in depth from the attacker's rear edge"),
+    Column("y0_m", np.float64, "m", "depth it started from (and returns to from the rear)"),
+    Column("personnel", np.int64, "persons", "soldiers in the unit now"),
+    Column("initial_personnel", np.int64, "persons",
+           "soldiers at formation: the strength refills restore"),
+    Column("training_days", np.float64, "days", "training its soldiers had (mean)"),
+    Column("training_level", np.float64, "0-1", "the level that training gives (mean)"),
+    Column("days_in_action", np.float64, "days",
+           "days committed in the sector (-> experience)"),
+    Column("theatre_adaptation", np.float64, "0-1", "adaptation to this theatre (drones, terrain)"),
+    Column("initial_adaptation", np.float64, "0-1", "adaptation it arrived with"),
+    Column("morale", np.float64, "0-1", "morale/cohesion"),
+    Column("initial_morale", np.float64, "0-1", "morale it arrived with (recovery's ceiling)"),
+    Column("killed", np.int64, "persons", "its soldiers killed so far"),
+    Column("wounded", np.int64, "persons", "its soldiers wounded so far"),
+    Column("returned", np.int64, "persons", "its wounded back from care so far"),
+    Column("permanently_lost", np.int64, "persons", "its wounded lost for good so far"),
+    Column("in_care", np.int64, "persons", "its wounded in care, due back"),
+    Column("casualties_today", np.int64, "persons", "its casualties today (for morale recovery)"),
+)
+UNIT_DTYPE = np.dtype([(column.name, column.dtype) for column in COLUMNS])
+# Shown by name on a ``Unit``; the other columns are numbers.
+_NAMED_COLUMNS = ("side", "contingent", "tactic", "state")
+
+
+def new_units(count: int, **values) -> np.ndarray:
+    """``count`` rows of the unit column store (a numpy structured array with a field per
+    column of :data:`COLUMNS`), zero but for ``values`` (scalars or arrays by column)."""
+    unknown = set(values) - set(UNIT_DTYPE.names)
+    if unknown:
+        raise KeyError(f"not unit columns: {', '.join(sorted(unknown))}")
+    units = np.zeros(count, dtype=UNIT_DTYPE)
+    for name, value in values.items():
+        units[name] = value
+    return units
+
+
+def select_rows(records: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The rows ``which`` (a mask) of a structured array, copied as raw bytes: numpy
+    copies structured rows field by field, about fifteen times slower."""
+    raw = np.dtype((np.void, records.dtype.itemsize))
+    return records.view(raw)[which].view(records.dtype)
+
+
+def append_rows(records: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """``records`` then ``more`` (structured arrays of one dtype), copied as raw bytes."""
+    raw = np.dtype((np.void, records.dtype.itemsize))
+    return np.concatenate([records.view(raw), more.view(raw)]).view(records.dtype)
+
+
+def state_variable_table() -> str:
+    """The units' state variables as the Markdown table of ``docs/ODD.md`` section 2."""
+    lines = ["| variable | meaning | unit |", "| --- | --- | --- |"]
+    lines += [f"| `{c.name}` | {c.meaning} | {c.unit} |" for c in COLUMNS]
+    return "\n".join(lines)
+
+
+def _column_view(column: Column):
+    name = column.name
+
     def fget(self):
         return self.model.units[name][self.index].item()
 
     def fset(self, value):
         self.model.units[name][self.index] = value
 
-    return property(fget, fset, doc=doc)
+    return property(fget, fset, doc=f"{column.meaning[:1].upper()}{column.meaning[1:]} "
+                                    f"({column.unit}).")
 
 
 class _IdCounters(weakref.WeakKeyDictionary):
@@ -56,21 +142,12 @@ class _IdCounters(weakref.WeakKeyDictionary):
 class Unit(CellAgent):
     """A squad-to-company unit of one side and contingent.
 
-    Attributes are views onto the model's unit arrays; see ``docs/ODD.md`` section 2.
+    Every column of :data:`COLUMNS` is an attribute that reads and writes the unit's
+    row (``side``, ``contingent``, ``tactic`` and ``state`` by name); see ``docs/ODD.md``
+    section 2.
     """
 
     _ids = _IdCounters()
-
-    personnel = _column("personnel", "Soldiers in the unit now (persons).")
-    initial_personnel = _column("initial_personnel", "Soldiers at start (persons).")
-    training_days = _column("training_days", "Days of training its soldiers had (days).")
-    training_level = _column("training_level", "Training level (0-1).")
-    days_in_action = _column("days_in_action", "Days spent in action (days).")
-    theatre_adaptation = _column("theatre_adaptation", "Adaptation to this theatre (0-1).")
-    morale = _column("morale", "Morale/cohesion (0-1).")
-    killed = _column("killed", "Its soldiers killed so far (persons).")
-    wounded = _column("wounded", "Its soldiers wounded so far (persons).")
-    depth_m = _column("y_m", "Position in depth from the attacker's rear edge (m).")
 
     def __init__(self, model, index: int):
         super().__init__(model)
@@ -89,7 +166,7 @@ class Unit(CellAgent):
     @property
     def tactic(self) -> str:
         """Tactic name."""
-        return self.model.tactic_names[self.model.units["tactic"][self.index]]
+        return TACTICS[self.model.units["tactic"][self.index]]
 
     @property
     def state(self) -> str:
@@ -110,3 +187,9 @@ class Unit(CellAgent):
     def __repr__(self) -> str:
         return (f"Unit({self.unique_id}, {self.side}/{self.contingent}, {self.tactic}, "
                 f"{self.state}, personnel={self.personnel})")
+
+
+for _column in COLUMNS:
+    if _column.name not in _NAMED_COLUMNS:
+        setattr(Unit, _column.name, _column_view(_column))
+del _column

@@ -1,0 +1,292 @@
+"""Combat (ODD 7.2-7.8): the day's skill, kill rates and fire support, then each
+sub-step's fire, casualties, morale, movement, ground changing hands and the stop rule,
+and at the end of the day experience, adaptation and morale recovery.
+
+The physics (:mod:`sim.model.physics`) and the compiled passes over the units in the
+sector (:mod:`sim.model.kernels`) sit beside this module; here they are put together."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from sim.config import TACTICS
+from sim.model import kernels, morale, physics
+from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, AreaFire, Band, Tallies
+from sim.model.units import IS_IN_SECTOR, RESERVE, select_rows
+from sim.sides import ATTACKER, DEFENDER
+
+if TYPE_CHECKING:
+    from sim.model.model import AttritionModel
+
+# Per-unit tactic parameters (ODD 7.10), looked up once per unit.
+_TACTIC_FIELDS = ("spacing_m", "advance_speed_m_per_day", "assault_speed_m_per_day",
+                  "fire_multiplier", "exposure", "training_leverage", "mine_exposure",
+                  "break_morale", "clears_mines")
+
+
+class FireSupport(NamedTuple):
+    """Each side's fire from behind the line on the units in the sector (ODD 7.3)."""
+
+    footprint_m2: np.ndarray  # per side: ground its units in the sector cover
+    artillery_hazard: np.ndarray  # per side, per person and sub-step
+    drone_hazard: np.ndarray  # per side, per person and sub-step, before adaptation
+    organic_strikes_per_person: np.ndarray  # per firing side, per day
+    organic_lethal_area_m2: np.ndarray  # per firing side
+
+
+class Combat:
+    """The fighting in the sector, a day at a time (:meth:`prepare_day`, then
+    :meth:`substep` until the day's sub-steps are done or the battle stops, then
+    :meth:`end_of_day`)."""
+
+    def __init__(self, model: AttritionModel):
+        self.model = model
+        sc = model.config
+        sides = (sc.attacker, sc.defender)
+        self._kills_per_shooter = np.array([s.aimed_kills_per_shooter_per_day for s in sides])
+        self._killed_fraction = np.array([s.killed_fraction for s in sides])
+        self._return_fraction = np.array([s.return_to_duty_fraction for s in sides])
+        self._return_delay_days = np.array([s.return_delay_days for s in sides])
+        # Per-person daily hazard that gives the fixed loss share; inf marks "not fixed".
+        self._fixed_hazard_per_day = np.array([
+            np.inf if f is None else -np.log1p(-f) if f < 1 else 1e9
+            for f in (s.fixed_daily_loss_fraction for s in sides)])
+        self._any_fixed_loss = bool(np.isfinite(self._fixed_hazard_per_day).any())
+        self.cells_taken = np.zeros(len(model.contingents), dtype=np.int64)
+        self.casualties_by_cause = np.zeros((2, len(physics.CAUSES)), dtype=np.int64)
+        self.training_days_lost = np.zeros(2)
+        # Whether a unit may have entered, left or moved since cells last changed hands.
+        self.occupancy_changed = True
+        self.units_added()
+
+    def units_added(self) -> None:
+        """Look up the tactic parameters of every unit (again, after new units formed)."""
+        u = self.model.units
+        profiles = [self.model.config.tactics[name] for name in TACTICS]
+        self._tactic = {
+            field: np.array([getattr(p, field) for p in profiles], dtype=float)[u["tactic"]]
+            for field in _TACTIC_FIELDS}
+        self._tactic["clears_mines"] = self._tactic["clears_mines"].astype(bool)
+        self._elastic = u["tactic"] == TACTICS.index("elastic_defense")
+        self._footprint_m2 = u["initial_personnel"] * self._tactic["spacing_m"] ** 2
+
+    # ------------------------------------------------------------ skill (7.2)
+    def experience(self) -> np.ndarray:
+        """Experience of every unit (0-1), from its days in action."""
+        return physics.saturating_growth(self.model.units["days_in_action"],
+                                         self.model.config.combat.experience_time_constant_days)
+
+    def skill(self) -> np.ndarray:
+        """Skill of every unit (0-1): training and experience, as far as its tactic allows."""
+        c = self.model.config.combat
+        return physics.skill(self.model.units["training_level"], self.experience(),
+                             self._tactic["training_leverage"], c.experience_weight)
+
+    # --------------------------------------------------------------- the day
+    def prepare_day(self) -> None:
+        """What stays fixed through the day's sub-steps: skill, kill rates and exposure
+        (they change with days in action only), the ground as the kernels see it, the
+        rules, and the units waiting in reserve (they leave it only when their wave is
+        committed, at the start of a day)."""
+        m = self.model
+        u, c = m.units, m.config.combat
+        u["casualties_today"][:] = 0
+        self._dt = 1.0 / c.substeps_per_day
+        self._skill_today = self.skill()
+        self._kill_rate_today = (self._kills_per_shooter[u["side"]]
+                                 * self._tactic["fire_multiplier"]
+                                 * (1.0 + c.training_hit_gain * self._skill_today))
+        self._exposure_today = (self._tactic["exposure"]
+                                * (1.0 - c.training_exposure_reduction * self._skill_today))
+        self._aimed_radius_cells = max(1, math.ceil(c.aimed_fire_range_m / m.sector.cell_size_m))
+        self._ground = m.sector.ground(c)
+        self._rules = np.array([(
+            m.day, self._dt, self._any_fixed_loss, c.mine_sweep_width_m,
+            c.mines_cleared_per_person_per_day, c.clearance_casualties_per_mine,
+            c.routed_speed_m_per_day, c.elastic_fallback_ratio, c.elastic_counterattack_ratio,
+            c.elastic_max_fallback_m, c.morale_loss_per_casualty_fraction, c.morale_enabled,
+        )], dtype=RULES_DTYPE)
+        self._tallies = Tallies(m.forces.care_ring, self.casualties_by_cause,
+                                self.training_days_lost)
+        self._reserve_units = np.bincount(u["side"][u["state"] == RESERVE], minlength=2)
+        self._engaged_today, self._engaged_stale = None, False
+
+    def _engaged(self) -> tuple[np.ndarray, FireSupport]:
+        """The units in the sector (:data:`sim.model.kernels.ENGAGED_DTYPE`) and the
+        fire support on them. Within a day units only leave the sector (destroyed, or
+        routed off it): those who did are dropped, and fire support, which depends on
+        who is there, is set again."""
+        if self._engaged_today is not None and not self._engaged_stale:
+            return self._engaged_today
+        u = self.model.units
+        if self._engaged_today is None:
+            engaged = self._gather((IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)).nonzero()[0])
+        else:
+            engaged = self._engaged_today[0]
+            a = engaged["index"]
+            engaged = select_rows(engaged, IS_IN_SECTOR[u["state"][a]] & (u["personnel"][a] > 0))
+        support = self._fire_support(engaged)
+        self._engaged_today, self._engaged_stale = (engaged, support), False
+        return engaged, support
+
+    def _gather(self, a: np.ndarray) -> np.ndarray:
+        """The units ``a`` (rows of the column store, in the sector) as engaged today."""
+        m = self.model
+        u, c, tactic, sector = m.units, m.config.combat, self._tactic, m.sector
+        e = np.zeros(a.size, dtype=ENGAGED_DTYPE)
+        side = u["side"][a]
+        e["index"], e["side"], e["attacking"] = a, side, side == ATTACKER
+        e["x"], e["y_m"], e["y0_m"] = u["x"][a], u["y_m"][a], u["y0_m"][a]
+        e["row"] = sector.rows(e["y_m"])
+        e["cell"] = e["x"] * sector.depth + e["row"]
+        e["side_cell"] = side * sector.width * sector.depth
+        e["kill_rate"], e["exposure"] = self._kill_rate_today[a], self._exposure_today[a]
+        e["drone_exposure"] = 1.0 - c.drone_adaptation_effect * u["theatre_adaptation"][a]
+        e["skill"], e["training_days"] = self._skill_today[a], u["training_days"][a]
+        for name in ("mine_exposure", "advance_speed_m_per_day", "assault_speed_m_per_day",
+                     "clears_mines", "break_morale"):
+            e[name] = tactic[name][a]
+        e["elastic"] = self._elastic[a]
+        e["killed_fraction"] = self._killed_fraction[side]
+        e["return_fraction"] = self._return_fraction[side]
+        e["return_delay_days"] = self._return_delay_days[side]
+        e["fixed_hazard"] = self._fixed_hazard_per_day[side] * self._dt
+        return e
+
+    def _fire_support(self, e: np.ndarray) -> FireSupport:
+        """Artillery and drone hazards on each side's units in the sector, spread over
+        their footprints (ODD 7.3), and each side's organic fire rate."""
+        cfg_of = (self.model.config.attacker, self.model.config.defender)
+        dt = self._dt
+        footprint_m2 = kernels.side_totals(e, self._footprint_m2)
+        artillery, drones, organic, organic_area = np.zeros((4, 2))
+        for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
+            if footprint_m2[target] == 0.0:
+                continue
+            cfg = cfg_of[firer]
+            area = float(footprint_m2[target])
+            # Artillery and drones fire from behind the line, with or without infantry.
+            artillery[target] = physics.area_fire_hazard(
+                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, area)
+            drones[target] = physics.area_fire_hazard(
+                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2, area)
+            organic[firer] = cfg.area_strikes_per_person_per_day
+            organic_area[firer] = cfg.organic_lethal_area_m2
+        return FireSupport(footprint_m2, artillery, drones, organic, organic_area)
+
+    def _area_fire(self, e: np.ndarray, support: FireSupport) -> AreaFire:
+        """Per-person hazard of area fire on each side this sub-step, before protection:
+        artillery and drones are fixed for the day, organic fire grows with the enemy's
+        soldiers fighting (ODD 7.3)."""
+        if not np.count_nonzero(support.organic_strikes_per_person):
+            return AreaFire(support.artillery_hazard, support.drone_hazard)
+        shooters = np.bincount(e["side"], weights=np.where(e["fighting"], e["personnel"], 0),
+                               minlength=2)
+        shelling = support.artillery_hazard.copy()
+        # A side has an organic fire rate only where the enemy has units in the sector.
+        for firer in support.organic_strikes_per_person.nonzero()[0]:
+            target = 1 - firer
+            organic = physics.area_fire_hazard(
+                support.organic_strikes_per_person[firer] * float(shooters[firer]) * self._dt,
+                support.organic_lethal_area_m2[firer], float(support.footprint_m2[target]))
+            shelling[target] = organic + support.artillery_hazard[target]
+        return AreaFire(shelling, support.drone_hazard)
+
+    # ------------------------------------------------------------ a sub-step
+    def substep(self, substep: int) -> str | None:
+        """One combat sub-step of the units in the sector; returns why the battle stops
+        after it, if it does. :mod:`sim.model.kernels` makes the passes over the units,
+        with draws from the model's numpy Generator.
+
+        The others cannot fire, be hit or move, and a binomial draw with no one exposed
+        uses no random numbers, so the draws are those of a pass over all units."""
+        m = self.model
+        u, ground, rules = m.units, self._ground, self._rules
+        e, support = self._engaged()
+        kernels.start_substep(e, u)
+
+        # Aimed fire: box sums over the contact band (ODD 7.3).
+        radius = self._aimed_radius_cells
+        first_row, rows, present, fire = kernels.contact_grids(e, self._dt, radius, ground.width)
+        per_target = in_range = present
+        if rows:
+            per_target, in_range = physics.aimed_fire(present, fire, radius)
+        band = Band(first_row, rows, per_target.reshape(-1), in_range.reshape(-1),
+                    present.reshape(-1))
+        hazards, move_m, removed, clearing, moving = kernels.hazards_and_moves(
+            e, band, self._area_fire(e, support), ground, rules, u)
+
+        broken, destroyed = kernels.resolve_casualties(
+            m.rng, physics.casualty_probability(hazards), hazards, removed, clearing, e, u,
+            self._tallies, ground, rules)
+        for i in broken:
+            m.records.event(substep, "unit_routed", i)
+        for i in destroyed:
+            m.records.event(substep, "unit_destroyed", i)
+        if broken.size or destroyed.size:
+            self.occupancy_changed = True
+        if destroyed.size:
+            self._engaged_stale = True
+        if moving:
+            self.occupancy_changed = True
+            if kernels.move_units(e, move_m, u, ground):
+                self._engaged_stale = True  # routed units left the sector
+        standing, counts, breakthrough, contested = kernels.standing(e, u, ground)
+        if self.occupancy_changed:
+            self.occupancy_changed = False
+            if contested:
+                self._change_hands(e, standing, substep)
+        return self._stop_condition(e, standing, counts, breakthrough)
+
+    def _change_hands(self, e: np.ndarray, standing: np.ndarray, substep: int) -> None:
+        """A cell changes hands when only the other side's fighting units stand in it
+        (``standing``: which of the units in the sector still fight)."""
+        m = self.model
+        _, takers = kernels.cells_changing_hands(e, standing, self._ground.control)
+        contingent = m.units["contingent"]
+        for i in takers:
+            self.cells_taken[contingent[i]] += 1
+            m.records.event(substep, "cell_taken", i)
+
+    def _stop_condition(self, e: np.ndarray, standing: np.ndarray, counts: np.ndarray,
+                        breakthrough: bool) -> str | None:
+        """Why the battle ends after this sub-step, if it does (``standing``: which of
+        the units in the sector still fight; ``counts``: how many on each side;
+        ``breakthrough``: whether an attacker among them reached the rear row)."""
+        able = [counts[ATTACKER] + self._reserve_units[ATTACKER] > 0,
+                counts[DEFENDER] + self._reserve_units[DEFENDER] > 0]
+        if not (able[ATTACKER] and able[DEFENDER]):
+            # Units resting in the rear will fight again, and a contingent that forms new
+            # units from its pipeline will send more; looked at only when needed.
+            later = self.model.forces.will_fight_later()
+            able = [able[s] or bool(later[s]) for s in (ATTACKER, DEFENDER)]
+        if not able[ATTACKER]:
+            return "attacker_broken"
+        if breakthrough:
+            return "breakthrough"
+        if not able[DEFENDER]:
+            # Attackers that can move walk on to a breakthrough, so ground is measured.
+            if not np.count_nonzero(e["advance_speed_m_per_day"][standing & e["attacking"]] > 0):
+                return "defender_broken"
+        return None
+
+    # ------------------------------------------------------------ end of day
+    def end_of_day(self) -> None:
+        """Units in the sector gain days in action and adaptation (7.2); those that had
+        a quiet day recover morale (7.6)."""
+        u, c = self.model.units, self.model.config.combat
+        committed = IS_IN_SECTOR[u["state"]]
+        u["days_in_action"] += committed
+        growth = physics.saturating_growth(u["days_in_action"], c.adaptation_time_constant_days)
+        # Adaptation closes the gap from its starting level as days in action accumulate.
+        u["theatre_adaptation"] = np.where(
+            committed, np.maximum(u["theatre_adaptation"],
+                                  u["initial_adaptation"]
+                                  + (1 - u["initial_adaptation"]) * growth),
+            u["theatre_adaptation"])
+        quiet = committed & (u["casualties_today"] == 0)
+        u["morale"] = morale.recover(u["morale"], quiet, c.morale_recovery_per_day,
+                                     u["initial_morale"])

@@ -1,0 +1,240 @@
+"""Observation (ODD 7.9): the daily record, the event log, the run summary and the front
+map, each read off the model's subsystems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from sim.model.physics import CAUSES
+from sim.model.units import IS_FIGHTING, IS_IN_SECTOR, STATES
+from sim.sides import ATTACKER, SIDES
+
+if TYPE_CHECKING:
+    from sim.model.model import AttritionModel
+
+# Days of recent history behind the projected pool exhaustion and break-even recruitment.
+PROJECTION_WINDOW_DAYS = 30
+RECORD_COLUMNS = (
+    "day", "side", "contingent", "personnel", "personnel_fighting", "reserve", "in_care",
+    "pool", "in_training", "killed", "wounded", "returned", "permanently_lost", "recruited",
+    "graduated", "killed_total", "wounded_total", "permanently_lost_total", "cells_held",
+    "ground_gained_m",
+)
+# Daily flows, recorded as the day's change in a cumulative total of the same name.
+_FLOWS = ("killed", "wounded", "returned", "permanently_lost", "recruited", "graduated")
+_WINNER = {"attacker_broken": "defender", "defender_broken": "attacker",
+           "breakthrough": "attacker", "max_days": "none"}
+
+
+class Event(NamedTuple):
+    """Something that happened to a unit or a contingent. Day-level events have
+    ``substep`` -1; a contingent's events have ``unit_id`` -1 at cell (-1, -1)."""
+
+    day: int
+    substep: int
+    kind: str  # cell_taken, unit_routed, unit_destroyed, unit_rotated, unit_returned, ...
+    side: str
+    contingent: str
+    unit_id: int
+    x: int  # lane
+    y: int  # row
+
+
+@dataclass(frozen=True)
+class FrontMap:
+    """The sector on one day: ``control``, ``mines`` and ``fortification`` as (width,
+    depth) arrays (x along the front, y in depth from the attacker's rear), the control
+    at the start, the cell size (m), every contingent as (side, name) in a fixed order
+    (so that colours stay the same from day to day), and the units in the sector (side,
+    contingent, state, personnel, x, y_m)."""
+
+    control: np.ndarray
+    mines: np.ndarray
+    fortification: np.ndarray
+    initial_control: np.ndarray
+    cell_size_m: float
+    day: int
+    contingents: list[tuple[str, str]]
+    units: pd.DataFrame
+
+
+class Records:
+    """The model's outputs, written once a day and read at any time."""
+
+    def __init__(self, model: AttritionModel):
+        self.model = model
+        # Plain tuples while the run goes (a tuple costs a sixth of a NamedTuple to
+        # make, and a large run logs tens of thousands); Events when read.
+        self._events: list[tuple] = []
+        self._rows: list[np.ndarray] = []
+        self._prev_totals = {f: np.zeros(len(model.contingents), dtype=np.int64)
+                             for f in _FLOWS}
+
+    # -------------------------------------------------------------- writing
+    def event(self, substep: int, kind: str, unit: int | None,
+              contingent: int | None = None) -> None:
+        """Log an event of unit ``unit`` (its row in the column store) or, with ``unit``
+        None, of a whole ``contingent``."""
+        m = self.model
+        if unit is None:
+            side, name = m.contingents[contingent]
+            self._events.append((m.day, substep, kind, side, name, -1, -1, -1))
+            return
+        row = m.units[unit]
+        self._events.append((m.day, substep, kind, SIDES[row["side"]],
+                             m.contingents[row["contingent"]][1],
+                             m.unit_agents[unit].unique_id, int(row["x"]),
+                             m.sector.row(row["y_m"])))
+
+    @property
+    def events(self) -> list[Event]:
+        """The event log so far."""
+        return [Event(*event) for event in self._events]
+
+    def record_day(self) -> None:
+        """Append the day's row per contingent and per side."""
+        m = self.model
+        u, forces, sector = m.units, m.forces, m.sector
+        n_cont = len(m.contingents)
+        totals = self._totals()
+        in_sector = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
+        cells, n_cells = sector.cells(u["x"], u["y_m"]), sector.width * sector.depth
+        columns = {
+            "personnel": forces.contingent_sum(u["personnel"]),
+            "personnel_fighting": forces.contingent_sum(u["personnel"], IS_FIGHTING[u["state"]]),
+            "reserve": forces.reserve,
+            "in_care": forces.contingent_sum(u["in_care"]),
+            "pool": forces.pipelines.pool,
+            "in_training": forces.pipelines.in_training,
+            **{f: totals[f] - self._prev_totals[f] for f in _FLOWS},
+            "killed_total": totals["killed"],
+            "wounded_total": totals["wounded"],
+            "permanently_lost_total": totals["permanently_lost"],
+            "cells_held": np.bincount(np.unique(u["contingent"][in_sector] * n_cells
+                                                + cells[in_sector]) // n_cells,
+                                      minlength=n_cont),
+            "ground_gained_m": m.combat.cells_taken * sector.cell_size_m / sector.width,
+        }
+        self._prev_totals = totals
+        block = np.zeros((n_cont + 2, len(RECORD_COLUMNS) - 3))
+        for j, name in enumerate(RECORD_COLUMNS[3:]):
+            block[:n_cont, j] = columns[name]
+        side_of = np.array([SIDES.index(s) for s, _ in m.contingents])
+        control = sector.grid.control.data
+        for s in (0, 1):
+            block[n_cont + s] = block[:n_cont][side_of == s].sum(axis=0)
+            block[n_cont + s, -2] = np.count_nonzero(control == s)
+            block[n_cont + s, -1] = sector.ground_gained_m(s)
+        self._rows.append(block)
+
+    def _totals(self) -> dict[str, np.ndarray]:
+        """Cumulative totals per contingent, from which the daily flows are taken."""
+        m = self.model
+        u, forces = m.units, m.forces
+        return {"killed": forces.contingent_sum(u["killed"]),
+                "wounded": forces.contingent_sum(u["wounded"]),
+                "returned": forces.contingent_sum(u["returned"]),
+                "permanently_lost": forces.contingent_sum(u["permanently_lost"]),
+                "recruited": forces.pipelines.recruited_total.copy(),
+                "graduated": forces.pipelines.graduated_total.copy()}
+
+    # -------------------------------------------------------------- reading
+    def daily_records(self) -> pd.DataFrame:
+        """Tidy daily record: one row per day and contingent, plus a row per side
+        (``contingent == 'all'``). Column meanings are in ``docs/ODD.md`` section 7.9."""
+        m = self.model
+        labels = m.contingents + [(s, "all") for s in SIDES]
+        days = len(self._rows)
+        data = np.vstack(self._rows)
+        frame = pd.DataFrame(data, columns=list(RECORD_COLUMNS[3:]))
+        frame = frame.astype({c: "int64" for c in RECORD_COLUMNS[3:-1]})
+        frame.insert(0, "contingent", [c for _, c in labels] * days)
+        frame.insert(0, "side", [s for s, _ in labels] * days)
+        frame.insert(0, "day", np.repeat(np.arange(days), len(labels)))
+        return frame
+
+    def events_frame(self) -> pd.DataFrame:
+        """Event log: one row per :class:`Event`."""
+        return pd.DataFrame(self._events, columns=list(Event._fields))
+
+    def side_history(self, column: str) -> np.ndarray:
+        """(days + 1, 2) array of a daily-record column (``RECORD_COLUMNS``) for the
+        attacker and the defender, without building a frame."""
+        j = RECORD_COLUMNS.index(column) - 3
+        n_cont = len(self.model.contingents)
+        return np.array([block[n_cont:n_cont + 2, j] for block in self._rows])
+
+    def front_map(self) -> FrontMap:
+        """The sector now (:class:`FrontMap`)."""
+        m = self.model
+        u, grid = m.units, m.sector.grid
+        here = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
+        units = pd.DataFrame({
+            "side": [SIDES[s] for s in u["side"][here]],
+            "contingent": [m.contingents[k][1] for k in u["contingent"][here]],
+            "state": [STATES[s] for s in u["state"][here]],
+            "personnel": u["personnel"][here], "x": u["x"][here], "y_m": u["y_m"][here]})
+        return FrontMap(control=grid.control.data.copy(), mines=grid.mines.data.copy(),
+                        fortification=grid.fortification.data.copy(),
+                        initial_control=m.sector.initial_control.copy(),
+                        cell_size_m=m.sector.cell_size_m, day=m.day,
+                        contingents=list(m.contingents), units=units)
+
+    def summary(self) -> dict[str, Any]:
+        """Run summary; keys and meanings are in ``docs/ODD.md`` section 7.9."""
+        m = self.model
+        u, combat = m.units, m.combat
+        out: dict[str, Any] = {"days": m.day, "stop_reason": m.stop_reason,
+                               "winner": _WINNER.get(m.stop_reason)}
+        casualties = {}
+        for s, name in enumerate(SIDES):
+            mine = u["side"] == s
+            out[f"{name}_killed"] = int(u["killed"][mine].sum())
+            out[f"{name}_wounded"] = int(u["wounded"][mine].sum())
+            out[f"{name}_permanently_lost"] = int(u["permanently_lost"][mine].sum())
+            out[f"{name}_personnel"] = int(u["personnel"][mine].sum())
+            for k, cause in enumerate(CAUSES):
+                out[f"{name}_casualties_{cause}"] = int(combat.casualties_by_cause[s, k])
+            out[f"{name}_training_days_lost"] = float(combat.training_days_lost[s])
+            casualties[name] = out[f"{name}_killed"] + out[f"{name}_wounded"]
+        out["loss_exchange_ratio"] = (casualties["attacker"] / casualties["defender"]
+                                      if casualties["defender"] else None)
+        out["ground_gained_m"] = m.sector.ground_gained_m(ATTACKER)
+        km = out["ground_gained_m"] / 1000.0
+        out["attacker_casualties_per_km"] = casualties["attacker"] / km if km > 0 else None
+        out["attacker_training_days_lost_per_km"] = (
+            out["attacker_training_days_lost"] / km if km > 0 else None)
+        out["training_days_lost"] = float(combat.training_days_lost.sum())
+        out.update(self.sustainability())
+        return out
+
+    def sustainability(self, window_days: int = PROJECTION_WINDOW_DAYS) -> dict[str, Any]:
+        """Pool exhaustion, its projection, and loss and recruitment rates per side."""
+        pool = self.side_history("pool")
+        lost = self.side_history("killed") + self.side_history("permanently_lost")
+        recruited = self.side_history("recruited")
+        days = len(pool) - 1
+        window = min(window_days, days)
+        out: dict[str, Any] = {}
+        for s, name in enumerate(SIDES):
+            gone = np.flatnonzero((pool[:, s] == 0) & (pool[0, s] > 0))
+            exhausted = int(gone[0]) if gone.size else None
+            out[f"{name}_pool_exhausted_day"] = exhausted
+            projected = exhausted
+            if exhausted is None and window > 0:
+                rate = (pool[days - window, s] - pool[days, s]) / window
+                if rate > 0:
+                    projected = float(days + pool[days, s] / rate)
+            out[f"{name}_projected_exhaustion_day"] = projected
+            out[f"{name}_mean_daily_permanent_losses"] = (
+                float(lost[1:, s].sum()) / days if days else None)
+            out[f"{name}_mean_daily_recruits"] = (
+                float(recruited[1:, s].sum()) / days if days else None)
+            # Recruits a day that would replace the permanent losses of the last days.
+            out[f"{name}_break_even_recruitment"] = (
+                float(lost[days - window + 1:, s].sum()) / window if window else None)
+        return out
