@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 
 from sim.config import Scenario
-from sim.model import AttritionModel
+from sim.model import AttritionModel, FrontMap
 
-__all__ = ["AttritionModel", "RunResult", "Scenario", "__version__", "run"]
+__all__ = ["AttritionModel", "FrontMap", "RunResult", "Scenario", "__version__", "run"]
 
 try:
     __version__ = metadata.version("attrition-sim")
@@ -35,8 +35,8 @@ class RunResult:
     summary: dict[str, Any]
     daily: pd.DataFrame
     events: pd.DataFrame
-    front: dict[str, Any] = field(default_factory=dict)
-    fronts: list[dict[str, Any]] = field(default_factory=list)
+    front: FrontMap | None = None
+    fronts: list[FrontMap] = field(default_factory=list)
 
 
 def run(scenario: Scenario | None = None, seed: int | None = None,
@@ -47,7 +47,7 @@ def run(scenario: Scenario | None = None, seed: int | None = None,
     that many days, and on the last day; by default only the last day's.
 
         >>> result = run(Scenario(max_days=5), seed=1, front_every_days=2)
-        >>> [front["day"] for front in result.fronts]
+        >>> [front.day for front in result.fronts]
         [0, 2, 4, 5]
     """
     if front_every_days is not None and front_every_days < 1:

@@ -67,7 +67,7 @@ def write_animation(result: RunResult, path: str | Path, title: str = "",
     try:
         with writer.saving(fig, partial, dpi):
             for day_front in result.fronts:
-                day = day_front["day"]
+                day = day_front.day
                 front.update(day_front)
                 charts.update(history, last_day=day)
                 fig.suptitle(f"{title}, day {day}" if title else f"day {day}")

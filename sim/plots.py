@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -34,6 +34,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sim.replicates import mean_interval  # noqa: E402
+
+if TYPE_CHECKING:
+    from sim.model.records import FrontMap
 
 SIDE_COLOURS = {"attacker": "tab:red", "defender": "tab:blue"}
 
@@ -154,15 +157,15 @@ class FrontView:
     # Control -1 neutral, 0 attacker, 1 defender.
     _SHADES = np.array([[0.91, 0.91, 0.91], [0.96, 0.71, 0.69], [0.70, 0.80, 0.89]])
 
-    def __init__(self, ax, front: dict[str, Any], legend: bool = True):
+    def __init__(self, ax, front: FrontMap, legend: bool = True):
         self.ax = ax
-        size = front["cell_size_m"]
-        width, depth = front["control"].shape
+        size = front.cell_size_m
+        width, depth = front.control.shape
         extent = (0, width * size, 0, depth * size)
-        self._darken = 1 - 0.35 * front["fortification"].T[..., None]
+        self._darken = 1 - 0.35 * front.fortification.T[..., None]
         self._image = ax.imshow(self._cell_colours(front), origin="lower", extent=extent,
                                 interpolation="nearest", aspect="auto")
-        fortified_rows = np.flatnonzero(front["fortification"].max(axis=0) > 0)
+        fortified_rows = np.flatnonzero(front.fortification.max(axis=0) > 0)
         band = []
         if fortified_rows.size:
             band.append(ax.axhspan(fortified_rows[0] * size, (fortified_rows[-1] + 1) * size,
@@ -170,7 +173,7 @@ class FrontView:
                                    label="fortified band"))
         self._mines = ax.scatter([], [], marker="x", s=8, color="0.35", linewidths=0.6,
                                  label="mines left")
-        self._colours = contingent_colours(front["contingents"])
+        self._colours = contingent_colours(front.contingents)
         self._units = ax.scatter([], [], alpha=0.7, edgecolors="k", linewidths=0.3)
         self._title = ax.text(0.5, 1.01, "", transform=ax.transAxes, ha="center",
                               va="bottom", fontsize="small")
@@ -188,23 +191,23 @@ class FrontView:
         self.changing = [self._image, *band, self._mines, self._units, self._title]
         self.update(front)
 
-    def _cell_colours(self, front: dict[str, Any]) -> np.ndarray:
-        return self._SHADES[front["control"].T + 1] * self._darken
+    def _cell_colours(self, front: FrontMap) -> np.ndarray:
+        return self._SHADES[front.control.T + 1] * self._darken
 
-    def update(self, front: dict[str, Any]) -> None:
+    def update(self, front: FrontMap) -> None:
         """Show ``front`` (a later front_map of the same run)."""
-        size = front["cell_size_m"]
+        size = front.cell_size_m
         self._image.set_data(self._cell_colours(front))
-        xs, ys = np.nonzero(front["mines"] > 0.5)
+        xs, ys = np.nonzero(front.mines > 0.5)
         self._mines.set_offsets(np.column_stack(((xs + 0.5) * size, (ys + 0.5) * size)))
-        units = front["units"]
+        units = front.units
         self._units.set_offsets(np.column_stack(((units["x"].to_numpy() + 0.5) * size,
                                                  units["y_m"].to_numpy())))
         self._units.set_sizes(4 + units["personnel"].to_numpy() * 1.5)
         self._units.set_facecolors([self._colours.get((s, c), "0.5") for s, c in
                                     zip(units["side"], units["contingent"], strict=True)])
-        taken = (front["control"] == 0) & (front["initial_control"] == 1)
-        self._title.set_text(f"Front on day {front['day']}: {int(taken.sum())} cells taken "
+        taken = (front.control == 0) & (front.initial_control == 1)
+        self._title.set_text(f"Front on day {front.day}: {int(taken.sum())} cells taken "
                              f"(red: attacker's ground, blue: defender's)")
 
 
@@ -339,14 +342,14 @@ class BlitFigure:
         return out.getvalue()
 
 
-def draw_front(ax, front: dict[str, Any], legend: bool = True) -> FrontView:
+def draw_front(ax, front: FrontMap, legend: bool = True) -> FrontView:
     """Draw a front on ``ax`` (see :class:`FrontView`)."""
     return FrontView(ax, front, legend)
 
 
-def plot_front_map(front: dict[str, Any], path: str | Path, title: str = "") -> Path:
+def plot_front_map(front: FrontMap, path: str | Path, title: str = "") -> Path:
     """The sector at the end (see :func:`draw_front`)."""
-    width, depth = front["control"].shape
+    width, depth = front.control.shape
     fig, ax = plt.subplots(figsize=(6.5, 6.5 * min(1.3, max(0.6, depth / width))))
     draw_front(ax, front)
     return _finish(fig, path, title)

@@ -51,7 +51,7 @@ def test_animate_every_gives_a_frame_per_interval_and_the_last_day(tmp_path):
 
 def test_a_run_that_stops_early_ends_its_animation_on_its_last_day():
     result = run(Scenario(max_days=60), seed=0, front_every_days=1)
-    days = [front["day"] for front in result.fronts]
+    days = [front.day for front in result.fronts]
     assert days == list(range(result.summary["days"] + 1))
     assert result.summary["days"] < 60  # the reference attack breaks before day 60
 
@@ -63,8 +63,8 @@ def test_keeping_fronts_does_not_change_the_run():
     plain, filmed = run(scenario, seed=3), run(scenario, seed=3, front_every_days=1)
     assert plain.summary == filmed.summary
     assert plain.daily.equals(filmed.daily)
-    assert filmed.fronts[-1]["day"] == plain.front["day"]
-    np.testing.assert_array_equal(filmed.fronts[-1]["control"], plain.front["control"])
+    assert filmed.fronts[-1]["day"] == plain.front.day
+    np.testing.assert_array_equal(filmed.fronts[-1].control, plain.front.control)
 
 
 @pytest.mark.parametrize(("target", "problem"), [

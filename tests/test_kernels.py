@@ -1,8 +1,6 @@
-"""The compiled sub-step (sim/kernels.py) computes what docs/ODD.md defines: aimed fire
-over the contact band is aimed fire over the whole sector and its pairwise definition,
-and the units the sub-step keeps through a day are the units in the sector."""
-
-import dataclasses
+"""The compiled sub-step (sim/model/kernels.py) computes what docs/ODD.md defines: aimed
+fire over the contact band is aimed fire over the whole sector and its pairwise
+definition, and the units the sub-step keeps through a day are the units in the sector."""
 
 import numpy as np
 import pytest
@@ -12,7 +10,10 @@ from hypothesis import strategies as st
 from sim import AttritionModel, Scenario
 from sim.model import kernels
 from sim.model import physics as combat
-from sim.model.units import ADVANCING, ATTACKER, HOLDING, IS_FIGHTING, ROUTED
+from sim.model.combat import Combat
+from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, AreaFire, Band
+from sim.model.sector import Ground
+from sim.model.units import ADVANCING, ATTACKER, HOLDING, IS_FIGHTING, ROUTED, new_units
 from sim.scenarios import load
 
 CELL_M = 100.0
@@ -61,6 +62,24 @@ def whole_sector_grids(s):
     return present.reshape(shape), fire.reshape(shape)
 
 
+def engaged(s):
+    """The units of a drawn sector as the kernels take them (rows 0..n-1 of the column
+    store), with no exposure reduction, no skill and no drone fire."""
+    n = s["side"].size
+    e = np.zeros(n, dtype=ENGAGED_DTYPE)
+    e["index"] = np.arange(n)
+    for name in ("side", "x", "row", "y_m", "y0_m", "personnel", "state", "kill_rate",
+                 "elastic"):
+        e[name] = s[name]
+    e["attacking"] = s["side"] == ATTACKER
+    e["cell"] = s["x"] * s["depth"] + s["row"]
+    e["side_cell"] = s["side"] * s["width"] * s["depth"]
+    e["exposure"] = e["mine_exposure"] = 1.0
+    e["advance_speed_m_per_day"], e["assault_speed_m_per_day"] = 3000.0, 1500.0
+    e["fighting"] = IS_FIGHTING[s["state"]]
+    return e
+
+
 def plan(s, band_first, band_rows, present, fire):
     """The sub-step's hazards, states and moves from given aimed-fire grids; protection
     is 1 and there is no area fire, so the aimed hazard is the kills per person."""
@@ -68,18 +87,19 @@ def plan(s, band_first, band_rows, present, fire):
     if band_rows:
         per_target, in_range = combat.aimed_fire(present, fire, s["radius"])
     n, cells = s["side"].size, s["width"] * s["depth"]
-    cell = s["x"] * s["depth"] + s["row"]
-    state = s["state"].copy()
+    e = engaged(s)
+    band = Band(band_first, band_rows, per_target.reshape(-1), in_range.reshape(-1),
+                present.reshape(-1))
+    ground = Ground(np.ones(cells), np.ones(2 * cells), s["mines"], s["control"],
+                    np.zeros(cells), s["width"], s["depth"], CELL_M, CELL_M**2,
+                    s["depth"] // 2)
+    rules = np.array([(1, DT, False, 0.5, 2.0, 0.05, 3000.0, 3.0, 1.0, 500.0, 0.0, True)],
+                     dtype=RULES_DTYPE)
+    units = new_units(n, state=s["state"])
     hazards, move_m, _, _, _ = kernels.hazards_and_moves(
-        s["side"], s["side"] == ATTACKER, s["x"], s["y_m"], s["row"], cell,
-        s["side"] * cells, np.ones(n), np.zeros(n), np.zeros(n), np.ones(n),
-        np.full(n, 3000.0), np.full(n, 1500.0), np.zeros(n, dtype=bool), s["elastic"],
-        s["y0_m"], state, s["personnel"], IS_FIGHTING[s["state"]], band_first, band_rows,
-        per_target.reshape(-1), in_range.reshape(-1), present.reshape(-1), np.zeros(2),
-        np.ones(cells), np.ones(2 * cells), s["mines"], s["control"], np.zeros(0),
-        np.zeros(cells), DT, s["width"], s["depth"], CELL_M, CELL_M**2, s["depth"] // 2, 0.5,
-        2.0, 0.05, 3000.0, 3.0, 1.0, 500.0)
-    return hazards, move_m, state
+        e, band, AreaFire(np.zeros(2), np.zeros(2)), ground, rules, units)
+    np.testing.assert_array_equal(units["state"], e["state"])  # the column store follows
+    return hazards, move_m, e["state"]
 
 
 def pairwise_aimed(s):
@@ -104,9 +124,7 @@ def test_aimed_fire_over_the_contact_band_is_aimed_fire_over_the_sector(s):
     """Shows that restricting the box sums to the rows within range of both sides (and,
     with an elastic defence fighting, one range more) changes no unit's aimed hazard,
     state or move, and that the hazard is the pairwise definition of ODD 7.3."""
-    band = kernels.contact_grids(s["side"], s["x"], s["row"], s["personnel"],
-                                 IS_FIGHTING[s["state"]], s["kill_rate"], s["elastic"], DT,
-                                 s["radius"], s["width"])
+    band = kernels.contact_grids(engaged(s), DT, s["radius"], s["width"])
     hazards, move_m, state = plan(s, *band)
     whole_hazards, whole_move_m, whole_state = plan(s, 0, s["depth"], *whole_sector_grids(s))
     # Box sums over different rows round differently: relative to the largest hazard.
@@ -132,9 +150,7 @@ def test_an_elastic_defence_counts_its_own_units_beyond_the_contact_band():
          "state": np.array([ADVANCING, HOLDING, HOLDING]), "kill_rate": np.full(3, 0.05),
          "elastic": np.array([False, True, True]), "control": np.ones(12, dtype=np.int64),
          "mines": np.zeros(12)}
-    band = kernels.contact_grids(s["side"], s["x"], s["row"], s["personnel"],
-                                 IS_FIGHTING[s["state"]], s["kill_rate"], s["elastic"], DT,
-                                 s["radius"], s["width"])
+    band = kernels.contact_grids(engaged(s), DT, s["radius"], s["width"])
     _, move_m, state = plan(s, *band)
     assert state[1] == HOLDING and move_m[1] == 0.0
     _, whole_move_m, whole_state = plan(s, 0, s["depth"], *whole_sector_grids(s))
@@ -144,13 +160,12 @@ def test_an_elastic_defence_counts_its_own_units_beyond_the_contact_band():
 def test_the_band_is_empty_when_no_unit_has_an_enemy_in_range():
     """Shows that sides further apart than the range need no box sums at all."""
     row = np.array([0, 1, 9], dtype=np.int64)
-    first, rows, present, fire = kernels.contact_grids(
-        np.array([0, 0, 1]), np.zeros(3, dtype=np.int64), row, np.full(3, 10),
-        np.ones(3, dtype=bool), np.full(3, 0.1), np.zeros(3, dtype=bool), DT, 4, 1)
+    e = np.zeros(3, dtype=ENGAGED_DTYPE)
+    e["side"], e["row"], e["personnel"] = [0, 0, 1], row, 10
+    e["fighting"], e["kill_rate"] = True, 0.1
+    first, rows, present, fire = kernels.contact_grids(e, DT, 4, 1)
     assert rows == 0 and present.size == 0
-    first, rows, present, fire = kernels.contact_grids(
-        np.array([0, 0, 1]), np.zeros(3, dtype=np.int64), row, np.full(3, 10),
-        np.ones(3, dtype=bool), np.full(3, 0.1), np.zeros(3, dtype=bool), DT, 8, 1)
+    first, rows, present, fire = kernels.contact_grids(e, DT, 8, 1)
     assert (first, rows) == (1, 9) and present[:, 0].sum() == 20
 
 
@@ -211,22 +226,23 @@ def test_units_kept_through_a_day_are_the_units_in_the_sector(monkeypatch, name,
     a day, and drops those who leave (destroyed, or routed off the sector) during it.
     Shows that at every sub-step what it holds equals a fresh gathering, field by field
     (fire support included), and that units left in the middle of days."""
-    original = AttritionModel._engaged
-    gathered = []
+    original = Combat.engaged
+    gathered = []  # a new set of units kept: gathered, or updated when units left
+    per_substep = ("state", "personnel", "fighting")  # set as each sub-step starts
 
-    def checked(self, dt):
-        if self._engaged_today is None or self._engaged_stale:
-            gathered.append(self.day)
-        kept = original(self, dt)
-        self._engaged_today = None
-        fresh = original(self, dt)
-        for field in dataclasses.fields(kept):
-            np.testing.assert_array_equal(getattr(kept, field.name),
-                                          getattr(fresh, field.name), err_msg=field.name)
-        self._engaged_today = kept
-        return kept
+    def checked(self, fresh=False):
+        kept, support = original(self)
+        if not gathered or gathered[-1][1] is not kept:
+            gathered.append((self.model.day, kept))
+        again, fresh_support = original(self, fresh=True)
+        for name in ENGAGED_DTYPE.names:
+            if name not in per_substep:
+                np.testing.assert_array_equal(kept[name], again[name], err_msg=name)
+        for got, want in zip(support, fresh_support, strict=True):
+            np.testing.assert_array_equal(got, want)
+        return kept, support
 
-    monkeypatch.setattr(AttritionModel, "_engaged", checked)
+    monkeypatch.setattr(Combat, "engaged", checked)
     model = AttritionModel(load(name).with_overrides(overrides), rng=3)
     model.run()
     # Gathered once a day, and updated when units left during a day.

@@ -114,14 +114,19 @@ class Combat:
         self._reserve_units = np.bincount(u["side"][u["state"] == RESERVE], minlength=2)
         self._engaged_today, self._engaged_stale = None, False
 
-    def _engaged(self) -> tuple[np.ndarray, FireSupport]:
+    def engaged(self, fresh: bool = False) -> tuple[np.ndarray, FireSupport]:
         """The units in the sector (:data:`sim.model.kernels.ENGAGED_DTYPE`) and the
-        fire support on them. Within a day units only leave the sector (destroyed, or
-        routed off it): those who did are dropped, and fire support, which depends on
-        who is there, is set again."""
+        fire support on them, gathered once a day. Within a day units only leave the
+        sector (destroyed, or routed off it): those who did are dropped, and fire
+        support, which depends on who is there, is set again. With ``fresh``, gathered
+        anew and not kept: what the kept set must equal (but for the fields set at the
+        start of each sub-step)."""
+        u = self.model.units
+        if fresh:
+            engaged = self._gather((IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)).nonzero()[0])
+            return engaged, self._fire_support(engaged)
         if self._engaged_today is not None and not self._engaged_stale:
             return self._engaged_today
-        u = self.model.units
         if self._engaged_today is None:
             engaged = self._gather((IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)).nonzero()[0])
         else:
@@ -205,7 +210,7 @@ class Combat:
         uses no random numbers, so the draws are those of a pass over all units."""
         m = self.model
         u, ground, rules = m.units, self._ground, self._rules
-        e, support = self._engaged()
+        e, support = self.engaged()
         kernels.start_substep(e, u)
 
         # Aimed fire: box sums over the contact band (ODD 7.3).
