@@ -29,6 +29,14 @@ def replicate_summaries(scenario: Scenario, seeds, key) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
+def side_series(daily, column: str) -> np.ndarray:
+    """(days + 1, 2) array of a daily-record column for the attacker and the defender,
+    from the side totals (``contingent == 'all'``) of ``model.daily_records()``."""
+    rows = daily[daily["contingent"] == "all"]
+    assert (rows["side"].to_numpy().reshape(-1, 2) == ["attacker", "defender"]).all()
+    return rows[column].to_numpy().reshape(-1, 2)
+
+
 def mean_and_se(values: np.ndarray) -> tuple[float, float]:
     """Sample mean and its standard error."""
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from helpers import mean_and_se
+from helpers import mean_and_se, side_series
 
 from sim import AttritionModel, Scenario, run
-from sim.model.units import IS_IN_SECTOR
 from sim.config import ContingentConfig, RecruitmentStep, Tranche
 from sim.docking import stock_and_flow_scenario
 from sim.model.pipelines import Pipelines, recruitment_rate, stock_and_flow, training_level
+from sim.model.units import IS_IN_SECTOR, STATES
 
 
 def test_recruitment_forms_and_tranches():
@@ -38,28 +38,51 @@ def test_cohorts_graduate_after_their_training_with_its_level():
     assert level_sum[0] / 5 == pytest.approx(float(training_level(10.0, 0.3, 90.0)))
 
 
-def test_refill_goes_to_the_neediest_units_and_blends_training():
+def _refill_model(refill_below_strength: float) -> AttritionModel:
+    """Four attacking units of 50 that take no losses, the first three set to 20, 40
+    and 46; 30 untrained graduates a day from day 1."""
     scenario = stock_and_flow_scenario(200, 0.0, 30, 0, 300, unit_size=50, max_days=3)
     scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
-        "training_days": 0.0, "base_training_level": 0.1, "refill_below_strength": 0.9}}}})
+        "training_days": 0.0, "base_training_level": 0.1,
+        "refill_below_strength": refill_below_strength}}}})
     model = AttritionModel(scenario, rng=0)
-    units = model.units
-    attackers = np.flatnonzero(units["side"] == 0)
-    units["personnel"][attackers[:3]] = [20, 40, 46]  # 40% and 80% are below 90%; 92% is not
-    level_before = units["training_level"][attackers[0]]
+    attackers = [unit for unit in model.unit_agents if unit.side == "attacker"]
+    for unit, personnel in zip(attackers, [20, 40, 46], strict=False):
+        unit.personnel = personnel
+    return model
+
+
+def test_refill_goes_to_the_neediest_units_and_blends_training():
+    model = _refill_model(0.9)  # 40% and 80% are below 90%; 92% is not
+    attackers = [unit for unit in model.unit_agents if unit.side == "attacker"][:3]
+    level_before = attackers[0].training_level
     model.step()  # 30 graduates, untrained: 30 to the weakest unit first, then none left
-    assert units["personnel"][attackers[:3]].tolist() == [50, 40, 46]
+    assert [unit.personnel for unit in attackers] == [50, 40, 46]
     expected = (20 * level_before + 30 * 0.1) / 50
-    assert units["training_level"][attackers[0]] == pytest.approx(expected)
+    assert attackers[0].training_level == pytest.approx(expected)
     model.step()  # the next 30: 10 fill the 40-strong unit; the 92% unit needs none
-    assert units["personnel"][attackers[:3]].tolist() == [50, 50, 46]
+    assert [unit.personnel for unit in attackers] == [50, 50, 46]
     assert model.reserve[0] == 20
+
+
+def test_no_refill_below_a_threshold_of_zero():
+    """The same units with refills switched off (threshold 0): nobody joins them, their
+    training is unchanged, and the graduates wait in the reserve."""
+    model = _refill_model(0.0)
+    attackers = [unit for unit in model.unit_agents if unit.side == "attacker"][:3]
+    levels = [unit.training_level for unit in attackers]
+    model.step()
+    model.step()
+    assert [unit.personnel for unit in attackers] == [20, 40, 46]
+    assert [unit.training_level for unit in attackers] == levels
+    assert model.reserve[0] == 60
 
 
 def test_line_strength_and_pool_exhaustion_match_the_stock_and_flow_answer():
     """Combat replaced by a fixed 2% daily loss: the mean line strength over replicates
     follows the analytic answer within 3 SE (and the band is under 2%), and the pool
-    runs out on the predicted day in every run."""
+    runs out on the predicted day in every run. The band is narrow enough to tell a
+    2.5% daily loss from it."""
     days = 60
     scenario = stock_and_flow_scenario(1000, 0.02, 10, 14, 300, max_days=days)
     line, pool_left, exhausted = stock_and_flow(np.arange(days + 1), 1000, 0.02, 10, 14, 300)
@@ -68,13 +91,16 @@ def test_line_strength_and_pool_exhaustion_match_the_stock_and_flow_answer():
         model = AttritionModel(scenario, rng=seed)
         model.run()
         assert model.summary()["attacker_pool_exhausted_day"] == exhausted == 30
-        np.testing.assert_array_equal(model.side_history("pool")[:, 0], pool_left)
-        series.append(model.side_history("personnel")[:, 0])
+        daily = model.daily_records()
+        np.testing.assert_array_equal(side_series(daily, "pool")[:, 0], pool_left)
+        series.append(side_series(daily, "personnel")[:, 0])
     series = np.array(series)
     mean = series.mean(axis=0)
     se = series.std(axis=0, ddof=1) / np.sqrt(len(series))
     assert np.all(3 * se[1:] < 0.02 * line[1:])
     assert np.all(np.abs(mean - line) <= 3 * se + 1e-9)
+    faster, _, _ = stock_and_flow(np.arange(days + 1), 1000, 0.025, 10, 14, 300)
+    assert np.any(np.abs(mean - faster) > 3 * se)
 
 
 def test_sustainability_summary():
@@ -98,29 +124,37 @@ def test_sustainability_summary():
 def test_contingent_is_withdrawn_the_day_its_losses_pass_the_threshold():
     """A contingent with a 30% threshold leaves on the first day its killed and wounded
     pass 30% of all it deployed, and takes no further part in combat: none of its units
-    is in the sector, so it neither fires nor is hit."""
-    scenario = Scenario(max_days=20).with_overrides({
-        "combat": {"morale_enabled": False},
-        "attacker": {"contingents": {"foreign": {"withdraw_at_loss_fraction": 0.3}}}})
-    for seed in range(3):
+    is in the sector, so it neither fires nor is hit. Without a threshold, on the same
+    seeds, its losses pass 30% as well but it stays and goes on fighting and losing."""
+    def foreign(threshold: float | None, seed: int):
+        scenario = Scenario(max_days=20).with_overrides({
+            "combat": {"morale_enabled": False},
+            "attacker": {"contingents": {"foreign": {"withdraw_at_loss_fraction": threshold}}}})
         model = AttritionModel(scenario, rng=seed)
         model.run()
         daily = model.daily_records()
-        foreign = daily[daily["contingent"] == "foreign"].set_index("day")
-        share = (foreign["killed_total"] + foreign["wounded_total"]) / foreign["personnel"].iloc[0]
+        rows = daily[daily["contingent"] == "foreign"].set_index("day")
+        share = (rows["killed_total"] + rows["wounded_total"]) / rows["personnel"].iloc[0]
         first_over = int(share[share > 0.3].index[0])
+        assert share.loc[first_over - 1] <= 0.3
         events = model.events_frame()
-        withdrawn = events[events["kind"] == "contingent_withdrawn"]
+        return model, rows.loc[first_over + 1:], first_over, events[
+            events["kind"] == "contingent_withdrawn"]
+
+    for seed in range(3):
+        model, after, first_over, withdrawn = foreign(0.3, seed)
         assert withdrawn["contingent"].tolist() == ["foreign"]
         assert withdrawn["day"].tolist() == [first_over]
-        after = foreign.loc[first_over + 1:]
         assert len(after) > 0
         assert (after["personnel_fighting"] == 0).all()
         assert (after[["killed", "wounded"]] == 0).all().all()
-        assert share.loc[first_over - 1] <= 0.3
-        foreign_units = model.units["contingent"] == model.contingents.index(
-            ("attacker", "foreign"))
-        assert not IS_IN_SECTOR[model.units["state"][foreign_units]].any()
+        assert not any(IS_IN_SECTOR[STATES.index(unit.state)] for unit in model.unit_agents
+                       if unit.contingent == "foreign")
+
+        model, after, first_over, withdrawn = foreign(None, seed)
+        assert withdrawn.empty and len(after) > 0
+        assert (after["personnel_fighting"] > 0).all()
+        assert after["killed"].sum() + after["wounded"].sum() > 0
 
 
 def _sustained_front(attacker_contingent: dict, defender_artillery: float = 200.0,
@@ -160,9 +194,10 @@ def test_shortened_training_spirals_into_a_worse_exchange_late_in_a_long_fight()
         for seed in range(10):
             model = AttritionModel(_sustained_front(contingent), rng=seed)
             model.run()
-            sides = model.side_history("killed") + model.side_history("wounded")
+            daily = model.daily_records()
+            sides = side_series(daily, "killed") + side_series(daily, "wounded")
             ler.append(sides[60:, 0].sum() / sides[60:, 1].sum())
-            line.append(model.side_history("personnel_fighting")[60:, 0].mean())
+            line.append(side_series(daily, "personnel_fighting")[60:, 0].mean())
         return mean_and_se(np.array(ler)), np.mean(line)
 
     ((ler_short, se_short), line_short), ((ler_fixed, se_fixed), line_fixed) = (
@@ -194,29 +229,71 @@ def test_faster_losses_exhaust_the_pool_sooner():
 
 
 def test_tired_units_rotate_rest_and_return_and_the_routed_rally():
-    """With rotation below 50% strength, units leave the line, regain morale in the rear,
-    are refilled and return to their start; routed units rally the same way."""
-    scenario = Scenario(max_days=25).with_overrides({"attacker": {"contingents": {
-        "foreign": dict(pool=3000, recruits_per_day=60.0, training_days=5.0,
-                        rotate_below_strength=0.5, return_morale=0.6,
-                        rear_morale_recovery_per_day=0.2)}}})
-    model = AttritionModel(scenario, rng=1)
-    model.run()
-    events = model.events_frame()
-    kinds = events.groupby("kind").size()
-    assert kinds.get("unit_rotated", 0) > 0 and kinds.get("unit_routed", 0) > 0
-    returned = events[events["kind"] == "unit_returned"]
-    assert len(returned) > 0
-    left = events[events["kind"].isin(["unit_rotated", "unit_routed"])]
-    back_ids = set(returned["unit_id"])
-    assert back_ids <= set(left["unit_id"])
-    # An unconfigured contingent never rallies: its routed units stay out.
-    regulars = events[(events["contingent"] == "regulars")]
-    assert "unit_returned" not in set(regulars["kind"])
+    """Over 12 seeds: with rotation below 50% strength, units leave the line (more than
+    3 SE more rotations than without rotation, which gives none on any seed); units
+    that left (rotated or routed) regain morale in the rear and return, more than 3 SE
+    more often than when the rear gives no morale back (then none ever returns). An
+    unconfigured contingent never rallies."""
+    base = dict(pool=3000, recruits_per_day=60.0, training_days=5.0, return_morale=0.6,
+                rear_morale_recovery_per_day=0.2)
+
+    def counts(foreign: dict) -> tuple[np.ndarray, np.ndarray]:
+        scenario = Scenario(max_days=25).with_overrides(
+            {"attacker": {"contingents": {"foreign": foreign}}})
+        rotated, returned = [], []
+        for seed in range(12):
+            model = AttritionModel(scenario, rng=seed)
+            while model.running:
+                model.step()
+                events = model.events_frame()
+                today = events.loc[(events["day"] == model.day)
+                                   & (events["kind"] == "unit_rotated"), "unit_id"]
+                agents = {unit.unique_id: unit for unit in model.unit_agents} if len(
+                    today) else {}
+                for unit_id in today:
+                    # A rotated unit is out of the sector, in the rear, at the day's end.
+                    assert agents[unit_id].state == "withdrawn"
+                    assert agents[unit_id].cell is None
+            events = model.events_frame()
+            back = events[events["kind"] == "unit_returned"]
+            left = events[events["kind"].isin(["unit_rotated", "unit_routed"])]
+            assert set(back["unit_id"]) <= set(left["unit_id"])
+            for _, unit in back.iterrows():  # each return follows the unit's leaving
+                assert (left[left["unit_id"] == unit["unit_id"]]["day"] <= unit["day"]).any()
+            assert not (back["contingent"] == "regulars").any()
+            rotated.append(int((events["kind"] == "unit_rotated").sum()))
+            returned.append(len(back))
+        return np.array(rotated, dtype=float), np.array(returned, dtype=float)
+
+    rotating, rotating_back = counts(dict(base, rotate_below_strength=0.5))
+    fixed, fixed_back = counts(base)
+    assert (fixed == 0).all()
+    _assert_greater(rotating, fixed)
+    _, never_back = counts(dict(base, rotate_below_strength=0.5,
+                                rear_morale_recovery_per_day=0.0))
+    assert (never_back == 0).all()
+    _assert_greater(rotating_back, never_back)
+    _assert_greater(fixed_back, never_back)  # routed units rally without rotation too
+
+
+def _assert_greater(high: np.ndarray, low: np.ndarray):
+    """The mean of ``high`` exceeds that of ``low`` by more than 3 standard errors of
+    the difference."""
+    (m_high, se_high), (m_low, se_low) = mean_and_se(high), mean_and_se(low)
+    assert m_high - m_low > 3 * np.hypot(se_high, se_low), (m_high, se_high, m_low, se_low)
 
 
 def test_new_units_form_from_the_reserve_and_join_the_fight():
+    """With a new unit size, every 50 graduates form a unit that joins the fight;
+    without one, the same graduates wait in the reserve and no unit forms."""
     scenario = stock_and_flow_scenario(200, 0.0, 25, 2, 200, unit_size=50, max_days=10)
+    waiting = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
+        "refill_below_strength": 0.9}}}})
+    model = AttritionModel(waiting, rng=0)
+    model.run()
+    assert not (model.events_frame()["kind"] == "unit_formed").any()
+    assert len(model.agents) == 4 + 1 and model.reserve[0] == 200
+
     scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
         "new_unit_size": 50, "refill_below_strength": 0.9}}}})
     model = AttritionModel(scenario, rng=0)
@@ -233,49 +310,91 @@ def test_new_units_form_from_the_reserve_and_join_the_fight():
 
 
 def test_contingent_is_withdrawn_once_it_can_no_longer_be_replenished():
-    scenario = stock_and_flow_scenario(200, 0.05, 50, 2, 100, unit_size=50, max_days=15)
-    scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
-        "withdraw_when_exhausted": True}}}})
-    model = AttritionModel(scenario, rng=0)
-    model.run()
-    day = int(model.events_frame().query("kind == 'contingent_withdrawn'")["day"].iloc[0])
-    side = model.daily_records().query("side == 'attacker' and contingent == 'all'")
-    side = side.set_index("day")
+    """Withdrawn on the day pool, pipeline and reserve are all empty, and out of the
+    fight after; without withdraw_when_exhausted, the same contingent stays and fights
+    on (deterministic rules: one seed each)."""
+    def attacker(withdraw: bool):
+        scenario = stock_and_flow_scenario(200, 0.05, 50, 2, 100, unit_size=50, max_days=15)
+        scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
+            "withdraw_when_exhausted": withdraw}}}})
+        model = AttritionModel(scenario, rng=0)
+        model.run()
+        side = model.daily_records().query("side == 'attacker' and contingent == 'all'")
+        return model.events_frame().query("kind == 'contingent_withdrawn'"), side.set_index(
+            "day")
+
+    withdrawn, side = attacker(True)
+    day = int(withdrawn["day"].iloc[0])
     stocks = ["pool", "in_training", "reserve"]
     assert (side.loc[day, stocks] == 0).all()
     assert (side.loc[day - 1, stocks] > 0).any()
     assert (side.loc[day + 1:, "personnel_fighting"] == 0).all()
 
+    withdrawn, side = attacker(False)
+    assert withdrawn.empty
+    assert (side.loc[day, stocks] == 0).all()  # spent on the same day
+    assert (side.loc[day + 1:, "personnel_fighting"] > 0).all()
 
-def test_a_side_whose_pipeline_will_form_units_is_not_broken_until_it_is_spent():
+
+# Seeds on which, with pool and pipeline spent and the last units gone, a few returned
+# wounded (fewer than a new unit) are left in the trained reserve: the stop rule still
+# counts them as a unit to come, and the run idles with nobody fighting to max_days.
+# A model bug (sim/model: the side should be broken); strict, so that the fix shows.
+STRANDED_RESERVE_SEEDS = {0, 3}
+
+
+@pytest.mark.parametrize("seed", [
+    pytest.param(seed, marks=pytest.mark.xfail(
+        strict=True, reason="a reserve smaller than new_unit_size keeps a spent side alive"))
+    if seed in STRANDED_RESERVE_SEEDS else seed for seed in range(8)])
+def test_a_side_whose_pipeline_will_form_units_is_not_broken_until_it_is_spent(seed):
     """The first line is wiped out on day 1, but recruits in training will form new units:
     the attack goes on. Once pool and pipeline are spent and the last units gone, the
-    attacker is broken, long before max_days."""
+    attacker is broken, long before max_days. Without new units (same seed), the
+    attacker is broken on day 2, when the first line is gone."""
     scenario = stock_and_flow_scenario(50, 0.95, 20, 3, 200, unit_size=10, max_days=80)
+    model = AttritionModel(scenario, rng=seed)
+    model.run()
+    assert model.summary()["stop_reason"] == "attacker_broken" and model.day <= 2
+    assert not (model.events_frame()["kind"] == "unit_formed").any()
+
     scenario = scenario.with_overrides({"attacker": {"contingents": {"homogeneous": {
         "new_unit_size": 10}}}})
-    model = AttritionModel(scenario, rng=2)
+    model = AttritionModel(scenario, rng=seed)
     model.run()
     events = model.events_frame()
     formed = events[events["kind"] == "unit_formed"]
     assert len(formed) > 0 and formed["day"].min() > 2
-    assert model.stop_reason == "attacker_broken"
-    assert formed["day"].max() < model.day < 80
     side = model.daily_records().query("side == 'attacker' and contingent == 'all'")
     assert side["personnel_fighting"].iloc[2] == 0  # the first line is gone on day 2
+    assert model.summary()["stop_reason"] == "attacker_broken"
+    assert formed["day"].max() < model.day < 80
 
 
 def test_morale_regained_in_tenths_reaches_a_threshold_of_eight_tenths():
-    """0.1 added eight times falls short of 0.8 in floating point; the unit returns."""
-    scenario = Scenario(max_days=5).with_overrides({"attacker": {"contingents": {
-        "foreign": dict(rotate_below_strength=0.1, return_morale=0.8,
-                        rear_morale_recovery_per_day=0.1)}}})
-    model = AttritionModel(scenario, rng=0)
+    """0.1 added eight times falls short of 0.8 in floating point; a unit resting in the
+    rear with that morale returns on the next day. One with seven tenths does not."""
     morale = 0.0
     for _ in range(8):
         morale = morale + 0.1
     assert morale < 0.8
-    model.units["state"][0] = 6  # withdrawn, resting in the rear
-    model.units["morale"][0] = morale
-    model._generate_forces()
-    assert model.unit_agents[0].state == "advancing"
+    seven_tenths = 0.0
+    for _ in range(7):
+        seven_tenths = seven_tenths + 0.1
+
+    def returns_on_day_one(morale: float) -> bool:
+        scenario = Scenario(max_days=5).with_overrides({"attacker": {"contingents": {
+            "foreign": dict(rotate_below_strength=0.1, return_morale=0.8,
+                            rear_morale_recovery_per_day=0.1)}}})
+        model = AttritionModel(scenario, rng=0)
+        unit = model.unit_agents[0]
+        assert unit.contingent == "foreign"
+        unit.state = "withdrawn"  # resting in the rear
+        unit.morale = morale
+        model.step()
+        events = model.events_frame()
+        return bool(((events["kind"] == "unit_returned") & (events["day"] == 1)
+                     & (events["unit_id"] == unit.unique_id)).any())
+
+    assert returns_on_day_one(morale)
+    assert not returns_on_day_one(seven_tenths)
