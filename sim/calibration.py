@@ -68,6 +68,7 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from sim.config import Scenario
+from sim.executors import executor_for
 from sim.experiments import parse_vary
 from sim.fields import numeric_key
 from sim.keypaths import assign
@@ -76,7 +77,6 @@ from sim.model import AttritionModel
 from sim.scenarios import ScenarioError, read, validate
 from sim.seeds import run_seed
 from sim.sides import SIDES
-from sim.sweep import executor_for
 
 #: Model daily-record columns that make each kind of observed series (summed).
 MODEL_COLUMNS = {"strength": ("personnel",), "casualties": ("killed_total", "wounded_total")}
@@ -306,7 +306,7 @@ def calibrate_model(record: Record, scenario: str | Path | dict[str, Any],
         ``key.path=interval(LOW,HIGH)``), or :class:`FitKey`.
     replicates : runs per evaluation, with the same seeds at every evaluation.
     seed : master seed; replicate ``r`` has seed ``run_seed(seed, 0, r)``.
-    workers, scheduler : where runs go, as for a sweep (:func:`sim.sweep.executor_for`).
+    workers, scheduler : where runs go, as for a sweep (:func:`sim.executors.executor_for`).
     progress : called with the number of runs finished, as they finish.
 
     Raises :class:`ScenarioError` (one line) for a bad key, range or scenario, and

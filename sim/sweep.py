@@ -24,19 +24,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-import signal
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,8 +40,10 @@ from pydantic import ValidationError
 
 from sim import AttritionModel, __version__
 from sim.config import Scenario
+from sim.executors import executor_for
 from sim.experiments import Experiment, SeriesSpec, design_points
 from sim.keypaths import assign, flatten
+from sim.publish import write_atomically
 from sim.scenarios import ScenarioError, explain, find, read, validate
 from sim.seeds import run_seed
 
@@ -162,20 +158,6 @@ def _one_line(err: Exception) -> str:
     return f"{type(err).__name__}: {lines[0] if lines else ''}"
 
 
-class _SerialExecutor(Executor):
-    """Runs each task when submitted, in this process (workers = 1)."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        from concurrent.futures import Future
-
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as err:  # noqa: BLE001
-            future.set_exception(err)
-        return future
-
-
 @dataclass
 class SweepResult:
     out: Path
@@ -217,9 +199,7 @@ class _Store:
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def stored_runs(out: Path) -> set[int]:
@@ -295,69 +275,6 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
     return SweepResult(out, len(every), ok, failed, len(done), time.monotonic() - start)
 
 
-@contextmanager
-def executor_for(workers: int = 1, scheduler: str | None = None
-                 ) -> Iterator[tuple[Executor, int]]:
-    """An executor for independent runs and how many it runs at once: a Dask
-    distributed cluster at ``scheduler``, else ``workers`` local processes (spawned,
-    ignoring Ctrl-C, which is the driver's), else this process. What it runs must
-    pickle. Closed (pending work cancelled) on leaving the block.
-
-    >>> with executor_for(1) as (executor, slots):
-    ...     executor.submit(pow, 2, 10).result(), slots
-    (1024, 1)
-    """
-    if scheduler:
-        client = _connect(scheduler)
-        try:
-            yield client.get_executor(), max(1, sum(client.nthreads().values()))
-        finally:
-            client.close()
-        return
-    if workers <= 1:
-        yield _SerialExecutor(), 1
-        return
-    with _workers_ignore_interrupts():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-        # A pool spawns a worker per submission until it has them all: start them all
-        # now, while they inherit the ignored SIGINT.
-        for _ in range(workers):
-            pool.submit(int)
-    try:
-        yield pool, workers
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _connect(scheduler: str):
-    """A client of the Dask scheduler at ``scheduler``, before anything is written."""
-    from distributed import Client
-
-    try:
-        return Client(scheduler, timeout="10s")
-    except (OSError, ValueError) as err:
-        raise ScenarioError(scheduler, "--scheduler", f"cannot reach it ({err}); allowed: "
-                            f"the address of a running Dask scheduler, e.g. "
-                            f"tcp://10.0.0.5:8786") from None
-
-
-@contextmanager
-def _workers_ignore_interrupts():
-    """Ctrl-C is the driver's to handle: it stores what finished and stops the workers.
-
-    An ignored SIGINT is inherited across ``exec``, so a worker started in this block
-    ignores it from its first instruction (an initializer would leave the worker's
-    start-up exposed). A Ctrl-C during the block itself is lost."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _progress(total: int, initial: int, enabled: bool):
     from tqdm import tqdm
 
@@ -394,9 +311,8 @@ def _open_manifest(exp: Experiment, out: Path, total: int, experiment_file) -> d
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
-    tmp = out / f".tmp-{MANIFEST_FILE}"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, out / MANIFEST_FILE)
+    write_atomically(out / MANIFEST_FILE,
+                     lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
 
 
 def _consolidate(out: Path) -> None:
@@ -416,16 +332,19 @@ def _consolidate(out: Path) -> None:
     series_files = sorted(parts.glob("series-*.parquet"))
     if series_files:
         sources = ([out / SERIES_FILE] if (out / SERIES_FILE).is_file() else []) + series_files
-        tmp = out / f".tmp-{SERIES_FILE}"
-        writer = None
-        for file in sources:
-            table = pq.read_table(file)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table.cast(writer.schema))
-        writer.close()
-        os.replace(tmp, out / SERIES_FILE)
+        write_atomically(out / SERIES_FILE, lambda tmp: _append_tables(sources, tmp))
     shutil.rmtree(parts, ignore_errors=True)
+
+
+def _append_tables(sources: list[Path], path: Path) -> None:
+    """The Parquet files ``sources``, one after another, into one file at ``path``."""
+    writer = None
+    for file in sources:
+        table = pq.read_table(file)
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table.cast(writer.schema))
+    writer.close()
 
 
 def read_runs(out: str | Path) -> pd.DataFrame:
