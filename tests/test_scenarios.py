@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sim import Scenario, run
-from sim.cli import resolved_toml
 from sim.docking import linear_law_scenario, square_law_scenario
+from sim.outputs import resolved_toml
 from sim.replicates import mean_interval, run_replicates
 from sim.scenarios import PROJECT_SCENARIOS, ScenarioError, load
 

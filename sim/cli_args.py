@@ -1,0 +1,207 @@
+"""The grammar of the ``attrition`` command: its subcommands, options, defaults and help
+(``attrition --help``). :mod:`sim.cli` runs what this parses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from sim.outputs import FORMATS
+from sim.sides import SIDES
+
+DEFAULT_SCENARIO = "human_wave_foreign_contingent"
+DEMO_SCENARIO = "recruit_pool_exhaustion"  # sim.classroom.DEMO_SCENARIO, without Solara
+# Law names of `attrition calibrate` ("log" is short for the logarithmic law).
+LAW_CHOICES = ("square", "linear", "mixed", "log", "power")
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small; allowed: {minimum} or more")
+        return value
+
+    return parse
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not positive; allowed: persons > 0")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _int_at_least(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is too large; allowed: 0 to 65535")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """One line, not the usage block: what is wrong and where to look."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_executor_options(command: argparse.ArgumentParser, what: str) -> None:
+    """--workers and --scheduler: where a sweep's or a calibration's runs go
+    (``sim.executors.executor_for``); the numbers do not depend on them."""
+    command.add_argument("--workers", type=_int_at_least(1), default=os.cpu_count() or 1,
+                         metavar="N", help=f"local worker processes for {what} (default: the "
+                                           f"number of cores, {os.cpu_count() or 1}); 1 runs "
+                                           f"in this process; the numbers do not depend on it")
+    command.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help=f"run {what} on an existing Dask distributed cluster instead, "
+                              f"e.g. tcp://10.0.0.5:8786")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="attrition",
+        description="Agent-based simulator of military attrition (one step = one day). "
+                    "docs/ODD.md describes the model and every parameter's unit and default.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.add_parser("list", help="list the named scenarios with a line on each",
+                        description="List the named scenarios (scenarios/*.toml): name and "
+                                    "what each shows.")
+    check = commands.add_parser(
+        "check", help="validate scenario files",
+        description="Validate scenario files (or names): every key known, every value of "
+                    "the right type and in range, bases found. Prints one line per file; "
+                    "exit status 2 if any is bad.")
+    check.add_argument("files", nargs="+", metavar="FILE", help="scenario file or name")
+    run_cmd = commands.add_parser(
+        "run", help="run a scenario, write its results and print its summary",
+        description="Run a named scenario or a scenario file. Writes the daily record, the "
+                    "event log, summary.json, the resolved scenario and PNG plots into "
+                    "--out, and prints a summary table (casualties in persons, ground in m).")
+    run_cmd.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, metavar="NAME|FILE",
+                         help=f"scenario name (see attrition list) or TOML file (default: "
+                              f"{DEFAULT_SCENARIO})")
+    run_cmd.add_argument("--seed", type=_int_at_least(0), default=0,
+                         help="random seed (default: 0); the same seed gives the same numbers")
+    run_cmd.add_argument("--days", type=_int_at_least(1), default=None,
+                         help="days to simulate at most (default: the scenario's max_days)")
+    run_cmd.add_argument("--replicates", type=_int_at_least(1), default=1, metavar="N",
+                         help="runs with seeds SEED, SEED+1, ..., SEED+N-1; the summary then "
+                              "gives per key the mean and the 95%% confidence interval of "
+                              "the mean (default: 1)")
+    run_cmd.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                         dest="overrides",
+                         help="override a scenario key, e.g. --set attacker.drones=40 or "
+                              "--set 'attacker.units[0].tactic=infiltration'; the value is a "
+                              "TOML literal (a bare word is a string); repeatable")
+    run_cmd.add_argument("--out", type=Path, default=None, metavar="DIR",
+                         help="new or empty directory for the results (default: a fresh "
+                              "runs/NAME-TIMESTAMP)")
+    run_cmd.add_argument("--format", choices=FORMATS, default="csv",
+                         help="format of the daily record and event log (default: csv)")
+    run_cmd.add_argument("--json", action="store_true",
+                         help="print only the summary, as JSON, on stdout")
+    run_cmd.add_argument("--animate", type=Path, default=None, metavar="FILE",
+                         help="also write an animation of the front and the live charts "
+                              "of the first replicate for slides: FILE.gif, or FILE.mp4 "
+                              "where ffmpeg is installed; one frame per day (see "
+                              "--animate-every)")
+    run_cmd.add_argument("--animate-every", type=_int_at_least(1), default=1, metavar="DAYS",
+                         help="days between frames of --animate; the first and last day are "
+                              "always frames (default: 1)")
+    sweep = commands.add_parser(
+        "sweep", help="run an experiment: a design of parameter values with replicates",
+        description="Run an experiment file (experiments/*.toml): every design point times "
+                    "every replicate, each run seeded from the master seed, the point and "
+                    "the replicate. Results stream to Parquet as runs finish; the same "
+                    "command again resumes, skipping the runs already stored.")
+    sweep.add_argument("experiment", metavar="EXPERIMENT",
+                       help="experiment file, or a name in experiments/")
+    _add_executor_options(sweep, "the sweep's runs")
+    sweep.add_argument("--vary", action="append", default=[], metavar="KEY=SPEC",
+                       help="add or replace a varied parameter, Hydra style: key=a,b,c, "
+                            "key=range(start,stop[,step]) (stop excluded) or "
+                            "key=interval(low,high); repeatable")
+    sweep.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="folder for runs.parquet, series.parquet and manifest.json "
+                            "(default: sweeps/EXPERIMENT-HASH, the same for the same "
+                            "experiment, so that a rerun resumes)")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="print the number of runs and the design, run nothing")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    report = commands.add_parser(
+        "report", help="plots and tables of a finished sweep",
+        description="Write report.md and figures into a sweep's folder: each metric "
+                    "against the varied parameters (mean and 95% interval over "
+                    "replicates), heatmaps for two-parameter grids, and Sobol or Morris "
+                    "sensitivity indices with their confidence bars.")
+    report.add_argument("folder", type=Path, metavar="DIR", help="a sweep's output folder")
+    calibrate = commands.add_parser(
+        "calibrate", help="fit Lanchester laws or scenario keys to a battle record",
+        description="Fit Lanchester laws to a CSV of daily observations by least squares "
+                    "and compare them by AIC, or, with --scenario and --fit, fit scenario "
+                    "keys so that the model's replicate mean matches the record (simulated "
+                    "moments with common random numbers). The CSV has a 'day' column and "
+                    "any of attacker_strength, defender_strength, attacker_casualties, "
+                    "defender_casualties (cumulative), attacker_reinforcements, "
+                    "defender_reinforcements (cumulative arrivals), in persons. Missing "
+                    "days, falling cumulative counts and outliers are reported and left "
+                    "out. Estimates come with 95% intervals; the folder gets "
+                    "estimates.json and plots of observed against fitted, with residuals "
+                    "(fit.png for laws, model_fit.png for the model).")
+    calibrate.add_argument("data", type=Path, metavar="DATA.csv", help="the battle record")
+    calibrate.add_argument("--law", choices=(*LAW_CHOICES, "all"), default=None,
+                           help="law to fit (default: all, compared by AIC, unless "
+                                "--scenario is given); the power law has a side lose "
+                                "coefficient x enemy^p x own^q a day")
+    calibrate.add_argument("--reinforcements", type=Path, default=None, metavar="FILE",
+                           help="reinforcement schedule for the law fits, a CSV with day, "
+                                "side (attacker or defender) and persons arriving that day")
+    for side in SIDES:
+        calibrate.add_argument(f"--initial-{side}", type=_positive_number, default=None,
+                               metavar="PERSONS", help=f"the {side}'s known strength on the "
+                                                       f"first day, for the law fits "
+                                                       f"(default: fitted)")
+    calibrate.add_argument("--scenario", default=None, metavar="NAME|FILE",
+                           help="calibrate this scenario's keys (--fit) to the record: its "
+                                "strength and casualty series against the model's "
+                                "personnel and killed + wounded, day 0 on day 0, for as "
+                                "many days as the record")
+    calibrate.add_argument("--fit", action="append", default=[], metavar="KEY[=RANGE]",
+                           help="a scenario key to fit, e.g. --fit "
+                                "defender.aimed_kills_per_shooter_per_day, searched from "
+                                "its value / 4 to x 4 within its limits, or --fit "
+                                "'sector.fortification_level=interval(0.2,0.9)'; repeatable")
+    calibrate.add_argument("--replicates", type=_int_at_least(3), default=10, metavar="N",
+                           help="model runs per evaluation, with the same N seeds at every "
+                                "evaluation (default: 10)")
+    calibrate.add_argument("--seed", type=_int_at_least(0), default=0,
+                           help="master seed of the replicates (default: 0)")
+    _add_executor_options(calibrate, "the model runs")
+    calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="new or empty directory for estimates.json and the plots "
+                                "(default: a fresh runs/calibrate-NAME-TIMESTAMP)")
+    calibrate.add_argument("--json", action="store_true",
+                           help="print only the estimates, as JSON, on stdout")
+    demo = commands.add_parser(
+        "demo", help="serve the classroom page (works offline)",
+        description="Serve the interactive classroom page (Mesa's SolaraViz): the front, "
+                    "live charts, and controls for tactic, training, fortification, drones, "
+                    "recruitment, training length and seed; Step, Play and Reset. Every "
+                    "asset is served from this machine. Lesson notes are in docs/teaching/.")
+    demo.add_argument("scenario", nargs="?", default=DEMO_SCENARIO, metavar="NAME|FILE",
+                      help=f"scenario to start from (default: {DEMO_SCENARIO})")
+    demo.add_argument("--port", type=_port, default=8765,
+                      help="port to serve on; 0 picks a free one (default: 8765)")
+    demo.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on; 0.0.0.0 lets other machines on the "
+                           "network (a class) connect (default: 127.0.0.1, this machine only)")
+    return parser

@@ -1,0 +1,247 @@
+"""What a run or a fit leaves behind, and what the terminal shows of it.
+
+The files of a run (daily record, event log, ``summary.json``, the resolved scenario,
+plots), the files of a calibration (``estimates.json``, plots), JSON that any reader
+takes, and the text tables of ``attrition run``, ``sweep`` and ``calibrate``. The
+command line calls these; a notebook can too::
+
+    >>> from sim import Scenario
+    >>> from sim.replicates import run_replicates
+    >>> scenario = Scenario(max_days=2)
+    >>> summary = run_summary(scenario, 3, run_replicates(scenario, 3, 1))
+    >>> print(format_table(summary).splitlines()[0])
+    reference, seed 3: 2 days, stop: max_days, winner: none
+
+To write a run's folder whole or not at all, write into :func:`sim.publish.publishing`::
+
+    with publishing(Path("results")) as folder:
+        write_run(folder, scenario, results, summary)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from sim import RunResult, Scenario, __version__
+from sim.replicates import replicate_seeds, summarise
+from sim.sides import SIDES
+
+FORMATS = ("csv", "parquet")
+#: The rows of the terminal table: label and summary key, ``{side}`` for each side.
+SIDE_ROWS = (
+    ("killed", "{side}_killed"), ("wounded", "{side}_wounded"),
+    ("permanently lost", "{side}_permanently_lost"),
+    ("personnel at end", "{side}_personnel"),
+    ("casualties to aimed fire", "{side}_casualties_aimed"),
+    ("casualties to area fire", "{side}_casualties_area"),
+    ("casualties to mines", "{side}_casualties_mines"),
+    ("training days lost", "{side}_training_days_lost"),
+    ("pool exhausted (day)", "{side}_pool_exhausted_day"),
+    ("pool exhaustion, projected (day)", "{side}_projected_exhaustion_day"),
+    ("recruits a day, mean", "{side}_mean_daily_recruits"),
+    ("permanent losses a day, mean", "{side}_mean_daily_permanent_losses"),
+)
+#: Rows of one number for the whole battle.
+BATTLE_ROWS = (("loss exchange ratio", "loss_exchange_ratio"),
+               ("ground gained by attacker (m)", "ground_gained_m"),
+               ("attacker casualties per km", "attacker_casualties_per_km"))
+
+
+# ------------------------------------------------------------------- a run's files
+def run_summary(scenario: Scenario, seed: int, results: list[RunResult]) -> dict[str, Any]:
+    """What ``summary.json`` holds: scenario, seed(s), package version, then the run
+    summary's keys (per key mean and interval with more than one replicate)."""
+    head: dict[str, Any] = {"scenario": scenario.name, "seed": seed,
+                            "replicates": len(results), "package_version": __version__}
+    if len(results) == 1:
+        return head | results[0].summary
+    head["seeds"] = replicate_seeds(seed, len(results))
+    return head | summarise([r.summary for r in results])
+
+
+def write_run(folder: Path, scenario: Scenario, results: list[RunResult],
+              summary: dict[str, Any], fmt: str = "csv") -> None:
+    """Write a run's files into ``folder``: ``daily`` and ``events`` (``fmt``: csv or
+    parquet, a ``seed`` column first), ``summary.json`` (:func:`run_summary`),
+    ``scenario.toml`` (:func:`resolved_toml`) and the PNG plots of :mod:`sim.plots`."""
+    from sim import plots
+
+    seed_list = summary.get("seeds", [summary["seed"]])
+    daily, events = (pd.concat([getattr(r, name).assign(seed=s)
+                                for s, r in zip(seed_list, results, strict=True)],
+                               ignore_index=True) for name in ("daily", "events"))
+    daily = daily[["seed", *[c for c in daily.columns if c != "seed"]]]
+    events = events[["seed", *[c for c in events.columns if c != "seed"]]]
+    for frame, stem in ((daily, "daily"), (events, "events")):
+        if fmt == "parquet":
+            frame.to_parquet(folder / f"{stem}.parquet", index=False)
+        else:
+            frame.to_csv(folder / f"{stem}.csv", index=False)
+    (folder / "summary.json").write_text(to_json(summary) + "\n")
+    (folder / "scenario.toml").write_text(resolved_toml(scenario))
+    title = f"{scenario.name}, seed {summary['seed']}"
+    if len(results) > 1:
+        title += f" to {seed_list[-1]}"
+    plots.plot_strengths(daily, folder / "strengths.png", title)
+    plots.plot_casualties(daily, folder / "casualties.png", title)
+    plots.plot_force_generation(daily, folder / "force_generation.png", title)
+    plots.plot_front_map(results[0].front, folder / "front_map.png",
+                         f"{scenario.name}, seed {summary['seed']}")
+
+
+def resolved_toml(scenario: Scenario) -> str:
+    """The scenario with every value spelled out, as a TOML file that loads back to it."""
+    header = (f"# {scenario.name}, resolved: every key, after bases and overrides "
+              f"(attrition-sim {__version__}).\n")
+    return header + tomli_w.dumps(scenario.model_dump(exclude_none=True))
+
+
+def write_estimates(folder: Path, data: str, record, fits: list, model_fit,
+                    notes: list[str]) -> dict[str, Any]:
+    """Write a calibration's files into ``folder``: ``estimates.json`` (the record,
+    notes, the law fits best first, the model fit, the package version), ``fit.png``
+    with law fits and ``model_fit.png`` with a model fit. Returns the estimates."""
+    from sim import plots
+
+    estimates: dict[str, Any] = {"data": data, "notes": notes}
+    if fits:
+        estimates |= {"best": fits[0].law, "fits": [fit.as_dict() for fit in fits]}
+        plots.plot_law_fits(record, fits, folder / "fit.png", title=data)
+    if model_fit is not None:
+        estimates["model"] = model_fit.as_dict()
+        plots.plot_model_fit(record, model_fit, folder / "model_fit.png", title=data)
+    estimates["package_version"] = __version__
+    (folder / "estimates.json").write_text(to_json(estimates) + "\n")
+    return estimates
+
+
+# -------------------------------------------------------------------------- JSON
+def json_ready(value: Any) -> Any:
+    """``value`` as JSON can hold it: every float that is not finite (an interval not
+    found) as None, numpy numbers and arrays as Python numbers and lists, tuples as
+    lists.
+
+    >>> json_ready({"a": float("nan"), "b": (np.int64(2), np.float64(0.5))})
+    {'a': None, 'b': [2, 0.5]}
+    """
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(value: Any) -> str:
+    """``value`` (:func:`json_ready`) as indented JSON text."""
+    return json.dumps(json_ready(value), indent=2, allow_nan=False)
+
+
+# ------------------------------------------------------------------------ tables
+def _cell(value: Any) -> str:
+    if isinstance(value, dict) and "mean" in value:
+        if value["ci95_low"] is None:
+            return _cell(value["mean"])
+        return f"{_cell(value['mean'])} [{_cell(value['ci95_low'])}, {_cell(value['ci95_high'])}]"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} x{v}" for k, v in value.items())
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if abs(value) >= 100 or value.is_integer():
+            return f"{value:,.0f}"
+        return f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The terminal's compact summary: a row per measure, a column per side."""
+    n = summary["replicates"]
+    seeds = f"seed {summary['seed']}" if n == 1 else \
+        f"seeds {summary['seed']}-{summary['seed'] + n - 1} (mean [95% CI])"
+    lines = [f"{summary['scenario']}, {seeds}: {_cell(summary['days'])} days, "
+             f"stop: {_cell(summary['stop_reason'])}, winner: {_cell(summary['winner'])}", ""]
+    rows = [(label, *(_cell(summary[key.format(side=side)]) for side in SIDES))
+            for label, key in SIDE_ROWS]
+    width = max(len(label) for label, _ in SIDE_ROWS + BATTLE_ROWS)
+    col = max(10, *(len(r[1]) for r in rows), *(len(r[2]) for r in rows))
+    lines.append(f"{'':<{width}}  " + "  ".join(f"{side:>{col}}" for side in SIDES))
+    lines += [f"{label:<{width}}  {a:>{col}}  {d:>{col}}" for label, a, d in rows]
+    lines.append("")
+    lines += [f"{label:<{width}}  {_cell(summary[key]):>{col}}" for label, key in BATTLE_ROWS]
+    return "\n".join(lines)
+
+
+def _metric_lines(metrics: dict[str, dict[str, float]]) -> list[str]:
+    return [f"    fit to {series:<19} RMSE {m['rmse']:.4g}, MAPE {m['mape']:.2f}%, "
+            f"R^2 {m['r2']:.4f}" for series, m in metrics.items()]
+
+
+def format_model_fit(fit) -> str:
+    """The model calibration (:class:`sim.calibration.ModelFit`): each key's estimate,
+    standard error, 95% interval and search range, and the replicate mean's fit to each
+    observed series."""
+    lines = [f"model {fit.scenario}: {fit.evaluations} evaluations x {fit.replicates} "
+             f"replicates = {fit.runs} runs (common random numbers)"]
+    for key, value in fit.estimates.items():
+        low, high = fit.intervals[key]
+        se = fit.standard_errors[key]
+        spread = (f" (standard error {se:.3g}) [{low:.4g}, {high:.4g}]"
+                  if math.isfinite(se) else " (not identified)")
+        lines.append(f"    {key}  {value:.4g}{spread}, searched {fit.bounds[key][0]:.4g} to "
+                     f"{fit.bounds[key][1]:.4g}")
+    lines += _metric_lines(fit.metrics)
+    lines.append(f"    {fit.runs_further:.0%} of the runs at the estimate are further from "
+                 f"the model's mean than the record")
+    return "\n".join(lines)
+
+
+def format_fits(fits: list) -> str:
+    """The comparison of law fits (:class:`sim.lawfit.LawFit`): a row per law, best
+    (lowest AIC) first, with each parameter's estimate and 95% interval, and the fit to
+    each observed series."""
+    def number(value: float) -> str:
+        return "n/a" if value != value else f"{value:.4g}"
+
+    best = fits[0].aic
+    lines = []
+    for fit in fits:
+        lines.append(f"{fit.law}: AIC {fit.aic:.1f} (+{fit.aic - best:.1f}), BIC {fit.bic:.1f}, "
+                     f"{fit.n} observations")
+        for name, value in fit.estimates.items():
+            low, high = fit.intervals[name]
+            interval = "" if low != low else f" [{number(low)}, {number(high)}]"
+            lines.append(f"    {name:<26} {number(value)}{interval}")
+        lines += _metric_lines(fit.metrics)
+    return "\n".join(lines)
+
+
+def format_design(points: list[dict[str, Any]], shown: int = 20) -> str:
+    """A sweep's design points as a table, the first ``shown`` of them."""
+    text = pd.DataFrame(points).head(shown).to_string()
+    if len(points) > shown:
+        text += f"\n... and {len(points) - shown} more points"
+    return text
+
+
+def format_metrics(runs: pd.DataFrame, metrics: list[str]) -> str:
+    """Each metric of a sweep's runs: mean and range over the runs that have it."""
+    lines = []
+    for metric in metrics:
+        values = pd.to_numeric(runs[metric], errors="coerce")
+        if values.notna().any():
+            lines.append(f"  {metric}: mean {values.mean():,.4g}, from {values.min():,.4g} "
+                         f"to {values.max():,.4g} over {int(values.notna().sum())} runs")
+    return "\n".join(lines)
