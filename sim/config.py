@@ -154,8 +154,8 @@ class SideConfig(_Strict):
         default=0.25, description="Share of casualties killed outright (-); 0.25 is a "
                                   "wounded-to-killed ratio of 3:1.")
     return_to_duty_fraction: Fraction = Field(
-        default=0.5, description="Share of wounded who return to duty (-); the rest are lost "
-                                 "for good.")
+        default=0.5, description="Share of wounded who return to duty (-); the rest are "
+                                 "permanently lost.")
     return_delay_days: Annotated[int, Field(ge=1, le=365)] = Field(
         default=21, description="Days in care before a wounded soldier returns (days).")
     fixed_daily_loss_fraction: Fraction | None = Field(

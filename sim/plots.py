@@ -98,7 +98,7 @@ def plot_casualties(daily: pd.DataFrame, path: str | Path, title: str = "") -> P
     for side in SIDE_COLOURS:
         _line(ax, daily, side, "killed_total", f"{side} killed")
         _line(ax, daily, side, "wounded_total", f"{side} wounded", linestyle="--")
-        _line(ax, daily, side, "permanently_lost_total", f"{side} lost for good",
+        _line(ax, daily, side, "permanently_lost_total", f"{side} permanently lost",
               linestyle=":")
     ax.set(xlabel="day", ylabel="cumulative persons",
            title="Casualties" + _replicate_note(daily))

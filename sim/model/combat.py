@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from sim.config import TACTICS
-from sim.model import kernels, morale, physics
+from sim.model import casualties, kernels, morale, physics
 from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, AreaFire, Band, Tallies
 from sim.model.units import IS_IN_SECTOR, RESERVE, select_rows
 from sim.sides import ATTACKER, DEFENDER
@@ -224,7 +224,7 @@ class Combat:
         hazards, move_m, removed, clearing, moving = kernels.hazards_and_moves(
             e, band, self._area_fire(e, support), ground, rules, u)
 
-        broken, destroyed = kernels.resolve_casualties(
+        broken, destroyed = casualties.resolve_casualties(
             m.rng, physics.casualty_probability(hazards), hazards, removed, clearing, e, u,
             self._tallies, ground, rules)
         for i in broken:

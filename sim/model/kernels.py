@@ -13,9 +13,14 @@ binomial algorithm, which gives numpy's numbers (:func:`sim.model.physics.draw_b
 (:func:`sim.model.physics.casualty_probability`), and the box sums of aimed fire do scipy's
 arithmetic (:func:`sim.model.physics.aimed_fire`): a seed gives the numbers it always gave.
 
-The equations are those of ``docs/ODD.md`` (sections 7.3 to 7.8). Arrays named like
-the model's unit columns hold the units in the sector, in index order; ``u_*`` arrays
-are the model's columns over all units, written through ``index``.
+The equations are those of ``docs/ODD.md`` (sections 7.3, 7.4, 7.7 and 7.8; the
+casualties of 7.4-7.6 are booked by :mod:`sim.model.casualties`). The kernels take named
+records: the units in the sector (:data:`ENGAGED_DTYPE`, a structured array), the
+model's unit column store (:data:`sim.model.units.UNIT_DTYPE`, written through
+``engaged.index``), the day's rules (:data:`RULES_DTYPE`), the cells
+(:class:`sim.model.sector.Ground`) and the small records below. Inside a kernel, fields
+are bound to local names at the top (``u_*`` for the column store's), so that the loops
+read as the equations.
 
 Compiled on first use and cached beside this file (or in numba's user cache), so a
 new environment pays a few seconds once.
@@ -28,16 +33,13 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from sim.model.morale import breaks, morale_after_losses
 from sim.model.physics import (
     AIMED,
     AREA,
     CAUSES,
     FIXED_RATE,
     MINES,
-    draw_by_cause,
     mine_hazard,
-    split_wounded,
 )
 from sim.model.units import (
     ADVANCING,
@@ -332,119 +334,6 @@ def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
                 if fighting[i]:
                     hazards[i, FIXED_RATE] = fixed_hazard[i]
     return hazards, move_m, removed, any_clearing, any_moving
-
-
-@njit(cache=True)
-def resolve_casualties(rng, probability, hazards, removed, any_clearing, engaged, units,
-                       tallies, ground, rules):
-    """The sub-step's casualties (ODD 7.4-7.6): drawn with each person's
-    ``probability`` and split by cause (:func:`sim.model.physics.draw_by_cause`), split into
-    killed and wounded (:func:`sim.model.physics.split_wounded`), booked
-    (:func:`book_casualties`), and the mines set off or ``removed`` by clearing taken off
-    their cells (:func:`remove_mines`). The draws come from ``rng``, numpy's Generator,
-    in the order of numpy's vectorised draws. ``units`` is the model's unit column
-    store, written through ``engaged.index``; ``tallies`` (:class:`Tallies`) the rest
-    the casualties add to.
-
-    Returns the units (indices into the model's columns) routed and destroyed.
-    """
-    hit, by_cause = draw_by_cause(rng, engaged.personnel, probability, hazards)
-    broken = destroyed = np.empty(0, dtype=np.int64)
-    mine_casualties = np.zeros(hit.size, dtype=np.int64)
-    if hit.size:
-        casualties = np.zeros(hit.size, dtype=np.int64)
-        for j in range(hit.size):
-            for k in range(by_cause.shape[1]):
-                casualties[j] += by_cause[j, k]
-            mine_casualties[j] = by_cause[j, MINES]
-        killed, returning, permanently_lost = split_wounded(
-            rng, casualties, engaged.killed_fraction[hit], engaged.return_fraction[hit])
-        broken, destroyed = book_casualties(
-            hit, by_cause, casualties, killed, returning, permanently_lost, engaged, units,
-            tallies, rules)
-    if any_clearing or mine_casualties.any():
-        remove_mines(removed, hit, mine_casualties, engaged.cell, ground)
-    return broken, destroyed
-
-
-@njit(cache=True)
-def book_casualties(hit, by_cause, casualties, killed, returning, permanently_lost, engaged,
-                    units, tallies, rules):
-    """Book the casualties of the units ``hit`` (positions among the ``engaged``; the
-    rows of ``by_cause``, ``casualties`` (their totals), ``killed``, ``returning`` and
-    ``permanently_lost`` match)
-    (ODD 7.5, 7.6): killed, wounded who return after their delay, wounded lost for good,
-    the training days lost with the dead and the permanently lost, morale, and who
-    breaks or is destroyed (their states are set).
-
-    Returns the units (indices into the model's columns) routed and destroyed, in the
-    order hit.
-    """
-    index, side, personnel, state = engaged.index, engaged.side, engaged.personnel, engaged.state
-    return_delay, training_days = engaged.return_delay_days, engaged.training_days
-    break_morale = engaged.break_morale
-    u_personnel, u_killed, u_wounded = units.personnel, units.killed, units.wounded
-    u_permanently_lost, u_in_care = units.permanently_lost, units.in_care
-    u_casualties_today, u_morale, u_state = units.casualties_today, units.morale, units.state
-    care_ring, casualties_by_cause = tallies.care_ring, tallies.casualties_by_cause
-    r = rules[0]
-    ring_days = care_ring.shape[1]
-    lost_days = np.zeros(2)
-    broken = np.empty(hit.size, dtype=np.int64)
-    destroyed = np.empty(hit.size, dtype=np.int64)
-    n_broken = n_destroyed = 0
-    for j in range(hit.size):
-        i = hit[j]
-        unit = index[i]
-        s = side[i]
-        for k in range(by_cause.shape[1]):
-            casualties_by_cause[s, k] += by_cause[j, k]
-        before = personnel[i]
-        after = before - casualties[j]
-        u_personnel[unit] = after
-        u_killed[unit] += killed[j]
-        u_wounded[unit] += returning[j] + permanently_lost[j]
-        u_permanently_lost[unit] += permanently_lost[j]
-        u_in_care[unit] += returning[j]
-        u_casualties_today[unit] += casualties[j]
-        care_ring[unit, (r.day + return_delay[i]) % ring_days] += returning[j]
-        lost_days[s] += (killed[j] + permanently_lost[j]) * training_days[i]
-        # Morale (7.6): losing a share f of the unit costs sensitivity x f.
-        morale = morale_after_losses(u_morale[unit], casualties[j], before,
-                                     r.morale_loss_per_casualty_fraction)
-        u_morale[unit] = morale
-        if after == 0:
-            destroyed[n_destroyed] = unit
-            n_destroyed += 1
-        elif (r.morale_enabled and IS_FIGHTING[state[i]]
-              and breaks(morale, break_morale[i])):
-            broken[n_broken] = unit
-            n_broken += 1
-    tallies.training_days_lost[:] += lost_days
-    for j in range(n_broken):
-        u_state[broken[j]] = ROUTED
-    for j in range(n_destroyed):
-        u_state[destroyed[j]] = DESTROYED
-    return broken[:n_broken], destroyed[:n_destroyed]
-
-
-@njit(cache=True)
-def remove_mines(removed, hit, mine_casualties, cells, ground):
-    """Mines leave their cells (ODD 7.4): those ``removed`` by clearing (per unit in the
-    sector) and one for each mine casualty of the units ``hit``; totals per cell, added
-    in unit order, then taken off the cell (never below zero)."""
-    mines, cell_scratch = ground.mines, ground.cell_scratch
-    amount = removed.copy()
-    for j in range(hit.size):
-        amount[hit[j]] += mine_casualties[j]
-    for i in range(amount.size):
-        if amount[i] != 0:
-            cell_scratch[cells[i]] += amount[i]
-    for i in range(amount.size):
-        total = cell_scratch[cells[i]]
-        if total != 0:
-            mines[cells[i]] = max(mines[cells[i]] - total, 0.0)
-            cell_scratch[cells[i]] = 0.0
 
 
 @njit(cache=True)

@@ -260,7 +260,7 @@ def draw_by_cause(rng, personnel, probability, hazards):
 
 @njit(cache=True)
 def split_wounded(rng, casualties, killed_fraction, return_fraction):
-    """Split casualties into killed, wounded who will return, and wounded lost for good
+    """Split casualties into killed, wounded who will return, and wounded permanently lost
     (binomials: first who is killed, then who of the wounded returns).
 
     >>> rng = np.random.default_rng(1)

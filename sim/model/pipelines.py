@@ -8,6 +8,7 @@ base level (what a recruit brings: prior service, education, fitness).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,6 +67,15 @@ def recruitment_rate(config, day: int, pool_left: float, pool_at_start: float,
     return rate
 
 
+@dataclass(frozen=True)
+class Cohort:
+    """Recruits of one contingent and day in training."""
+
+    graduation_day: int
+    persons: int
+    training_days: float  # the training they get: full, or shortened
+
+
 class Pipelines:
     """Recruit pools and training pipelines of all contingents.
 
@@ -84,13 +94,12 @@ class Pipelines:
         self.recruited_total = np.zeros(n, dtype=np.int64)
         self.graduated_total = np.zeros(n, dtype=np.int64)
         self.time_constant_days = training_time_constant_days
-        # Cohorts in training, per contingent: [graduation day, persons, training days].
-        self.cohorts: list[list[list]] = [[] for _ in range(n)]
+        self.cohorts: list[list[Cohort]] = [[] for _ in range(n)]  # per contingent
 
     @property
     def in_training(self) -> np.ndarray:
         """Persons in training, per contingent."""
-        return np.array([sum(c[1] for c in cohorts) for cohorts in self.cohorts],
+        return np.array([sum(c.persons for c in cohorts) for cohorts in self.cohorts],
                         dtype=np.int64)
 
     def recruit(self, day: int, line_strength=None, shortfall=None,
@@ -122,7 +131,7 @@ class Pipelines:
                 if (config.shortened_training_days is not None
                         and line_strength[k] < config.shorten_below_strength):
                     length = config.shortened_training_days
-                self.cohorts[k].append([day + math.ceil(length), int(recruits[k]), length])
+                self.cohorts[k].append(Cohort(day + math.ceil(length), int(recruits[k]), length))
         return recruits
 
     def graduate(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,16 +140,16 @@ class Pipelines:
         n = len(self.configs)
         persons, days_sum, level_sum = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
         for k, cohorts in enumerate(self.cohorts):
-            due = [c for c in cohorts if c[0] <= day]
+            due = [c for c in cohorts if c.graduation_day <= day]
             if not due:
                 continue
-            self.cohorts[k] = [c for c in cohorts if c[0] > day]
+            self.cohorts[k] = [c for c in cohorts if c.graduation_day > day]
             config = self.configs[k]
-            for _, count, length in due:
-                persons[k] += count
-                days_sum[k] += count * length
-                level_sum[k] += count * float(training_level(
-                    length, config.base_training_level, self.time_constant_days))
+            for cohort in due:
+                persons[k] += cohort.persons
+                days_sum[k] += cohort.persons * cohort.training_days
+                level_sum[k] += cohort.persons * float(training_level(
+                    cohort.training_days, config.base_training_level, self.time_constant_days))
             self.graduated_total[k] += persons[k]
         return persons, days_sum, level_sum
 

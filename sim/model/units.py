@@ -69,7 +69,7 @@ COLUMNS = (
     Column("killed", np.int64, "persons", "its soldiers killed so far"),
     Column("wounded", np.int64, "persons", "its soldiers wounded so far"),
     Column("returned", np.int64, "persons", "its wounded back from care so far"),
-    Column("permanently_lost", np.int64, "persons", "its wounded lost for good so far"),
+    Column("permanently_lost", np.int64, "persons", "its wounded permanently lost so far"),
     Column("in_care", np.int64, "persons", "its wounded in care, due back"),
     Column("casualties_today", np.int64, "persons", "its casualties today (for morale recovery)"),
 )
