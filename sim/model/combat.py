@@ -44,8 +44,8 @@ class Combat:
 
     def __init__(self, model: AttritionModel):
         self.model = model
-        sc = model.config
-        sides = (sc.attacker, sc.defender)
+        scenario = model.config
+        sides = (scenario.attacker, scenario.defender)
         self._kills_per_shooter = np.array([s.aimed_kills_per_shooter_per_day for s in sides])
         self._killed_fraction = np.array([s.killed_fraction for s in sides])
         self._return_fraction = np.array([s.return_to_duty_fraction for s in sides])
@@ -64,14 +64,14 @@ class Combat:
 
     def units_added(self) -> None:
         """Look up the tactic parameters of every unit (again, after new units formed)."""
-        u = self.model.units
+        units = self.model.units
         profiles = [self.model.config.tactics[name] for name in TACTICS]
         self._tactic = {
-            field: np.array([getattr(p, field) for p in profiles], dtype=float)[u["tactic"]]
+            field: np.array([getattr(p, field) for p in profiles], dtype=float)[units["tactic"]]
             for field in _TACTIC_FIELDS}
         self._tactic["clears_mines"] = self._tactic["clears_mines"].astype(bool)
-        self._elastic = u["tactic"] == TACTICS.index("elastic_defense")
-        self._footprint_m2 = u["initial_personnel"] * self._tactic["spacing_m"] ** 2
+        self._elastic = units["tactic"] == TACTICS.index("elastic_defense")
+        self._footprint_m2 = units["initial_personnel"] * self._tactic["spacing_m"] ** 2
 
     # ------------------------------------------------------------ skill (7.2)
     def experience(self) -> np.ndarray:
@@ -81,9 +81,9 @@ class Combat:
 
     def skill(self) -> np.ndarray:
         """Skill of every unit (0-1): training and experience, as far as its tactic allows."""
-        c = self.model.config.combat
+        config = self.model.config.combat
         return physics.skill(self.model.units["training_level"], self.experience(),
-                             self._tactic["training_leverage"], c.experience_weight)
+                             self._tactic["training_leverage"], config.experience_weight)
 
     # --------------------------------------------------------------- the day
     def prepare_day(self) -> None:
@@ -91,27 +91,27 @@ class Combat:
         (they change with days in action only), the ground as the kernels see it, the
         rules, and the units waiting in reserve (they leave it only when their wave is
         committed, at the start of a day)."""
-        m = self.model
-        u, c = m.units, m.config.combat
-        u["casualties_today"][:] = 0
-        self._dt = 1.0 / c.substeps_per_day
+        model = self.model
+        units, config = model.units, model.config.combat
+        units["casualties_today"][:] = 0
+        self._dt = 1.0 / config.substeps_per_day
         self._skill_today = self.skill()
-        self._kill_rate_today = (self._kills_per_shooter[u["side"]]
+        self._kill_rate_today = (self._kills_per_shooter[units["side"]]
                                  * self._tactic["fire_multiplier"]
-                                 * (1.0 + c.training_hit_gain * self._skill_today))
+                                 * (1.0 + config.training_hit_gain * self._skill_today))
         self._exposure_today = (self._tactic["exposure"]
-                                * (1.0 - c.training_exposure_reduction * self._skill_today))
-        self._aimed_radius_cells = max(1, math.ceil(c.aimed_fire_range_m / m.sector.cell_size_m))
-        self._ground = m.sector.ground(c)
-        self._rules = np.array([(
-            m.day, self._dt, self._any_fixed_loss, c.mine_sweep_width_m,
-            c.mines_cleared_per_person_per_day, c.clearance_casualties_per_mine,
-            c.routed_speed_m_per_day, c.elastic_fallback_ratio, c.elastic_counterattack_ratio,
-            c.elastic_max_fallback_m, c.morale_loss_per_casualty_fraction, c.morale_enabled,
-        )], dtype=RULES_DTYPE)
-        self._tallies = Tallies(m.forces.care_ring, self.casualties_by_cause,
+                                * (1.0 - config.training_exposure_reduction * self._skill_today))
+        self._aimed_radius_cells = max(1, math.ceil(config.aimed_fire_range_m
+                                                    / model.sector.cell_size_m))
+        self._ground = model.sector.ground(config)
+        self._rules = np.zeros(1, dtype=RULES_DTYPE)
+        self._rules["day"], self._rules["dt"] = model.day, self._dt
+        self._rules["any_fixed_loss"] = self._any_fixed_loss
+        for name in RULES_DTYPE.names[3:]:  # the rest are combat parameters of that name
+            self._rules[name] = getattr(config, name)
+        self._tallies = Tallies(model.forces.care_ring, self.casualties_by_cause,
                                 self.training_days_lost)
-        self._reserve_units = np.bincount(u["side"][u["state"] == RESERVE], minlength=2)
+        self._reserve_units = np.bincount(units["side"][units["state"] == RESERVE], minlength=2)
         self._engaged_today, self._engaged_stale = None, False
 
     def engaged(self, fresh: bool = False) -> tuple[np.ndarray, FireSupport]:
@@ -121,52 +121,57 @@ class Combat:
         support, which depends on who is there, is set again. With ``fresh``, gathered
         anew and not kept: what the kept set must equal (but for the fields set at the
         start of each sub-step)."""
-        u = self.model.units
+        units = self.model.units
+        in_sector = (IS_IN_SECTOR[units["state"]] & (units["personnel"] > 0)).nonzero()[0]
         if fresh:
-            engaged = self._gather((IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)).nonzero()[0])
+            engaged = self._gather(in_sector)
             return engaged, self._fire_support(engaged)
         if self._engaged_today is not None and not self._engaged_stale:
             return self._engaged_today
         if self._engaged_today is None:
-            engaged = self._gather((IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)).nonzero()[0])
+            engaged = self._gather(in_sector)
         else:
             engaged = self._engaged_today[0]
-            a = engaged["index"]
-            engaged = select_rows(engaged, IS_IN_SECTOR[u["state"][a]] & (u["personnel"][a] > 0))
+            rows = engaged["index"]
+            engaged = select_rows(engaged, IS_IN_SECTOR[units["state"][rows]]
+                                  & (units["personnel"][rows] > 0))
         support = self._fire_support(engaged)
         self._engaged_today, self._engaged_stale = (engaged, support), False
         return engaged, support
 
-    def _gather(self, a: np.ndarray) -> np.ndarray:
-        """The units ``a`` (rows of the column store, in the sector) as engaged today."""
-        m = self.model
-        u, c, tactic, sector = m.units, m.config.combat, self._tactic, m.sector
-        e = np.zeros(a.size, dtype=ENGAGED_DTYPE)
-        side = u["side"][a]
-        e["index"], e["side"], e["attacking"] = a, side, side == ATTACKER
-        e["x"], e["y_m"], e["y0_m"] = u["x"][a], u["y_m"][a], u["y0_m"][a]
-        e["row"] = sector.rows(e["y_m"])
-        e["cell"] = e["x"] * sector.depth + e["row"]
-        e["side_cell"] = side * sector.width * sector.depth
-        e["kill_rate"], e["exposure"] = self._kill_rate_today[a], self._exposure_today[a]
-        e["drone_exposure"] = 1.0 - c.drone_adaptation_effect * u["theatre_adaptation"][a]
-        e["skill"], e["training_days"] = self._skill_today[a], u["training_days"][a]
+    def _gather(self, rows: np.ndarray) -> np.ndarray:
+        """The units ``rows`` (rows of the column store, in the sector) as engaged today."""
+        model = self.model
+        units, config, tactic, sector = model.units, model.config.combat, self._tactic, model.sector
+        engaged = np.zeros(rows.size, dtype=ENGAGED_DTYPE)
+        side = units["side"][rows]
+        engaged["index"], engaged["side"], engaged["attacking"] = rows, side, side == ATTACKER
+        for name in ("x", "y_m", "y0_m", "training_days"):
+            engaged[name] = units[name][rows]
+        engaged["row"] = sector.rows(engaged["y_m"])
+        engaged["cell"] = engaged["x"] * sector.depth + engaged["row"]
+        engaged["side_cell"] = side * sector.width * sector.depth
+        engaged["kill_rate"] = self._kill_rate_today[rows]
+        engaged["exposure"] = self._exposure_today[rows]
+        engaged["drone_exposure"] = (1.0 - config.drone_adaptation_effect
+                                     * units["theatre_adaptation"][rows])
+        engaged["skill"] = self._skill_today[rows]
         for name in ("mine_exposure", "advance_speed_m_per_day", "assault_speed_m_per_day",
                      "clears_mines", "break_morale"):
-            e[name] = tactic[name][a]
-        e["elastic"] = self._elastic[a]
-        e["killed_fraction"] = self._killed_fraction[side]
-        e["return_fraction"] = self._return_fraction[side]
-        e["return_delay_days"] = self._return_delay_days[side]
-        e["fixed_hazard"] = self._fixed_hazard_per_day[side] * self._dt
-        return e
+            engaged[name] = tactic[name][rows]
+        engaged["elastic"] = self._elastic[rows]
+        engaged["killed_fraction"] = self._killed_fraction[side]
+        engaged["return_fraction"] = self._return_fraction[side]
+        engaged["return_delay_days"] = self._return_delay_days[side]
+        engaged["fixed_hazard"] = self._fixed_hazard_per_day[side] * self._dt
+        return engaged
 
-    def _fire_support(self, e: np.ndarray) -> FireSupport:
+    def _fire_support(self, engaged: np.ndarray) -> FireSupport:
         """Artillery and drone hazards on each side's units in the sector, spread over
         their footprints (ODD 7.3), and each side's organic fire rate."""
         cfg_of = (self.model.config.attacker, self.model.config.defender)
         dt = self._dt
-        footprint_m2 = kernels.side_totals(e, self._footprint_m2)
+        footprint_m2 = kernels.side_totals(engaged, self._footprint_m2)
         artillery, drones, organic, organic_area = np.zeros((4, 2))
         for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
             if footprint_m2[target] == 0.0:
@@ -182,14 +187,14 @@ class Combat:
             organic_area[firer] = cfg.organic_lethal_area_m2
         return FireSupport(footprint_m2, artillery, drones, organic, organic_area)
 
-    def _area_fire(self, e: np.ndarray, support: FireSupport) -> AreaFire:
+    def _area_fire(self, engaged: np.ndarray, support: FireSupport) -> AreaFire:
         """Per-person hazard of area fire on each side this sub-step, before protection:
         artillery and drones are fixed for the day, organic fire grows with the enemy's
         soldiers fighting (ODD 7.3)."""
         if not np.count_nonzero(support.organic_strikes_per_person):
             return AreaFire(support.artillery_hazard, support.drone_hazard)
-        shooters = np.bincount(e["side"], weights=np.where(e["fighting"], e["personnel"], 0),
-                               minlength=2)
+        fighting = np.where(engaged["fighting"], engaged["personnel"], 0)
+        shooters = np.bincount(engaged["side"], weights=fighting, minlength=2)
         shelling = support.artillery_hazard.copy()
         # A side has an organic fire rate only where the enemy has units in the sector.
         for firer in support.organic_strikes_per_person.nonzero()[0]:
@@ -208,55 +213,56 @@ class Combat:
 
         The others cannot fire, be hit or move, and a binomial draw with no one exposed
         uses no random numbers, so the draws are those of a pass over all units."""
-        m = self.model
-        u, ground, rules = m.units, self._ground, self._rules
-        e, support = self.engaged()
-        kernels.start_substep(e, u)
+        model = self.model
+        units, ground, rules = model.units, self._ground, self._rules
+        engaged, support = self.engaged()
+        kernels.start_substep(engaged, units)
 
         # Aimed fire: box sums over the contact band (ODD 7.3).
         radius = self._aimed_radius_cells
-        first_row, rows, present, fire = kernels.contact_grids(e, self._dt, radius, ground.width)
+        first_row, band_rows, present, fire = kernels.contact_grids(engaged, self._dt, radius,
+                                                                    ground.width)
         per_target = in_range = present
-        if rows:
+        if band_rows:
             per_target, in_range = physics.aimed_fire(present, fire, radius)
-        band = Band(first_row, rows, per_target.reshape(-1), in_range.reshape(-1),
+        band = Band(first_row, band_rows, per_target.reshape(-1), in_range.reshape(-1),
                     present.reshape(-1))
         hazards, move_m, removed, clearing, moving = kernels.hazards_and_moves(
-            e, band, self._area_fire(e, support), ground, rules, u)
+            engaged, band, self._area_fire(engaged, support), ground, rules, units)
 
         broken, destroyed = casualties.resolve_casualties(
-            m.rng, physics.casualty_probability(hazards), hazards, removed, clearing, e, u,
-            self._tallies, ground, rules)
+            model.rng, physics.casualty_probability(hazards), hazards, removed, clearing,
+            engaged, units, self._tallies, ground, rules)
         for i in broken:
-            m.records.event(substep, "unit_routed", i)
+            model.records.event(substep, "unit_routed", i)
         for i in destroyed:
-            m.records.event(substep, "unit_destroyed", i)
+            model.records.event(substep, "unit_destroyed", i)
         if broken.size or destroyed.size:
             self.occupancy_changed = True
         if destroyed.size:
             self._engaged_stale = True
         if moving:
             self.occupancy_changed = True
-            if kernels.move_units(e, move_m, u, ground):
+            if kernels.move_units(engaged, move_m, units, ground):
                 self._engaged_stale = True  # routed units left the sector
-        standing, counts, breakthrough, contested = kernels.standing(e, u, ground)
+        standing, counts, breakthrough, contested = kernels.standing(engaged, units, ground)
         if self.occupancy_changed:
             self.occupancy_changed = False
             if contested:
-                self._change_hands(e, standing, substep)
-        return self._stop_condition(e, standing, counts, breakthrough)
+                self._change_hands(engaged, standing, substep)
+        return self._stop_condition(engaged, standing, counts, breakthrough)
 
-    def _change_hands(self, e: np.ndarray, standing: np.ndarray, substep: int) -> None:
+    def _change_hands(self, engaged: np.ndarray, standing: np.ndarray, substep: int) -> None:
         """A cell changes hands when only the other side's fighting units stand in it
         (``standing``: which of the units in the sector still fight)."""
-        m = self.model
-        _, takers = kernels.cells_changing_hands(e, standing, self._ground.control)
-        contingent = m.units["contingent"]
+        model = self.model
+        _, takers = kernels.cells_changing_hands(engaged, standing, self._ground.control)
+        contingent = model.units["contingent"]
         for i in takers:
             self.cells_taken[contingent[i]] += 1
-            m.records.event(substep, "cell_taken", i)
+            model.records.event(substep, "cell_taken", i)
 
-    def _stop_condition(self, e: np.ndarray, standing: np.ndarray, counts: np.ndarray,
+    def _stop_condition(self, engaged: np.ndarray, standing: np.ndarray, counts: np.ndarray,
                         breakthrough: bool) -> str | None:
         """Why the battle ends after this sub-step, if it does (``standing``: which of
         the units in the sector still fight; ``counts``: how many on each side;
@@ -274,7 +280,8 @@ class Combat:
             return "breakthrough"
         if not able[DEFENDER]:
             # Attackers that can move walk on to a breakthrough, so ground is measured.
-            if not np.count_nonzero(e["advance_speed_m_per_day"][standing & e["attacking"]] > 0):
+            movers = standing & engaged["attacking"]
+            if not np.count_nonzero(engaged["advance_speed_m_per_day"][movers] > 0):
                 return "defender_broken"
         return None
 
@@ -282,16 +289,17 @@ class Combat:
     def end_of_day(self) -> None:
         """Units in the sector gain days in action and adaptation (7.2); those that had
         a quiet day recover morale (7.6)."""
-        u, c = self.model.units, self.model.config.combat
-        committed = IS_IN_SECTOR[u["state"]]
-        u["days_in_action"] += committed
-        growth = physics.saturating_growth(u["days_in_action"], c.adaptation_time_constant_days)
+        units, config = self.model.units, self.model.config.combat
+        committed = IS_IN_SECTOR[units["state"]]
+        units["days_in_action"] += committed
+        growth = physics.saturating_growth(units["days_in_action"],
+                                           config.adaptation_time_constant_days)
         # Adaptation closes the gap from its starting level as days in action accumulate.
-        u["theatre_adaptation"] = np.where(
-            committed, np.maximum(u["theatre_adaptation"],
-                                  u["initial_adaptation"]
-                                  + (1 - u["initial_adaptation"]) * growth),
-            u["theatre_adaptation"])
-        quiet = committed & (u["casualties_today"] == 0)
-        u["morale"] = morale.recover(u["morale"], quiet, c.morale_recovery_per_day,
-                                     u["initial_morale"])
+        units["theatre_adaptation"] = np.where(
+            committed, np.maximum(units["theatre_adaptation"],
+                                  units["initial_adaptation"]
+                                  + (1 - units["initial_adaptation"]) * growth),
+            units["theatre_adaptation"])
+        quiet = committed & (units["casualties_today"] == 0)
+        units["morale"] = morale.recover(units["morale"], quiet, config.morale_recovery_per_day,
+                                     units["initial_morale"])

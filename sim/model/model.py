@@ -61,10 +61,10 @@ class AttritionModel(mesa.Model):
     def _initial_units(self) -> np.ndarray:
         """The scenario's units, each side's interleaved across the front so that no
         contingent owns a flank; waves due later wait in reserve."""
-        sc = self.config
+        scenario = self.config
         groups = []
         for side, name in enumerate(SIDES):
-            side_groups = getattr(sc, name).units
+            side_groups = getattr(scenario, name).units
             band = sum(g.count for g in side_groups)
             for group in side_groups:
                 if (name, group.contingent) not in self.contingents:
@@ -78,7 +78,7 @@ class AttritionModel(mesa.Model):
                     initial_personnel=group.personnel, training_days=group.training_days,
                     training_level=training_level(group.training_days,
                                                   group.base_training_level,
-                                                  sc.training.time_constant_days),
+                                                  scenario.training.time_constant_days),
                     days_in_action=group.experience_days,
                     theatre_adaptation=group.theatre_adaptation,
                     initial_adaptation=group.theatre_adaptation,

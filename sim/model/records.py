@@ -79,16 +79,16 @@ class Records:
               contingent: int | None = None) -> None:
         """Log an event of unit ``unit`` (its row in the column store) or, with ``unit``
         None, of a whole ``contingent``."""
-        m = self.model
+        model = self.model
         if unit is None:
-            side, name = m.contingents[contingent]
-            self._events.append((m.day, substep, kind, side, name, -1, -1, -1))
+            side, name = model.contingents[contingent]
+            self._events.append((model.day, substep, kind, side, name, -1, -1, -1))
             return
-        row = m.units[unit]
-        self._events.append((m.day, substep, kind, SIDES[row["side"]],
-                             m.contingents[row["contingent"]][1],
-                             m.unit_agents[unit].unique_id, int(row["x"]),
-                             m.sector.row(row["y_m"])))
+        row = model.units[unit]
+        self._events.append((model.day, substep, kind, SIDES[row["side"]],
+                             model.contingents[row["contingent"]][1],
+                             model.unit_agents[unit].unique_id, int(row["x"]),
+                             model.sector.row(row["y_m"])))
 
     @property
     def events(self) -> list[Event]:
@@ -97,33 +97,34 @@ class Records:
 
     def record_day(self) -> None:
         """Append the day's row per contingent and per side."""
-        m = self.model
-        u, forces, sector = m.units, m.forces, m.sector
-        n_cont = len(m.contingents)
+        model = self.model
+        units, forces, sector = model.units, model.forces, model.sector
+        n_cont = len(model.contingents)
         totals = self._totals()
-        in_sector = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
-        cells, n_cells = sector.cells(u["x"], u["y_m"]), sector.width * sector.depth
+        in_sector = IS_IN_SECTOR[units["state"]] & (units["personnel"] > 0)
+        cells, n_cells = sector.cells(units["x"], units["y_m"]), sector.width * sector.depth
         columns = {
-            "personnel": forces.contingent_sum(u["personnel"]),
-            "personnel_fighting": forces.contingent_sum(u["personnel"], IS_FIGHTING[u["state"]]),
+            "personnel": forces.contingent_sum(units["personnel"]),
+            "personnel_fighting": forces.contingent_sum(units["personnel"],
+                                                        IS_FIGHTING[units["state"]]),
             "reserve": forces.reserve,
-            "in_care": forces.contingent_sum(u["in_care"]),
+            "in_care": forces.contingent_sum(units["in_care"]),
             "pool": forces.pipelines.pool,
             "in_training": forces.pipelines.in_training,
             **{f: totals[f] - self._prev_totals[f] for f in _FLOWS},
             "killed_total": totals["killed"],
             "wounded_total": totals["wounded"],
             "permanently_lost_total": totals["permanently_lost"],
-            "cells_held": np.bincount(np.unique(u["contingent"][in_sector] * n_cells
+            "cells_held": np.bincount(np.unique(units["contingent"][in_sector] * n_cells
                                                 + cells[in_sector]) // n_cells,
                                       minlength=n_cont),
-            "ground_gained_m": m.combat.cells_taken * sector.cell_size_m / sector.width,
+            "ground_gained_m": model.combat.cells_taken * sector.cell_size_m / sector.width,
         }
         self._prev_totals = totals
         block = np.zeros((n_cont + 2, len(RECORD_COLUMNS) - 3))
         for j, name in enumerate(RECORD_COLUMNS[3:]):
             block[:n_cont, j] = columns[name]
-        side_of = np.array([SIDES.index(s) for s, _ in m.contingents])
+        side_of = np.array([SIDES.index(s) for s, _ in model.contingents])
         control = sector.grid.control.data
         for s in (0, 1):
             block[n_cont + s] = block[:n_cont][side_of == s].sum(axis=0)
@@ -133,12 +134,12 @@ class Records:
 
     def _totals(self) -> dict[str, np.ndarray]:
         """Cumulative totals per contingent, from which the daily flows are taken."""
-        m = self.model
-        u, forces = m.units, m.forces
-        return {"killed": forces.contingent_sum(u["killed"]),
-                "wounded": forces.contingent_sum(u["wounded"]),
-                "returned": forces.contingent_sum(u["returned"]),
-                "permanently_lost": forces.contingent_sum(u["permanently_lost"]),
+        model = self.model
+        units, forces = model.units, model.forces
+        return {"killed": forces.contingent_sum(units["killed"]),
+                "wounded": forces.contingent_sum(units["wounded"]),
+                "returned": forces.contingent_sum(units["returned"]),
+                "permanently_lost": forces.contingent_sum(units["permanently_lost"]),
                 "recruited": forces.pipelines.recruited_total.copy(),
                 "graduated": forces.pipelines.graduated_total.copy()}
 
@@ -146,13 +147,13 @@ class Records:
     def daily_records(self) -> pd.DataFrame:
         """Tidy daily record: one row per day and contingent, plus a row per side
         (``contingent == 'all'``). Column meanings are in ``docs/ODD.md`` section 7.9."""
-        m = self.model
-        labels = m.contingents + [(s, "all") for s in SIDES]
+        model = self.model
+        labels = model.contingents + [(s, "all") for s in SIDES]
         days = len(self._rows)
         data = np.vstack(self._rows)
         frame = pd.DataFrame(data, columns=list(RECORD_COLUMNS[3:]))
-        frame = frame.astype({c: "int64" for c in RECORD_COLUMNS[3:-1]})
-        frame.insert(0, "contingent", [c for _, c in labels] * days)
+        frame = frame.astype({config: "int64" for config in RECORD_COLUMNS[3:-1]})
+        frame.insert(0, "contingent", [config for _, config in labels] * days)
         frame.insert(0, "side", [s for s, _ in labels] * days)
         frame.insert(0, "day", np.repeat(np.arange(days), len(labels)))
         return frame
@@ -170,40 +171,41 @@ class Records:
 
     def front_map(self) -> FrontMap:
         """The sector now (:class:`FrontMap`)."""
-        m = self.model
-        u, grid = m.units, m.sector.grid
-        here = IS_IN_SECTOR[u["state"]] & (u["personnel"] > 0)
-        units = pd.DataFrame({
-            "side": [SIDES[s] for s in u["side"][here]],
-            "contingent": [m.contingents[k][1] for k in u["contingent"][here]],
-            "state": [STATES[s] for s in u["state"][here]],
-            "personnel": u["personnel"][here], "x": u["x"][here], "y_m": u["y_m"][here]})
+        model = self.model
+        units, grid = model.units, model.sector.grid
+        here = IS_IN_SECTOR[units["state"]] & (units["personnel"] > 0)
+        in_sector = pd.DataFrame({
+            "side": [SIDES[s] for s in units["side"][here]],
+            "contingent": [model.contingents[k][1] for k in units["contingent"][here]],
+            "state": [STATES[s] for s in units["state"][here]],
+            "personnel": units["personnel"][here], "x": units["x"][here],
+            "y_m": units["y_m"][here]})
         return FrontMap(control=grid.control.data.copy(), mines=grid.mines.data.copy(),
                         fortification=grid.fortification.data.copy(),
-                        initial_control=m.sector.initial_control.copy(),
-                        cell_size_m=m.sector.cell_size_m, day=m.day,
-                        contingents=list(m.contingents), units=units)
+                        initial_control=model.sector.initial_control.copy(),
+                        cell_size_m=model.sector.cell_size_m, day=model.day,
+                        contingents=list(model.contingents), units=in_sector)
 
     def summary(self) -> dict[str, Any]:
         """Run summary; keys and meanings are in ``docs/ODD.md`` section 7.9."""
-        m = self.model
-        u, combat = m.units, m.combat
-        out: dict[str, Any] = {"days": m.day, "stop_reason": m.stop_reason,
-                               "winner": _WINNER.get(m.stop_reason)}
+        model = self.model
+        units, combat = model.units, model.combat
+        out: dict[str, Any] = {"days": model.day, "stop_reason": model.stop_reason,
+                               "winner": _WINNER.get(model.stop_reason)}
         casualties = {}
         for s, name in enumerate(SIDES):
-            mine = u["side"] == s
-            out[f"{name}_killed"] = int(u["killed"][mine].sum())
-            out[f"{name}_wounded"] = int(u["wounded"][mine].sum())
-            out[f"{name}_permanently_lost"] = int(u["permanently_lost"][mine].sum())
-            out[f"{name}_personnel"] = int(u["personnel"][mine].sum())
+            mine = units["side"] == s
+            out[f"{name}_killed"] = int(units["killed"][mine].sum())
+            out[f"{name}_wounded"] = int(units["wounded"][mine].sum())
+            out[f"{name}_permanently_lost"] = int(units["permanently_lost"][mine].sum())
+            out[f"{name}_personnel"] = int(units["personnel"][mine].sum())
             for k, cause in enumerate(CAUSES):
                 out[f"{name}_casualties_{cause}"] = int(combat.casualties_by_cause[s, k])
             out[f"{name}_training_days_lost"] = float(combat.training_days_lost[s])
             casualties[name] = out[f"{name}_killed"] + out[f"{name}_wounded"]
         out["loss_exchange_ratio"] = (casualties["attacker"] / casualties["defender"]
                                       if casualties["defender"] else None)
-        out["ground_gained_m"] = m.sector.ground_gained_m(ATTACKER)
+        out["ground_gained_m"] = model.sector.ground_gained_m(ATTACKER)
         km = out["ground_gained_m"] / 1000.0
         out["attacker_casualties_per_km"] = casualties["attacker"] / km if km > 0 else None
         out["attacker_training_days_lost_per_km"] = (

@@ -65,8 +65,8 @@ class Sector:
         self.initial_control = self.grid.control.data.copy()
         self._cell_scratch = np.zeros(self.width * self.depth)
         # The grid's cells by flat index (x * depth + row), to put agents in them.
-        self._grid_cells = [self.grid[divmod(c, self.depth)]
-                            for c in range(self.width * self.depth)]
+        self._grid_cells = [self.grid[divmod(flat, self.depth)]
+                            for flat in range(self.width * self.depth)]
         # Cell each unit's agent stands in (-1: off the grid); agents move when it changes.
         self._agent_cell = np.zeros(0, dtype=np.int64)
         # Units placed so far on each side: new units take the next slots along the front.
@@ -93,17 +93,17 @@ class Sector:
         ``band`` (the number of the side's units being placed at the start), they are
         spread in depth over the side's start rows; without it they enter at the row
         nearest the enemy."""
-        c = self.config
+        config = self.config
         slots = self._placed[side] + np.arange(count)
         self._placed[side] += count
         x = (slots * _stride(self.width)) % self.width
         if band is None:
-            row = np.full(count, c.attacker_rows - 1 if side == ATTACKER
+            row = np.full(count, config.attacker_rows - 1 if side == ATTACKER
                           else self.defender_front_row)
         elif side == ATTACKER:
-            row = c.attacker_rows - 1 - (slots * c.attacker_rows) // band
+            row = config.attacker_rows - 1 - (slots * config.attacker_rows) // band
         else:
-            row = self.defender_front_row + (slots * max(1, c.fortified_rows)) // band
+            row = self.defender_front_row + (slots * max(1, config.fortified_rows)) // band
         return x.astype(np.int64), (row + 0.5) * self.cell_size_m
 
     # --------------------------------------------------------------- ground
@@ -134,8 +134,8 @@ class Sector:
         cell = np.where(IS_IN_SECTOR[units["state"]], self.cells(units["x"], units["y_m"]), -1)
         cells = self._grid_cells
         for i in (cell != self._agent_cell).nonzero()[0].tolist():
-            c = int(cell[i])
-            agents[i].cell = None if c < 0 else cells[c]
+            flat = int(cell[i])
+            agents[i].cell = None if flat < 0 else cells[flat]
         self._agent_cell = cell
 
 
