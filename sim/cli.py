@@ -78,7 +78,8 @@ def _run(args: argparse.Namespace) -> int:
         summary = run_summary(scenario, args.seed, results)
         write_run(folder, scenario, results, summary, args.format)
         if args.animate is not None:
-            _animate(scenario, args.seed, args.animate, args.animate_every)
+            first = summary.get("seeds", [args.seed])[0]
+            _animate(scenario, first, args.animate, args.animate_every)
     if args.json:
         print(to_json(summary))
         return 0

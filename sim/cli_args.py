@@ -93,9 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--days", type=_int_at_least(1), default=None,
                          help="days to simulate at most (default: the scenario's max_days)")
     run_cmd.add_argument("--replicates", type=_int_at_least(1), default=1, metavar="N",
-                         help="runs with seeds SEED, SEED+1, ..., SEED+N-1; the summary then "
-                              "gives per key the mean and the 95%% confidence interval of "
-                              "the mean (default: 1)")
+                         help="runs of the scenario; with N > 1, replicate i has the seed "
+                              "run_seed(SEED, 0, i) drawn from SEED (sim.seeds; listed in "
+                              "summary.json), and the summary gives per key the mean and the "
+                              "95%% confidence interval of the mean (default: 1, a run of "
+                              "SEED itself)")
     run_cmd.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                          dest="overrides",
                          help="override a scenario key, e.g. --set attacker.drones=40 or "

@@ -70,7 +70,8 @@ def write_run(folder: Path, scenario: Scenario, results: list[RunResult],
               summary: dict[str, Any], fmt: str = "csv") -> None:
     """Write a run's files into ``folder``: ``daily`` and ``events`` (``fmt``: csv or
     parquet, a ``seed`` column first), ``summary.json`` (:func:`run_summary`),
-    ``scenario.toml`` (:func:`resolved_toml`) and the PNG plots of :mod:`sim.plots`."""
+    ``scenario.toml`` (:func:`resolved_toml`) and the PNG plots of :mod:`sim.plots` (the
+    front map is the first replicate's)."""
     from sim import plots
 
     seed_list = summary.get("seeds", [summary["seed"]])
@@ -88,12 +89,12 @@ def write_run(folder: Path, scenario: Scenario, results: list[RunResult],
     (folder / "scenario.toml").write_text(resolved_toml(scenario))
     title = f"{scenario.name}, seed {summary['seed']}"
     if len(results) > 1:
-        title += f" to {seed_list[-1]}"
+        title = f"{scenario.name}, {len(results)} replicates from seed {summary['seed']}"
     plots.plot_strengths(daily, folder / "strengths.png", title)
     plots.plot_casualties(daily, folder / "casualties.png", title)
     plots.plot_force_generation(daily, folder / "force_generation.png", title)
     plots.plot_front_map(results[0].front, folder / "front_map.png",
-                         f"{scenario.name}, seed {summary['seed']}")
+                         f"{scenario.name}, seed {seed_list[0]}")
 
 
 def resolved_toml(scenario: Scenario) -> str:
@@ -170,7 +171,7 @@ def format_table(summary: dict[str, Any]) -> str:
     """The terminal's compact summary: a row per measure, a column per side."""
     n = summary["replicates"]
     seeds = f"seed {summary['seed']}" if n == 1 else \
-        f"seeds {summary['seed']}-{summary['seed'] + n - 1} (mean [95% CI])"
+        f"{n} replicates from seed {summary['seed']} (mean [95% CI])"
     lines = [f"{summary['scenario']}, {seeds}: {_cell(summary['days'])} days, "
              f"stop: {_cell(summary['stop_reason'])}, winner: {_cell(summary['winner'])}", ""]
     rows = [(label, *(_cell(summary[key.format(side=side)]) for side in SIDES))

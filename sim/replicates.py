@@ -1,8 +1,9 @@
-"""Replicates: the same scenario under consecutive seeds, and what they say together.
+"""Replicates: the same scenario under several seeds, and what they say together.
 
-Replicate ``i`` of a run with seed ``s`` uses seed ``s + i``; numpy turns each integer
-into an independent stream (through ``SeedSequence``), so the replicates are independent
-and any one of them can be rerun alone.
+Replicate ``i`` under master seed ``s`` uses seed ``run_seed(s, 0, i)``, as a sweep's
+point 0 would (:mod:`sim.seeds`, the one home of the seed scheme); one replicate is a
+single run of ``s`` itself. The seeds are independent, stored with the results, and any
+replicate can be rerun alone with ``run(scenario, seed=...)``.
 
     >>> from sim import Scenario
     >>> results = run_replicates(Scenario(max_days=2), seed=5, replicates=3)
@@ -21,11 +22,7 @@ from typing import Any
 from scipy import stats
 
 from sim import RunResult, Scenario, run
-
-
-def replicate_seeds(seed: int, replicates: int) -> list[int]:
-    """Seeds of ``replicates`` runs starting from ``seed``."""
-    return [seed + i for i in range(replicates)]
+from sim.seeds import replicate_seeds
 
 
 def run_replicates(scenario: Scenario, seed: int, replicates: int) -> list[RunResult]:

@@ -11,6 +11,7 @@ import pytest
 
 from sim.cli import main
 from sim.scenarios import PROJECT_SCENARIOS, available, load
+from sim.seeds import run_seed
 
 OUTPUTS = ["casualties.png", "daily.csv", "events.csv", "force_generation.png",
            "front_map.png", "scenario.toml", "strengths.png", "summary.json"]
@@ -66,11 +67,33 @@ def test_replicates_give_mean_and_interval_per_key(tmp_path, capsys):
     assert main(["run", "fortified_defense", "--days", "3", "--replicates", "4", "--seed",
                  "10", "--json", "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["seeds"] == [10, 11, 12, 13] and summary["replicates"] == 4
+    # Replicate i of master seed 10 runs run_seed(10, 0, i), as a sweep's point 0.
+    seeds = [run_seed(10, 0, i) for i in range(4)]
+    assert summary["seeds"] == seeds and summary["replicates"] == 4
     killed = summary["attacker_killed"]
     assert killed["n"] == 4 and killed["ci95_low"] <= killed["mean"] <= killed["ci95_high"]
     assert summary["stop_reason"] == {"max_days": 4}
-    assert sorted(pd.read_csv(out / "daily.csv")["seed"].unique()) == [10, 11, 12, 13]
+    assert sorted(pd.read_csv(out / "daily.csv")["seed"].unique()) == sorted(seeds)
+
+
+def test_one_replicate_is_the_seed_itself_and_each_replicate_reruns_alone(tmp_path, capsys):
+    """--replicates 1 (the default) runs SEED itself, as run(seed=SEED) does; the daily
+    record of replicate i is that of run(seed=run_seed(SEED, 0, i))."""
+    from sim import run
+
+    scenario = load("fortified_defense", days=2)
+    assert main(["run", "fortified_defense", "--days", "2", "--seed", "7", "--replicates", "3",
+                 "--format", "parquet", "--json", "--out", str(tmp_path / "r")]) == 0
+    daily = pd.read_parquet(tmp_path / "r" / "daily.parquet")
+    alone = run(scenario, seed=run_seed(7, 0, 2)).daily
+    mine = daily[daily["seed"] == run_seed(7, 0, 2)].drop(columns="seed")
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), alone, check_dtype=False)
+    assert main(["run", "fortified_defense", "--days", "2", "--seed", "7", "--json",
+                 "--out", str(tmp_path / "one")]) == 0
+    capsys.readouterr()
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert one["seed"] == 7 and one["attacker_killed"] == run(scenario, seed=7).summary[
+        "attacker_killed"]
 
 
 def test_default_run_is_the_foreign_contingent_in_a_fresh_folder(tmp_path):

@@ -103,8 +103,9 @@ def test_overrides_reach_list_items_and_the_resolved_file_loads_back(tmp_path):
 
 
 # ------------------------------------------------------------- calibration
-# Seeds 1-10 for both calibrated scenarios; a band holds when the whole 95% confidence
-# interval of the replicate mean lies inside it, so one lucky run cannot pass it.
+# Ten replicates under master seed 1 (seeds run_seed(1, 0, i), sim.seeds) for both
+# calibrated scenarios; a band holds when the whole 95% confidence interval of the
+# replicate mean lies inside it, so one lucky run cannot pass it.
 CALIBRATION_SEEDS = 10
 
 
