@@ -91,6 +91,21 @@ def test_a_base_is_found_beside_the_file_and_its_errors_name_it(tmp_path):
         load(tmp_path / "child.toml")
 
 
+@pytest.mark.parametrize("override, allowed", [
+    ("attacker.units[0].trainng_days=5", "did you mean 'training_days'? allowed: contingent, "
+                                         "count, personnel, tactic, training_days"),
+    ("attacker.contingents.foreign.poool=3", "did you mean 'pool'? allowed: pool, recruitment"),
+    ("tactics.human_wave.spd=1", "allowed: spacing_m, advance_speed_m_per_day"),
+    ("drones=4", "allowed: name, description, sources, max_days"),
+])
+def test_an_unknown_key_names_the_keys_allowed_where_it_stands(override, allowed):
+    """In a list item, a table's entry or a tactic as at the top (list items once named
+    nothing: 'allowed: ')."""
+    with pytest.raises(ScenarioError) as err:
+        load("human_wave_foreign_contingent", [override])
+    assert "unknown key" in str(err.value) and allowed in str(err.value), str(err.value)
+
+
 def test_overrides_reach_list_items_and_the_resolved_file_loads_back(tmp_path):
     scenario = load("convict_waves", ["attacker.units[0].personnel=25",
                                       "attacker.contingents.convicts.pool=1000"], days=7)
