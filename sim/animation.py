@@ -16,8 +16,6 @@ Pillow; MP4 needs ``ffmpeg`` on the PATH.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -25,6 +23,7 @@ from matplotlib import animation
 
 from sim import RunResult
 from sim.plots import LIVE_COLUMNS, ChartsView, FrontView, side_series
+from sim.publish import write_atomically
 
 FORMATS = {".gif": "pillow", ".mp4": "ffmpeg"}
 FRAMES_PER_SECOND = 6
@@ -49,7 +48,7 @@ def write_animation(result: RunResult, path: str | Path, title: str = "",
     """Write ``result.fronts`` (see :func:`sim.run`) as an animation to ``path`` (.gif,
     or .mp4 where ffmpeg exists): one frame per kept front, ``fps`` frames a second.
 
-    The file appears whole or not at all: frames go to a temporary file beside it."""
+    The file appears whole or not at all (:func:`sim.publish.write_atomically`)."""
     if not result.fronts:
         raise ValueError("the run kept no fronts; run it with front_every_days")
     writer = animation.writers[check_target(path)](fps=fps)
@@ -61,24 +60,18 @@ def write_animation(result: RunResult, path: str | Path, title: str = "",
     charts = ChartsView([fig.add_subplot(grid[r, c]) for r in (0, 1) for c in (1, 2)],
                         span=history)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    handle, partial = tempfile.mkstemp(suffix=path.suffix, prefix=f".{path.stem}-",
-                                       dir=path.resolve().parent)
-    os.close(handle)
-    try:
-        with writer.saving(fig, partial, dpi):
+
+    def film(partial: Path) -> None:
+        with writer.saving(fig, str(partial), dpi):
             for day_front in result.fronts:
                 day = day_front.day
                 front.update(day_front)
                 charts.update(history, last_day=day)
                 fig.suptitle(f"{title}, day {day}" if title else f"day {day}")
                 writer.grab_frame()
-        # mkstemp makes the file private; give it the mode a new file would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(partial, 0o666 & ~umask)
-        os.replace(partial, path)
+
+    try:
+        write_atomically(path, film)
     finally:
         plt.close(fig)
-        if os.path.exists(partial):
-            os.unlink(partial)
     return path

@@ -63,7 +63,7 @@ def test_keeping_fronts_does_not_change_the_run():
     plain, filmed = run(scenario, seed=3), run(scenario, seed=3, front_every_days=1)
     assert plain.summary == filmed.summary
     assert plain.daily.equals(filmed.daily)
-    assert filmed.fronts[-1]["day"] == plain.front.day
+    assert filmed.fronts[-1].day == plain.front.day
     np.testing.assert_array_equal(filmed.fronts[-1].control, plain.front.control)
 
 
