@@ -336,17 +336,7 @@ def test_contingent_is_withdrawn_once_it_can_no_longer_be_replenished():
     assert (side.loc[day + 1:, "personnel_fighting"] > 0).all()
 
 
-# Seeds on which, with pool and pipeline spent and the last units gone, a few returned
-# wounded (fewer than a new unit) are left in the trained reserve: the stop rule still
-# counts them as a unit to come, and the run idles with nobody fighting to max_days.
-# A model bug (sim/model: the side should be broken); strict, so that the fix shows.
-STRANDED_RESERVE_SEEDS = {0, 3}
-
-
-@pytest.mark.parametrize("seed", [
-    pytest.param(seed, marks=pytest.mark.xfail(
-        strict=True, reason="a reserve smaller than new_unit_size keeps a spent side alive"))
-    if seed in STRANDED_RESERVE_SEEDS else seed for seed in range(8)])
+@pytest.mark.parametrize("seed", range(20))  # on 5 of them a few wounded are left over
 def test_a_side_whose_pipeline_will_form_units_is_not_broken_until_it_is_spent(seed):
     """The first line is wiped out on day 1, but recruits in training will form new units:
     the attack goes on. Once pool and pipeline are spent and the last units gone, the
@@ -368,7 +358,7 @@ def test_a_side_whose_pipeline_will_form_units_is_not_broken_until_it_is_spent(s
     side = model.daily_records().query("side == 'attacker' and contingent == 'all'")
     assert side["personnel_fighting"].iloc[2] == 0  # the first line is gone on day 2
     assert model.summary()["stop_reason"] == "attacker_broken"
-    assert formed["day"].max() < model.day < 80
+    assert formed["day"].max() <= model.day < 80  # the last unit may fall the day it forms
 
 
 def test_morale_regained_in_tenths_reaches_a_threshold_of_eight_tenths():

@@ -257,7 +257,13 @@ class Forces:
         replenishable = self._replenishable()
         strong = units["personnel"] > self._rotation_floor()
         can_return = self.in_rear() & (strong | replenishable[owner])
-        forms = np.array([size is not None for size in self._new_unit_size]) & replenishable
+        # A contingent forms another unit only if enough people are still to come to
+        # make one: a few returned wounded short of a unit's size form none.
+        pipelines = self.pipelines
+        to_come = (pipelines.pool + pipelines.in_training + self.reserve
+                   + self.contingent_sum(units["in_care"]))
+        forms = np.array([size is not None and to_come[k] >= size
+                          for k, size in enumerate(self._new_unit_size)]) & ~self.withdrawn
         return np.bincount(units["side"][can_return | forms[owner]], minlength=2) > 0
 
     def conservation_totals(self) -> np.ndarray:
