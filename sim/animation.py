@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt
 from matplotlib import animation
 
 from sim import RunResult
-from sim.plots import LIVE_COLUMNS, ChartsView, FrontView, side_series
 from sim.publish import write_atomically
+from sim.views import LIVE_COLUMNS, ChartsView, FrontView, side_series
 
 FORMATS = {".gif": "pillow", ".mp4": "ffmpeg"}
 FRAMES_PER_SECOND = 6

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from sim import scenarios
 from sim.classroom import DEMO_SCENARIO, ClassroomModel, control_values, controls_for
 from sim.config import Scenario
-from sim.plots import LIVE_COLUMNS, BlitFigure, ChartsView, FrontView, loss_exchange_series
+from sim.views import LIVE_COLUMNS, BlitFigure, ChartsView, FrontView, loss_exchange_series
 
 # Mesa 3.3's ComponentsView trips Solara's hook checker when Mesa is imported (a hook
 # after an early return that never happens here); a teacher can do nothing about it.

@@ -145,11 +145,6 @@ class AttritionModel(mesa.Model):
         return self.forces.reserve
 
     @property
-    def contingent_withdrawn(self) -> np.ndarray:
-        """Per contingent: whether it has been withdrawn."""
-        return self.forces.withdrawn
-
-    @property
     def events(self) -> list[Event]:
         """The event log so far (:class:`sim.model.records.Event`)."""
         return self.records.events

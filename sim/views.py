@@ -1,0 +1,263 @@
+"""Pictures drawn in place: the front and the live charts, redrawn day by day on the
+demo page (:mod:`sim.app`) and in animations (:mod:`sim.animation`), and drawn once on
+any matplotlib axes (:func:`draw_front`, :func:`draw_live_charts`). The figures written
+to files are in :mod:`sim.plots`."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+if TYPE_CHECKING:
+    from sim.model.records import FrontMap
+
+SIDE_COLOURS = {"attacker": "tab:red", "defender": "tab:blue"}
+# Colours of contingents, by side: the first contingent of a side takes the side's colour.
+CONTINGENT_PALETTES = {"attacker": ("tab:red", "tab:orange", "#8c2d04", "tab:pink"),
+                       "defender": ("tab:blue", "tab:cyan", "tab:green", "navy")}
+# The live charts of the demo page and of animations: (title, y label, lines), each line
+# (daily-record column, line style, label suffix).
+LIVE_CHARTS = (
+    ("Personnel in units", "persons", (("personnel", "-", ""),)),
+    ("Killed, cumulative", "persons", (("killed_total", "-", ""),)),
+    ("Recruit pool and in training", "persons",
+     (("pool", "-", " pool"), ("in_training", "--", " in training"))),
+    ("Loss exchange ratio", "attacker / defender casualties", ()),
+)
+LIVE_COLUMNS = ("personnel", "killed_total", "wounded_total", "pool", "in_training")
+
+
+def contingent_colours(contingents: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """A colour per (side, contingent), in the side's palette, in the order given."""
+    colours, used = {}, {"attacker": 0, "defender": 0}
+    for side, name in contingents:
+        palette = CONTINGENT_PALETTES[side]
+        colours[(side, name)] = palette[used[side] % len(palette)]
+        used[side] += 1
+    return colours
+
+
+class FrontView:
+    """A front (:meth:`sim.AttritionModel.front_map`) drawn on ``ax`` and redrawn in
+    place by :meth:`update`: who holds each cell (fortification darkens it), the
+    fortified band, mines left, and the units in the sector coloured by side and
+    contingent, with area proportional to personnel. Updating artists in place, not
+    drawing anew, keeps the demo page's redraw and an animation's frames cheap."""
+
+    # Control -1 neutral, 0 attacker, 1 defender.
+    _SHADES = np.array([[0.91, 0.91, 0.91], [0.96, 0.71, 0.69], [0.70, 0.80, 0.89]])
+
+    def __init__(self, ax, front: FrontMap, legend: bool = True):
+        self.ax = ax
+        size = front.cell_size_m
+        width, depth = front.control.shape
+        extent = (0, width * size, 0, depth * size)
+        self._darken = 1 - 0.35 * front.fortification.T[..., None]
+        self._image = ax.imshow(self._cell_colours(front), origin="lower", extent=extent,
+                                interpolation="nearest", aspect="auto")
+        fortified_rows = np.flatnonzero(front.fortification.max(axis=0) > 0)
+        band = []
+        if fortified_rows.size:
+            band.append(ax.axhspan(fortified_rows[0] * size, (fortified_rows[-1] + 1) * size,
+                                   fill=False, hatch="//", edgecolor="0.3", linewidth=0.0,
+                                   label="fortified band"))
+        self._mines = ax.scatter([], [], marker="x", s=8, color="0.35", linewidths=0.6,
+                                 label="mines left")
+        self._colours = contingent_colours(front.contingents)
+        self._units = ax.scatter([], [], alpha=0.7, edgecolors="k", linewidths=0.3)
+        self._title = ax.text(0.5, 1.01, "", transform=ax.transAxes, ha="center",
+                              va="bottom", fontsize="small")
+        ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="along the front (m)",
+               ylabel="depth from the attacker's rear (m)")
+        if legend:
+            # Below the map, clear of what changes, so that it is drawn once.
+            handles = [ax.scatter([], [], color=c, edgecolors="k", linewidths=0.3,
+                                  label=f"{side}: {name}")
+                       for (side, name), c in self._colours.items()]
+            ax.legend(handles=[*band, self._mines, *handles], fontsize="x-small",
+                      loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+        # What changes from day to day, and what lies on top of it, in drawing order;
+        # the rest is drawn once (see BlitFigure).
+        self.changing = [self._image, *band, self._mines, self._units, self._title]
+        self.update(front)
+
+    def _cell_colours(self, front: FrontMap) -> np.ndarray:
+        return self._SHADES[front.control.T + 1] * self._darken
+
+    def update(self, front: FrontMap) -> None:
+        """Show ``front`` (a later front_map of the same run)."""
+        size = front.cell_size_m
+        self._image.set_data(self._cell_colours(front))
+        xs, ys = np.nonzero(front.mines > 0.5)
+        self._mines.set_offsets(np.column_stack(((xs + 0.5) * size, (ys + 0.5) * size)))
+        units = front.units
+        self._units.set_offsets(np.column_stack(((units["x"].to_numpy() + 0.5) * size,
+                                                 units["y_m"].to_numpy())))
+        self._units.set_sizes(4 + units["personnel"].to_numpy() * 1.5)
+        self._units.set_facecolors([self._colours.get((s, c), "0.5") for s, c in
+                                    zip(units["side"], units["contingent"], strict=True)])
+        taken = (front.control == 0) & (front.initial_control == 1)
+        self._title.set_text(f"Front on day {front.day}: {int(taken.sum())} cells taken "
+                             f"(red: attacker's ground, blue: defender's)")
+
+
+class ChartsView:
+    """:data:`LIVE_CHARTS` on four axes, redrawn in place by :meth:`update` from a
+    history: each of :data:`LIVE_COLUMNS` as a (days + 1, 2) array (attacker, defender).
+
+    With ``span`` (a whole run's history), the axes are fixed to the whole run, so
+    that the frames of an animation do not jump; without, they follow the data."""
+
+    def __init__(self, axes, span: dict[str, np.ndarray] | None = None):
+        self.axes = list(np.ravel(axes))
+        self._fixed = span is not None
+        self._lines: list[tuple[Any, str, int]] = []
+        for ax, (title, ylabel, lines) in zip(self.axes, LIVE_CHARTS, strict=True):
+            for column, style, suffix in lines:
+                for s, side in enumerate(SIDE_COLOURS):
+                    (line,) = ax.plot([], [], style, color=SIDE_COLOURS[side],
+                                      label=side + suffix)
+                    self._lines.append((line, column, s))
+            if not lines:
+                (line,) = ax.plot([], [], color="k", label="attacker / defender")
+                self._lines.append((line, "loss_exchange_ratio", -1))
+            ax.set_title(title, fontsize="small")
+            ax.set_ylabel(ylabel, fontsize="x-small")
+            ax.set_xlabel("day", fontsize="x-small")
+            ax.tick_params(labelsize="x-small")
+            # Few ticks: text is most of the cost of drawing these charts.
+            ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(4))
+            ax.legend(fontsize="xx-small", loc="upper right")
+        if span is not None:
+            self._set_limits(span)
+
+    def _series(self, history: dict[str, np.ndarray], column: str, side: int) -> np.ndarray:
+        if column == "loss_exchange_ratio":
+            return loss_exchange_series(history)
+        return history[column][:, side]
+
+    @property
+    def changing(self) -> list:
+        """What changes from day to day while the limits hold (see BlitFigure)."""
+        return [line for line, _, _ in self._lines]
+
+    def _tops(self, history: dict[str, np.ndarray]) -> list[float]:
+        tops = []
+        for ax in self.axes:
+            top = 0.0
+            for line, column, side in self._lines:
+                if line.axes is ax:
+                    values = self._series(history, column, side)
+                    if np.isfinite(values).any():
+                        top = max(top, float(np.nanmax(values)))
+            tops.append(top)
+        return tops
+
+    def _set_limits(self, history: dict[str, np.ndarray]) -> None:
+        days = len(history["personnel"])
+        for ax, top in zip(self.axes, self._tops(history), strict=True):
+            ax.set_xlim(0, max(1, days - 1))
+            ax.set_ylim(0, max(1.0, top) * 1.05)
+
+    def _grow_limits(self, history: dict[str, np.ndarray]) -> bool:
+        """Widen an axis only when the data leave it, to twice the data (days: doubling
+        from 30), so that the axes, and their ticks, change on few days."""
+        changed = False
+        days = len(history["personnel"]) - 1
+        for ax, top in zip(self.axes, self._tops(history), strict=True):
+            right, high = ax.get_xlim()[1], ax.get_ylim()[1]
+            if days > right or right <= 1:
+                right = 30.0
+                while right < days:
+                    right *= 2
+                ax.set_xlim(0, right)
+                changed = True
+            if top > high or high <= 1:
+                ax.set_ylim(0, max(1.0, top) * 2)
+                changed = True
+        return changed
+
+    def update(self, history: dict[str, np.ndarray], last_day: int | None = None) -> bool:
+        """Show ``history`` up to ``last_day`` (default: all of it). Returns whether the
+        axes' limits changed (then the whole figure needs drawing)."""
+        shown = len(history["personnel"]) if last_day is None else last_day + 1
+        days = np.arange(shown)
+        for line, column, side in self._lines:
+            line.set_data(days, self._series(history, column, side)[:shown])
+        if self._fixed:
+            return False
+        return self._grow_limits({k: v[:shown] for k, v in history.items()})
+
+
+class BlitFigure:
+    """PNG frames of a figure whose static parts (axes, ticks, labels, legends) are
+    drawn once and whose ``changing`` artists are drawn over that background for each
+    frame: the demo page's redraw then costs a few artists, not a whole figure.
+
+        >>> from matplotlib.figure import Figure
+        >>> fig = Figure(figsize=(2, 2)); ax = fig.add_subplot()
+        >>> (line,) = ax.plot([0, 1], [0, 1])
+        >>> frames = BlitFigure(fig, [line])
+        >>> frames.png()[:4] == b"\\x89PNG"
+        True
+    """
+
+    def __init__(self, figure, changing: list):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        self.figure = figure
+        self.canvas = FigureCanvasAgg(figure)
+        self.changing = list(changing)
+        for artist in self.changing:
+            artist.set_animated(True)  # left out of full draws
+        self._background = None
+
+    def png(self, redraw_all: bool = False) -> bytes:
+        """The figure now, as PNG; ``redraw_all`` after a change to the static parts."""
+        from PIL import Image
+
+        if redraw_all or self._background is None:
+            self.canvas.draw()
+            self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            self.canvas.restore_region(self._background)
+        for artist in self.changing:
+            self.figure.draw_artist(artist)
+        width, height = self.canvas.get_width_height()
+        image = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba())
+        out = io.BytesIO()
+        # Fast compression: the page sends a frame a step, and speed beats bytes here.
+        image.save(out, format="png", compress_level=1)
+        return out.getvalue()
+
+
+def draw_front(ax, front: FrontMap, legend: bool = True) -> FrontView:
+    """Draw a front on ``ax`` (see :class:`FrontView`)."""
+    return FrontView(ax, front, legend)
+
+
+def side_series(daily: pd.DataFrame, column: str) -> np.ndarray:
+    """(days + 1, 2) array of one run's daily-record ``column`` for the attacker and
+    the defender: the same as :meth:`sim.AttritionModel.side_history`."""
+    rows = daily[daily["contingent"] == "all"]
+    return rows.pivot(index="day", columns="side", values=column)[["attacker", "defender"]] \
+        .to_numpy(dtype=float)
+
+
+def loss_exchange_series(history: dict[str, np.ndarray]) -> np.ndarray:
+    """Per day, cumulative attacker casualties (killed and wounded) over the defender's;
+    NaN while the defender has none."""
+    hit = history["killed_total"] + history["wounded_total"]
+    return np.where(hit[:, 1] > 0, hit[:, 0] / np.maximum(hit[:, 1], 1), np.nan)
+
+
+def draw_live_charts(axes, history: dict[str, np.ndarray]) -> ChartsView:
+    """Draw :data:`LIVE_CHARTS` of a whole history on four axes (see :class:`ChartsView`)."""
+    view = ChartsView(axes, span=history)
+    view.update(history)
+    return view
