@@ -89,7 +89,7 @@ def test_nobody_is_created_or_lost_by_book_keeping(scenario, seed):
         assert (model.pipelines.pool >= 0).all() and (model.reserve >= 0).all()
         assert (model.units["personnel"] <= model.units["initial_personnel"]).all()
         assert len(model.agents) == len(model.units["side"])
-        withdrawn = model.contingent_withdrawn[model.units["contingent"]]
+        withdrawn = model.forces.withdrawn[model.units["contingent"]]
         out = np.isin(model.units["state"], [WITHDRAWN, DESTROYED])
         assert not (withdrawn & ~out).any()  # a withdrawn contingent has nobody in action
     kinds = set(model.events_frame()["kind"])
