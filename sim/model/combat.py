@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from sim.config import TACTICS
 from sim.model import casualties, kernels, morale, physics
 from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, AreaFire, Band, Tallies
 from sim.model.units import IS_IN_SECTOR, RESERVE, select_rows
 from sim.sides import ATTACKER, DEFENDER
+from sim.tactics import TACTICS
 
 if TYPE_CHECKING:
     from sim.model.model import AttritionModel

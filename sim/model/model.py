@@ -22,7 +22,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim.config import TACTICS, Scenario
+from sim.config import Scenario
 from sim.model.combat import Combat
 from sim.model.forces import Forces
 from sim.model.pipelines import Pipelines, training_level
@@ -30,6 +30,7 @@ from sim.model.records import Event, FrontMap, Records
 from sim.model.sector import Sector
 from sim.model.units import ADVANCING, HOLDING, RESERVE, Unit, append_rows, new_units
 from sim.sides import ATTACKER, SIDES
+from sim.tactics import TACTICS
 
 
 class AttritionModel(mesa.Model):

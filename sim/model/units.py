@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from mesa.discrete_space import CellAgent
 
-from sim.config import TACTICS
 from sim.sides import ATTACKER, DEFENDER, SIDES  # noqa: F401  (re-exported)
+from sim.tactics import TACTICS
 
 STATES = ("reserve", "advancing", "assaulting", "holding", "withdrawing", "routed",
           "withdrawn", "destroyed")
@@ -47,7 +47,7 @@ COLUMNS = (
     Column("contingent", np.int64, "-",
            "index into `model.contingents` (`Unit.contingent` gives the name)"),
     Column("tactic", np.int64, "-",
-           "index into `sim.config.TACTICS` (`Unit.tactic` gives the name)"),
+           "index into `sim.tactics.TACTICS` (`Unit.tactic` gives the name)"),
     Column("state", np.int64, "-",
            "index into `STATES`: " + ", ".join(f"`{name}`" for name in STATES)
            + " (`Unit.state` gives the name)"),
