@@ -26,9 +26,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim import scenarios
-from sim.config import ATTACK_TACTICS, Scenario
+from sim.config import Scenario
 from sim.keypaths import assign, select
 from sim.model import AttritionModel
+from sim.tactics import ATTACK_TACTICS
 
 DEMO_SCENARIO = "recruit_pool_exhaustion"
 # The select's entry for "leave each group's tactic as the scenario has it".

@@ -23,16 +23,15 @@ from pydantic import Field, model_validator
 
 from sim.fields import Fraction, NonNegative
 from sim.fields import StrictModel as _Strict
-from sim.fields import parameter_table as parameter_table
 from sim.keypaths import deep_merge, lookup, split_key_path
 from sim.sides import SIDES
-from sim.tactics import ATTACK_TACTICS as ATTACK_TACTICS
-from sim.tactics import DEFAULT_TACTICS as DEFAULT_TACTICS
-from sim.tactics import DEFENCE_TACTICS as DEFENCE_TACTICS
-from sim.tactics import TACTICS as TACTICS
-from sim.tactics import Tactic as Tactic
-from sim.tactics import TacticProfile as TacticProfile
-from sim.tactics import tactic_table as tactic_table
+from sim.tactics import (
+    ATTACK_TACTICS,
+    DEFAULT_TACTICS,
+    DEFENCE_TACTICS,
+    Tactic,
+    TacticProfile,
+)
 
 
 class UnitGroup(_Strict):

@@ -27,8 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.config import Scenario
 from sim.fields import keys_at
-from sim.keypaths import assign as assign
-from sim.keypaths import deep_merge, format_key_path, split_key_path
+from sim.keypaths import assign, deep_merge, format_key_path, split_key_path
 
 #: Where named scenarios are found: the working directory's ``scenarios/`` first, then
 #: the project's own.

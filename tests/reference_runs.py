@@ -43,7 +43,8 @@ def cases() -> dict[str, Scenario]:
 
 
 def _overrides(sets: list[str]) -> dict:
-    from sim.scenarios import assign, parse_assignment
+    from sim.keypaths import assign
+    from sim.scenarios import parse_assignment
 
     data: dict = {}
     for text in sets:

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim import AttritionModel, Scenario
-from sim.config import ATTACK_TACTICS, DEFENCE_TACTICS
 from sim.model.units import DESTROYED, WITHDRAWN
+from sim.tactics import ATTACK_TACTICS, DEFENCE_TACTICS
 
 
 @st.composite

@@ -240,30 +240,23 @@ class Forces:
         it may return)."""
         return self._rotate_below[self._owner] * self.model.units["initial_personnel"]
 
-    def _replenishable(self) -> np.ndarray:
-        """Per contingent: whether people will still come to it (it is not withdrawn and
-        has people in its pool, in training, in its reserve or in care)."""
-        pipelines = self.pipelines
-        in_care = self.contingent_sum(self.model.units["in_care"])
-        return ~self.withdrawn & (
-            (pipelines.pool > 0) | (pipelines.in_training > 0) | (self.reserve > 0) | (in_care > 0))
-
     def will_fight_later(self) -> np.ndarray:
         """Per side: whether units not now in the sector will fight there later: units in
         the rear strong enough to return once rested (or that their contingent can still
-        refill), or new units a contingent will still form."""
+        refill, as people are still to come to it), or new units a contingent will still
+        form (as at least a unit's worth of people is still to come: a few returned
+        wounded short of a unit's size form none)."""
         units = self.model.units
         owner = self._owner
-        replenishable = self._replenishable()
-        strong = units["personnel"] > self._rotation_floor()
-        can_return = self.in_rear() & (strong | replenishable[owner])
-        # A contingent forms another unit only if enough people are still to come to
-        # make one: a few returned wounded short of a unit's size form none.
         pipelines = self.pipelines
-        to_come = (pipelines.pool + pipelines.in_training + self.reserve
-                   + self.contingent_sum(units["in_care"]))
+        # Per contingent not withdrawn: its pool, recruits in training, reserve and
+        # wounded in care (withdrawn contingents receive no one).
+        to_come = np.where(self.withdrawn, 0, pipelines.pool + pipelines.in_training
+                           + self.reserve + self.contingent_sum(units["in_care"]))
+        strong = units["personnel"] > self._rotation_floor()
+        can_return = self.in_rear() & (strong | (to_come[owner] > 0))
         forms = np.array([size is not None and to_come[k] >= size
-                          for k, size in enumerate(self._new_unit_size)]) & ~self.withdrawn
+                          for k, size in enumerate(self._new_unit_size)])
         return np.bincount(units["side"][can_return | forms[owner]], minlength=2) > 0
 
     def conservation_totals(self) -> np.ndarray:
