@@ -38,6 +38,7 @@ from sim.outputs import (
 from sim.publish import OutputError, fresh_folder, publishing
 from sim.replicates import run_replicates
 from sim.sides import SIDES
+from sim.sweep_store import StoreError, holder_note
 
 
 class UsageError(Exception):
@@ -139,6 +140,9 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"attrition: interrupted; {stored} runs stored in {out}/; the same command "
               f"resumes", file=sys.stderr)
         return 130
+    note = holder_note(result.took_over)
+    if note:
+        print(note, file=sys.stderr)
     print(f"{result.total} runs: {result.ok} ok, {result.failed} failed, {result.skipped} "
           f"already stored; {result.seconds:.1f} s. Results in {out}/{sweep.RUNS_FILE}; "
           f"attrition report {out}")
@@ -277,6 +281,21 @@ def _free_port(host: str, port: int) -> int:
         return probe.getsockname()[1]
 
 
+def _verify(folders: list[Path]) -> int:
+    """Each folder's problems, one line each, or ok; exit 1 if any folder has one."""
+    from sim.sweep_store import check
+
+    status = 0
+    for folder in folders:
+        problems = check(folder)
+        for problem in problems:
+            print(problem)
+        if not problems:
+            print(f"ok: {folder}")
+        status = status or (1 if problems else 0)
+    return status
+
+
 def _report(folder: Path) -> int:
     from sim.report import write_report
 
@@ -301,12 +320,14 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "report":
             return _report(args.folder)
+        if args.command == "verify":
+            return _verify(args.folders)
         if args.command == "demo":
             return _demo(args)
         if args.command == "calibrate":
             return _calibrate(args)
         return _run(args)
-    except (scenarios.ScenarioError, UsageError, OutputError) as err:
+    except (scenarios.ScenarioError, UsageError, OutputError, StoreError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:

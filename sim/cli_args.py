@@ -145,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "replicates), heatmaps for two-parameter grids, and Sobol or Morris "
                     "sensitivity indices with their confidence bars.")
     report.add_argument("folder", type=Path, metavar="DIR", help="a sweep's output folder")
+    verify = commands.add_parser(
+        "verify", help="check a sweep's folder: every run once, series for every ok run",
+        description="Check a sweep's folder without changing it: the manifest readable, "
+                    "every run of the design stored exactly once with a status, and (if "
+                    "the experiment keeps daily series) series for every ok run. Prints "
+                    "'ok' or one line per problem; exit status 0 if sound, 1 if not. A "
+                    "sweep checks its folder this way before it says 'complete'.")
+    verify.add_argument("folders", type=Path, nargs="+", metavar="DIR",
+                        help="sweep output folders")
     calibrate = commands.add_parser(
         "calibrate", help="fit Lanchester laws or scenario keys to a battle record",
         description="Fit Lanchester laws to a CSV of daily observations by least squares "

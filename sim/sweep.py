@@ -4,10 +4,12 @@ streamed to disk, resumable.
 Each run's seed comes from the master seed, the design point and the replicate index
 through numpy's ``SeedSequence`` (:func:`sim.seeds.run_seed`), so a run's numbers do
 not depend on the executor, the worker count or the order of completion; the seed is
-stored, and ``attrition run --seed`` reproduces a run alone. Finished runs are written to small
-Parquet part files (atomically) as they complete, at most every ``flush_seconds`` or
-``flush_runs``; running the same sweep into the same folder skips every run already
-stored. At the end the parts become ``runs.parquet`` (and ``series.parquet``).
+stored, and ``attrition run --seed`` reproduces a run alone. Finished runs are stored
+in batches as they complete, at most every ``flush_seconds`` or ``flush_runs``, each batch's
+runs and series together or not at all (:mod:`sim.sweep_store`, which also holds the
+lock that keeps a second sweep out of the folder); running the same sweep into the same
+folder skips every run already stored. At the end the batches become ``runs.parquet``
+(and ``series.parquet``), which are checked before the manifest says "complete".
 
     >>> import tempfile
     >>> from sim.experiments import Experiment
@@ -27,7 +29,6 @@ import json
 import shutil
 import sys
 import time
-import uuid
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +36,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from sim import AttritionModel, __version__
@@ -46,9 +46,18 @@ from sim.keypaths import assign, flatten
 from sim.publish import write_atomically
 from sim.scenarios import ScenarioError, explain, find, read, validate
 from sim.seeds import run_seed
-
-RUNS_FILE, SERIES_FILE, MANIFEST_FILE, PARTS_DIR = ("runs.parquet", "series.parquet",
-                                                    "manifest.json", "parts")
+from sim.sweep_store import (
+    LOCK_FILE,
+    MANIFEST_FILE,
+    PARTS_DIR,
+    RUNS_FILE,
+    SERIES_FILE,
+    Store,
+    StoreError,
+    SweepLock,
+    boundary,
+    check,
+)
 
 
 class Evaluate(Protocol):
@@ -166,14 +175,16 @@ class SweepResult:
     failed: int
     skipped: int
     seconds: float
+    #: The holder of a lock this sweep took over (a sweep that died holding it), if any.
+    took_over: dict | None = None
 
 
-class _Store:
-    """Finished runs, flushed to atomic part files."""
+class _Batches:
+    """Finished runs held in memory until the next batch is stored, at most every
+    ``flush_seconds`` or ``flush_runs``."""
 
-    def __init__(self, out: Path, flush_runs: int, flush_seconds: float):
-        self.parts = out / PARTS_DIR
-        self.parts.mkdir(parents=True, exist_ok=True)
+    def __init__(self, store: Store, flush_runs: int, flush_seconds: float):
+        self.store = store
         self.rows: list[dict] = []
         self.series: list[pd.DataFrame] = []
         self.flush_runs, self.flush_seconds = flush_runs, flush_seconds
@@ -188,29 +199,14 @@ class _Store:
             self.flush()
 
     def flush(self) -> None:
-        if self.rows:
-            name = f"{min(r['run'] for r in self.rows):09d}-{uuid.uuid4().hex[:8]}.parquet"
-            _atomic_parquet(pd.DataFrame(self.rows), self.parts / f"runs-{name}")
-            if self.series:
-                _atomic_parquet(pd.concat(self.series, ignore_index=True),
-                                self.parts / f"series-{name}")
+        self.store.write_batch(self.rows, self.series)
         self.rows, self.series = [], []
         self.last_flush = time.monotonic()
 
 
-def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))
-
-
-def stored_runs(out: Path) -> set[int]:
-    """Runs already stored in ``out`` (consolidated or in parts)."""
-    done: set[int] = set()
-    files = list((out / PARTS_DIR).glob("runs-*.parquet")) if (out / PARTS_DIR).is_dir() else []
-    if (out / RUNS_FILE).is_file():
-        files.append(out / RUNS_FILE)
-    for file in files:
-        done.update(pq.read_table(file, columns=["run"]).column("run").to_pylist())
-    return done
+def stored_runs(out: str | Path) -> set[int]:
+    """Runs already stored in ``out`` (consolidated or in batches)."""
+    return Store(Path(out)).stored_runs()
 
 
 def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None,
@@ -222,57 +218,92 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
     Parameters
     ----------
     exp : the experiment.
-    out : output folder; a folder holding another experiment is refused.
+    out : output folder; a folder holding another experiment, or one another sweep is
+        writing, is refused (:class:`sim.sweep_store.StoreError`).
     evaluate : what to run; by default the attrition model on the experiment's scenario.
     workers : local processes (1 runs in this process); ignored with ``scheduler``.
     scheduler : address of a Dask distributed scheduler, e.g. ``tcp://127.0.0.1:8786``.
     progress : show a progress bar (rate, ETA) on stderr.
+
+    The runs stored before are skipped; at the end the store is consolidated and
+    checked (:func:`sim.sweep_store.check`) before the manifest says "complete".
     """
     out = Path(out)
     evaluate = evaluate or scenario_evaluator(exp, experiment_file)
     every = tasks(exp)
-    with executor_for(workers, scheduler) as (executor, slots):
-        manifest = _open_manifest(exp, out, len(every), experiment_file)
-        done = stored_runs(out)
-        todo = [t for t in every if t.run not in done]
-        store = _Store(out, flush_runs, flush_seconds)
-        start = time.monotonic()
-        window = slots * window_per_worker if slots > 1 else 1
-        ok = failed = 0
-        bar = _progress(len(every), len(done), progress)
-        try:
-            pending: dict = {}
-            queue = iter(todo)
-            while True:
-                while len(pending) < window:
-                    task = next(queue, None)
-                    if task is None:
-                        break
-                    pending[executor.submit(execute, evaluate, task)] = task
-                if not pending:
+    _check_folder(exp, out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    lock = SweepLock(out)
+    try:
+        lock.acquire()
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    try:
+        with executor_for(workers, scheduler) as (executor, slots):
+            store = Store(out)
+            store.remove_staging()
+            manifest = _open_manifest(exp, out, len(every), experiment_file)
+            done = store.stored_runs()
+            todo = [t for t in every if t.run not in done]
+            start = time.monotonic()
+            ok, failed = _execute_all(executor, evaluate, todo, _Batches(
+                store, flush_runs, flush_seconds), slots * window_per_worker if slots > 1
+                else 1, _progress(len(every), len(done), progress), out, manifest)
+        store.consolidate()
+        problems = check(out)
+        if problems:
+            raise StoreError(f"{problems[0]}; allowed: run the same sweep again to repair "
+                             f"it (attrition verify {out} lists every problem)")
+        counts = pd.read_parquet(out / RUNS_FILE, columns=["status"])["status"].value_counts()
+        _write_manifest(out, manifest | {"status": "complete", "finished": _now(),
+                                         "runs_ok": int(counts.get("ok", 0)),
+                                         "runs_failed": int(counts.get("failed", 0))})
+        boundary("manifest-complete")
+    except BaseException:
+        if created and not (out / MANIFEST_FILE).exists():
+            shutil.rmtree(out, ignore_errors=True)  # refused before anything was stored
+        raise
+    finally:
+        lock.release()
+    return SweepResult(out, len(every), ok, failed, len(done), time.monotonic() - start,
+                       lock.previous)
+
+
+def _execute_all(executor, evaluate: Evaluate, todo: list[Task], batches: _Batches,
+                 window: int, bar, out: Path, manifest: dict) -> tuple[int, int]:
+    """Run ``todo`` with at most ``window`` runs submitted at once, storing each batch as
+    it fills; on any interruption, store what finished and mark the sweep interrupted."""
+    ok = failed = 0
+    try:
+        pending: dict = {}
+        queue = iter(todo)
+        while True:
+            while len(pending) < window:
+                task = next(queue, None)
+                if task is None:
                     break
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    pending.pop(future)
-                    result = future.result()
-                    store.add(result)
-                    ok += result["row"]["status"] == "ok"
-                    failed += result["row"]["status"] != "ok"
-                    bar.update(1)
-            store.flush()
-        except BaseException:
-            store.flush()  # keep what finished; the same command resumes
-            _write_manifest(out, manifest | {"status": "interrupted",
-                                             "stopped": _now()})
-            raise
-        finally:
-            bar.close()
-    _consolidate(out)
-    counts = pd.read_parquet(out / RUNS_FILE, columns=["status"])["status"].value_counts()
-    _write_manifest(out, manifest | {"status": "complete", "finished": _now(),
-                                     "runs_ok": int(counts.get("ok", 0)),
-                                     "runs_failed": int(counts.get("failed", 0))})
-    return SweepResult(out, len(every), ok, failed, len(done), time.monotonic() - start)
+                pending[executor.submit(execute, evaluate, task)] = task
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                pending.pop(future)
+                result = future.result()
+                batches.add(result)
+                ok += result["row"]["status"] == "ok"
+                failed += result["row"]["status"] != "ok"
+                bar.update(1)
+        batches.flush()
+    except BaseException:
+        batches.flush()  # keep what finished; the same command resumes
+        _write_manifest(out, manifest | {"status": "interrupted", "stopped": _now()})
+        raise
+    finally:
+        bar.close()
+    return ok, failed
 
 
 def _progress(total: int, initial: int, enabled: bool):
@@ -286,27 +317,40 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _open_manifest(exp: Experiment, out: Path, total: int, experiment_file) -> dict:
+def _check_folder(exp: Experiment, out: Path) -> None:
+    """Before anything is written: ``out`` is new, empty, or this experiment's folder."""
     path = out / MANIFEST_FILE
-    fingerprint = exp.fingerprint()
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"--out {out}: is a file; allowed: a new or empty folder, or a "
+                         f"sweep's folder")
     if path.is_file():
-        manifest = json.loads(path.read_text())
-        if manifest.get("fingerprint") != fingerprint:
-            raise ScenarioError(out, "--out", f"holds another experiment (hash "
-                                              f"{manifest.get('fingerprint')}, this one "
-                                              f"{fingerprint}); allowed: the same "
-                                              f"experiment to resume, or a new folder")
-        manifest |= {"status": "running", "resumed": _now()}
+        try:
+            fingerprint = json.loads(path.read_text()).get("fingerprint")
+        except (ValueError, AttributeError):
+            raise StoreError(f"{path}: unreadable; allowed: a sweep's manifest, or a new "
+                             f"folder") from None
+        if fingerprint != exp.fingerprint():
+            raise StoreError(f"--out {out}: holds another experiment (hash {fingerprint}, "
+                             f"this one {exp.fingerprint()}); allowed: the same experiment "
+                             f"to resume, or a new folder")
+    elif out.exists() and any(p.name not in (MANIFEST_FILE, LOCK_FILE) for p in out.iterdir()):
+        raise StoreError(f"--out {out}: exists and holds other files; allowed: a new or "
+                         f"empty folder, or a sweep's folder")
+
+
+def _open_manifest(exp: Experiment, out: Path, total: int, experiment_file) -> dict:
+    """The manifest, written as "running" (under the lock: checked again here)."""
+    _check_folder(exp, out)
+    path = out / MANIFEST_FILE
+    if path.is_file():
+        manifest = json.loads(path.read_text()) | {"status": "running", "resumed": _now()}
     else:
-        if out.exists() and any(p.name != MANIFEST_FILE for p in out.iterdir()):
-            raise ScenarioError(out, "--out", "exists and holds other files; allowed: a new "
-                                              "or empty folder, or a sweep's folder")
         manifest = {"experiment_file": str(experiment_file or ""), "question": exp.question,
-                    "fingerprint": fingerprint, "package_version": __version__,
+                    "fingerprint": exp.fingerprint(), "package_version": __version__,
                     "runs": total, "started": _now(), "status": "running",
                     "experiment": exp.model_dump(mode="json")}
-    out.mkdir(parents=True, exist_ok=True)
     _write_manifest(out, manifest)
+    boundary("manifest")
     return manifest
 
 
@@ -315,42 +359,11 @@ def _write_manifest(out: Path, manifest: dict) -> None:
                      lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
 
 
-def _consolidate(out: Path) -> None:
-    """Parts (and an earlier runs.parquet) into one sorted runs.parquet; series appended
-    part by part so that they are never all in memory."""
-    parts = out / PARTS_DIR
-    run_files = sorted(parts.glob("runs-*.parquet"))
-    if not run_files and (out / RUNS_FILE).is_file():
-        shutil.rmtree(parts, ignore_errors=True)
-        return
-    frames = [pd.read_parquet(f) for f in run_files]
-    if (out / RUNS_FILE).is_file():
-        frames.insert(0, pd.read_parquet(out / RUNS_FILE))
-    runs = pd.concat(frames, ignore_index=True).sort_values("run", kind="stable")
-    runs = runs.reset_index(drop=True)
-    _atomic_parquet(runs, out / RUNS_FILE)
-    series_files = sorted(parts.glob("series-*.parquet"))
-    if series_files:
-        sources = ([out / SERIES_FILE] if (out / SERIES_FILE).is_file() else []) + series_files
-        write_atomically(out / SERIES_FILE, lambda tmp: _append_tables(sources, tmp))
-    shutil.rmtree(parts, ignore_errors=True)
-
-
-def _append_tables(sources: list[Path], path: Path) -> None:
-    """The Parquet files ``sources``, one after another, into one file at ``path``."""
-    writer = None
-    for file in sources:
-        table = pq.read_table(file)
-        if writer is None:
-            writer = pq.ParquetWriter(path, table.schema)
-        writer.write_table(table.cast(writer.schema))
-    writer.close()
-
-
 def read_runs(out: str | Path) -> pd.DataFrame:
     """The runs of a finished sweep, sorted by run."""
     return pd.read_parquet(Path(out) / RUNS_FILE)
 
 
-__all__ = ["ScenarioEvaluator", "SweepResult", "Task", "execute", "executor_for", "read_runs",
-           "run_seed", "run_sweep", "scenario_evaluator", "stored_runs", "tasks"]
+__all__ = ["MANIFEST_FILE", "PARTS_DIR", "RUNS_FILE", "SERIES_FILE", "ScenarioEvaluator",
+           "StoreError", "SweepResult", "Task", "check", "execute", "executor_for",
+           "read_runs", "run_seed", "run_sweep", "scenario_evaluator", "stored_runs", "tasks"]

@@ -18,7 +18,6 @@ from sweep_helpers import IshigamiEvaluator, ishigami_indices
 
 from sim.experiments import Experiment, design_points, load_experiment, parse_vary
 from sim.report import sensitivity_indices, write_report
-from sim.scenarios import ScenarioError
 from sim.sweep import (
     PARTS_DIR,
     read_runs,
@@ -28,6 +27,7 @@ from sim.sweep import (
     stored_runs,
     tasks,
 )
+from sim.sweep_store import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def start_long_sweep(tmp_path: Path, out: Path) -> tuple[subprocess.Popen, list[
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list((out / PARTS_DIR).glob("runs-*.parquet")):
+    while not list((out / PARTS_DIR).glob("batch-*")):
         assert proc.poll() is None, proc.communicate()[1]
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -236,7 +236,7 @@ def test_bad_experiments_get_one_line_and_exit_2(text, message, tmp_path):
 
 def test_a_folder_of_another_experiment_is_refused(tmp_path):
     run_sweep(small_experiment(series=None), tmp_path / "out", progress=False)
-    with pytest.raises(ScenarioError, match="holds another experiment"):
+    with pytest.raises(StoreError, match="holds another experiment"):
         run_sweep(small_experiment(series=None, seed=18), tmp_path / "out", progress=False)
 
 

@@ -1,0 +1,339 @@
+"""The sweep store: a sweep's finished runs on disk, consistent at every instant, with
+one writer at a time.
+
+A sweep folder holds::
+
+    manifest.json    the experiment, its fingerprint and the sweep's status
+    .lock            names the sweep writing here (pid, host, start); locked while it runs
+    parts/           the runs stored so far, one folder per batch:
+      batch-000000012-1a2b3c4d/runs.parquet, series.parquet
+    runs.parquet     at the end: every run once, sorted by run
+    series.parquet   at the end: the daily series of every ok run (if the experiment keeps them)
+
+**One commit point per batch.** A batch is written into a hidden folder
+(``parts/.tmp-batch-...``) and renamed into place: its runs and their series become
+visible together, or not at all. A hidden folder left by a kill is removed on the next
+start.
+
+**Consolidation is safe to stop at any instant.** It writes ``series.parquet``, then
+``runs.parquet`` (each whole, by rename) from the earlier consolidated files and the
+batches, and only then removes the batches. Whatever it was doing when it was killed,
+the files on disk still hold every stored run, some perhaps twice; reading the store
+takes each run once (a run's row and its series from the first place that has them:
+the consolidated files, then the batches in order), so a resumed sweep neither loses nor
+duplicates a run. Every copy of a run holds the same numbers (the run's seed fixes
+them), so which copy is kept does not matter.
+
+**Verified before "complete".** :func:`check` lists what is wrong with a folder (run ids
+missing or repeated, series missing for an ok run, unreadable files); a sweep says
+"complete" only when it finds nothing, and ``attrition verify`` runs it on any folder.
+
+The test-only environment variable ``ATTRITION_SWEEP_KILL_AT=N`` makes the sweep SIGKILL
+itself at its N-th write boundary (:func:`boundary`), so that tests can stop it at each
+in turn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sim.publish import write_atomically
+
+RUNS_FILE, SERIES_FILE, MANIFEST_FILE, PARTS_DIR, LOCK_FILE = (
+    "runs.parquet", "series.parquet", "manifest.json", "parts", ".lock")
+_BATCH, _STAGING = "batch-", ".tmp-"
+_KILL_AT = "ATTRITION_SWEEP_KILL_AT"
+_boundaries_passed = 0
+
+
+class StoreError(ValueError):
+    """A sweep folder that cannot be used; ``str()`` is one line: the folder, what is
+    wrong, what is allowed."""
+
+
+def boundary(name: str) -> None:
+    """Mark a write boundary: the store is consistent here. With
+    ``ATTRITION_SWEEP_KILL_AT=N`` in the environment (tests only), the N-th boundary of
+    this process kills it with SIGKILL, as a power cut or ``kill -9`` would."""
+    global _boundaries_passed
+    _boundaries_passed += 1
+    if os.environ.get(_KILL_AT) == str(_boundaries_passed):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ----------------------------------------------------------------- one writer
+class SweepLock:
+    """The right to write a sweep folder, held with ``flock`` on ``.lock``.
+
+    The kernel releases the lock when its process ends, however it ends (SIGKILL and
+    power cuts included), so a lock left by a dead sweep is simply taken over; the file
+    names the holder, which a refused sweep reports and a taking-over one notes. The
+    file is never removed, so that two sweeps cannot lock two different files."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / LOCK_FILE
+        self.fd: int | None = None
+        self.previous: dict | None = None  # the holder it took over from, if it died holding
+
+    def acquire(self) -> SweepLock:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(_read_fd(fd))
+            os.close(fd)
+            raise StoreError(f"{self.path.parent}: a sweep is already writing here "
+                             f"({holder}); allowed: wait for it to end, or another "
+                             f"--out") from None
+        self.fd = fd
+        left = _read_fd(fd)
+        self.previous = left if left.get("state") == "held" else None
+        me = {"state": "held", "pid": os.getpid(), "host": socket.gethostname(),
+              "started": _now()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        boundary("lock")
+        return self
+
+    def release(self) -> None:
+        """Mark the lock released (so the next sweep knows this one ended) and unlock."""
+        if self.fd is None:
+            return
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, (json.dumps({"state": "released", "pid": os.getpid(),
+                                        "ended": _now()}) + "\n").encode(), 0)
+        os.close(self.fd)  # closing the last descriptor releases the flock
+        self.fd = None
+
+    def __enter__(self) -> SweepLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_fd(fd: int) -> dict:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _holder(info: dict) -> str:
+    """Who holds (or held) a lock, for a message."""
+    if not info.get("pid"):
+        return "holder unknown"
+    return (f"pid {info['pid']} on {info.get('host', '?')}, started "
+            f"{info.get('started', '?')}")
+
+
+def holder_note(previous: dict | None) -> str | None:
+    """One line for a sweep that took over the lock of one that died holding it."""
+    if previous is None:
+        return None
+    return (f"note: took over the lock of a sweep that stopped without releasing it "
+            f"({_holder(previous)})")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------- the store
+class Store:
+    """The finished runs of one sweep folder: batches, then consolidated files."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.parts = self.out / PARTS_DIR
+
+    def batches(self) -> list[Path]:
+        """Committed batches, in order of name (first run, then a random tag)."""
+        if not self.parts.is_dir():
+            return []
+        return sorted(p for p in self.parts.iterdir()
+                      if p.is_dir() and p.name.startswith(_BATCH))
+
+    def sources(self) -> list[Path]:
+        """Where runs are stored, in the order a run is taken from: the consolidated
+        files (the folder itself), then each batch."""
+        top = [self.out] if (self.out / RUNS_FILE).is_file() else []
+        return top + self.batches()
+
+    def remove_staging(self) -> None:
+        """Remove what a killed writer left half-written: hidden batch folders and
+        hidden files of an atomic write. Only the lock holder calls this."""
+        leftovers = [p for folder in (self.out, self.parts) if folder.is_dir()
+                     for p in folder.iterdir() if p.name.startswith(_STAGING)]
+        for path in leftovers:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        if leftovers:
+            boundary("remove-staging")
+
+    def stored_runs(self) -> set[int]:
+        """The ids of the runs stored (consolidated or in batches)."""
+        done: set[int] = set()
+        for source in self.sources():
+            done.update(pq.read_table(source / RUNS_FILE, columns=["run"])
+                        .column("run").to_pylist())
+        return done
+
+    def write_batch(self, rows: list[dict], series: list[pd.DataFrame]) -> None:
+        """Store finished runs and their series as one batch: written hidden, then
+        renamed into place (the commit point)."""
+        if not rows:
+            return
+        self.parts.mkdir(exist_ok=True)
+        name = f"{_BATCH}{min(r['run'] for r in rows):09d}-{uuid.uuid4().hex[:8]}"
+        staging = self.parts / f"{_STAGING}{name}"
+        staging.mkdir()
+        pd.DataFrame(rows).to_parquet(staging / RUNS_FILE, index=False)
+        boundary("batch-runs")
+        if series:
+            pd.concat(series, ignore_index=True).to_parquet(staging / SERIES_FILE,
+                                                            index=False)
+            boundary("batch-series")
+        os.replace(staging, self.parts / name)
+        boundary("batch-commit")
+
+    def consolidate(self) -> None:
+        """The batches (and earlier consolidated files) into ``runs.parquet`` and
+        ``series.parquet``, each run once; then the batches are removed. Safe to stop at
+        any instant: see the module's notes."""
+        batches = self.batches()
+        if not batches:
+            shutil.rmtree(self.parts, ignore_errors=True)
+            return
+        sources = self.sources()
+        runs = pd.concat([pd.read_parquet(s / RUNS_FILE) for s in sources],
+                         ignore_index=True)
+        runs = runs.drop_duplicates("run", keep="first").sort_values("run", kind="stable")
+        with_series = [s / SERIES_FILE for s in sources if (s / SERIES_FILE).is_file()]
+        if with_series:
+            write_atomically(self.out / SERIES_FILE,
+                             lambda tmp: _first_series_of_each_run(with_series, tmp))
+            boundary("publish-series")
+        write_atomically(self.out / RUNS_FILE,
+                         lambda tmp: runs.reset_index(drop=True).to_parquet(tmp, index=False))
+        boundary("publish-runs")
+        for batch in batches:
+            shutil.rmtree(batch)
+            boundary("drop-batch")
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _first_series_of_each_run(files: list[Path], path: Path) -> None:
+    """The series of ``files`` into one Parquet file at ``path``, a run's rows from the
+    first file that has any, one file in memory at a time."""
+    writer, seen = None, set()
+    for file in files:
+        table = pq.read_table(file)
+        here = set(table.column("run").to_pylist())
+        new = here - seen
+        if new != here:
+            keep = pa.array(sorted(new), table["run"].type)
+            table = table.filter(pc.is_in(table.column("run"), value_set=keep))
+        seen |= here
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table.cast(writer.schema))
+    writer.close()
+
+
+# ----------------------------------------------------------------- verification
+def check(out: str | Path) -> list[str]:
+    """What is wrong with a sweep folder, one line each; none for a sound folder.
+
+    A sound folder has its manifest; every run of the design once in ``runs.parquet``
+    (or, while the sweep is unfinished, in its batches); a status for each; and, if the
+    experiment keeps series, series rows for every ok run and for no other run."""
+    out = Path(out)
+    manifest_path = out / MANIFEST_FILE
+    if not out.is_dir():
+        return [f"{out}: not a folder"]
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        total, keeps_series = int(manifest["runs"]), manifest["experiment"].get("series")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        return [f"{manifest_path}: missing or unreadable ({type(err).__name__}); a sweep "
+                f"folder starts with its manifest"]
+    store = Store(out)
+    problems = []
+    if store.batches() or not (out / RUNS_FILE).is_file():
+        try:
+            stored = len(store.stored_runs())
+        except (OSError, pa.ArrowException) as err:
+            return [f"{out}: a stored batch is unreadable ({_short(err)})"]
+        return [f"{out}: unfinished: {stored} of {total} runs stored "
+                f"(status {manifest.get('status', '?')}); the same sweep command resumes it"]
+    try:
+        runs = pd.read_parquet(out / RUNS_FILE, columns=["run", "status"])
+    except (OSError, pa.ArrowException) as err:
+        return [f"{out / RUNS_FILE}: unreadable ({_short(err)})"]
+    ids = runs["run"]
+    repeated = ids[ids.duplicated()].unique()
+    if len(repeated):
+        problems.append(f"{out / RUNS_FILE}: {len(repeated)} runs stored more than once "
+                        f"(e.g. run {repeated[0]})")
+    missing = sorted(set(range(total)) - set(ids))
+    extra = sorted(set(ids) - set(range(total)))
+    if missing:
+        problems.append(f"{out / RUNS_FILE}: {len(missing)} of {total} runs missing "
+                        f"(e.g. run {missing[0]})")
+    if extra:
+        problems.append(f"{out / RUNS_FILE}: {len(extra)} runs not in the design "
+                        f"(e.g. run {extra[0]})")
+    odd = sorted(set(runs["status"]) - {"ok", "failed"})
+    if odd:
+        problems.append(f"{out / RUNS_FILE}: unknown status {odd[0]!r}")
+    if keeps_series:
+        problems += _check_series(out, set(runs.loc[runs["status"] == "ok", "run"]),
+                                  set(ids))
+    return problems
+
+
+def _check_series(out: Path, ok: set[int], known: set[int]) -> list[str]:
+    path = out / SERIES_FILE
+    if not ok:
+        return []
+    try:
+        series = pd.read_parquet(path, columns=["run", "day", "side"])
+    except (OSError, pa.ArrowException) as err:
+        return [f"{path}: missing or unreadable ({_short(err)}); it should hold the series "
+                f"of {len(ok)} ok runs"]
+    problems = []
+    have = set(series["run"])
+    if ok - have:
+        lacking = sorted(ok - have)
+        problems.append(f"{path}: no series for {len(lacking)} ok runs (e.g. run "
+                        f"{lacking[0]})")
+    if have - known:
+        problems.append(f"{path}: series of {len(have - known)} runs not in runs.parquet")
+    repeated = series.duplicated(["run", "day", "side"])
+    if repeated.any():
+        run = series.loc[repeated, "run"].iloc[0]
+        problems.append(f"{path}: {int(repeated.sum())} repeated rows (e.g. run {run})")
+    return problems
+
+
+def _short(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"
