@@ -1,11 +1,15 @@
 """Writing results whole or not at all: a folder or a file appears complete, or not.
 
-The one home of atomic publishing. A folder of results is written into a private
-staging folder beside it and renamed into place once every file is written
-(:func:`publishing`); a single file is written beside its place and renamed over it
-(:func:`write_atomically`). A rename within one folder is atomic, so a reader (or a
-resumed sweep) sees the old state or the new one, never half of it; a failure or Ctrl-C
-leaves nothing behind.
+The one home of atomic publishing and of the names of the folders results go to. A
+folder of results is written into a private staging folder beside it and renamed into
+place once every file is written (:func:`publishing`); a single file is written beside
+its place and renamed over it (:func:`write_atomically`). A rename within one folder is
+atomic, so a reader (or a resumed sweep) sees the old state or the new one, never half
+of it; a failure or Ctrl-C leaves nothing behind, and the staging folder of a process
+that was killed is removed by the next :func:`publishing` beside it.
+
+Folder names made from user text (a scenario's name, a file's stem) go through
+:func:`safe_name` and stay inside their root (:func:`named_folder`).
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -14,12 +18,18 @@ leaves nothing behind.
     ...     _ = (staging / "a.txt").write_text("written whole")
     >>> sorted(p.name for p in out.iterdir()), len(list(out.parent.iterdir()))
     (['a.txt'], 1)
+    >>> safe_name("../../escape/x"), safe_name("human_wave_foreign_contingent")
+    ('escape_x', 'human_wave_foreign_contingent')
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,45 +42,249 @@ class OutputError(ValueError):
     allowed."""
 
 
-def fresh_folder(name: str, root: str | Path = "runs") -> Path:
-    """A new folder name under ``root``: ``NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ...
-    if taken). Nothing is created."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out, k = Path(root) / f"{name}-{stamp}", 1
-    while out.exists():
-        k += 1
-        out = Path(root) / f"{name}-{stamp}-{k}"
+#: Longest folder name :func:`safe_name` makes, in UTF-8 bytes (a file system allows
+#: 255; a time stamp, a staging tag and a counter are added to it).
+NAME_BYTES = 80
+#: Longest path :func:`publishing` takes, in bytes: Linux allows 4,096, and the files
+#: written inside need some of it.
+PATH_BYTES = 3900
+#: Any run of characters other than letters, digits and these becomes one ``_``.
+_UNSAFE = re.compile(r"[^\w.\-+=,@]+")
+#: Staging folders: ``.NAME.staging-HOST-PID-RANDOM``, HOST a hash of the host name.
+_STAGING = re.compile(r"^\..*\.staging-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[a-z0-9_]+$",
+                      re.DOTALL)
+
+
+def safe_name(text: str, default: str = "run", limit: int = NAME_BYTES) -> str:
+    """``text`` as one folder name: letters, digits and ``._-+=,@`` kept, any run of
+    other characters (separators, spaces, control characters, ``$``, quotes) made one
+    ``_``; no ``..``; no leading dot or dash; at most ``limit`` UTF-8 bytes (a longer
+    name is cut and given a hash of the whole, so that names stay distinct); ``default``
+    if nothing is left. Ordinary names are unchanged.
+
+    >>> safe_name("/tmp/x"), safe_name(".hidden"), safe_name("a b\\tc"), safe_name("..")
+    ('tmp_x', 'hidden', 'a_b_c', 'run')
+    >>> len(safe_name("x" * 300).encode())
+    80
+    """
+    pieces = [p for p in _UNSAFE.split(str(text)) if p.strip(".")]
+    name = re.sub(r"\.{2,}", ".", "_".join(pieces)).lstrip(".-").rstrip(". ")
+    if not name.strip("_"):
+        return default
+    if len(name.encode()) > limit:
+        digest = hashlib.sha256(str(text).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        head = name.encode()[:limit - 9].decode("utf-8", "ignore")
+        name = f"{head}-{digest}"
+    return name
+
+
+def named_folder(root: str | Path, name: str, suffix: str = "") -> Path:
+    """``root / (safe_name(name) + suffix)``, checked to lie inside ``root`` once both
+    are resolved (:class:`OutputError` otherwise). ``suffix`` is the program's own
+    (a time stamp, a hash) and is not shortened."""
+    root = Path(root)
+    out = root / f"{safe_name(name)}{suffix}"
+    if out.name in ("", ".", "..") or not out.resolve().is_relative_to(root.resolve()):
+        raise OutputError(f"{shown(name)}: not a folder name inside {root}; allowed: a name "
+                          f"without path separators")
     return out
 
 
-@contextmanager
-def publishing(out: Path, option: str = "--out") -> Iterator[Path]:
-    """A staging folder to write results into; on leaving the block without an error,
-    it becomes ``out``, whole. ``out`` must be new or an empty folder, which is checked
-    (and the staging folder made) at once, before any work: :class:`OutputError` names
-    ``option`` and ``out`` otherwise. On an error the staging folder is removed and
-    ``out`` left as it was."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputError(f"{option} {out}: exists and is not an empty directory; allowed: "
-                          f"a new or empty directory")
+def fresh_folder(name: str, root: str | Path = "runs") -> Path:
+    """A new folder under ``root`` for results named ``name`` (user text, made safe by
+    :func:`safe_name`): ``NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ... if taken). Nothing
+    is created."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out, k = named_folder(root, name, f"-{stamp}"), 1
+    while out.exists():
+        k += 1
+        out = named_folder(root, name, f"-{stamp}-{k}")
+    return out
+
+
+def printable(text: object) -> str:
+    """``text`` on one line, with no control characters (a newline, an ANSI escape):
+    each is shown as Python writes it (``\\n``, ``\\x1b``).
+
+    >>> print(printable("a\\nb\\x1b[31m"))
+    a\\nb\\x1b[31m
+    """
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+
+
+def shown(path: str | Path, width: int = 120) -> str:
+    """``path`` for a one-line message: control characters escaped
+    (:func:`printable`), a long path cut in the middle."""
+    text = printable(path)
+    return text if len(text) <= width else f"{text[:width // 2]}...{text[-width // 3:]}"
+
+
+# ----------------------------------------------------------------- staging folders
+def _host() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _staging_prefix(name: str) -> str:
+    return f".{safe_name(name, 'out', 40)}.staging-{_host()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is running (a zombie is not)."""
+    if pid == os.getpid():
+        return True
     try:
-        out.resolve().parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.resolve().parent))
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid > 0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def remove_stale_staging(folder: str | Path) -> list[Path]:
+    """Remove the staging folders in ``folder`` that a process of this host made and
+    left when it died (SIGKILL, power cut); those of running processes and of other
+    hosts are kept. Returns what was removed."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    host = _host()
+    for entry in entries:
+        found = _STAGING.match(entry.name)
+        if (found and found["host"] == host and not _alive(int(found["pid"]))
+                and entry.is_dir() and not entry.is_symlink()):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+# ---------------------------------------------------------------------- checks
+def _name_max(path: Path) -> int:
+    for folder in (path, *path.parents):
+        try:
+            return os.pathconf(folder, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            continue
+    return 255
+
+
+def _refuse(option: str, out: Path, problem: str, allowed: str) -> OutputError:
+    return OutputError(f"{option} {shown(out)}: {problem}; allowed: {allowed}")
+
+
+def _check_lengths(out: Path, option: str) -> None:
+    absolute = Path(os.path.abspath(out))
+    limit = _name_max(absolute.parent)
+    for part in absolute.parts:
+        if len(os.fsencode(part)) > limit:
+            raise _refuse(option, out, f"a name in it is too long ({len(os.fsencode(part))} "
+                          f"bytes)", f"names of at most {limit} bytes")
+    if len(os.fsencode(str(absolute))) > PATH_BYTES:
+        raise _refuse(option, out, f"the path is too long ({len(os.fsencode(str(absolute)))} "
+                      f"bytes)", f"a path of at most {PATH_BYTES:,} bytes")
+
+
+def _os_problem(err: OSError) -> tuple[str, str]:
+    """What an OSError says about a place, and what is allowed instead."""
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        where = shown(err.filename) if err.filename else "a part of it"
+        return (f"cannot write there ({where} is a file, not a folder)",
+                "a directory you can write")
+    if err.errno == errno.ENAMETOOLONG:
+        return "a name in it is too long", "shorter names"
+    return f"cannot write there ({err.strerror or err})", "a directory you can write"
+
+
+def _make_parents(folder: Path, out: Path, option: str) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, deepest last."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.is_dir():
+            break
+        missing.append(parent)
+    created = []
+    try:
+        for parent in reversed(missing):
+            parent.mkdir()
+            created.append(parent)
     except OSError as err:
-        raise OutputError(f"{option} {out}: cannot write there ({err.strerror or err}); "
-                          f"allowed: a directory you can write") from None
+        _remove_folders(created)
+        raise _refuse(option, out, *_os_problem(err)) from None
+    return created
+
+
+def _remove_folders(created: list[Path]) -> None:
+    for folder in reversed(created):
+        try:
+            folder.rmdir()  # only if still empty: another process may use it now
+        except OSError:
+            return
+
+
+def _mode_of_new_folders() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
+# ------------------------------------------------------------------- publishing
+@contextmanager
+def publishing(out: Path, option: str = "--out", replace: bool = False) -> Iterator[Path]:
+    """A staging folder to write results into; on leaving the block without an error,
+    it becomes ``out``, whole.
+
+    ``out`` must be new or an empty folder (with ``replace``, any folder: the old one
+    is swapped out and removed). Missing parent folders are created, and removed again
+    if nothing is published. Everything is checked, and the staging folder made, at
+    once, before any work: :class:`OutputError` (one line naming ``option`` and
+    ``out``) for a file in the way, a name too long, a place that cannot be written.
+    On an error or Ctrl-C the staging folder (and any parent created) is removed and
+    ``out`` left as it was. Staging folders of dead processes beside ``out`` are
+    removed first (:func:`remove_stale_staging`)."""
+    out = Path(out)
+    _check_lengths(out, option)
+    try:
+        if out.is_symlink():
+            raise _refuse(option, out, "is a symbolic link", "a new or empty directory")
+        if out.exists() and not out.is_dir():
+            raise _refuse(option, out, "exists and is not a directory",
+                          "a new or empty directory")
+        if not replace and out.is_dir() and any(out.iterdir()):
+            raise _refuse(option, out, "exists and is not an empty directory",
+                          "a new or empty directory")
+    except OSError as err:
+        raise _refuse(option, out, *_os_problem(err)) from None
+    parent = Path(os.path.abspath(out)).parent
+    created = _make_parents(parent, out, option)
+    try:
+        remove_stale_staging(parent)
+        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(out.name), dir=parent))
+    except OSError as err:
+        _remove_folders(created)
+        raise _refuse(option, out, *_os_problem(err)) from None
     try:
         yield staging
-        if out.is_dir():
-            out.rmdir()  # empty, checked above
         # mkdtemp makes the folder private; give it the mode a new folder would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
-        os.replace(staging, out)
-    finally:
+        staging.chmod(_mode_of_new_folders())
+        if replace and out.is_dir() and any(out.iterdir()):
+            old = Path(tempfile.mkdtemp(prefix=_staging_prefix(out.name), dir=parent))
+            os.replace(out, old)  # over the empty folder just made
+            os.replace(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if out.is_dir():
+                out.rmdir()  # empty, checked above
+            os.replace(staging, out)
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_folders(created)
+        raise
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
