@@ -16,6 +16,7 @@ Pillow; MP4 needs ``ffmpeg`` on the PATH.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -23,10 +24,13 @@ from matplotlib import animation
 
 from sim import RunResult
 from sim.publish import write_atomically
-from sim.views import LIVE_COLUMNS, ChartsView, FrontView, side_series
+from sim.views import LIVE_COLUMNS, ChartsView, FrontView, plain, side_series
 
 FORMATS = {".gif": "pillow", ".mp4": "ffmpeg"}
 FRAMES_PER_SECOND = 6
+#: Longest file name written (a file system allows 255 bytes; the file is written as
+#: ``.tmp-NAME`` first).
+MAX_NAME_BYTES = 250
 
 
 def check_target(path: str | Path) -> str:
@@ -36,6 +40,10 @@ def check_target(path: str | Path) -> str:
     if suffix not in FORMATS:
         raise ValueError(f"'{suffix or Path(path).name}' is not an animation format; "
                          f"allowed: {', '.join(FORMATS)}")
+    name_bytes = len(os.fsencode(Path(path).name))
+    if name_bytes > MAX_NAME_BYTES:
+        raise ValueError(f"the file name is too long ({name_bytes} bytes); allowed: at "
+                         f"most {MAX_NAME_BYTES} bytes")
     writer = FORMATS[suffix]
     if not animation.writers.is_available(writer):
         raise ValueError(f"{suffix} needs {writer}, which is not installed here; allowed: "
@@ -67,7 +75,7 @@ def write_animation(result: RunResult, path: str | Path, title: str = "",
                 day = day_front.day
                 front.update(day_front)
                 charts.update(history, last_day=day)
-                fig.suptitle(f"{title}, day {day}" if title else f"day {day}")
+                fig.suptitle(plain(f"{title}, day {day}" if title else f"day {day}"))
                 writer.grab_frame()
 
     try:

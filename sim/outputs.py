@@ -30,6 +30,7 @@ import pandas as pd
 import tomli_w
 
 from sim import RunResult, Scenario, __version__
+from sim.publish import printable
 from sim.replicates import replicate_seeds, summarise
 from sim.sides import SIDES
 
@@ -99,8 +100,9 @@ def write_run(folder: Path, scenario: Scenario, results: list[RunResult],
 
 def resolved_toml(scenario: Scenario) -> str:
     """The scenario with every value spelled out, as a TOML file that loads back to it."""
-    header = (f"# {scenario.name}, resolved: every key, after bases and overrides "
-              f"(attrition-sim {__version__}).\n")
+    # The name is user text: on one line, so that it cannot end the comment.
+    header = (f"# {printable(scenario.name)}, resolved: every key, after bases and "
+              f"overrides (attrition-sim {__version__}).\n")
     return header + tomli_w.dumps(scenario.model_dump(exclude_none=True))
 
 
@@ -172,7 +174,7 @@ def format_table(summary: dict[str, Any]) -> str:
     n = summary["replicates"]
     seeds = f"seed {summary['seed']}" if n == 1 else \
         f"{n} replicates from seed {summary['seed']} (mean [95% CI])"
-    lines = [f"{summary['scenario']}, {seeds}: {_cell(summary['days'])} days, "
+    lines = [f"{printable(summary['scenario'])}, {seeds}: {_cell(summary['days'])} days, "
              f"stop: {_cell(summary['stop_reason'])}, winner: {_cell(summary['winner'])}", ""]
     rows = [(label, *(_cell(summary[key.format(side=side)]) for side in SIDES))
             for label, key in SIDE_ROWS]

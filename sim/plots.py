@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.replicates import mean_interval  # noqa: E402
-from sim.views import SIDE_COLOURS, draw_front  # noqa: E402
+from sim.views import SIDE_COLOURS, draw_front, plain  # noqa: E402
 
 if TYPE_CHECKING:
     from sim.model.records import FrontMap
@@ -66,7 +66,7 @@ def _line(ax, daily: pd.DataFrame, side: str, column: str, label: str, **style) 
 
 def _finish(fig, path: str | Path, title: str) -> Path:
     if title:
-        fig.suptitle(title)
+        fig.suptitle(plain(title))  # user text (a scenario's name): never mathtext
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

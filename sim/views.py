@@ -31,6 +31,18 @@ LIVE_CHARTS = (
 LIVE_COLUMNS = ("personnel", "killed_total", "wounded_total", "pool", "in_training")
 
 
+def plain(text: object) -> str:
+    r"""``text`` as matplotlib draws it literally: every ``$`` escaped, so that user text
+    (a scenario's or contingent's name, a parameter's value) never goes through mathtext,
+    which would draw ``$x$`` as math and fail on ``$\foo$``. For titles, labels,
+    legends and tick labels; matplotlib shows ``\$`` as ``$``.
+
+    >>> print(plain(r"cost in $, $\foo$"))
+    cost in \$, \$\foo\$
+    """
+    return str(text).replace("$", r"\$")
+
+
 def contingent_colours(contingents: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """A colour per (side, contingent), in the side's palette, in the order given."""
     colours, used = {}, {"attacker": 0, "defender": 0}
@@ -76,7 +88,7 @@ class FrontView:
         if legend:
             # Below the map, clear of what changes, so that it is drawn once.
             handles = [ax.scatter([], [], color=c, edgecolors="k", linewidths=0.3,
-                                  label=f"{side}: {name}")
+                                  label=plain(f"{side}: {name}"))
                        for (side, name), c in self._colours.items()]
             ax.legend(handles=[*band, self._mines, *handles], fontsize="x-small",
                       loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
