@@ -297,8 +297,17 @@ def _verify(folders: list[Path]) -> int:
 
 
 def _report(folder: Path) -> int:
+    """The report of a sound sweep folder; a damaged or unfinished one is named, with
+    its first problem (``attrition verify`` lists them all)."""
     from sim.report import write_report
+    from sim.sweep_store import check
 
+    problems = check(folder)
+    if problems:
+        more = f" (and {len(problems) - 1} more: attrition verify {folder})" if len(
+            problems) > 1 else ""
+        raise UsageError(f"{problems[0]}{more}; allowed: a finished sweep's folder (run the "
+                         f"same sweep command again to finish or repair it)")
     path = write_report(folder)
     print(f"Report in {path}")
     return 0

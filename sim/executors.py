@@ -5,8 +5,12 @@ distributed cluster. A sweep's runs and a calibration's evaluations both go thro
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -32,7 +36,9 @@ def executor_for(workers: int = 1, scheduler: str | None = None
                  ) -> Iterator[tuple[Executor, int]]:
     """An executor for independent runs and how many it runs at once: a Dask
     distributed cluster at ``scheduler``, else ``workers`` local processes (spawned,
-    ignoring Ctrl-C, which is the driver's), else this process. What it runs must
+    ignoring Ctrl-C, which is the driver's, and ending with the driver however it
+    ends), else this process. On a cluster, the scheduler drops the tasks of a driver
+    that is gone as soon as its connection closes. What it runs must
     pickle. Closed (pending work cancelled) on leaving the block.
 
     >>> with executor_for(1) as (executor, slots):
@@ -50,7 +56,8 @@ def executor_for(workers: int = 1, scheduler: str | None = None
         yield _SerialExecutor(), 1
         return
     with _workers_ignore_interrupts():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                   initializer=end_with_parent, initargs=(os.getpid(),))
         # A pool spawns a worker per submission until it has them all: start them all
         # now, while they inherit the ignored SIGINT.
         for _ in range(workers):
@@ -71,6 +78,34 @@ def _connect(scheduler: str):
         raise ScenarioError(scheduler, "--scheduler", f"cannot reach it ({err}); allowed: "
                             f"the address of a running Dask scheduler, e.g. "
                             f"tcp://10.0.0.5:8786") from None
+
+
+def end_with_parent(parent: int) -> None:
+    """Make this worker process end when ``parent`` (its driver) does, however the driver
+    ends: SIGKILL included, which leaves the driver no chance to stop its pool.
+
+    A pool's worker blocks on a queue whose writing end it holds itself, so it never
+    sees its driver go. On Linux the kernel sends it SIGKILL when the driver dies
+    (``PR_SET_PDEATHSIG``); everywhere, a watchdog thread checks once a second that the
+    driver is still its parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still ends the worker
+    if os.getppid() != parent:  # the driver died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-driver", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @contextmanager

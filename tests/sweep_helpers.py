@@ -22,3 +22,20 @@ def ishigami_indices(a: float = 7.0, b: float = 0.1) -> dict[str, np.ndarray]:
     total = v1 + v2 + v13
     return {"S1": np.array([v1, v2, 0.0]) / total,
             "ST": np.array([v1 + v13, v2, v13]) / total}
+
+
+def sweep_in_child(experiment: dict, out: str, workers: int, scheduler: str | None,
+                   kill_at: int | None) -> None:
+    """Run a sweep (a batch per run) in a process of its own; with ``kill_at``, the sweep
+    SIGKILLs itself at that write boundary of its store (sim.sweep_store.boundary)."""
+    import os
+
+    from sim.experiments import Experiment
+    from sim.sweep import run_sweep
+
+    if kill_at is None:
+        os.environ.pop("ATTRITION_SWEEP_KILL_AT", None)
+    else:
+        os.environ["ATTRITION_SWEEP_KILL_AT"] = str(kill_at)
+    run_sweep(Experiment.model_validate(experiment), out, workers=workers,
+              scheduler=scheduler, progress=False, flush_runs=1, flush_seconds=1e9)
