@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from sim.publish import printable
+
 if TYPE_CHECKING:
     from sim.model.records import FrontMap
 
@@ -34,13 +36,14 @@ LIVE_COLUMNS = ("personnel", "killed_total", "wounded_total", "pool", "in_traini
 def plain(text: object) -> str:
     r"""``text`` as matplotlib draws it literally: every ``$`` escaped, so that user text
     (a scenario's or contingent's name, a parameter's value) never goes through mathtext,
-    which would draw ``$x$`` as math and fail on ``$\foo$``. For titles, labels,
-    legends and tick labels; matplotlib shows ``\$`` as ``$``.
+    which would draw ``$x$`` as math and fail on ``$\foo$``, and control characters
+    (line breaks included) shown as escapes (:func:`sim.publish.printable`). For titles,
+    labels, legends and tick labels; matplotlib shows ``\$`` as ``$``.
 
     >>> print(plain(r"cost in $, $\foo$"))
     cost in \$, \$\foo\$
     """
-    return str(text).replace("$", r"\$")
+    return printable(text).replace("$", r"\$")
 
 
 def contingent_colours(contingents: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
