@@ -35,7 +35,7 @@ from sim.outputs import (
     write_estimates,
     write_run,
 )
-from sim.publish import OutputError, fresh_folder, publishing
+from sim.publish import OutputError, fresh_folder, named_folder, publishing
 from sim.replicates import run_replicates
 from sim.sides import SIDES
 from sim.sweep_store import StoreError, holder_note
@@ -122,7 +122,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     exp = load_experiment(args.experiment, args.vary)
     path = scenarios.find(args.experiment, kind="experiments")
-    out = args.out or Path("sweeps") / f"{path.stem}-{exp.fingerprint()[:8]}"
+    out = args.out or named_folder("sweeps", path.stem, f"-{exp.fingerprint()[:8]}")
     if args.dry_run:
         points = design_points(exp)
         print(f"{path}: {exp.question}")

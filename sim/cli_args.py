@@ -104,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "--set 'attacker.units[0].tactic=infiltration'; the value is a "
                               "TOML literal (a bare word is a string); repeatable")
     run_cmd.add_argument("--out", type=Path, default=None, metavar="DIR",
-                         help="new or empty directory for the results (default: a fresh "
-                              "runs/NAME-TIMESTAMP)")
+                         help="new or empty directory for the results, made with any "
+                              "missing parent folders (default: a fresh "
+                              "runs/NAME-TIMESTAMP, NAME the scenario's name made safe: "
+                              "letters, digits and ._-+=,@ kept, the rest '_')")
     run_cmd.add_argument("--format", choices=FORMATS, default="csv",
                          help="format of the daily record and event log (default: csv)")
     run_cmd.add_argument("--json", action="store_true",
@@ -198,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_executor_options(calibrate, "the model runs")
     calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
     calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
-                           help="new or empty directory for estimates.json and the plots "
-                                "(default: a fresh runs/calibrate-NAME-TIMESTAMP)")
+                           help="new or empty directory for estimates.json and the plots, "
+                                "made with any missing parent folders (default: a fresh "
+                                "runs/calibrate-NAME-TIMESTAMP, NAME the record's file name "
+                                "made safe)")
     calibrate.add_argument("--json", action="store_true",
                            help="print only the estimates, as JSON, on stdout")
     demo = commands.add_parser(
