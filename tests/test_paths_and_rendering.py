@@ -377,3 +377,13 @@ def test_output_error_is_one_line_for_control_characters(tmp_path, capsys):
                  str(tmp_path / "a\nb\x1b[2J")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "\x1b" not in err and "a\\nb\\x1b[2J: exists" in err
+
+
+def test_a_sweep_folder_is_named_after_the_experiment_file_made_safe(tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    experiment = tmp_path / ".. $x\n.toml"
+    experiment.write_text((ROOT / "experiments" / "docking.toml").read_text())
+    assert main(["sweep", str(experiment), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"into sweeps/x-[0-9a-f]{8}/\n", out), out
