@@ -387,3 +387,23 @@ def test_a_sweep_folder_is_named_after_the_experiment_file_made_safe(tmp_path, m
     assert main(["sweep", str(experiment), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"into sweeps/x-[0-9a-f]{8}/\n", out), out
+
+
+def test_the_demo_page_shows_hostile_names_as_text():
+    """The page's scenario panel is HTML built by hand: every value escaped; the front's
+    legend draws a contingent's `$` literally."""
+    import solara
+
+    from sim import app
+    from sim.classroom import ClassroomModel
+    from sim.scenarios import load
+
+    base = load("fortified_defense", [r'name="<script>x</script> $\\foo$"',
+                                      'description="<img src=x onerror=alert(1)> & [a](b)"',
+                                      r'attacker.units[*].contingent="$\\foo$"'])
+    model = ClassroomModel(base)
+    box, _ = solara.render(app.ScenarioPanel(model), handle_error=False)
+    page = box.children[0].unsafe_innerHTML
+    assert "<script" not in page and "<img" not in page
+    assert r"&lt;script&gt;x&lt;/script&gt; $\foo$: &lt;img src=x" in page
+    assert app.front_png(model)[:4] == b"\x89PNG"
