@@ -90,15 +90,23 @@ class SweepLock:
     def acquire(self) -> SweepLock:
         import fcntl
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a symbolic link: the lock is this folder's own file
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as err:
+            raise StoreError(f"--out {self.path.parent}: cannot write there "
+                             f"({err.strerror}); allowed: a folder you can write") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             holder = _holder(_read_fd(fd))
             os.close(fd)
             raise StoreError(f"{self.path.parent}: a sweep is already writing here "
                              f"({holder}); allowed: wait for it to end, or another "
                              f"--out") from None
+        except OSError as err:
+            os.close(fd)
+            raise StoreError(f"{self.path}: cannot be locked ({err.strerror}); allowed: a "
+                             f"folder on a file system with file locks") from None
         self.fd = fd
         left = _read_fd(fd)
         self.previous = left if left.get("state") == "held" else None

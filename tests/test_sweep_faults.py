@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 from sweep_helpers import sweep_in_child
 
+from sim import sweep
 from sim.cli import main
 from sim.experiments import Experiment
+from sim.scenarios import ScenarioError
 from sim.sweep import read_runs, run_sweep, stored_runs
 from sim.sweep_store import LOCK_FILE, PARTS_DIR, check
 
@@ -50,7 +52,7 @@ def contents(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def kill_at_every_boundary(tmp_path: Path, points: int, workers: int,
-                           scheduler: str | None) -> int:
+                           scheduler: str | None, resume_workers: int) -> int:
     """Kill a sweep at its first, second, ... write boundary in turn, each time in a fresh
     folder, resume it, and compare with an uninterrupted sweep; return how many
     boundaries there were (the first k at which the sweep ends by itself, minus one)."""
@@ -74,7 +76,7 @@ def kill_at_every_boundary(tmp_path: Path, points: int, workers: int,
         if child.exitcode == 0:
             return k - 1  # no k-th boundary: the sweep ran to the end
         assert child.exitcode == -signal.SIGKILL, f"boundary {k}: exit {child.exitcode}"
-        sweep_in_child(experiment, str(out), workers, scheduler, None)
+        sweep_in_child(experiment, str(out), resume_workers, scheduler, None)
         assert check(out) == [], f"boundary {k}"
         for want, got in zip(expected, contents(out), strict=True):
             pd.testing.assert_frame_equal(want, got, obj=f"killed at boundary {k}")
@@ -85,9 +87,12 @@ def kill_at_every_boundary(tmp_path: Path, points: int, workers: int,
 
 def test_sigkill_at_every_write_boundary_with_a_process_pool(tmp_path):
     """Lock, manifest, each batch's runs, series and commit, the published series and
-    runs, each batch removed, the manifest marked complete: killed at each, resumed,
-    the same runs and series as a sweep never killed."""
-    boundaries = kill_at_every_boundary(tmp_path, points=2, workers=2, scheduler=None)
+    runs, each batch removed, the manifest marked complete: killed at each with its pool
+    at work, resumed, the same runs and series as a sweep never killed. The resumption
+    runs in this process: a pool's start costs seconds, the store's code is the same on
+    every executor, and test_sweep shows the executors give the same numbers."""
+    boundaries = kill_at_every_boundary(tmp_path, points=2, workers=2, scheduler=None,
+                                        resume_workers=1)
     assert boundaries == 2 + 3 * 2 + 2 + 2 + 1
 
 
@@ -97,7 +102,8 @@ def test_sigkill_at_every_write_boundary_with_dask(tmp_path):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         boundaries = kill_at_every_boundary(tmp_path, points=3, workers=1,
-                                            scheduler=cluster.scheduler_address)
+                                            scheduler=cluster.scheduler_address,
+                                            resume_workers=1)
     assert boundaries == 2 + 3 * 3 + 2 + 3 + 1
 
 
@@ -238,7 +244,9 @@ def test_verify_and_report_name_what_is_damaged(tmp_path, capsys):
 def test_an_unfinished_sweep_is_reported_as_such(tmp_path, capsys):
     out = tmp_path / "out"
     # Boundaries: lock, manifest, then the first run's batch: runs, series, commit.
-    child = multiprocessing.get_context("spawn").Process(
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sim.sweep", "sweep_helpers"])
+    child = context.Process(
         target=sweep_in_child, args=(fast_experiment(3), str(out), 1, None, 5))
     child.start()
     child.join(120)
@@ -248,14 +256,18 @@ def test_an_unfinished_sweep_is_reported_as_such(tmp_path, capsys):
     assert "unfinished: 1 of 3 runs stored" in capsys.readouterr().out
 
 
-def test_a_sweep_refused_before_it_starts_leaves_nothing(tmp_path):
+def test_a_sweep_refused_before_it_starts_leaves_nothing(tmp_path, monkeypatch):
     target = tmp_path / "a-file"
     target.write_text("not a folder")
     with pytest.raises(ValueError, match="is a file"):
         run_sweep(Experiment.model_validate(fast_experiment(1)), target, progress=False)
     assert target.read_text() == "not a folder"
-    with pytest.raises(ValueError, match="cannot reach it"):
+
+    def unreachable(workers, scheduler):  # as executor_for fails for a scheduler not there
+        raise ScenarioError(scheduler, "--scheduler", "cannot reach it")
+
+    monkeypatch.setattr(sweep, "executor_for", unreachable)
+    with pytest.raises(ScenarioError, match="cannot reach it"):
         run_sweep(Experiment.model_validate(fast_experiment(1)), tmp_path / "new",
                   scheduler="tcp://127.0.0.1:9", progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
     assert os.listdir(tmp_path) == ["a-file"]
