@@ -87,7 +87,7 @@ def sensitivity_indices(runs: pd.DataFrame, exp: Experiment, metric: str,
 
 # ------------------------------------------------------------ text in report.md
 #: Characters that Markdown (GitHub's) reads as syntax anywhere in a line: escaped.
-_MARKDOWN = re.compile(r"[\\`*\[\]()|~#]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MARKDOWN = re.compile(r"[\\`*\[\]()|~#$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 #: Names shown as code: key paths and metrics, nothing Markdown or HTML would read.
 _CODE = re.compile(r"[\w./:@\[\]()*,=+-]+")
@@ -96,8 +96,9 @@ _CODE = re.compile(r"[\w./:@\[\]()*,=+-]+")
 def md(text: object) -> str:
     """User text (a question, a value, an error) as Markdown shows it, literally and on
     one line: no HTML (``<``, ``>``, ``&`` as entities), no links, emphasis, code or
-    table cells (``\\``, backticks, ``*``, ``_``, brackets, parentheses, ``|``, ``~``
-    and ``#`` escaped), control characters and line breaks as spaces.
+    table cells, no math where a viewer renders ``$...$`` (``\\``, backticks, ``*``,
+    ``_``, brackets, parentheses, ``|``, ``~``, ``#`` and ``$`` escaped), control
+    characters and line breaks as spaces.
 
     >>> print(md("[a](javascript:alert(1)) <script> | *b*"))
     \\[a\\]\\(javascript:alert\\(1\\)\\) &lt;script&gt; \\| \\*b\\*
