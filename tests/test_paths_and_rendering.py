@@ -55,10 +55,15 @@ def test_a_scenario_name_never_leads_out_of_runs(name, tmp_path, monkeypatch, ca
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
-    outside = {p: set(p.iterdir()) for p in (tmp_path, tmp_path / "a", Path("/tmp"))}
+
+    def outside():  # where the names would lead (/tmp/x-TIMESTAMP for "/tmp/x")
+        return [set(tmp_path.iterdir()), set((tmp_path / "a").iterdir()),
+                set(Path("/tmp").glob("x-*"))]
+
+    before = outside()
     value = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\x1b", "\\u001b")
     assert main(["run", "fortified_defense", "--days", "1", "--set", f'name="{value}"']) == 0
-    assert {p: set(p.iterdir()) for p in outside} == outside
+    assert outside() == before
     (folder,) = (work / "runs").iterdir()
     assert folder.resolve().parent == (work / "runs").resolve()
     assert re.fullmatch(re.escape(safe_name(name)) + r"-\d{8}-\d{6}", folder.name)
