@@ -213,7 +213,10 @@ class Store:
         name = f"{_BATCH}{min(r['run'] for r in rows):09d}-{uuid.uuid4().hex[:8]}"
         staging = self.parts / f"{_STAGING}{name}"
         staging.mkdir()
-        pd.DataFrame(rows).to_parquet(staging / RUNS_FILE, index=False)
+        # Each column's type comes from its values alone (ints, floats, none, text), not
+        # from which runs share the batch, so that batches unify into the same types
+        # however the runs were split (see consolidate).
+        pq.write_table(pa.Table.from_pylist(rows), staging / RUNS_FILE)
         boundary("batch-runs")
         if series:
             pd.concat(series, ignore_index=True).to_parquet(staging / SERIES_FILE,
@@ -231,21 +234,28 @@ class Store:
             shutil.rmtree(self.parts, ignore_errors=True)
             return
         sources = self.sources()
-        runs = pd.concat([pd.read_parquet(s / RUNS_FILE) for s in sources],
-                         ignore_index=True)
-        runs = runs.drop_duplicates("run", keep="first").sort_values("run", kind="stable")
+        runs = _first_row_of_each_run([pq.read_table(s / RUNS_FILE) for s in sources])
         with_series = [s / SERIES_FILE for s in sources if (s / SERIES_FILE).is_file()]
         if with_series:
             write_atomically(self.out / SERIES_FILE,
                              lambda tmp: _first_series_of_each_run(with_series, tmp))
             boundary("publish-series")
-        write_atomically(self.out / RUNS_FILE,
-                         lambda tmp: runs.reset_index(drop=True).to_parquet(tmp, index=False))
+        write_atomically(self.out / RUNS_FILE, lambda tmp: pq.write_table(runs, tmp))
         boundary("publish-runs")
         for batch in batches:
             shutil.rmtree(batch)
             boundary("drop-batch")
         shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _first_row_of_each_run(tables: list[pa.Table]) -> pa.Table:
+    """The rows of ``tables``, each run's first, sorted by run. Column types unify
+    (none with whole numbers stays whole, whole with fractional becomes fractional), so
+    the result's types depend on the runs' values, not on how they were batched."""
+    runs = pa.concat_tables([t.replace_schema_metadata(None) for t in tables],
+                            promote_options="permissive")
+    repeated = pd.Series(runs.column("run").to_numpy()).duplicated(keep="first").to_numpy()
+    return runs.filter(pa.array(~repeated)).sort_by("run")
 
 
 def _first_series_of_each_run(files: list[Path], path: Path) -> None:

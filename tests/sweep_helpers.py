@@ -39,3 +39,13 @@ def sweep_in_child(experiment: dict, out: str, workers: int, scheduler: str | No
         os.environ["ATTRITION_SWEEP_KILL_AT"] = str(kill_at)
     run_sweep(Experiment.model_validate(experiment), out, workers=workers,
               scheduler=scheduler, progress=False, flush_runs=1, flush_seconds=1e9)
+
+
+class SometimesMissingEvaluator:
+    """A metric that is a whole number for even design points and missing for odd ones,
+    and one that is whole for point 0 and fractional for the others."""
+
+    def __call__(self, params, seed):
+        point = params["x"]
+        return {"count": None if point % 2 else point, "ratio": 1 if point == 0 else
+                point / 3}, None

@@ -271,3 +271,26 @@ def test_a_sweep_refused_before_it_starts_leaves_nothing(tmp_path, monkeypatch):
         run_sweep(Experiment.model_validate(fast_experiment(1)), tmp_path / "new",
                   scheduler="tcp://127.0.0.1:9", progress=False)
     assert os.listdir(tmp_path) == ["a-file"]
+
+
+def test_column_types_do_not_depend_on_how_runs_were_batched(tmp_path):
+    """A metric missing in some runs, or whole in some and fractional in others, gets
+    the same Parquet type whether the runs were stored one per batch or all in one."""
+    import pyarrow.parquet as pq
+    from sweep_helpers import SometimesMissingEvaluator
+
+    exp = Experiment.model_validate({
+        "question": "Does batching change the stored types?", "scenario": "reference",
+        "parameters": {"x": {"values": [0, 1, 2, 3]}}, "metrics": ["days"]})
+    outs = []
+    for flush_runs in (1, 100):
+        out = tmp_path / f"flush-{flush_runs}"
+        run_sweep(exp, out, evaluate=SometimesMissingEvaluator(), progress=False,
+                  flush_runs=flush_runs)
+        outs.append(out)
+    schemas = [pq.read_schema(out / "runs.parquet") for out in outs]
+    assert schemas[0].equals(schemas[1]), (schemas[0], schemas[1])
+    assert str(schemas[0].field("count").type) == "int64"
+    assert str(schemas[0].field("ratio").type) == "double"
+    pd.testing.assert_frame_equal(read_runs(outs[0]).drop(columns="wall_time_s"),
+                                  read_runs(outs[1]).drop(columns="wall_time_s"))
