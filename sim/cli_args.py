@@ -17,14 +17,26 @@ DEMO_SCENARIO = "recruit_pool_exhaustion"  # sim.classroom.DEMO_SCENARIO, withou
 LAW_CHOICES = ("square", "linear", "mixed", "log", "power")
 
 
-def _int_at_least(minimum: int):
+#: Seeds are stored as 64-bit integers (summary.json, Parquet).
+MAX_SEED = 2**63 - 1
+#: More local workers than cores only queue for them; far more would exhaust memory
+#: (each holds an interpreter and a model, a few hundred MB).
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
+
+
+def _int_at_least(minimum: int, maximum: int | None = None):
     def parse(text: str) -> int:
+        if len(text) > 30:  # int() of a huge string is slow; no allowed value is that long
+            raise argparse.ArgumentTypeError(f"'{text[:20]}...' is too long a number")
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is too small; allowed: {minimum} or more")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is too large; allowed: {minimum} to "
+                                             f"{maximum}")
         return value
 
     return parse
@@ -35,8 +47,9 @@ def _positive_number(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not positive; allowed: persons > 0")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive finite number; allowed: "
+                                         f"persons > 0")
     return value
 
 
@@ -56,10 +69,11 @@ class _Parser(argparse.ArgumentParser):
 def _add_executor_options(command: argparse.ArgumentParser, what: str) -> None:
     """--workers and --scheduler: where a sweep's or a calibration's runs go
     (``sim.executors.executor_for``); the numbers do not depend on them."""
-    command.add_argument("--workers", type=_int_at_least(1), default=os.cpu_count() or 1,
-                         metavar="N", help=f"local worker processes for {what} (default: the "
-                                           f"number of cores, {os.cpu_count() or 1}); 1 runs "
-                                           f"in this process; the numbers do not depend on it")
+    command.add_argument("--workers", type=_int_at_least(1, MAX_WORKERS),
+                         default=os.cpu_count() or 1, metavar="N",
+                         help=f"local worker processes for {what} (default: the number of "
+                              f"cores, {os.cpu_count() or 1}; at most {MAX_WORKERS}); 1 runs "
+                              f"in this process; the numbers do not depend on it")
     command.add_argument("--scheduler", default=None, metavar="ADDRESS",
                          help=f"run {what} on an existing Dask distributed cluster instead, "
                               f"e.g. tcp://10.0.0.5:8786")
@@ -88,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, metavar="NAME|FILE",
                          help=f"scenario name (see attrition list) or TOML file (default: "
                               f"{DEFAULT_SCENARIO})")
-    run_cmd.add_argument("--seed", type=_int_at_least(0), default=0,
+    run_cmd.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=0,
                          help="random seed (default: 0); the same seed gives the same numbers")
     run_cmd.add_argument("--days", type=_int_at_least(1), default=None,
                          help="days to simulate at most (default: the scenario's max_days)")
@@ -195,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--replicates", type=_int_at_least(3), default=10, metavar="N",
                            help="model runs per evaluation, with the same N seeds at every "
                                 "evaluation (default: 10)")
-    calibrate.add_argument("--seed", type=_int_at_least(0), default=0,
+    calibrate.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=0,
                            help="master seed of the replicates (default: 0)")
     _add_executor_options(calibrate, "the model runs")
     calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
