@@ -287,6 +287,8 @@ def _verify(folders: list[Path]) -> int:
 
     status = 0
     for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: not a folder; allowed: a sweep's output folder")
         problems = check(folder)
         for problem in problems:
             print(problem)

@@ -150,6 +150,25 @@ def _holder(info: dict) -> str:
             f"{info.get('started', '?')}")
 
 
+def running_sweep(out: Path) -> str | None:
+    """Who is writing ``out`` now (pid, host, start), or none if no sweep holds its lock."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(out) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(_read_fd(fd))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None
+
+
 def holder_note(previous: dict | None) -> str | None:
     """One line for a sweep that took over the lock of one that died holding it."""
     if previous is None:
@@ -300,6 +319,9 @@ def check(out: str | Path) -> list[str]:
             stored = len(store.stored_runs())
         except (OSError, pa.ArrowException) as err:
             return [f"{out}: a stored batch is unreadable ({_short(err)})"]
+        writer = running_sweep(out)
+        if writer:
+            return [f"{out}: running: {stored} of {total} runs stored so far ({writer})"]
         return [f"{out}: unfinished: {stored} of {total} runs stored "
                 f"(status {manifest.get('status', '?')}); the same sweep command resumes it"]
     try:

@@ -139,6 +139,8 @@ def test_a_second_sweep_into_the_same_folder_is_refused_in_one_line(tmp_path, ca
     first, command = start_slow_sweep(tmp_path, out, "--workers", "1", batch=False)
     assert main(command[3:]) == 2  # the same command, in this process
     lines = capsys.readouterr().err.strip().splitlines()
+    assert main(["verify", str(out)]) == 1
+    assert "running: " in capsys.readouterr().out
     assert first.poll() is None, "the first sweep was still running"
     assert len(lines) == 1 and "a sweep is already writing here" in lines[0], lines
     assert f"pid {first.pid} on " in lines[0] and "started" in lines[0]
@@ -225,6 +227,8 @@ def test_verify_and_report_name_what_is_damaged(tmp_path, capsys):
     run_sweep(Experiment.model_validate(fast_experiment(3)), out, progress=False)
     assert main(["verify", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"ok: {out}"
+    assert main(["verify", str(tmp_path / "nothing")]) == 2
+    assert "not a folder" in capsys.readouterr().err
 
     runs = pd.read_parquet(out / "runs.parquet")
     pd.concat([runs, runs.iloc[[1]]]).to_parquet(out / "runs.parquet", index=False)
