@@ -21,7 +21,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from sim.fields import Fraction, NonNegative
+from sim.fields import (
+    MAX_CELLS,
+    MAX_ITEMS,
+    MAX_PERSONS,
+    Day,
+    Days,
+    Fraction,
+    NonNegative,
+    Persons,
+    PersonsPerDay,
+    Positive,
+)
 from sim.fields import StrictModel as _Strict
 from sim.keypaths import deep_merge, lookup, split_key_path
 from sim.sides import SIDES
@@ -37,64 +48,68 @@ from sim.tactics import (
 class UnitGroup(_Strict):
     """A batch of identical units of one contingent."""
 
-    contingent: str = Field(min_length=1, description="Contingent name, e.g. 'mobilised'.")
-    count: Annotated[int, Field(ge=1)] = Field(description="Number of units (-).")
-    personnel: Annotated[int, Field(ge=1)] = Field(
+    contingent: str = Field(min_length=1, max_length=100,
+                            description="Contingent name, e.g. 'mobilised'.")
+    # A group's units all fit in the side's start zone, so MAX_CELLS bounds them too.
+    count: Annotated[int, Field(ge=1, le=MAX_CELLS)] = Field(description="Number of units (-).")
+    # A unit is a squad to a company; a million persons is more than any army group.
+    personnel: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
         description="Personnel per unit at start (persons).")
     tactic: Tactic = Field(description="Tactic; attackers attack, defenders defend.")
-    training_days: NonNegative = Field(
+    training_days: Days = Field(
         default=90.0, description="Days of training each soldier received (days).")
     base_training_level: Fraction = Field(
         default=0.2, description="Training level of an untrained recruit of this contingent (-).")
-    experience_days: NonNegative = Field(
+    experience_days: Days = Field(
         default=0.0, description="Days in action before the run starts (days).")
     theatre_adaptation: Fraction = Field(
         default=0.0, description="Adaptation to this theatre (drones, terrain) at start (-).")
     morale: Fraction = Field(default=1.0, description="Morale at start (-).")
-    commit_day: Annotated[int, Field(ge=0)] = Field(
+    commit_day: Day = Field(
         default=0, description="Day the units enter the sector (day); later days make waves.")
 
 
 class RecruitmentStep(_Strict):
     """From ``day`` on, recruit ``recruits_per_day`` (for ``recruitment = 'schedule'``)."""
 
-    day: Annotated[int, Field(ge=0)] = Field(description="First day of this rate (day).")
-    recruits_per_day: NonNegative = Field(description="Recruitment rate (persons/day).")
+    day: Day = Field(description="First day of this rate (day).")
+    recruits_per_day: PersonsPerDay = Field(description="Recruitment rate (persons/day).")
 
 
 class Tranche(_Strict):
     """A one-off draft from the pool on one day: a contingent arriving in deployments."""
 
-    day: Annotated[int, Field(ge=1)] = Field(description="Day of the draft (day).")
-    persons: Annotated[int, Field(ge=1)] = Field(description="Persons drafted (persons).")
+    day: Annotated[Day, Field(ge=1)] = Field(description="Day of the draft (day).")
+    persons: Annotated[Persons, Field(ge=1)] = Field(description="Persons drafted (persons).")
 
 
 class ContingentConfig(_Strict):
     """One contingent's recruit pool, recruitment, training pipeline, replacements,
     rotation and withdrawal."""
 
-    pool: Annotated[int, Field(ge=0)] = Field(
+    pool: Persons = Field(
         default=0, description="Eligible people not yet recruited, at start (persons).")
     recruitment: Literal["constant", "depleting", "schedule", "replacement"] = Field(
         default="constant", description="How the recruitment rate is set: constant; "
         "depleting, falling as (pool left / pool at start)^depletion_exponent; schedule; or "
         "replacement, recruiting what the contingent is short of its starting strength, up "
         "to recruits_per_day.")
-    recruits_per_day: NonNegative = Field(
+    recruits_per_day: PersonsPerDay = Field(
         default=0.0, description="Recruitment rate, its starting value if depleting, or its "
                                  "ceiling if replacement (persons/day).")
-    depletion_exponent: Annotated[float, Field(gt=0.0)] = Field(
+    depletion_exponent: Positive = Field(
         default=1.0, description="Exponent of the depleting form (-): 1 linear in the pool "
                                  "left, larger falls sooner.")
     schedule: list[RecruitmentStep] = Field(
-        default_factory=list, description="Recruitment rates by day (schedule form).")
+        default_factory=list, max_length=MAX_ITEMS,
+        description="Recruitment rates by day (schedule form).")
     tranches: list[Tranche] = Field(
-        default_factory=list, description="One-off drafts on given days.")
-    training_days: NonNegative = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="One-off drafts on given days.")
+    training_days: Days = Field(
         default=90.0, description="Training a recruit gets before joining the line (days).")
     base_training_level: Fraction = Field(
         default=0.2, description="Training level of an untrained recruit (-).")
-    shortened_training_days: NonNegative | None = Field(
+    shortened_training_days: Days | None = Field(
         default=None, description="Training given while the contingent's line is under "
                                   "strength (days); none keeps training fixed.")
     shorten_below_strength: Fraction = Field(
@@ -103,7 +118,7 @@ class ContingentConfig(_Strict):
     refill_below_strength: Fraction = Field(
         default=0.9, description="Units below this share of their starting strength are "
                                  "refilled from the trained reserve, neediest first (-).")
-    new_unit_size: Annotated[int, Field(ge=1)] | None = Field(
+    new_unit_size: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
         default=None, description="If set, the reserve left after refills forms new units of "
                                   "this many persons, with the contingent's first tactic "
                                   "(persons); none forms no units.")
@@ -128,7 +143,8 @@ class ContingentConfig(_Strict):
 class SideConfig(_Strict):
     """One side: its units, fire support and casualty care."""
 
-    units: list[UnitGroup] = Field(min_length=1, description="The side's unit groups.")
+    units: list[UnitGroup] = Field(min_length=1, max_length=MAX_ITEMS,
+                                   description="The side's unit groups.")
     aimed_kills_per_shooter_per_day: NonNegative = Field(
         default=0.02, description="Base aimed-fire kill rate of one soldier with a target in "
                                   "range, before tactic, skill and target protection (1/day).")
@@ -142,7 +158,7 @@ class SideConfig(_Strict):
     artillery_lethal_area_m2: NonNegative = Field(
         default=15.0, description="Effective casualty area of one artillery round (m2): its "
                                   "lethal area times the chance it falls on the formation.")
-    drones: Annotated[int, Field(ge=0)] = Field(
+    drones: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
         default=0, description="Strike drones (FPV, bomb droppers) over the sector (-).")
     strikes_per_drone_per_day: NonNegative = Field(
         default=4.0, description="Strikes each drone makes a day (strikes/drone/day).")
@@ -183,18 +199,20 @@ class SectorConfig(_Strict):
         default=20, description="Cells along the front (-).")
     depth_cells: Annotated[int, Field(ge=3, le=2000)] = Field(
         default=30, description="Cells in depth from the attacker's rear to the defender's (-).")
-    cell_size_m: Annotated[float, Field(gt=0.0)] = Field(
+    # At least a metre (the docking sectors' cells), so that positions in cells stay
+    # whole numbers a 64-bit integer holds; at most 10 km.
+    cell_size_m: Annotated[float, Field(ge=1.0, le=10_000.0)] = Field(
         default=100.0, description="Side of a square cell (m).")
-    attacker_rows: Annotated[int, Field(ge=1)] = Field(
+    attacker_rows: Annotated[int, Field(ge=1, le=2000)] = Field(
         default=3, description="Depth of the attacker's assembly area (cells).")
-    defender_rows: Annotated[int, Field(ge=1)] = Field(
+    defender_rows: Annotated[int, Field(ge=1, le=2000)] = Field(
         default=10, description="Depth of the ground the defender holds at start (cells).")
-    fortified_rows: Annotated[int, Field(ge=0)] = Field(
+    fortified_rows: Annotated[int, Field(ge=0, le=2000)] = Field(
         default=3, description="Depth of the defender's fortified forward band (cells).")
     fortification_level: Fraction = Field(
         default=0.6, description="Fortification of the forward band (-): 0 open, 1 the "
                                  "strongest field works.")
-    minefield_rows: Annotated[int, Field(ge=0)] = Field(
+    minefield_rows: Annotated[int, Field(ge=0, le=2000)] = Field(
         default=4, description="Depth of the minefield in front of the defender (cells).")
     mines_per_cell: NonNegative = Field(
         default=10.0, description="Anti-personnel mines per minefield cell (mines/cell).")
@@ -205,6 +223,11 @@ class SectorConfig(_Strict):
 
     @model_validator(mode="after")
     def _zones_fit(self) -> SectorConfig:
+        cells = self.width_cells * self.depth_cells
+        if cells > MAX_CELLS:
+            raise ValueError(f"width_cells: {self.width_cells} x depth_cells "
+                             f"{self.depth_cells} is {cells:,} cells; allowed: at most "
+                             f"{MAX_CELLS:,} cells (sim.fields.MAX_CELLS)")
         if self.attacker_rows + self.minefield_rows + self.defender_rows > self.depth_cells:
             raise ValueError(
                 f"depth_cells: {self.depth_cells} is less than attacker_rows + minefield_rows "
@@ -221,7 +244,7 @@ class CombatConfig(_Strict):
 
     substeps_per_day: Annotated[int, Field(ge=1, le=2000)] = Field(
         default=24, description="Combat sub-steps in one day (-).")
-    aimed_fire_range_m: Annotated[float, Field(gt=0.0)] = Field(
+    aimed_fire_range_m: Positive = Field(
         default=400.0, description="Range of aimed fire (m), applied along and across the front.")
     training_hit_gain: NonNegative = Field(
         default=1.0, description="Relative rise of the aimed kill rate at skill 1 (-).")
@@ -233,9 +256,9 @@ class CombatConfig(_Strict):
         default=0.5, description="Share of hits cover of level 1 prevents (-).")
     experience_weight: Fraction = Field(
         default=0.3, description="Skill added by full experience, before tactic leverage (-).")
-    experience_time_constant_days: Annotated[float, Field(gt=0.0)] = Field(
+    experience_time_constant_days: Annotated[Days, Field(gt=0.0)] = Field(
         default=30.0, description="Days in action to gain 63% of full experience (days).")
-    adaptation_time_constant_days: Annotated[float, Field(gt=0.0)] = Field(
+    adaptation_time_constant_days: Annotated[Days, Field(gt=0.0)] = Field(
         default=20.0, description="Days in action to gain 63% of full theatre adaptation (days).")
     drone_adaptation_effect: Fraction = Field(
         default=0.6, description="Share of drone hits a fully adapted unit avoids (-).")
@@ -255,10 +278,10 @@ class CombatConfig(_Strict):
         default=True, description="Whether units break; off for docking with theory.")
     routed_speed_m_per_day: NonNegative = Field(
         default=3000.0, description="Speed of a routed or withdrawing unit leaving (m/day).")
-    elastic_fallback_ratio: Annotated[float, Field(gt=0.0)] = Field(
+    elastic_fallback_ratio: Positive = Field(
         default=3.0, description="Local enemy/own strength ratio at which an elastic defence "
                                  "gives ground (-).")
-    elastic_counterattack_ratio: Annotated[float, Field(gt=0.0)] = Field(
+    elastic_counterattack_ratio: Positive = Field(
         default=1.0, description="Local ratio below which it counter-attacks to retake ground (-).")
     elastic_max_fallback_m: NonNegative = Field(
         default=500.0, description="Ground an elastic defence gives up at most (m).")
@@ -268,7 +291,7 @@ class TrainingConfig(_Strict):
     """How training days become a training level
     (see :func:`sim.model.pipelines.training_level`)."""
 
-    time_constant_days: Annotated[float, Field(gt=0.0)] = Field(
+    time_constant_days: Annotated[Days, Field(gt=0.0)] = Field(
         default=90.0, description="Training days that close 63% of the gap between a "
                                   "recruit's base level and full training (days).")
 
@@ -276,8 +299,10 @@ class TrainingConfig(_Strict):
 class Scenario(_Strict):
     """A complete, validated run configuration."""
 
-    name: str = Field(default="reference", description="Scenario name.")
-    description: str = Field(default="", description="What the scenario shows, in one line.")
+    # The name is the stem of a run's folder; a description is a line.
+    name: str = Field(default="reference", max_length=100, description="Scenario name.")
+    description: str = Field(default="", max_length=1000,
+                             description="What the scenario shows, in one line.")
     sources: dict[str, list[str]] = Field(
         default_factory=dict, description="Calibrated values: key path (e.g. "
         "'attacker.units[0].personnel') to the ids of the claims in seeds/claims.csv that "
@@ -346,6 +371,20 @@ class Scenario(_Strict):
                 raise ValueError(f"{side}.units: {units} units do not fit in the {cells} cells "
                                  f"of {zone}; allowed: at most {cells} units, or a larger "
                                  f"sector")
+        return self
+
+    @model_validator(mode="after")
+    def _persons_bounded(self) -> Scenario:
+        """A side's people (its units' and its recruit pools') are at most MAX_PERSONS,
+        so that no count of a run can overflow (see sim.fields.MAX_PERSONS)."""
+        for side in SIDES:
+            config = getattr(self, side)
+            persons = (sum(g.count * g.personnel for g in config.units)
+                       + sum(c.pool for c in config.contingents.values()))
+            if persons > MAX_PERSONS:
+                raise ValueError(f"{side}.units: {persons:,} persons in the {side}'s units "
+                                 f"and recruit pools (count x personnel + pool); allowed: "
+                                 f"at most {MAX_PERSONS:,}")
         return self
 
     @model_validator(mode="after")

@@ -28,14 +28,47 @@ from pydantic.fields import FieldInfo
 
 from sim.keypaths import select, split_key_path
 
+# Upper bounds. Every count and size of the schema has one, each far above any real
+# value, so that no input can make a run overflow, hang or ask for terabytes (issue 16).
+#: Persons in any count (a unit, a recruit pool, a draft, a day's recruits) and in all of
+#: a side's units and pools together: a billion, more than the world's armed forces
+#: together (about 28 million active) and an eighth of its people. A side's people are
+#: conserved (ODD 7.11), so no count and no sum of counts in a run can pass twice this;
+#: every int64 sum of the unit columns, and every float64 sum of counts, stays exact
+#: (below 2^53 even after 100 years of cumulative wounded).
+MAX_PERSONS = 10**9
+#: Days in any day, duration or time constant: a hundred years, as ``max_days``.
+MAX_DAYS = 36_500
+#: Every other quantity (rates, multipliers, areas, speeds, distances): a million in its
+#: unit, far above any real value (1000 km a day, a square km per strike, a million
+#: strikes a day), and small enough that products of several of them with persons stay
+#: finite in float64.
+MAX_QUANTITY = 1e6
+#: Cells of a sector: Mesa builds a Python object per cell (about 1.3 KB and 50 us each),
+#: so 250,000 cells (25 km x 25 km at 50 m) take about 13 s and 330 MB; the largest
+#: benchmark uses 60,000.
+MAX_CELLS = 250_000
+#: Entries of a list in a scenario (unit groups, recruitment steps, drafts).
+MAX_ITEMS = 1_000
+
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0, le=MAX_QUANTITY)]
+Positive = Annotated[float, Field(gt=0.0, le=MAX_QUANTITY)]
+Days = Annotated[float, Field(ge=0.0, le=MAX_DAYS)]
+Day = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+Persons = Annotated[int, Field(ge=0, le=MAX_PERSONS)]
+PersonsPerDay = Annotated[float, Field(ge=0.0, le=MAX_PERSONS)]
 
 
 class StrictModel(BaseModel):
-    """A section of the schema: unknown keys are refused and assignments validated."""
+    """A section of the schema: unknown keys are refused and assignments validated.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    Values are strict: a number is never read from a boolean or a string (``true`` is
+    not 1.0, ``"5"`` not 5), a whole number is an ``int`` (a whole number may stand for
+    a decimal one, not the other way round), and ``inf`` and ``nan`` are refused."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False,
+                              strict=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -108,8 +141,8 @@ def parameter_table(model: type[BaseModel]) -> str:
     ``docs/ODD.md`` carries these tables; a test keeps them identical to the schema.
 
     >>> from sim.config import TrainingConfig
-    >>> print(parameter_table(TrainingConfig).splitlines()[2][:39])
-    | `time_constant_days` | 90.0 | > 0.0 |
+    >>> print(parameter_table(TrainingConfig).splitlines()[2][:49])
+    | `time_constant_days` | 90.0 | > 0.0, <= 36500 |
     """
     rows = ["| key | default | allowed | meaning (unit) |", "| --- | --- | --- | --- |"]
     for name, field in model.model_fields.items():

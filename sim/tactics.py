@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from sim.fields import Fraction, NonNegative, StrictModel
+from sim.fields import MAX_QUANTITY, Fraction, NonNegative, StrictModel
 
 ATTACK_TACTICS = ("human_wave", "infiltration", "mine_clearance")
 DEFENCE_TACTICS = ("fortified_defense", "elastic_defense")
@@ -25,7 +25,9 @@ Tactic = Literal["human_wave", "infiltration", "mine_clearance", "fortified_defe
 class TacticProfile(StrictModel):
     """How a tactic moves, fires, exposes its people and uses their skill."""
 
-    spacing_m: Annotated[float, Field(gt=0.0)] = Field(
+    # At least 10 cm: closer is no formation, and a footprint (personnel x spacing^2)
+    # must not round to zero.
+    spacing_m: Annotated[float, Field(ge=0.1, le=MAX_QUANTITY)] = Field(
         description="Distance between soldiers (m); a unit's footprint is personnel x spacing^2.")
     advance_speed_m_per_day: NonNegative = Field(
         description="Speed before contact (m/day).")
