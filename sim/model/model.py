@@ -25,6 +25,7 @@ import pandas as pd
 from sim.config import Scenario
 from sim.model.combat import Combat
 from sim.model.forces import Forces
+from sim.model.memory import check_memory
 from sim.model.pipelines import Pipelines, training_level
 from sim.model.records import Event, FrontMap, Records
 from sim.model.sector import Sector
@@ -40,12 +41,18 @@ class AttritionModel(mesa.Model):
     ----------
     scenario : the run configuration; the reference scenario if omitted.
     rng : seed (int) or numpy Generator; all randomness flows from it.
+
+    Raises :class:`sim.model.memory.MemoryLimitError` (a ``ValueError``, one line) before
+    allocating anything when the run is estimated to need more memory than the limit.
     """
 
     def __init__(self, scenario: Scenario | None = None, rng: Any = None):
+        scenario = scenario if scenario is not None else Scenario()
+        # Refused before anything is allocated if it would not fit (MemoryLimitError).
+        check_memory(scenario)
         super().__init__(rng=rng)
         # ``config``, not ``scenario``: Mesa 3.5 uses ``Model.scenario`` for its own.
-        self.config = scenario if scenario is not None else Scenario()
+        self.config = scenario
         self.day = 0
         self.stop_reason: str | None = None
         self.sector = Sector(self.config.sector, self.random)
