@@ -17,6 +17,12 @@ parameters, first and total order indices) and ``morris`` (``samples`` trajector
 ``samples * (k + 1)`` points). A parameter given by values enters a sampling design as
 a uniform choice among them.
 
+Sizes are bounded and checked before any point is made: at most :data:`MAX_POINTS`
+design points and :data:`MAX_RUNS` runs (points x replicates), :data:`MAX_VALUES` values
+or range steps per parameter; every value a parameter takes is checked on the base
+scenario when the file is loaded (:func:`check_values`). Values are strict, as in
+scenarios: no number from a boolean or a string, no ``inf`` or ``nan``.
+
     >>> exp = Experiment.model_validate({"question": "Does it matter?",
     ...     "scenario": "fortified_defense", "metrics": ["loss_exchange_ratio"],
     ...     "parameters": {"defender.drones": {"values": [0, 25]},
@@ -31,6 +37,7 @@ a uniform choice among them.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
@@ -43,7 +50,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import qmc
 
-from sim.keypaths import split_key_path
+from sim.config import Scenario
+from sim.fields import MAX_DAYS
+from sim.keypaths import assign, flatten, split_key_path
 from sim.model import RECORD_COLUMNS
 from sim.scenarios import (
     ScenarioError,
@@ -51,15 +60,28 @@ from sim.scenarios import (
     explain,
     find,
     parse_assignment,
+    read,
     read_toml,
+    shorten,
+    validate,
 )
 
 DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
 Scalar = float | int | str | bool
+#: Design points at most: a million (a grid of six parameters of ten values; at the
+#: default scenario's 11 runs/s per core, a day and a half on 2 cores even without
+#: replicates). Larger designs are split into several experiments.
+MAX_POINTS = 1_000_000
+#: Runs (points x replicates) at most, for the same reason.
+MAX_RUNS = 1_000_000
+#: Values of one parameter (a list or the steps of a range), and replicates, at most.
+MAX_VALUES = 10_000
+#: Parameters varied at once.
+MAX_PARAMETERS = 100
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class RangeSpec(_Strict):
@@ -74,10 +96,19 @@ class RangeSpec(_Strict):
         if self.step == 0 or (self.stop - self.start) / self.step <= 0:
             raise ValueError(f"step: {self.step} never gets from {self.start} to {self.stop}; "
                              f"allowed: a step of the sign of stop - start")
+        # Counted before any value is made: range(0, 1e20) is refused, not listed.
+        if self.count() > MAX_VALUES:
+            raise ValueError(f"step: {self.step:g} from {self.start:g} to {self.stop:g} makes "
+                             f"{self.count():,.0f} values; allowed: at most {MAX_VALUES:,} "
+                             f"values (a larger step)")
         return self
 
+    def count(self) -> float:
+        """How many values the range has (a float: it may be astronomically many)."""
+        return max(0.0, math.ceil((self.stop - self.start) / self.step - 1e-9))
+
     def values(self) -> list[float | int]:
-        count = math.ceil((self.stop - self.start) / self.step - 1e-9)
+        count = int(self.count())
         out = [self.start + k * self.step for k in range(count)]
         # Round away binary noise (0.1 * 3) so that values print and compare as written.
         out = [round(v, 12) for v in out]
@@ -102,7 +133,7 @@ class IntervalSpec(_Strict):
 class Parameter(_Strict):
     """How one scenario key varies: exactly one of ``values``, ``range``, ``interval``."""
 
-    values: list[Scalar] | None = Field(default=None, min_length=1)
+    values: list[Scalar] | None = Field(default=None, min_length=1, max_length=MAX_VALUES)
     range: RangeSpec | None = None
     interval: IntervalSpec | None = None
     integer: bool = Field(default=False, description="Round drawn values to whole numbers.")
@@ -114,6 +145,13 @@ class Parameter(_Strict):
             raise ValueError(f"values: give exactly one of values, range, interval (got "
                              f"{', '.join(given) or 'none'})")
         return self
+
+    def size(self) -> float:
+        """How many values the parameter has (an interval: none, ``nan``), without
+        listing them."""
+        if self.values is not None:
+            return float(len(self.values))
+        return self.range.count() if self.range is not None else math.nan
 
     def discrete(self) -> list[Scalar] | None:
         """The parameter's values, or none for an interval."""
@@ -136,7 +174,7 @@ class SeriesSpec(_Strict):
     """Daily series to keep, every ``every`` days, per side (``contingent == 'all'``)."""
 
     columns: list[str] = Field(min_length=1)
-    every: Annotated[int, Field(ge=1)] = 1
+    every: Annotated[int, Field(ge=1, le=MAX_DAYS)] = 1
 
     @model_validator(mode="after")
     def _known(self) -> SeriesSpec:
@@ -170,14 +208,15 @@ class Experiment(_Strict):
                                       "experiment file).")
     set: dict[str, Any] = Field(default_factory=dict,
                                 description="Fixed overrides of the base scenario.")
-    parameters: dict[str, Parameter] = Field(min_length=1)
+    parameters: dict[str, Parameter] = Field(min_length=1, max_length=MAX_PARAMETERS)
     design: Literal["grid", "random", "lhs", "sobol", "morris"] = "grid"
-    samples: Annotated[int, Field(ge=1)] | None = Field(
+    samples: Annotated[int, Field(ge=1, le=MAX_POINTS)] | None = Field(
         default=None, description="Points (random, lhs), base samples (sobol; a power of "
                                   "2) or trajectories (morris).")
-    morris_levels: Annotated[int, Field(ge=2)] = 4
-    replicates: Annotated[int, Field(ge=1)] = 1
-    seed: Annotated[int, Field(ge=0)] = 0
+    morris_levels: Annotated[int, Field(ge=2, le=1000)] = 4
+    replicates: Annotated[int, Field(ge=1, le=MAX_VALUES)] = 1
+    # Stored as a 64-bit integer with the runs.
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     metrics: list[str] = Field(min_length=1, description="Summary keys to keep.")
     series: SeriesSpec | None = None
     report: ReportSpec = Field(default_factory=ReportSpec)
@@ -203,7 +242,25 @@ class Experiment(_Strict):
                              f"allowed: {', '.join(self.metrics)}")
         if self.design in ("sobol", "morris") and len(self.parameters) < 2:
             raise ValueError(f"parameters: {self.design} needs at least 2; allowed: 2 or more")
+        points = self.size()
+        if points > MAX_POINTS:
+            key = "parameters" if self.design == "grid" else "samples"
+            raise ValueError(f"{key}: the {self.design} design has {points:,.0f} points; "
+                             f"allowed: at most {MAX_POINTS:,} (fewer values or samples, or "
+                             f"several experiments)")
+        if points * self.replicates > MAX_RUNS:
+            raise ValueError(f"replicates: {points:,.0f} points x {self.replicates:,} "
+                             f"replicates is {points * self.replicates:,.0f} runs; allowed: "
+                             f"at most {MAX_RUNS:,} runs")
         return self
+
+    def size(self) -> float:
+        """The number of design points, counted without making them (a float: a grid
+        may have astronomically many)."""
+        k = len(self.parameters)
+        if self.design == "grid":
+            return math.prod(p.size() for p in self.parameters.values())
+        return float(self.samples * {"sobol": k + 2, "morris": k + 1}.get(self.design, 1))
 
     def fingerprint(self) -> str:
         """A hash of everything that decides the runs' results (not the question's
@@ -303,14 +360,75 @@ def load_experiment(path: str | Path, vary: list[str] | tuple[str, ...] = ()) ->
         raise ScenarioError(path, "", f"no such file or named experiment; allowed: a TOML "
                                       f"file or one of {known}") from None
     data = read_toml(path)
+    if vary and not isinstance(data.setdefault("parameters", {}), dict):
+        raise ScenarioError(path, "parameters", "not a table; allowed: a table of key paths "
+                                                "to values, range or interval")
     for text in vary:
         try:
             key, spec = parse_vary(text)
         except ValueError as err:
             raise ScenarioError(path, f"--vary {text}", str(err)) from None
-        data.setdefault("parameters", {})[key] = spec
+        data["parameters"][key] = spec
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as err:
         raise explain(err, path, root=Experiment) from None
+    check_values(exp, path)
     return exp
+
+
+def base_data(exp: Experiment, file: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The experiment's base scenario (found beside the experiment ``file`` first, then
+    by name) as read, with the experiment's ``set`` applied: not yet validated."""
+    base: str | Path = exp.scenario
+    if file is not None:
+        try:
+            base = find(exp.scenario, relative_to=Path(file).parent)
+        except FileNotFoundError:
+            pass
+    path, data = read(base)
+    for key, value in flatten(exp.set).items():
+        try:
+            assign(data, key, value)
+        except (KeyError, ValueError) as err:
+            raise ScenarioError(file or path, f"set.{key}", str(err.args[0])) from None
+    return path, data
+
+
+def check_values(exp: Experiment, file: str | Path) -> None:
+    """Check, before any run, that the base scenario (with ``set``) is valid and that
+    every key a parameter names is there and takes each of its values (set alone on the
+    base): a value of the wrong type (a string for a count), outside the key's limits or
+    at a key that is not there is a :class:`ScenarioError` naming ``parameters.KEY``. A
+    range or an interval is checked at both ends (the values between have the same type,
+    and every limit is an interval); a list, value by value. Checks of whole sections
+    (units that fit the sector, the memory of a run) are left to the runs, as values that
+    fail alone may go with another parameter's."""
+    _, data = base_data(exp, file)
+    validate(data, file)
+    for name, param in exp.parameters.items():
+        if param.values is not None:
+            # By type and value: True and 1 are different values here.
+            values = list({(type(v).__name__, v): v for v in param.values}.values())
+        elif param.range is not None:
+            values = param.range.values()
+            values = [values[0], values[-1]]
+        else:
+            values = [param.from_unit(0.0), param.from_unit(1.0)]
+        for value in values:
+            point = copy.deepcopy(data)
+            try:
+                assign(point, name, value)
+                Scenario.model_validate(point)
+            except (KeyError, ValueError) as err:
+                if isinstance(err, ValidationError):
+                    if all(e["type"] == "value_error" for e in err.errors()):
+                        continue
+                    found = explain(err, file)
+                    problem = (found.problem if found.key == name
+                               else f"{found.key}: {found.problem}")
+                else:
+                    problem = str(err.args[0])
+                if "(got " not in problem:
+                    problem += f" (at {shorten(repr(value), 40)})"
+                raise ScenarioError(file, f"parameters.{name}", problem) from None

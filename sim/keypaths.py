@@ -25,6 +25,10 @@ from typing import Any
 
 #: A part of a key path that stands for every item of a list or entry of a table.
 EVERY = "*"
+#: The most parts a key path may have (the schema's deepest key,
+#: ``attacker.contingents.NAME.schedule[0].day``, has 6), and the longest it may be.
+MAX_PARTS = 16
+MAX_KEY_CHARS = 400
 
 
 def split_key_path(key_path: str) -> list[str | int]:
@@ -36,13 +40,22 @@ def split_key_path(key_path: str) -> list[str | int]:
     ['attacker', 'units', 0, 'personnel']
     >>> split_key_path("attacker.units[*].training_days")
     ['attacker', 'units', '*', 'training_days']
+
+    A key path of more than :data:`MAX_PARTS` parts or :data:`MAX_KEY_CHARS` characters
+    is refused (``ValueError``), as one that is not a key path.
     """
+    if len(key_path) > MAX_KEY_CHARS:
+        raise ValueError(f"'{key_path[:60]}...' has {len(key_path):,} characters; allowed: "
+                         f"a key path of at most {MAX_KEY_CHARS}")
     parts: list[str | int] = []
     for piece in key_path.replace("[", ".").replace("]", "").split("."):
         parts.append(int(piece) if piece.isdigit() else piece)
     if any(p == "" for p in parts):
         raise ValueError(f"'{key_path}' is not a key path; allowed: keys joined by dots, "
                          f"list items as [0]")
+    if len(parts) > MAX_PARTS:
+        raise ValueError(f"'{key_path[:60]}...' has {len(parts)} parts; allowed: a key path "
+                         f"of at most {MAX_PARTS} parts")
     return parts
 
 

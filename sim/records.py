@@ -15,6 +15,10 @@ Cleaning, each change reported in one line:
 * an outlier, a value further than 5 robust standard deviations (MAD) from the median of
   its neighbours (two days either side), is dropped.
 
+What is bounded: files of at most :data:`MAX_RECORD_BYTES`, records spanning at most
+:data:`sim.fields.MAX_DAYS` days, and values (persons) of at most
+:data:`sim.fields.MAX_PERSONS`; ``inf`` and ``nan`` are not numbers here.
+
     >>> import io
     >>> text = "day,attacker_strength\\n0,1000\\n1,990\\n3,970\\n4,9600\\n5,950\\n6,940\\n"
     >>> record, notes = read_record(io.StringIO(text), "battle.csv")
@@ -28,12 +32,14 @@ Cleaning, each change reported in one line:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 import pandas as pd
 
+from sim.fields import MAX_DAYS, MAX_PERSONS
 from sim.lawfit import SERIES, Record
 
 REINFORCEMENT_COLUMNS = ("attacker_reinforcements", "defender_reinforcements")
@@ -42,6 +48,8 @@ SIDES = ("attacker", "defender")
 # A value this many robust standard deviations from its neighbours' median is an outlier.
 OUTLIER_MADS = 5.0
 OUTLIER_WINDOW_DAYS = 2
+#: The largest record read: 16 MiB, several times a century of daily rows.
+MAX_RECORD_BYTES = 16 << 20
 
 
 class RecordError(ValueError):
@@ -50,29 +58,68 @@ class RecordError(ValueError):
 
 def _read_csv(source: str | Path | IO, name: str) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(source)
+        if isinstance(source, str | Path):
+            size = Path(source).stat().st_size
+            if size > MAX_RECORD_BYTES:
+                raise RecordError(f"{name}: {size:,} bytes; allowed: a CSV file of at most "
+                                  f"{MAX_RECORD_BYTES:,} bytes")
+            if not Path(source).is_file():
+                raise IsADirectoryError(f"not a file: {name}")
+        # As text: every number is read by _numbers, which refuses inf and the huge.
+        frame = pd.read_csv(source, dtype=str)
     except FileNotFoundError:
         raise RecordError(f"{name}: no such file; allowed: a CSV file of daily "
                           f"observations") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "empty"
+        first = str(err).strip().splitlines()[0][:80] if str(err).strip() else "empty"
         raise RecordError(f"{name}: not a CSV table ({first}); allowed: a header row and "
                           f"one row per day") from None
+    except (OSError, ValueError) as err:
+        if isinstance(err, RecordError):
+            raise
+        raise RecordError(f"{name}: cannot read ({getattr(err, 'strerror', None) or err}); "
+                          f"allowed: a CSV file of daily observations") from None
+    if frame.empty:
+        raise RecordError(f"{name}: no rows; allowed: a header row and one row per day")
     return frame
 
 
-def _numbers(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
+def _numbers(frame: pd.DataFrame, column: str, name: str,
+             limit: float = MAX_PERSONS) -> np.ndarray:
+    """A column's numbers (empty cells NaN); RecordError (one line) for one that is not
+    a finite number from 0 to ``limit``."""
     values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() & frame[column].notna()
+    bad = (values.isna() & frame[column].notna()) | ~np.isfinite(values.fillna(0.0))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # header is row 1
-        raise RecordError(f"{name}: row {row}, column {column}: '{frame[column].iloc[row - 2]}'"
-                          f" is not a number; allowed: a number of persons, or empty")
+        shown = str(frame[column].iloc[row - 2])[:40]
+        raise RecordError(f"{name}: row {row}, column {column}: '{shown}' is not a number; "
+                          f"allowed: a number of persons, or empty")
     if (values < 0).any():
         row = int(np.flatnonzero((values < 0).to_numpy())[0]) + 2
         raise RecordError(f"{name}: row {row}, column {column}: {values.iloc[row - 2]:g} is "
                           f"negative; allowed: 0 or more persons")
+    if (values > limit).any():
+        row = int(np.flatnonzero((values > limit).to_numpy())[0]) + 2
+        raise RecordError(f"{name}: row {row}, column {column}: {values.iloc[row - 2]:g} is "
+                          f"too large; allowed: at most {limit:,.0f}")
     return values.to_numpy(dtype=float)
+
+
+def _days(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The ``day`` column as whole numbers, spanning at most MAX_DAYS days."""
+    values = pd.to_numeric(frame["day"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) > 1e9)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 2
+        raise RecordError(f"{name}: row {row}, column day: '{str(frame['day'].iloc[row - 2])[:40]}'"
+                          f" is not a day; allowed: every row a whole day number (within "
+                          f"1,000,000,000 of 0)")
+    days = values.astype(np.int64)
+    if days.max() - days.min() > MAX_DAYS:
+        raise RecordError(f"{name}: column day: days {days.min()} to {days.max()} span "
+                          f"{days.max() - days.min():,} days; allowed: at most {MAX_DAYS:,}")
+    return days
 
 
 def read_record(source: str | Path | IO, name: str | None = None,
@@ -97,10 +144,7 @@ def read_record(source: str | Path | IO, name: str | None = None,
     observed_columns = [c for c in SERIES if c in frame.columns]
     if not observed_columns:
         raise RecordError(f"{name}: no observed series; allowed: any of {', '.join(SERIES)}")
-    days = _numbers(frame, "day", name)
-    if np.isnan(days).any() or (days != np.round(days)).any():
-        raise RecordError(f"{name}: column day: every row needs a whole day number")
-    days = days.astype(int)
+    days = _days(frame, name)
     repeated = pd.Series(days).duplicated()
     if repeated.any():
         raise RecordError(f"{name}: day {days[repeated.to_numpy()][0]} appears more than "
@@ -115,6 +159,13 @@ def read_record(source: str | Path | IO, name: str | None = None,
         values = np.full(length, np.nan)
         values[index] = _numbers(frame, column, name)
         grid[column] = values
+    if not any(np.isfinite(grid[c]).any() for c in observed_columns):
+        raise RecordError(f"{name}: no value in {', '.join(observed_columns)}; allowed: at "
+                          f"least one observed number")
+    for side, given in (("attacker", initial_attacker), ("defender", initial_defender)):
+        if given is not None and not (math.isfinite(given) and 0 < given <= MAX_PERSONS):
+            raise RecordError(f"--initial-{side}: {given:g}; allowed: persons above 0, at "
+                              f"most {MAX_PERSONS:,}")
     arrivals = np.zeros((length, 2))
     for s, column in enumerate(REINFORCEMENT_COLUMNS):
         if column in grid:
@@ -213,12 +264,15 @@ def _schedule(source: str | Path | IO, length: int, first: int) -> np.ndarray:
     if missing:
         raise RecordError(f"{name}: no '{missing[0]}' column; allowed: day, side, persons")
     arrivals = np.zeros((length, 2))
-    days = _numbers(frame, "day", name)
+    days = _days(frame, name)
     persons = _numbers(frame, "persons", name)
     for row, (day, side, count) in enumerate(zip(days, frame["side"], persons, strict=True)):
         if side not in SIDES:
-            raise RecordError(f"{name}: row {row + 2}, column side: '{side}'; allowed: "
-                              f"attacker, defender")
+            raise RecordError(f"{name}: row {row + 2}, column side: '{str(side)[:40]}'; "
+                              f"allowed: attacker, defender")
+        if not np.isfinite(count):
+            raise RecordError(f"{name}: row {row + 2}, column persons: empty; allowed: a "
+                              f"number of persons")
         d = int(day) - first
         if not 0 < d < length:
             raise RecordError(f"{name}: row {row + 2}: day {int(day)} is outside the "

@@ -12,7 +12,11 @@ key by key with the base; lists and values replace. The file's stem is its name:
 
 Anything wrong raises :class:`ScenarioError`, whose text is one line naming the file,
 the key and what is allowed. Values (in files and in ``--set``) are read as TOML
-literals, never evaluated as code.
+literals, never evaluated as code, and strictly: ``true`` is not a number, ``"5"`` not
+a count, ``inf`` and ``nan`` no value at all. Reading is bounded: files of at most
+:data:`MAX_FILE_BYTES`, tables and lists nested at most :data:`MAX_DEPTH` deep, chains of
+at most :data:`MAX_BASES` bases, and runs estimated to fit in memory
+(:mod:`sim.model.memory`).
 """
 
 from __future__ import annotations
@@ -26,22 +30,33 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.config import Scenario
-from sim.fields import keys_at
+from sim.fields import allowed, keys_at, schema_at
 from sim.keypaths import assign, deep_merge, format_key_path, split_key_path
+from sim.model.memory import MemoryLimitError, check_memory
 
 #: Where named scenarios are found: the working directory's ``scenarios/`` first, then
 #: the project's own.
 PROJECT_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 _BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _NAMED_KEY = re.compile(r"([A-Za-z_][\w.\[\]]*): (.*)", re.DOTALL)
+#: The largest scenario or experiment file read (the largest shipped is 6 KB).
+MAX_FILE_BYTES = 1 << 20
+#: The deepest nesting of tables and lists in a file or a ``--set`` value (the schema's
+#: deepest key, ``attacker.contingents.NAME.schedule[0].day``, is 5 deep).
+MAX_DEPTH = 16
+#: The longest chain of bases (the shipped scenarios use at most 2).
+MAX_BASES = 16
+#: Echoed input (keys, values) is cut to this many characters in messages.
+SHOWN_CHARS = 120
 
 
 class ScenarioError(ValueError):
     """A scenario that cannot be used; ``str()`` is one line: file, key, what is allowed."""
 
     def __init__(self, file: str | Path, key: str, problem: str):
-        self.file, self.key, self.problem = str(file), key, problem
-        super().__init__(f"{self.file}: {key}: {problem}" if key else f"{self.file}: {problem}")
+        self.file, self.key, self.problem = str(file), shorten(key), problem
+        super().__init__(f"{self.file}: {self.key}: {problem}" if key
+                         else f"{self.file}: {problem}")
 
     def __reduce__(self):
         # Raised in worker processes too: pickle with the three parts, not the message.
@@ -85,32 +100,80 @@ def find(name_or_path: str | Path, relative_to: Path | None = None,
         candidates += [relative_to / text, relative_to / f"{text}.toml"]
     candidates.append(Path(text))
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except (OSError, ValueError):  # a name too long, a NUL byte: no such file
+            continue
     named = available(kind)
     if text in named:
         return named[text]
     raise FileNotFoundError(text)
 
 
+def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (with ``...``), for echoing input."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file's data; a file that cannot be read or parsed is a
+    """A TOML file's data; a file that cannot be read or parsed, or is larger than
+    :data:`MAX_FILE_BYTES` or nested deeper than :data:`MAX_DEPTH`, is a
     :class:`ScenarioError` naming it."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(path, "", f"not valid TOML ({err}); allowed: a TOML file such as "
-                                      f"those in scenarios/") from None
-    except (OSError, UnicodeDecodeError) as err:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(path, "", f"{size:,} bytes; allowed: a TOML file of at most "
+                                          f"{MAX_FILE_BYTES:,} bytes")
+        with path.open("rb") as file:
+            text = file.read(MAX_FILE_BYTES + 1).decode("utf-8")
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ScenarioError(path, "", f"not valid TOML ({shorten(str(err))}); allowed: a TOML "
+                                      f"file such as those in scenarios/") from None
+    except ValueError as err:  # a number of more than 4300 digits
+        raise ScenarioError(path, "", f"not a value ({shorten(str(err), 60)}); allowed: a "
+                                      f"TOML file such as those in scenarios/") from None
+    except RecursionError:
+        data = None
+    except OSError as err:
         raise ScenarioError(path, "", f"cannot read: {getattr(err, 'strerror', None) or err}"
                             ) from None
+    where = nested_too_deep(data)
+    if where is not None:
+        raise ScenarioError(path, where, f"nested more than {MAX_DEPTH} deep; allowed: tables "
+                                         f"and lists at most {MAX_DEPTH} deep")
+    return data
+
+
+def nested_too_deep(data: Any) -> str | None:
+    """The key path where ``data`` (tables and lists) is nested deeper than
+    :data:`MAX_DEPTH` (``(top)`` for none that could be parsed), or none; no recursion.
+
+    >>> nested_too_deep({"a": [1, {"b": 2}]}) is None
+    True
+    >>> nested_too_deep({"a": [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]})
+    'a[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]'
+    """
+    if data is None:
+        return "(top)"
+    stack = [(data, [])]
+    while stack:
+        node, parts = stack.pop()
+        if len(parts) > MAX_DEPTH:
+            return shorten(format_key_path(parts))
+        if isinstance(node, dict):
+            stack += [(value, parts + [str(key)]) for key, value in node.items()]
+        elif isinstance(node, list):
+            stack += [(value, parts + [i]) for i, value in enumerate(node)]
+    return None
 
 
 def description(path: Path) -> str:
     """A scenario file's one-line ``description``, without validating the whole file."""
     try:
-        return str(tomllib.loads(path.read_text(encoding="utf-8")).get("description", ""))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return str(read_toml(path).get("description", ""))
+    except ScenarioError:
         return "(unreadable; see attrition check)"
 
 
@@ -128,8 +191,12 @@ def read(name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
 def _read_chain(path: Path, chain: list[Path]) -> dict[str, Any]:
     if path.resolve() in chain:
         loop = " -> ".join(p.stem for p in chain + [path.resolve()])
-        raise ScenarioError(chain[-1], "base", f"bases loop ({loop}); allowed: a chain of "
-                                               f"bases that ends")
+        raise ScenarioError(chain[-1], "base", f"bases loop ({shorten(loop, 400)}); allowed: "
+                                               f"a chain of bases that ends")
+    if len(chain) > MAX_BASES:
+        raise ScenarioError(chain[0], "base", f"a chain of more than {MAX_BASES} bases "
+                                              f"({chain[0].stem} -> {chain[1].stem} -> ... "
+                                              f"-> {path.stem}); allowed: at most {MAX_BASES}")
     data = read_toml(path)
     base = data.pop("base", None)
     data.setdefault("name", path.stem)
@@ -137,14 +204,14 @@ def _read_chain(path: Path, chain: list[Path]) -> dict[str, Any]:
         # Without a base, a file states its differences from the reference scenario.
         return deep_merge(Scenario().model_dump(), data)
     if not isinstance(base, str):
-        raise ScenarioError(path, "base", f"{base!r} is not a scenario name; allowed: a name "
-                                          f"or a path, as a string")
+        raise ScenarioError(path, "base", f"{shorten(repr(base))} is not a scenario name; "
+                                          f"allowed: a name or a path, as a string")
     try:
         base_path = find(base, relative_to=path.parent)
     except FileNotFoundError:
         known = ", ".join(available())
-        raise ScenarioError(path, "base", f"no scenario '{base}'; allowed: a path or one of "
-                                          f"{known}") from None
+        raise ScenarioError(path, "base", f"no scenario '{shorten(base)}'; allowed: a path "
+                                          f"or one of {known}") from None
     inherited = _read_chain(base_path, chain + [path.resolve()])
     validate(inherited, base_path)  # a broken base is reported as itself
     # A scenario names and describes itself; it does not inherit those.
@@ -173,19 +240,26 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     except ValueError as err:
         raise ValueError(str(err)) from None
     try:
-        return key, tomllib.loads(f"value = {literal}")["value"]
-    except tomllib.TOMLDecodeError:
+        value = tomllib.loads(f"value = {literal}")["value"]
+    except ValueError:  # TOMLDecodeError, or a number of more than 4300 digits
         if _BARE_WORD.fullmatch(literal) and literal not in ("true", "false"):
             return key, literal
-        raise ValueError(f"'{literal}' is not a value; allowed: a TOML literal such as 40, "
-                         f"0.5, true, \"text\" or [1, 2]") from None
+        raise ValueError(f"'{shorten(literal)}' is not a value; allowed: a TOML literal such "
+                         f"as 40, 0.5, true, \"text\" or [1, 2]") from None
+    except RecursionError:
+        value = None
+    if nested_too_deep(None if value is None else {"value": value}) is not None:
+        raise ValueError(f"'{shorten(literal)}' is nested more than {MAX_DEPTH} deep; allowed: "
+                         f"a TOML literal such as 40, 0.5, true, \"text\" or [1, 2]")
+    return key, value
 
 
 def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-         days: int | None = None) -> Scenario:
+         days: int | None = None, replicates: int = 1) -> Scenario:
     """Read, merge, override (``key.path=value`` strings, as ``--set``) and validate.
 
-    ``days`` replaces ``max_days``. Raises :class:`ScenarioError`.
+    ``days`` replaces ``max_days``; ``replicates`` is the number of runs whose records
+    the memory estimate counts. Raises :class:`ScenarioError`.
     """
     path, data = read(name_or_path)
     for text in overrides:
@@ -202,15 +276,22 @@ def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
             raise ScenarioError(path, f"--set {key}", err.args[0]) from None
     if days is not None:
         data["max_days"] = days
-    return validate(data, path)
+    return validate(data, path, replicates)
 
 
-def validate(data: dict[str, Any], file: str | Path) -> Scenario:
-    """Validate merged scenario data; the first problem becomes a :class:`ScenarioError`."""
+def validate(data: dict[str, Any], file: str | Path, replicates: int = 1) -> Scenario:
+    """Validate merged scenario data, and estimate the memory of ``replicates`` runs
+    (:func:`sim.model.memory.check_memory`); the first problem becomes a
+    :class:`ScenarioError`."""
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise explain(err, file) from None
+    try:
+        check_memory(scenario, replicates)
+    except MemoryLimitError as err:
+        raise ScenarioError(file, err.key, err.problem) from None
+    return scenario
 
 
 def explain(err: ValidationError, file: str | Path,
@@ -244,5 +325,15 @@ def explain(err: ValidationError, file: str | Path,
             problem = named.group(2)
         shown = first.get("input")
         if first["type"] != "value_error" and isinstance(shown, str | int | float | bool):
-            problem += f" (got {shown!r})"
+            problem += f" (got {shorten(repr(shown), 60)})"
+        if first["type"] not in ("value_error", "literal_error") and "allowed:" not in problem:
+            _, field = schema_at(list(first["loc"]), root)
+            if field is not None and allowed(field) != "any" and _is_value(first["loc"]):
+                problem += f"; allowed: {allowed(field)}"
     return ScenarioError(file, format_key_path(loc), problem + more)
+
+
+def _is_value(loc: tuple) -> bool:
+    """Whether an error's location ends at a field's own value (not inside a list or
+    table of values, nor at a union's branch)."""
+    return bool(loc) and isinstance(loc[-1], str) and not str(loc[-1]).endswith("]")

@@ -70,7 +70,7 @@ def test_known_initial_strengths_are_kept():
      "battle.csv: row 3, column attacker_strength: 'many' is not a number"),
     ("day,attacker_strength\n0,1000\n1,-5\n",
      "battle.csv: row 3, column attacker_strength: -5 is negative"),
-    ("day,attacker_strength\n0.5,1000\n", "battle.csv: column day: every row needs a whole"),
+    ("day,attacker_strength\n0.5,1000\n", "battle.csv: row 2, column day: '0.5' is not a day"),
 ])
 def test_what_cannot_be_cleaned_is_one_line(text, problem):
     with pytest.raises(RecordError) as caught:
@@ -122,7 +122,7 @@ def test_calibrate_writes_estimates_and_a_figure(tmp_path):
     (["missing.csv"], "missing.csv: no such file"),
     (["bad.csv"], "bad.csv: unknown column 'strength'"),
     (["one_side.csv"], "one_side.csv: the defender's strength is neither observed nor given"),
-    (["one_side.csv", "--initial-defender", "-3"], "--initial-defender: -3 is not positive"),
+    (["one_side.csv", "--initial-defender", "-3"], "--initial-defender: -3 is not a positive"),
 ])
 def test_calibrate_bad_input_is_one_line_and_writes_nothing(tmp_path, args, problem):
     (tmp_path / "bad.csv").write_text("day,strength\n0,1\n")
