@@ -24,6 +24,7 @@ from pathlib import Path
 from sim import scenarios
 from sim.cli_args import DEFAULT_SCENARIO as DEFAULT_SCENARIO
 from sim.cli_args import LAW_CHOICES, build_parser
+from sim.model.memory import LIMIT_VARIABLE
 from sim.outputs import (
     format_design,
     format_fits,
@@ -70,7 +71,8 @@ def _check(files: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = scenarios.load(args.scenario, args.overrides, days=args.days)
+    scenario = scenarios.load(args.scenario, args.overrides, days=args.days,
+                              replicates=args.replicates)
     if args.animate is not None:
         _check_animation_target(args.animate)
     out = args.out or fresh_folder(scenario.name)
@@ -322,6 +324,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    # --max-memory: through the environment, so that worker processes (and the demo's
+    # server) apply the same limit (sim.model.memory); restored after the command.
+    limit = getattr(args, "max_memory", None)
+    saved = os.environ.get(LIMIT_VARIABLE)
+    if limit is not None:
+        os.environ[LIMIT_VARIABLE] = repr(limit)
+    try:
+        return _command(args)
+    finally:
+        if limit is not None and saved is None:
+            os.environ.pop(LIMIT_VARIABLE, None)
+        elif limit is not None:
+            os.environ[LIMIT_VARIABLE] = saved
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "list":
             return _list()

@@ -22,6 +22,11 @@ MAX_SEED = 2**63 - 1
 #: More local workers than cores only queue for them; far more would exhaust memory
 #: (each holds an interpreter and a model, a few hundred MB).
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
+#: Replicates of a run or a calibration's evaluation: far more than any interval needs
+#: (its width falls as 1/sqrt(N)); every replicate's daily record is kept in memory.
+MAX_REPLICATES = 10_000
+#: Days of a run, as the scenario's max_days (sim.fields.MAX_DAYS).
+MAX_DAYS = 36_500
 
 
 def _int_at_least(minimum: int, maximum: int | None = None):
@@ -51,6 +56,26 @@ def _positive_number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text} is not a positive finite number; allowed: "
                                          f"persons > 0")
     return value
+
+
+def _gib(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text[:20]} is not a size; allowed: GiB above 0")
+    return value
+
+
+def _add_memory_option(command: argparse.ArgumentParser) -> None:
+    """--max-memory: the limit on a run's estimated memory (sim.model.memory)."""
+    command.add_argument("--max-memory", type=_gib, default=None, metavar="GIB",
+                         help="refuse, before it starts, a run estimated to need more "
+                              "memory than this, in GiB (default: the environment's "
+                              "ATTRITION_MAX_MEMORY, else 4); the estimate counts the "
+                              "sector's cells, the most units the run can have and its "
+                              "daily records")
 
 
 def _port(text: str) -> int:
@@ -94,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the right type and in range, bases found. Prints one line per file; "
                     "exit status 2 if any is bad.")
     check.add_argument("files", nargs="+", metavar="FILE", help="scenario file or name")
+    _add_memory_option(check)
     run_cmd = commands.add_parser(
         "run", help="run a scenario, write its results and print its summary",
         description="Run a named scenario or a scenario file. Writes the daily record, the "
@@ -104,9 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
                               f"{DEFAULT_SCENARIO})")
     run_cmd.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=0,
                          help="random seed (default: 0); the same seed gives the same numbers")
-    run_cmd.add_argument("--days", type=_int_at_least(1), default=None,
+    run_cmd.add_argument("--days", type=_int_at_least(1, MAX_DAYS), default=None,
                          help="days to simulate at most (default: the scenario's max_days)")
-    run_cmd.add_argument("--replicates", type=_int_at_least(1), default=1, metavar="N",
+    _add_memory_option(run_cmd)
+    run_cmd.add_argument("--replicates", type=_int_at_least(1, MAX_REPLICATES), default=1,
+                         metavar="N",
                          help="runs of the scenario; with N > 1, replicate i has the seed "
                               "run_seed(SEED, 0, i) drawn from SEED (sim.seeds; listed in "
                               "summary.json), and the summary gives per key the mean and the "
@@ -154,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true",
                        help="print the number of runs and the design, run nothing")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_memory_option(sweep)
     report = commands.add_parser(
         "report", help="plots and tables of a finished sweep",
         description="Write report.md and figures into a sweep's folder: each metric "
@@ -206,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "defender.aimed_kills_per_shooter_per_day, searched from "
                                 "its value / 4 to x 4 within its limits, or --fit "
                                 "'sector.fortification_level=interval(0.2,0.9)'; repeatable")
-    calibrate.add_argument("--replicates", type=_int_at_least(3), default=10, metavar="N",
+    _add_memory_option(calibrate)
+    calibrate.add_argument("--replicates", type=_int_at_least(3, MAX_REPLICATES), default=10,
+                           metavar="N",
                            help="model runs per evaluation, with the same N seeds at every "
                                 "evaluation (default: 10)")
     calibrate.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=0,
@@ -230,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"scenario to start from (default: {DEMO_SCENARIO})")
     demo.add_argument("--port", type=_port, default=8765,
                       help="port to serve on; 0 picks a free one (default: 8765)")
+    _add_memory_option(demo)
     demo.add_argument("--host", default="127.0.0.1",
                       help="address to listen on; 0.0.0.0 lets other machines on the "
                            "network (a class) connect (default: 127.0.0.1, this machine only)")
