@@ -41,6 +41,7 @@ import pandas as pd
 
 from sim.fields import MAX_DAYS, MAX_PERSONS
 from sim.lawfit import SERIES, Record
+from sim.scenarios import one_line
 
 REINFORCEMENT_COLUMNS = ("attacker_reinforcements", "defender_reinforcements")
 COLUMNS = SERIES + REINFORCEMENT_COLUMNS
@@ -53,7 +54,11 @@ MAX_RECORD_BYTES = 16 << 20
 
 
 class RecordError(ValueError):
-    """Bad input: one line naming the file, the column or row, and what is allowed."""
+    """Bad input: one line naming the file, the column or row, and what is allowed
+    (control characters echoed from the file are shown escaped)."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
 
 
 def _read_csv(source: str | Path | IO, name: str) -> pd.DataFrame:

@@ -55,8 +55,10 @@ class ScenarioError(ValueError):
 
     def __init__(self, file: str | Path, key: str, problem: str):
         self.file, self.key, self.problem = str(file), shorten(key), problem
-        super().__init__(f"{self.file}: {self.key}: {problem}" if key
-                         else f"{self.file}: {problem}")
+        # One line whatever the input echoed: control characters (a newline in a key
+        # or a value) are shown escaped.
+        super().__init__(one_line(f"{self.file}: {self.key}: {problem}" if key
+                                  else f"{self.file}: {problem}"))
 
     def __reduce__(self):
         # Raised in worker processes too: pickle with the three parts, not the message.
@@ -111,6 +113,17 @@ def find(name_or_path: str | Path, relative_to: Path | None = None,
     raise FileNotFoundError(text)
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, NUL) escaped, as one line.
+
+    >>> one_line("a\\nb")
+    'a\\\\nb'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text`` cut to ``limit`` characters (with ``...``), for echoing input."""
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -131,6 +144,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ScenarioError(path, "", f"not valid TOML ({shorten(str(err))}); allowed: a TOML "
                                       f"file such as those in scenarios/") from None
+    except ScenarioError:
+        raise
     except ValueError as err:  # a number of more than 4300 digits
         raise ScenarioError(path, "", f"not a value ({shorten(str(err), 60)}); allowed: a "
                                       f"TOML file such as those in scenarios/") from None
