@@ -1,0 +1,756 @@
+"""Hostile input never crashes (issue 16): malformed scenario files, ``--set`` values,
+experiment files, ``--vary`` ranges and record CSVs, built by hypothesis, each get exit
+0 with a valid result or exit 2 with at most two lines on stderr and no traceback,
+within a time limit, and leave no file behind on failure. Then a plain test for each
+case the issue reported.
+
+The property tests drive ``sim.cli.main`` in this process (a subprocess per example
+would be too slow) on tiny runs (``--days 1``). In CI each runs a few dozen examples;
+the exhaustive run, many more::
+
+    ATTRITION_EXHAUSTIVE=1 python3 -m pytest tests/test_hostile_input.py -m exhaustive
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from sim import Scenario, run
+from sim.cli import main
+from sim.config import ContingentConfig
+from sim.experiments import Experiment, load_experiment
+from sim.fields import MAX_PERSONS
+from sim.keypaths import format_key_path, lookup, split_key_path
+from sim.model import AttritionModel
+from sim.model.memory import LIMIT_VARIABLE, MemoryLimitError, estimate_memory
+from sim.records import RecordError, read_record
+from sim.scenarios import MAX_BASES, MAX_DEPTH, MAX_FILE_BYTES, ScenarioError, load
+
+EXHAUSTIVE = os.environ.get("ATTRITION_EXHAUSTIVE") == "1"
+# Examples per property in CI and in the exhaustive run.
+EXAMPLES = 2000 if EXHAUSTIVE else 25
+# An example (a whole command) that takes longer than this is a hang.
+TIME_LIMIT_S = 60.0
+PROPERTY = settings(max_examples=EXAMPLES, deadline=None, derandomize=not EXHAUSTIVE,
+                    suppress_health_check=[HealthCheck.too_slow,
+                                           HealthCheck.function_scoped_fixture])
+# Experiments and --vary are refused or dry-run in milliseconds: four times as many.
+CHEAP = settings(PROPERTY, max_examples=4 * EXAMPLES)
+
+# --------------------------------------------------------------- the command, checked
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _valid_json(text: str):
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def attrition(folder: Path, *argv: str) -> tuple[int, str, str]:
+    """Run the command in this process, in ``folder``; check the issue's promise: exit
+    0, or exit 2 with at most two lines on stderr, no traceback and no new file in
+    ``folder``; within the time limit. Returns the status, stdout and stderr."""
+    before = _files(folder)
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(argv))
+        except SystemExit as exit_:  # argparse
+            status = exit_.code
+    elapsed = time.perf_counter() - start
+    stderr = err.getvalue()
+    assert elapsed < TIME_LIMIT_S, (argv, elapsed)
+    assert "Traceback" not in stderr, stderr
+    assert status in (0, 2), (status, stderr[-2000:], argv)
+    with contextlib.suppress(InvalidArgument):  # outside a hypothesis test
+        event(f"{argv[0]}: exit {status}")
+    if status == 2:
+        assert 1 <= len(stderr.splitlines()) <= 2, stderr
+        assert "error" in stderr
+        assert _files(folder) == before, (argv, _files(folder) - before)
+    return status, out.getvalue(), stderr
+
+
+def _check_run_folder(folder: Path) -> None:
+    summary = _valid_json((folder / "summary.json").read_text())
+    assert summary["days"] >= 1
+    assert (folder / "daily.csv").stat().st_size > 0
+
+
+# --------------------------------------------------------------------- strategies
+def _leaves(node, parts=()) -> list[str]:
+    """Every key path to a value of nested tables and lists."""
+    if isinstance(node, dict) and node:
+        return [k for key, value in node.items() for k in _leaves(value, (*parts, key))]
+    if isinstance(node, list) and node:
+        return [k for i, value in enumerate(node) for k in _leaves(value, (*parts, i))]
+    return [format_key_path(parts)]
+
+
+LEAVES = sorted(_leaves(Scenario().model_dump()))
+HOSTILE_INTS = [-1, 0, 1, 2, 3, 7, 30, 2001, 36_500, 36_501, 10**6, MAX_PERSONS,
+                MAX_PERSONS + 1, 2**31, 2**62, 2**63 - 1, 2**63, 2**64, 10**20, 10**400]
+HOSTILE_FLOATS = [math.inf, -math.inf, math.nan, -0.0, 0.0, 0.5, 1.0, 1.5, 1e-308, 1e6,
+                  1e9, 1e30, 1e308, -1e308]
+HOSTILE_STRINGS = ["", "5", "0.5", "inf", "nan", "true", "x" * 200, "human_wave",
+                   "../../escape", "$\\foo$", "<script>"]
+scalars = st.one_of(st.sampled_from(HOSTILE_INTS), st.sampled_from(HOSTILE_FLOATS),
+                    st.booleans(), st.sampled_from(HOSTILE_STRINGS),
+                    st.integers(-10, 100), st.floats(allow_nan=True, allow_infinity=True))
+# Values a key may well take: most examples should be near the valid ones.
+PLAUSIBLE = st.one_of(st.integers(0, 40), st.floats(0, 1), st.booleans(),
+                      st.sampled_from(["human_wave", "infiltration", "fortified_defense",
+                                       "constant", "depleting"]))
+DEFAULTS = Scenario().model_dump()
+
+
+def near(key: str):
+    """Values like the key's default (so that many examples are valid), or any
+    plausible value where the key is not in the reference scenario."""
+    try:
+        default = lookup(DEFAULTS, split_key_path(key))
+    except (KeyError, IndexError, TypeError, ValueError):
+        return PLAUSIBLE
+    if isinstance(default, bool):
+        return st.booleans()
+    if isinstance(default, int):
+        return st.integers(max(0, default - 2), default + 2)
+    if isinstance(default, float):
+        return st.floats(0.0, max(1.0, default))
+    return st.just(default)
+
+
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["a", "count", "pool"]),
+                                                 inner, max_size=2)), max_leaves=6)
+
+
+@st.composite
+def key_parts(draw) -> list:
+    """A scenario key's parts: a real one, one with a list index or [*], or a bogus
+    one (maybe thousands of parts deep)."""
+    key = draw(st.sampled_from(LEAVES))
+    parts = split_key_path(key)
+    kind = draw(st.sampled_from(["real"] * 5 + ["index", "every", "bogus", "deep"]))
+    if kind == "index" and "units" in parts[:-1]:
+        parts[parts.index("units") + 1] = draw(st.sampled_from([0, 1, 2, 99]))
+    elif kind == "every" and "units" in parts[:-1]:
+        parts[parts.index("units") + 1] = "*"
+    elif kind == "bogus":
+        parts[-1] = draw(st.sampled_from(["cout", "drone", "x", "max_day"]))
+    elif kind == "deep":
+        parts += ["a"] * draw(st.sampled_from([1, 20, 3000]))
+    return parts
+
+
+def keys():
+    return key_parts().map(format_key_path)
+
+
+def _toml_literal(value) -> str:
+    """A value as TOML (``inf``, ``nan`` and huge integers included)."""
+    return tomli_w.dumps({"v": value})[4:].strip()
+
+
+literals = st.one_of(
+    PLAUSIBLE.map(_toml_literal), PLAUSIBLE.map(_toml_literal),
+    values.map(_toml_literal),
+    st.sampled_from(["[" * 3000 + "]" * 3000, "9" * 5000, "1e999", "'unterminated",
+                     "{a = }", "nan", "-inf", "0x10", "1979-05-27", "a b"]),
+    st.text(max_size=20))
+
+
+def _write_tree(data) -> str:
+    try:
+        return tomli_w.dumps(data)
+    except (TypeError, ValueError):
+        return "x = 1\n"
+    except RecursionError:  # a key thousands of tables deep
+        return "a" + ".a" * 3000 + " = 1\n"
+
+
+@st.composite
+def scenario_files(draw) -> bytes:
+    """A scenario file: a base or none, a few keys with hostile values, sometimes raw
+    damage (cut, garbage, deep nesting, invalid UTF-8)."""
+    data = {}
+    base = draw(st.sampled_from([None, "fortified_defense", "fortified_defense",
+                                 "lanchester_square", "nonexistent", 5]))
+    if base is not None:
+        data["base"] = base
+    for parts in draw(st.lists(key_parts(), max_size=4)):
+        if any(isinstance(p, int) or p == "*" for p in parts):
+            continue  # a file sets whole lists
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(str(part), {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[str(parts[-1])] = draw(st.one_of(PLAUSIBLE, values))
+    text = _write_tree(data).encode()
+    damage = draw(st.sampled_from(["none"] * 6 + ["cut", "garbage", "deep", "utf8"]))
+    if damage == "cut":
+        text = text[:draw(st.integers(0, max(0, len(text) - 1)))]
+    elif damage == "garbage":
+        text += draw(st.binary(max_size=20))
+    elif damage == "deep":
+        text += b"x = " + b"[" * 3000 + b"]" * 3000 + b"\n"
+    elif damage == "utf8":
+        text += b'description = "\xff\xfe"\n'
+    return text
+
+
+NUMBER_TEXT = st.sampled_from(["0", "1", "-1", "0.5", "10", "1e20", "1e400", "inf", "nan",
+                               "-0", "1e-300", "3", "2.5", "x", ""])
+
+
+@st.composite
+def vary_specs(draw) -> str:
+    key = draw(keys())
+    kind = draw(st.sampled_from(["range", "interval", "values", "raw", "plausible",
+                                 "plausible"]))
+    numbers = draw(st.lists(NUMBER_TEXT, min_size=1, max_size=4))
+    if kind == "plausible":
+        low = draw(st.integers(0, 5))
+        return f"{key}=" + draw(st.sampled_from([
+            f"range({low},{low + draw(st.integers(1, 4))})",
+            f"interval({low / 10},{low / 10 + 0.1})",
+            f"{low},{low + 1}", f"{low / 10},{low / 10 + 0.05}", "true,false"]))
+    if kind == "range":
+        spec = f"range({','.join(numbers)})"
+    elif kind == "interval":
+        spec = f"interval({','.join(numbers)})"
+    elif kind == "values":
+        spec = ",".join(draw(st.lists(literals, min_size=1, max_size=3)))
+    else:
+        spec = draw(st.text(max_size=20))
+    return f"{key}={spec}"
+
+
+def mostly(draw, good, *bad):
+    """``good`` nine times in ten, else one of ``bad``."""
+    return good if draw(st.integers(0, 9)) else draw(st.sampled_from(bad))
+
+
+@st.composite
+def experiments(draw) -> bytes:
+    data = {"question": mostly(draw, "How do drones change the losses?", "short", 5, ""),
+            "scenario": mostly(draw, "fortified_defense", "nonexistent", "../x", 1),
+            "metrics": mostly(draw, ["loss_exchange_ratio"], ["nope"], [], "x"),
+            "set": {"max_days": mostly(draw, 1, 2, 0, 1.5, "1", 10**9)}}
+    design = mostly(draw, "grid", "random", "lhs", "sobol", "morris", "x")
+    data["design"] = design
+    if design != "grid" or draw(st.booleans()):
+        data["samples"] = mostly(draw, 2, 1, 4, 0, -1, 3, 2**40, 10**20, 1.5, "4", True)
+    if draw(st.booleans()):
+        data["replicates"] = mostly(draw, 1, 2, 0, 10**6, 2**63, 1.0, False)
+    parameters = {}
+    count = mostly(draw, 1, 0, 2, 3)
+    for key in [mostly(draw, draw(st.sampled_from(LEAVES)), draw(keys()))
+                for _ in range(count)]:
+        form = mostly(draw, "plausible", "values", "range", "interval", "junk")
+        if form == "plausible":
+            spec = {"values": draw(st.lists(near(key), min_size=1, max_size=2))}
+        elif form == "values":
+            spec = {"values": draw(st.lists(scalars, max_size=3))}
+        elif form == "range":
+            spec = {"range": {"start": draw(scalars), "stop": draw(scalars)}}
+            if draw(st.booleans()):
+                spec["range"]["step"] = draw(scalars)
+        elif form == "interval":
+            spec = {"interval": {"low": draw(scalars), "high": draw(scalars)}}
+        else:
+            spec = draw(values)
+        parameters[key] = spec
+    data["parameters"] = parameters
+    return _write_tree(data).encode()
+
+
+RECORD_COLUMNS = ["day", "attacker_strength", "defender_strength", "attacker_casualties",
+                  "defender_casualties", "attacker_reinforcements", "strength"]
+CELLS = st.one_of(st.sampled_from(["", "nan", "NaN", "inf", "-inf", "1e30", "-5", "abc",
+                                   "1e9", "1e10", "0.5", "0", "1e400", '"7"', " 12 "]),
+                  st.integers(0, 2000).map(str))
+DAYS = st.one_of(st.integers(-3, 25).map(str),
+                 st.sampled_from(["1e30", "-1e12", "36501", "0.5", "", "nan", "x", "inf"]))
+
+
+@st.composite
+def records(draw) -> bytes:
+    """A record CSV: a header (maybe only a header), rows of hostile cells."""
+    columns = draw(st.lists(st.sampled_from(RECORD_COLUMNS), min_size=0, max_size=4,
+                            unique=True))
+    if draw(st.integers(0, 4)):
+        columns = ["day"] + [c for c in columns if c != "day"]
+    plausible = draw(st.integers(0, 2)) > 0  # mostly a clean record with a few bad cells
+    if plausible:
+        columns = ["day", "attacker_strength", "defender_strength"]
+    lines = [",".join(columns)]
+    for d in range(draw(st.integers(0, 12))):
+        if plausible and draw(st.integers(0, 5)):
+            row = [str(d), str(1000 - 10 * d + draw(st.integers(0, 5))),
+                   str(800 - 12 * d + draw(st.integers(0, 5)))]
+            lines.append(",".join(row))
+            continue
+        row = [draw(DAYS) if c == "day" else draw(CELLS) for c in columns]
+        if draw(st.integers(0, 9)) == 0:
+            row = row[:-1] or ["1", "2", "3"]  # a ragged row
+        lines.append(",".join(row))
+    text = "\n".join(lines) + ("\n" if draw(st.booleans()) else "")
+    return text.encode() + (draw(st.binary(max_size=8)) if draw(st.integers(0, 9)) == 0
+                            else b"")
+
+
+# -------------------------------------------------------------- the properties
+def _fresh():
+    """A fresh folder per example (hypothesis runs many examples per test call)."""
+    return tempfile.TemporaryDirectory(prefix="hostile-")
+
+
+def _check_scenario_file(text: bytes) -> None:
+    with _fresh() as name:
+        folder = Path(name)
+        (folder / "s.toml").write_bytes(text)
+        attrition(folder, "check", str(folder / "s.toml"))
+        status, _, _ = attrition(folder, "run", str(folder / "s.toml"), "--days", "1",
+                                 "--out", str(folder / "out"), "--json")
+        if status == 0:
+            _check_run_folder(folder / "out")
+
+
+def _check_set(key_values: list[tuple[str, str]]) -> None:
+    with _fresh() as name:
+        folder = Path(name)
+        argv = ["run", "fortified_defense", "--days", "1", "--out", str(folder / "out"),
+                "--json"]
+        for key, literal in key_values:
+            argv += ["--set", f"{key}={literal}"]
+        status, stdout, _ = attrition(folder, *argv)
+        if status == 0:
+            _valid_json(stdout)
+            _check_run_folder(folder / "out")
+
+
+def _check_experiment(text: bytes, vary: list[str]) -> None:
+    with _fresh() as name:
+        folder = Path(name)
+        (folder / "e.toml").write_bytes(text)
+        extra = [a for v in vary for a in ("--vary", v)]
+        status, stdout, _ = attrition(folder, "sweep", str(folder / "e.toml"), "--dry-run",
+                                      *extra)
+        if status != 0:
+            return
+        runs = int(stdout.splitlines()[1].split(" = ")[1].split()[0])
+        if runs <= 3:
+            status, _, _ = attrition(folder, "sweep", str(folder / "e.toml"), *extra,
+                                     "--workers", "1", "--no-progress", "--out",
+                                     str(folder / "out"))
+            if status == 0:
+                assert (folder / "out").is_dir()
+
+
+def _check_vary(specs: list[str]) -> None:
+    with _fresh() as name:
+        folder = Path(name)
+        argv = ["sweep", "docking", "--dry-run"]
+        for spec in specs:
+            argv += ["--vary", spec]
+        attrition(folder, *argv)
+
+
+def _check_record(text: bytes) -> None:
+    with _fresh() as name:
+        folder = Path(name)
+        (folder / "r.csv").write_bytes(text)
+        status, stdout, _ = attrition(folder, "calibrate", str(folder / "r.csv"), "--law",
+                                      "square", "--out", str(folder / "out"), "--json")
+        if status == 0:
+            assert _valid_json(stdout) == _valid_json((folder / "out" / "estimates.json")
+                                                      .read_text())
+
+
+@PROPERTY
+@given(scenario_files())
+def test_malformed_scenario_files(text):
+    _check_scenario_file(text)
+
+
+@PROPERTY
+@given(st.lists(st.tuples(keys(), literals), min_size=1, max_size=3))
+def test_malformed_set_values(key_values):
+    _check_set(key_values)
+
+
+@CHEAP
+@given(experiments(), st.lists(vary_specs(), max_size=1))
+def test_malformed_experiment_files(text, vary):
+    _check_experiment(text, vary)
+
+
+@CHEAP
+@given(st.lists(vary_specs(), min_size=1, max_size=2))
+def test_malformed_vary_ranges(specs):
+    _check_vary(specs)
+
+
+@PROPERTY
+@given(records())
+def test_malformed_record_csvs(text):
+    _check_record(text)
+
+
+EXHAUSTIVE_SETTINGS = settings(max_examples=2000, deadline=None,
+                               suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.exhaustive
+@pytest.mark.skipif(not EXHAUSTIVE, reason="ATTRITION_EXHAUSTIVE=1 runs it")
+@EXHAUSTIVE_SETTINGS
+@given(st.one_of(scenario_files().map(lambda t: ("file", t)),
+                 st.lists(st.tuples(keys(), literals), min_size=1, max_size=3)
+                 .map(lambda kv: ("set", kv)),
+                 st.tuples(experiments(), st.lists(vary_specs(), max_size=1))
+                 .map(lambda ev: ("experiment", ev)),
+                 st.lists(vary_specs(), min_size=1, max_size=2).map(lambda v: ("vary", v)),
+                 records().map(lambda r: ("record", r))))
+def test_hostile_input_exhaustive(case):
+    """Every kind of input mixed, many more examples, not derandomized."""
+    kind, value = case
+    if kind == "file":
+        _check_scenario_file(value)
+    elif kind == "set":
+        _check_set(value)
+    elif kind == "experiment":
+        _check_experiment(*value)
+    elif kind == "vary":
+        _check_vary(value)
+    else:
+        _check_record(value)
+
+
+# ------------------------------------------------------- the reported cases, one by one
+def _refused(folder: Path, *argv: str) -> str:
+    status, _, stderr = attrition(folder, *argv)
+    assert status == 2, stderr
+    return stderr
+
+
+@pytest.mark.parametrize(("literal", "problem"), [
+    ("inf", "finite number"), ("nan", "finite number"), ("-inf", "finite number"),
+    ("1e999", "finite number")])
+def test_inf_and_nan_are_refused(tmp_path, literal, problem):
+    stderr = _refused(tmp_path, "run", "fortified_defense", "--days", "1", "--out",
+                      str(tmp_path / "out"), "--set",
+                      f"defender.aimed_kills_per_shooter_per_day={literal}")
+    assert "defender.aimed_kills_per_shooter_per_day" in stderr and problem in stderr
+    assert "allowed: >= 0.0, <= 1000000.0" in stderr
+
+
+def test_inf_in_a_file_is_refused_naming_file_and_key(tmp_path):
+    (tmp_path / "s.toml").write_text('base = "fortified_defense"\n[attacker]\n'
+                                     'artillery_strikes_per_day = inf\n')
+    stderr = _refused(tmp_path, "check", str(tmp_path / "s.toml"))
+    assert f"{tmp_path / 's.toml'}: attacker.artillery_strikes_per_day: Input should be a " \
+           f"finite number" in stderr
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ("sector.fortification_level=true", "sector.fortification_level"),
+    ('attacker.units[0].count="5"', "attacker.units[0].count"),
+    ("attacker.units[0].count=5.0", "attacker.units[0].count"),
+    ("defender.drones=false", "defender.drones"),
+    ('sector.cover="0.1"', "sector.cover"),
+    ("combat.morale_enabled=1", "combat.morale_enabled"),
+    ('attacker.units[0].tactic=1', "attacker.units[0].tactic"),
+])
+def test_no_coercion_between_booleans_strings_and_numbers(override, key):
+    with pytest.raises(ScenarioError) as caught:
+        load("fortified_defense", [override])
+    assert caught.value.key == key, str(caught.value)
+    assert caught.value.problem.startswith("Input should be "), str(caught.value)
+
+
+def test_a_whole_number_stands_for_a_decimal():
+    assert load("fortified_defense", ["sector.cover=0"]).sector.cover == 0.0
+    assert isinstance(load("fortified_defense", ["sector.cover=0"]).sector.cover, float)
+
+
+def test_personnel_that_would_overflow_is_refused():
+    """2^62 persons in each of two units once summed to a negative personnel."""
+    with pytest.raises(ScenarioError, match=r"attacker\.units\[0\]\.personnel: Input should "
+                                            r"be less than or equal to 1000000"):
+        load("fortified_defense", ["attacker.units[0].personnel=4611686018427387904"])
+    with pytest.raises(ScenarioError, match=r"attacker\.contingents\.foreign\.pool: Input "
+                                            r"should be less than or equal to 1000000000"):
+        load("fortified_defense", ["attacker.contingents.foreign.pool=9223372036854775807"])
+
+
+def test_a_side_of_more_than_a_billion_people_is_refused():
+    with pytest.raises(ScenarioError, match=r"attacker\.units: 1,000,001,160 persons .*"
+                                            r"allowed: at most 1,000,000,000"):
+        load("fortified_defense", ["attacker.contingents.foreign.pool=1000000000"])
+
+
+def test_the_largest_side_allowed_sums_exactly():
+    """Two units at the largest personnel and a pool at the rest of a billion: every
+    personnel sum of the model is exact and positive (no int64 or float64 overflow)."""
+    big = 1_000_000
+    scenario = Scenario(max_days=1).with_overrides({"attacker": {
+        "units": [{"contingent": "a", "count": 2, "personnel": big, "tactic": "human_wave"}],
+        "contingents": {"a": ContingentConfig(pool=MAX_PERSONS - 2 * big).model_dump()}}})
+    model = AttritionModel(scenario, rng=0)
+    assert model.forces.strength_at_start[0] == 2 * big
+    assert int(model.conservation_totals()[0]) == MAX_PERSONS
+    model.step()
+    daily = model.daily_records()
+    attacker = daily[(daily["side"] == "attacker") & (daily["contingent"] == "all")]
+    assert (attacker["personnel"] >= 0).all() and (attacker["pool"] >= 0).all()
+    assert int(model.conservation_totals()[0]) == MAX_PERSONS
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    (["attacker.contingents={foreign={pool=900000000,new_unit_size=1,"
+      "recruits_per_day=1000000000.0}}"], "attacker.contingents.foreign.new_unit_size"),
+    (["attacker.contingents={foreign={pool=900000000,new_unit_size=1,"
+      "tranches=[{day=1,persons=900000000}]}}"], "attacker.contingents.foreign.new_unit_size"),
+])
+def test_a_run_too_large_for_memory_is_refused_before_it_starts(tmp_path, overrides, key):
+    argv = ["run", "fortified_defense", "--days", "1", "--out", str(tmp_path / "out")]
+    for text in overrides:
+        argv += ["--set", text]
+    start = time.perf_counter()
+    stderr = _refused(tmp_path, *argv)
+    assert time.perf_counter() - start < 10
+    assert f"{key}: the run would need about" in stderr
+    assert "--max-memory" in stderr and LIMIT_VARIABLE in stderr
+
+
+def test_the_memory_limit_can_be_raised_and_lowered(tmp_path, monkeypatch):
+    monkeypatch.delenv(LIMIT_VARIABLE, raising=False)
+    text = "attacker.contingents={foreign={pool=90000000,new_unit_size=30}}"
+    estimate = estimate_memory(Scenario(max_days=1).with_overrides({"attacker": {
+        "contingents": {"foreign": {"pool": 90_000_000, "new_unit_size": 30}}}}))
+    assert 4 * 2**30 < estimate.bytes < 8 * 2**30
+    _refused(tmp_path, "check", "fortified_defense", "--max-memory", "0.001")
+    status, stdout, _ = attrition(tmp_path, "run", "fortified_defense", "--days", "1",
+                                  "--out", str(tmp_path / "out"), "--set", text, "--json",
+                                  "--max-memory", "8")
+    assert status == 0 and _valid_json(stdout)["days"] == 1
+    assert LIMIT_VARIABLE not in os.environ  # restored after the command
+    monkeypatch.setenv(LIMIT_VARIABLE, "0.001")
+    with pytest.raises(MemoryLimitError, match=r"^sector\.width_cells: the run would need"):
+        AttritionModel(Scenario(), rng=0)
+    monkeypatch.setenv(LIMIT_VARIABLE, "lots")
+    with pytest.raises(ScenarioError, match=f"{LIMIT_VARIABLE}: 'lots' is not a size"):
+        load("fortified_defense")
+
+
+def test_replicates_count_in_the_memory_estimate(tmp_path):
+    stderr = _refused(tmp_path, "run", "fortified_defense", "--days", "36500",
+                      "--replicates", "10000", "--out", str(tmp_path / "out"))
+    assert "max_days: the run and 10000 replicates would need about" in stderr
+
+
+def test_a_sector_of_too_many_cells_is_refused_quickly():
+    start = time.perf_counter()
+    with pytest.raises(ScenarioError, match=r"sector\.width_cells: 2000 x depth_cells 2000 "
+                                            r"is 4,000,000 cells; allowed: at most 250,000"):
+        load("fortified_defense", ["sector.width_cells=2000", "sector.depth_cells=2000"])
+    assert time.perf_counter() - start < 5
+
+
+def test_deep_nesting_is_one_line(tmp_path):
+    (tmp_path / "deep.toml").write_text("x = " + "[" * 3000 + "]" * 3000 + "\n")
+    stderr = _refused(tmp_path, "check", str(tmp_path / "deep.toml"))
+    assert f"nested more than {MAX_DEPTH} deep" in stderr
+    (tmp_path / "tables.toml").write_text("a" + ".a" * 3000 + " = 1\n")
+    assert f"nested more than {MAX_DEPTH} deep" in _refused(
+        tmp_path, "check", str(tmp_path / "tables.toml"))
+    stderr = _refused(tmp_path, "run", "fortified_defense", "--days", "1", "--out",
+                      str(tmp_path / "out"), "--set", "x=" + "[" * 3000 + "]" * 3000)
+    assert f"nested more than {MAX_DEPTH} deep" in stderr
+
+
+def test_a_key_path_of_thousands_of_parts_is_one_line(tmp_path):
+    stderr = _refused(tmp_path, "run", "fortified_defense", "--days", "1", "--out",
+                      str(tmp_path / "out"), "--set", "a" + ".a" * 3000 + "=1")
+    assert "allowed: a key path of at most 400" in stderr and len(stderr) < 600
+    stderr = _refused(tmp_path, "run", "fortified_defense", "--days", "1", "--out",
+                      str(tmp_path / "out"), "--set", "a" + ".a" * 30 + "=1")
+    assert "allowed: a key path of at most 16 parts" in stderr
+
+
+def test_a_long_chain_of_bases_is_one_line(tmp_path):
+    for i in range(1500):
+        (tmp_path / f"b{i}.toml").write_text(f'base = "b{i + 1}"\n' if i < 1499
+                                             else "max_days = 2\n")
+    stderr = _refused(tmp_path, "check", str(tmp_path / "b0.toml"))
+    assert f"a chain of more than {MAX_BASES} bases" in stderr
+    (tmp_path / "b15.toml").write_text("max_days = 2\n")  # 16 bases: allowed
+    assert load(tmp_path / "b0.toml").max_days == 2
+
+
+def test_a_loop_of_bases_is_one_line(tmp_path):
+    (tmp_path / "a.toml").write_text('base = "b"\n')
+    (tmp_path / "b.toml").write_text('base = "a"\n')
+    assert "bases loop (a -> b -> a)" in _refused(tmp_path, "check", str(tmp_path / "a.toml"))
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.toml"
+    with path.open("wb") as file:
+        file.truncate(MAX_FILE_BYTES * 64)  # sparse: no time to write it
+    start = time.perf_counter()
+    stderr = _refused(tmp_path, "check", str(path))
+    assert time.perf_counter() - start < 2
+    assert f"allowed: a TOML file of at most {MAX_FILE_BYTES:,} bytes" in stderr
+
+
+# ------------------------------------------------------------------- experiments
+def _experiment(tmp_path: Path, extra: str) -> Path:
+    path = tmp_path / "e.toml"
+    path.write_text('question = "How do drones change the losses?"\n'
+                    'scenario = "fortified_defense"\nmetrics = ["loss_exchange_ratio"]\n'
+                    + extra)
+    return path
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('design = "sobol"\nsamples = 1099511627776\n[parameters]\n'
+     '"defender.drones" = {interval = {low = 0, high = 10}}\n'
+     '"sector.cover" = {interval = {low = 0, high = 0.5}}\n',
+     "samples: Input should be less than or equal to 1000000"),
+    ('design = "sobol"\nsamples = 524288\n[parameters]\n'
+     '"defender.drones" = {interval = {low = 0, high = 10}}\n'
+     '"sector.cover" = {interval = {low = 0, high = 0.5}}\n',
+     "samples: the sobol design has 2,097,152 points; allowed: at most 1,000,000"),
+    ('design = "morris"\nsamples = 600000\n[parameters]\n'
+     '"defender.drones" = {interval = {low = 0, high = 10}}\n'
+     '"sector.cover" = {interval = {low = 0, high = 0.5}}\n',
+     "samples: the morris design has 1,800,000 points"),
+    ('[parameters]\n"defender.drones" = {range = {start = 0, stop = 10000}}\n'
+     '"sector.cover" = {range = {start = 0, stop = 1, step = 0.0001}}\n'
+     '"attacker.drones" = {range = {start = 0, stop = 10000}}\n',
+     "parameters: the grid design has 1,000,000,000,000 points"),
+    ('replicates = 10000\n[parameters]\n"defender.drones" = {range = {start = 0, stop = 200}}\n',
+     "replicates: 200 points x 10,000 replicates is 2,000,000 runs"),
+    ('[parameters]\n"defender.drones" = {range = {start = 0, stop = 1e20}}\n',
+     "makes 100,000,000,000,000,000,000 values; allowed: at most 10,000"),
+    ('[parameters]\n"defender.drones" = {range = {start = 0, stop = inf}}\n',
+     "range.stop: Input should be a finite number"),
+    ('[parameters]\n"defender.drones" = {values = [1, "5"]}\n',
+     "parameters.defender.drones: Input should be a valid integer (got '5')"),
+    ('[parameters]\n"sector.fortification_level" = {values = [0.5, true]}\n',
+     "parameters.sector.fortification_level: Input should be a valid number (got True)"),
+    ('[parameters]\n"sector.cover" = {range = {start = 0.5, stop = 1.5, step = 0.25}}\n',
+     "parameters.sector.cover: Input should be less than or equal to 1"),
+    ('[parameters]\n"defender.drone" = {values = [1, 2]}\n',
+     "parameters.defender.drone: unknown key; did you mean 'drones'?"),
+    ('samples = "4"\n[parameters]\n"defender.drones" = {values = [1, 2]}\n',
+     "samples: Input should be a valid integer"),
+])
+def test_enormous_or_wrong_designs_are_refused_before_any_point(tmp_path, extra, message):
+    path = _experiment(tmp_path, extra)
+    start = time.perf_counter()
+    stderr = _refused(tmp_path, "sweep", str(path), "--dry-run")
+    assert time.perf_counter() - start < 10
+    assert message in stderr, stderr
+
+
+@pytest.mark.parametrize(("vary", "message"), [
+    ("attacker.units[0].count=range(0,100000000000000000000)",
+     "makes 100,000,000,000,000,000,000 values"),
+    ("attacker.units[0].count=range(0,inf)", "finite number"),
+    ("attacker.units[0].count=interval(nan,5)", "finite number"),
+    ("attacker.units[0].count=1.5,2", "Input should be a valid integer (got 1.5)"),
+    ("defender.drones=true", "Input should be a valid integer (got True)"),
+])
+def test_vary_ranges_are_bounded_and_checked(tmp_path, vary, message):
+    stderr = _refused(tmp_path, "sweep", "docking", "--dry-run", "--vary", vary)
+    assert message in stderr, stderr
+
+
+def test_the_shipped_experiments_still_load():
+    for name in ("docking", "pool_sustainability", "sensitivity_ler", "training_waste",
+                 "wave_vs_fortification"):
+        assert isinstance(load_experiment(name), Experiment)
+
+
+# ---------------------------------------------------------------------- records
+@pytest.mark.parametrize(("text", "problem"), [
+    ("day,attacker_strength\n", "no rows"),
+    ("day,attacker_strength,defender_strength\n0,,\n1,,\n2,,\n",
+     "no value in attacker_strength, defender_strength"),
+    ("day,attacker_strength,defender_strength\n0,nan,NaN\n1,,\n", "no value in"),
+    ("day,attacker_strength\n0,100\n1e30,90\n", "row 3, column day: '1e30' is not a day"),
+    ("day,attacker_strength\n0,100\n36501,90\n", "span 36,501 days; allowed: at most 36,500"),
+    ("day,attacker_strength\n0,inf\n1,90\n", "row 2, column attacker_strength: 'inf' is not "
+                                             "a number"),
+    ("day,attacker_strength\n0,1e300\n1,90\n", "1e+300 is too large; allowed: at most "
+                                               "1,000,000,000"),
+])
+def test_records_that_cannot_be_used_are_one_line(text, problem):
+    with pytest.raises(RecordError) as caught:
+        read_record(io.StringIO(text), "battle.csv")
+    assert problem in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_calibrate_refuses_bad_records_in_one_line(tmp_path):
+    (tmp_path / "r.csv").write_text("day,attacker_strength\n")
+    assert "r.csv: no rows" in _refused(tmp_path, "calibrate", str(tmp_path / "r.csv"),
+                                        "--out", str(tmp_path / "out"))
+    (tmp_path / "dir.csv").mkdir()
+    assert "cannot read" in _refused(tmp_path, "calibrate", str(tmp_path / "dir.csv"),
+                                     "--out", str(tmp_path / "out"))
+
+
+def test_a_schedule_with_an_empty_cell_is_one_line(tmp_path):
+    (tmp_path / "waves.csv").write_text("day,side,persons\n1,attacker,\n")
+    with pytest.raises(RecordError, match="row 2, column persons: empty"):
+        read_record(io.StringIO("day,attacker_strength\n0,1000\n1,990\n2,980\n"),
+                    "battle.csv", reinforcements=tmp_path / "waves.csv")
+
+
+# ------------------------------------------------------------- values at the limits
+def test_every_number_at_its_limit_gives_a_finite_summary():
+    """The largest rate, area, speed and multiplier everywhere at once: the run's
+    summary is finite (or none), so summary.json stays valid JSON."""
+    top = 1e6
+    data = Scenario(max_days=2).model_dump()
+    for side in ("attacker", "defender"):
+        data[side].update(aimed_kills_per_shooter_per_day=top,
+                          area_strikes_per_person_per_day=top, organic_lethal_area_m2=top,
+                          artillery_strikes_per_day=top, artillery_lethal_area_m2=top,
+                          strikes_per_drone_per_day=top, drone_lethal_area_m2=top,
+                          drones=1_000_000)
+    data["combat"].update(training_hit_gain=top, mines_cleared_per_person_per_day=top,
+                          morale_loss_per_casualty_fraction=top, routed_speed_m_per_day=top)
+    for profile in data["tactics"].values():
+        profile.update(advance_speed_m_per_day=top, fire_multiplier=top, exposure=top)
+    data["sector"].update(mines_per_cell=top)
+    for scenario in (Scenario.model_validate(data), Scenario(max_days=2).with_overrides(
+            {"tactics": {t: {"spacing_m": 0.1} for t in data["tactics"]},
+             "sector": {"cell_size_m": 1.0}})):
+        summary = run(scenario, seed=0).summary
+        numbers = [v for v in summary.values() if isinstance(v, float)]
+        assert all(np.isfinite(numbers)), summary
