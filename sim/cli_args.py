@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from sim.outputs import FORMATS
+from sim.publish import shown
 from sim.sides import SIDES
 
 DEFAULT_SCENARIO = "human_wave_foreign_contingent"
@@ -87,7 +88,9 @@ def _port(text: str) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        """One line, not the usage block: what is wrong and where to look."""
+        """One line, not the usage block: what is wrong and where to look (a flag's
+        value echoed with its control characters escaped, and cut if long)."""
+        message = shown(message, 300)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
