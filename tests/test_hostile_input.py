@@ -419,6 +419,32 @@ def test_malformed_record_csvs(text):
     _check_record(text)
 
 
+FLAG_VALUES = st.one_of(
+    st.sampled_from(["0", "1", "-1", "2", "1e3", "inf", "nan", "", " ", "0x10", "1_000",
+                     "99999999999999999999", "9" * 400, "true", "'1'", "1\n2", "\x00",
+                     "parquet", "csv", "xlsx", "../x", "/dev/null"]),
+    st.text(max_size=12))
+
+
+@CHEAP
+@given(st.lists(st.tuples(st.sampled_from(["--seed", "--days", "--replicates", "--format",
+                                           "--max-memory", "--animate-every", "--workers",
+                                           "--frobnicate"]), FLAG_VALUES),
+                min_size=1, max_size=3))
+def test_malformed_flags(flags):
+    """Flags of ``attrition run`` (with ``--days 1`` first: a later --days wins) and of
+    ``sweep --dry-run``: one line and exit 2, or a valid result."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        argv = [part for flag, value in flags for part in (flag, value)]
+        status, stdout, _ = attrition(folder, "run", "reference", "--days", "1", "--json",
+                                      "--out", str(folder / "out"), *argv)
+        if status == 0:
+            assert _valid_json(stdout)["days"] >= 1
+        attrition(folder, "sweep", "docking", "--dry-run", "--out", str(folder / "sweep"),
+                  *argv)
+
+
 EXHAUSTIVE_SETTINGS = settings(max_examples=2000, deadline=None,
                                suppress_health_check=[HealthCheck.too_slow])
 
