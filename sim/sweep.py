@@ -246,17 +246,17 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
             store = Store(out)
             store.remove_staging()
             manifest = _open_manifest(exp, out, len(every), experiment_file)
-            done = store.stored_runs()
+            done = store.stored_runs(with_series=exp.series is not None)
             todo = [t for t in every if t.run not in done]
             start = time.monotonic()
             ok, failed = _execute_all(executor, evaluate, todo, _Batches(
                 store, flush_runs, flush_seconds), slots * window_per_worker if slots > 1
                 else 1, _progress(len(every), len(done), progress), out, manifest)
-        store.consolidate()
+        store.consolidate(repair=bool(check(out)))
         problems = check(out)
         if problems:
-            raise StoreError(f"{problems[0]}; allowed: run the same sweep again to repair "
-                             f"it (attrition verify {out} lists every problem)")
+            raise StoreError(f"{problems[0]}; allowed: a new folder for this sweep "
+                             f"(attrition verify {out} lists every problem)")
         counts = pd.read_parquet(out / RUNS_FILE, columns=["status"])["status"].value_counts()
         _write_manifest(out, manifest | {"status": "complete", "finished": _now(),
                                          "runs_ok": int(counts.get("ok", 0)),

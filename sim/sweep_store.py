@@ -215,13 +215,21 @@ class Store:
         if leftovers:
             boundary("remove-staging")
 
-    def stored_runs(self) -> set[int]:
-        """The ids of the runs stored (consolidated or in batches)."""
+    def stored_runs(self, with_series: bool = False) -> set[int]:
+        """The ids of the runs stored (consolidated or in batches); with
+        ``with_series``, an ok run counts only if its series are stored too (so that a
+        resumed sweep runs again what a damaged series file lost)."""
         done: set[int] = set()
+        ok: set[int] = set()
+        have_series: set[int] = set()
         for source in self.sources():
-            done.update(pq.read_table(source / RUNS_FILE, columns=["run"])
-                        .column("run").to_pylist())
-        return done
+            runs = pq.read_table(source / RUNS_FILE, columns=["run", "status"]).to_pydict()
+            for run, status in zip(runs["run"], runs["status"], strict=True):
+                (ok if status == "ok" and with_series else done).add(run)
+            if with_series and (source / SERIES_FILE).is_file():
+                have_series.update(pq.read_table(source / SERIES_FILE, columns=["run"])
+                                   .column("run").to_pylist())
+        return done | (ok & have_series)
 
     def write_batch(self, rows: list[dict], series: list[pd.DataFrame]) -> None:
         """Store finished runs and their series as one batch: written hidden, then
@@ -244,12 +252,13 @@ class Store:
         os.replace(staging, self.parts / name)
         boundary("batch-commit")
 
-    def consolidate(self) -> None:
+    def consolidate(self, repair: bool = False) -> None:
         """The batches (and earlier consolidated files) into ``runs.parquet`` and
         ``series.parquet``, each run once; then the batches are removed. Safe to stop at
-        any instant: see the module's notes."""
+        any instant: see the module's notes. With ``repair``, the consolidated files are
+        rewritten even without batches (a run or a series row stored twice is kept once)."""
         batches = self.batches()
-        if not batches:
+        if not batches and not (repair and (self.out / RUNS_FILE).is_file()):
             shutil.rmtree(self.parts, ignore_errors=True)
             return
         sources = self.sources()
@@ -283,6 +292,9 @@ def _first_series_of_each_run(files: list[Path], path: Path) -> None:
     writer, seen = None, set()
     for file in files:
         table = pq.read_table(file)
+        if {"run", "day", "side"} <= set(table.column_names):  # a row written twice, once
+            twice = table.select(["run", "day", "side"]).to_pandas().duplicated()
+            table = table.filter(pa.array(~twice.to_numpy()))
         here = set(table.column("run").to_pylist())
         new = here - seen
         if new != here:

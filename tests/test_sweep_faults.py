@@ -222,9 +222,11 @@ def test_the_lock_of_a_dead_sweep_is_taken_over_with_a_note(tmp_path, capsys):
     assert json.loads((out / LOCK_FILE).read_text())["state"] == "released"
 
 
-def test_verify_and_report_name_what_is_damaged(tmp_path, capsys):
+def test_verify_and_report_name_what_is_damaged_and_a_rerun_repairs_it(tmp_path, capsys):
     out = tmp_path / "out"
-    run_sweep(Experiment.model_validate(fast_experiment(3)), out, progress=False)
+    exp = Experiment.model_validate(fast_experiment(3))
+    run_sweep(exp, out, progress=False)
+    sound = contents(out)
     assert main(["verify", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"ok: {out}"
     assert main(["verify", str(tmp_path / "nothing")]) == 2
@@ -243,6 +245,15 @@ def test_verify_and_report_name_what_is_damaged(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "stored more than once" in err[0], err
     assert not (out / "report.md").exists()
+
+    series = pd.read_parquet(out / "series.parquet")
+    pd.concat([series, series[series["run"] == 0]]).to_parquet(out / "series.parquet",
+                                                               index=False)
+    result = run_sweep(exp, out, progress=False)
+    assert result.ok == 1 and result.skipped == 2  # run 2 again, for its lost series
+    assert check(out) == []
+    for want, got in zip(sound, contents(out), strict=True):
+        pd.testing.assert_frame_equal(want, got)
 
 
 def test_an_unfinished_sweep_is_reported_as_such(tmp_path, capsys):
