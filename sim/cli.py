@@ -16,9 +16,12 @@ naming the file, the key and what is allowed, and exit status 2; ``run`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 from sim import scenarios
@@ -134,9 +137,10 @@ def _sweep(args: argparse.Namespace) -> int:
         return 0
     evaluate = sweep.scenario_evaluator(exp, path)
     try:
-        result = sweep.run_sweep(exp, out, evaluate, workers=args.workers,
-                                 scheduler=args.scheduler, experiment_file=str(path),
-                                 progress=not args.no_progress)
+        with _terminate_as_interrupt():
+            result = sweep.run_sweep(exp, out, evaluate, workers=args.workers,
+                                     scheduler=args.scheduler, experiment_file=str(path),
+                                     progress=not args.no_progress)
     except KeyboardInterrupt:
         stored = len(sweep.stored_runs(out))
         print(f"attrition: interrupted; {stored} runs stored in {out}/; the same command "
@@ -144,7 +148,7 @@ def _sweep(args: argparse.Namespace) -> int:
         return 130
     note = holder_note(result.took_over)
     if note:
-        print(note, file=sys.stderr)
+        print(note, file=sys.stderr)  # the holder's text is shown escaped (sweep_store)
     print(f"{result.total} runs: {result.ok} ok, {result.failed} failed, {result.skipped} "
           f"already stored; {result.seconds:.1f} s. Results in {out}/{sweep.RUNS_FILE}; "
           f"attrition report {out}")
@@ -152,6 +156,23 @@ def _sweep(args: argparse.Namespace) -> int:
     if metrics:
         print(metrics)
     return 0
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a shutdown, ``kill``) stops a sweep as Ctrl-C does: what finished is
+    stored, the manifest says interrupted and the lock is released."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _calibrate(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ folder skips every run already stored. At the end the batches become ``runs.parq
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import shutil
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+import pyarrow as pa
 from pydantic import ValidationError
 
 from sim import AttritionModel, __version__
@@ -43,7 +45,7 @@ from sim.config import Scenario
 from sim.executors import executor_for
 from sim.experiments import Experiment, SeriesSpec, design_points
 from sim.keypaths import assign, flatten
-from sim.publish import write_atomically
+from sim.publish import printable, shown, write_atomically
 from sim.scenarios import ScenarioError, explain, find, read, validate
 from sim.seeds import run_seed
 from sim.sweep_store import (
@@ -57,6 +59,7 @@ from sim.sweep_store import (
     SweepLock,
     boundary,
     check,
+    read_manifest,
 )
 
 
@@ -158,6 +161,11 @@ def execute(evaluate: Evaluate, task: Task) -> dict[str, Any]:
     return {"row": row, "series": series}
 
 
+def _short(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return printable(f"{type(err).__name__}: {lines[0] if lines else ''}")[:300]
+
+
 def _one_line(err: Exception) -> str:
     """An exception as one line: a scenario the design made invalid is explained as
     ``--set`` would explain it."""
@@ -232,8 +240,14 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
     evaluate = evaluate or scenario_evaluator(exp, experiment_file)
     every = tasks(exp)
     _check_folder(exp, out)
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True)
+        created = True  # by this sweep: removed again if it is refused before storing
+    except FileExistsError:
+        created = False
+    except OSError as err:
+        raise StoreError(f"--out {shown(out)}: cannot create it ({err.strerror}); allowed: "
+                         f"a folder you can write") from None
     lock = SweepLock(out)
     try:
         lock.acquire()
@@ -243,7 +257,8 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
         raise
     try:
         with executor_for(workers, scheduler) as (executor, slots):
-            store = Store(out)
+            store = Store(out, ["run", "point", "replicate", "seed", *exp.parameters,
+                                *exp.metrics, "status", "error", "wall_time_s"])
             store.remove_staging()
             manifest = _open_manifest(exp, out, len(every), experiment_file)
             done = store.stored_runs(with_series=exp.series is not None)
@@ -262,9 +277,13 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
                                          "runs_ok": int(counts.get("ok", 0)),
                                          "runs_failed": int(counts.get("failed", 0))})
         boundary("manifest-complete")
-    except BaseException:
+    except BaseException as err:
         if created and not (out / MANIFEST_FILE).exists():
             shutil.rmtree(out, ignore_errors=True)  # refused before anything was stored
+        if isinstance(err, OSError | pa.ArrowException):  # a full disk, a folder removed
+            raise StoreError(f"{shown(out)}: cannot store results ({_short(err)}); allowed: "
+                             f"a folder with room, then the same command resumes (what "
+                             f"was stored is kept)") from None
         raise
     finally:
         lock.release()
@@ -298,8 +317,11 @@ def _execute_all(executor, evaluate: Evaluate, todo: list[Task], batches: _Batch
                 bar.update(1)
         batches.flush()
     except BaseException:
-        batches.flush()  # keep what finished; the same command resumes
-        _write_manifest(out, manifest | {"status": "interrupted", "stopped": _now()})
+        # Keep what finished (the same command resumes); if the disk is what failed,
+        # the runs held here run again then.
+        with contextlib.suppress(OSError, pa.ArrowException):
+            batches.flush()
+            _write_manifest(out, manifest | {"status": "interrupted", "stopped": _now()})
         raise
     finally:
         bar.close()
@@ -320,22 +342,24 @@ def _now() -> str:
 def _check_folder(exp: Experiment, out: Path) -> None:
     """Before anything is written: ``out`` is new, empty, or this experiment's folder."""
     path = out / MANIFEST_FILE
-    if out.exists() and not out.is_dir():
-        raise StoreError(f"--out {out}: is a file; allowed: a new or empty folder, or a "
-                         f"sweep's folder")
-    if path.is_file():
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise StoreError(f"--out {shown(out)}: is a file or a link; allowed: a new or empty "
+                         f"folder, or a sweep's folder")
+    if path.exists() or path.is_symlink():
         try:
-            fingerprint = json.loads(path.read_text()).get("fingerprint")
-        except (ValueError, AttributeError):
-            raise StoreError(f"{path}: unreadable; allowed: a sweep's manifest, or a new "
-                             f"folder") from None
+            fingerprint = read_manifest(path).get("fingerprint")
+        except StoreError as err:
+            raise StoreError(f"{err}; allowed: a sweep's manifest, or a new folder") from None
         if fingerprint != exp.fingerprint():
-            raise StoreError(f"--out {out}: holds another experiment (hash {fingerprint}, "
-                             f"this one {exp.fingerprint()}); allowed: the same experiment "
-                             f"to resume, or a new folder")
-    elif out.exists() and any(p.name not in (MANIFEST_FILE, LOCK_FILE) for p in out.iterdir()):
-        raise StoreError(f"--out {out}: exists and holds other files; allowed: a new or "
-                         f"empty folder, or a sweep's folder")
+            raise StoreError(f"--out {shown(out)}: holds another experiment (hash "
+                             f"{printable(str(fingerprint)[:64])}, this one "
+                             f"{exp.fingerprint()}); allowed: the same experiment to "
+                             f"resume, or a new folder")
+    elif out.exists() and any(p.name not in (MANIFEST_FILE, LOCK_FILE)
+                              and not p.name.startswith(".tmp-") for p in out.iterdir()):
+        # A hidden .tmp- file is a manifest a killed sweep was writing.
+        raise StoreError(f"--out {shown(out)}: exists and holds other files; allowed: a new "
+                         f"or empty folder, or a sweep's folder")
 
 
 def _open_manifest(exp: Experiment, out: Path, total: int, experiment_file) -> dict:
@@ -343,7 +367,7 @@ def _open_manifest(exp: Experiment, out: Path, total: int, experiment_file) -> d
     _check_folder(exp, out)
     path = out / MANIFEST_FILE
     if path.is_file():
-        manifest = json.loads(path.read_text()) | {"status": "running", "resumed": _now()}
+        manifest = read_manifest(path) | {"status": "running", "resumed": _now()}
     else:
         manifest = {"experiment_file": str(experiment_file or ""), "question": exp.question,
                     "fingerprint": exp.fingerprint(), "package_version": __version__,

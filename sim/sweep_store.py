@@ -35,11 +35,14 @@ in turn.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
 import signal
 import socket
+import stat
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,11 +52,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim.publish import write_atomically
+from sim.publish import printable, shown, write_atomically
 
 RUNS_FILE, SERIES_FILE, MANIFEST_FILE, PARTS_DIR, LOCK_FILE = (
     "runs.parquet", "series.parquet", "manifest.json", "parts", ".lock")
 _BATCH, _STAGING = "batch-", ".tmp-"
+#: The largest manifest read: an experiment file is at most 1 MiB.
+MANIFEST_BYTES = 16 * 2**20
 _KILL_AT = "ATTRITION_SWEEP_KILL_AT"
 _boundaries_passed = 0
 
@@ -93,7 +98,11 @@ class SweepLock:
         try:  # never through a symbolic link: the lock is this folder's own file
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as err:
-            raise StoreError(f"--out {self.path.parent}: cannot write there "
+            if err.errno in (errno.ELOOP, errno.EISDIR):
+                raise StoreError(f"{shown(self.path)}: not a plain file (a link or a "
+                                 f"folder); allowed: remove it, and the sweep makes its "
+                                 f"own") from None
+            raise StoreError(f"--out {shown(self.path.parent)}: cannot write there "
                              f"({err.strerror}); allowed: a folder you can write") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -146,8 +155,9 @@ def _holder(info: dict) -> str:
     """Who holds (or held) a lock, for a message."""
     if not info.get("pid"):
         return "holder unknown"
-    return (f"pid {info['pid']} on {info.get('host', '?')}, started "
-            f"{info.get('started', '?')}")
+    # The file is the folder's, which anyone may have written: shown, never obeyed.
+    return printable(f"pid {str(info['pid'])[:20]} on {str(info.get('host', '?'))[:64]}, "
+                     f"started {str(info.get('started', '?'))[:40]}")
 
 
 def running_sweep(out: Path) -> str | None:
@@ -185,9 +195,12 @@ def _now() -> str:
 class Store:
     """The finished runs of one sweep folder: batches, then consolidated files."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, columns: list[str] | None = None):
         self.out = Path(out)
         self.parts = self.out / PARTS_DIR
+        #: The columns of runs.parquet in order (run, point, replicate, seed, the
+        #: parameters, the metrics, status, error, wall_time_s); others follow, sorted.
+        self.columns = list(columns or [])
 
     def batches(self) -> list[Path]:
         """Committed batches, in order of name (first run, then a random tag)."""
@@ -223,11 +236,11 @@ class Store:
         ok: set[int] = set()
         have_series: set[int] = set()
         for source in self.sources():
-            runs = pq.read_table(source / RUNS_FILE, columns=["run", "status"]).to_pydict()
+            runs = _read(source / RUNS_FILE, ["run", "status"]).to_pydict()
             for run, status in zip(runs["run"], runs["status"], strict=True):
                 (ok if status == "ok" and with_series else done).add(run)
             if with_series and (source / SERIES_FILE).is_file():
-                have_series.update(pq.read_table(source / SERIES_FILE, columns=["run"])
+                have_series.update(_read(source / SERIES_FILE, ["run"])
                                    .column("run").to_pylist())
         return done | (ok & have_series)
 
@@ -240,17 +253,32 @@ class Store:
         name = f"{_BATCH}{min(r['run'] for r in rows):09d}-{uuid.uuid4().hex[:8]}"
         staging = self.parts / f"{_STAGING}{name}"
         staging.mkdir()
-        # Each column's type comes from its values alone (ints, floats, none, text), not
-        # from which runs share the batch, so that batches unify into the same types
-        # however the runs were split (see consolidate).
-        pq.write_table(pa.Table.from_pylist(rows), staging / RUNS_FILE)
-        boundary("batch-runs")
-        if series:
-            pd.concat(series, ignore_index=True).to_parquet(staging / SERIES_FILE,
-                                                            index=False)
-            boundary("batch-series")
-        os.replace(staging, self.parts / name)
+        try:
+            # Every column in every batch, in one order (a failed run has no metrics: a
+            # batch of failed runs still has their columns, empty),
+            # each column's type from its values alone (ints, floats, none, text), not
+            # from which runs share the batch: batches unify into the same table however
+            # the runs were split (see consolidate).
+            names = self._ordered({key for row in rows for key in row} | set(self.columns))
+            table = pa.table({key: [row.get(key) for row in rows] for key in names})
+            _write_synced(table, staging / RUNS_FILE)
+            boundary("batch-runs")
+            if series:
+                _write_synced(pa.Table.from_pandas(pd.concat(series, ignore_index=True),
+                                                   preserve_index=False),
+                              staging / SERIES_FILE)
+                boundary("batch-series")
+            _sync_folder(staging)
+            os.replace(staging, self.parts / name)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _sync_folder(self.parts)
         boundary("batch-commit")
+
+    def _ordered(self, names) -> list[str]:
+        return ([c for c in self.columns if c in names]
+                + sorted(n for n in names if n not in self.columns))
 
     def consolidate(self, repair: bool = False) -> None:
         """The batches (and earlier consolidated files) into ``runs.parquet`` and
@@ -259,21 +287,24 @@ class Store:
         rewritten even without batches (a run or a series row stored twice is kept once)."""
         batches = self.batches()
         if not batches and not (repair and (self.out / RUNS_FILE).is_file()):
-            shutil.rmtree(self.parts, ignore_errors=True)
+            _remove_if_empty(self.parts)
             return
         sources = self.sources()
-        runs = _first_row_of_each_run([pq.read_table(s / RUNS_FILE) for s in sources])
+        runs = _first_row_of_each_run([_read(s / RUNS_FILE) for s in sources])
+        runs = runs.select(self._ordered(set(runs.column_names)))
         with_series = [s / SERIES_FILE for s in sources if (s / SERIES_FILE).is_file()]
         if with_series:
             write_atomically(self.out / SERIES_FILE,
                              lambda tmp: _first_series_of_each_run(with_series, tmp))
+            _sync_folder(self.out)
             boundary("publish-series")
-        write_atomically(self.out / RUNS_FILE, lambda tmp: pq.write_table(runs, tmp))
+        write_atomically(self.out / RUNS_FILE, lambda tmp: _write_synced(runs, tmp))
+        _sync_folder(self.out)
         boundary("publish-runs")
         for batch in batches:
             shutil.rmtree(batch)
             boundary("drop-batch")
-        shutil.rmtree(self.parts, ignore_errors=True)
+        _remove_if_empty(self.parts)
 
 
 def _first_row_of_each_run(tables: list[pa.Table]) -> pa.Table:
@@ -291,7 +322,7 @@ def _first_series_of_each_run(files: list[Path], path: Path) -> None:
     first file that has any, one file in memory at a time."""
     writer, seen = None, set()
     for file in files:
-        table = pq.read_table(file)
+        table = _read(file)
         if {"run", "day", "side"} <= set(table.column_names):  # a row written twice, once
             twice = table.select(["run", "day", "side"]).to_pandas().duplicated()
             table = table.filter(pa.array(~twice.to_numpy()))
@@ -305,6 +336,53 @@ def _first_series_of_each_run(files: list[Path], path: Path) -> None:
             writer = pq.ParquetWriter(path, table.schema)
         writer.write_table(table.cast(writer.schema))
     writer.close()
+    _fsync(path)
+
+
+def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A stored Parquet file, or StoreError naming it (a file damaged on disk)."""
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException) as err:
+        raise StoreError(f"{shown(path)}: unreadable ({_short(err)}); allowed: remove it "
+                         f"(inside parts/, remove its batch folder) and run the same sweep "
+                         f"again: the runs it held run again") from None
+
+
+def _write_synced(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path)
+    _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file to the disk, so that a power cut after the rename that publishes it
+    cannot leave it empty."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to the disk, where the OS allows."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove the store's folder once its batches are gone; files someone else put
+    there are left, with the folder."""
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 # ----------------------------------------------------------------- verification
@@ -317,29 +395,38 @@ def check(out: str | Path) -> list[str]:
     out = Path(out)
     manifest_path = out / MANIFEST_FILE
     if not out.is_dir():
-        return [f"{out}: not a folder"]
+        return [f"{shown(out)}: not a folder"]
     try:
-        manifest = json.loads(manifest_path.read_text())
-        total, keeps_series = int(manifest["runs"]), manifest["experiment"].get("series")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        return [f"{manifest_path}: missing or unreadable ({type(err).__name__}); a sweep "
-                f"folder starts with its manifest"]
+        manifest = read_manifest(manifest_path)
+        total, experiment = int(manifest["runs"]), manifest["experiment"]
+        keeps_series, metrics = experiment.get("series"), list(experiment["metrics"])
+    except (StoreError, KeyError, TypeError, ValueError, AttributeError) as err:
+        why = str(err) if isinstance(err, StoreError) else f"{shown(manifest_path)}: {_short(err)}"
+        return [f"{why}; a sweep folder starts with its manifest"]
     store = Store(out)
     problems = []
     if store.batches() or not (out / RUNS_FILE).is_file():
         try:
             stored = len(store.stored_runs())
-        except (OSError, pa.ArrowException) as err:
-            return [f"{out}: a stored batch is unreadable ({_short(err)})"]
+            for source in store.sources():  # every file of every batch opens
+                for name in (RUNS_FILE, SERIES_FILE):
+                    if (source / name).exists():
+                        _read_metadata(source / name)
+        except StoreError as err:
+            return [str(err)]
         writer = running_sweep(out)
         if writer:
             return [f"{out}: running: {stored} of {total} runs stored so far ({writer})"]
         return [f"{out}: unfinished: {stored} of {total} runs stored "
                 f"(status {manifest.get('status', '?')}); the same sweep command resumes it"]
     try:
-        runs = pd.read_parquet(out / RUNS_FILE, columns=["run", "status"])
-    except (OSError, pa.ArrowException) as err:
-        return [f"{out / RUNS_FILE}: unreadable ({_short(err)})"]
+        runs = _read(out / RUNS_FILE, ["run", "status"]).to_pandas()
+        names = set(_read_metadata(out / RUNS_FILE).schema.names)
+    except StoreError as err:
+        return [str(err)]
+    lacking = [m for m in metrics if m not in names]
+    if lacking:
+        problems.append(f"{out / RUNS_FILE}: no column for the metric {lacking[0]}")
     ids = runs["run"]
     repeated = ids[ids.duplicated()].unique()
     if len(repeated):
@@ -362,15 +449,45 @@ def check(out: str | Path) -> list[str]:
     return problems
 
 
+def read_manifest(path: Path) -> dict:
+    """A sweep's manifest: a plain file of at most :data:`MANIFEST_BYTES`, holding a JSON
+    table; StoreError (one line) otherwise. Never reads a device, a pipe or a huge file."""
+    try:
+        info = path.stat()
+    except OSError as err:
+        raise StoreError(f"{shown(path)}: missing ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MANIFEST_BYTES:
+        raise StoreError(f"{shown(path)}: not a manifest (not a plain file, or over "
+                         f"{MANIFEST_BYTES // 2**20} MiB)")
+    try:
+        with open(path, "rb") as file:
+            manifest = json.loads(file.read(MANIFEST_BYTES + 1))
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{shown(path)}: unreadable ({_short(err)})") from None
+    if not isinstance(manifest, dict):
+        raise StoreError(f"{shown(path)}: unreadable (not a JSON table)")
+    return manifest
+
+
+def _read_metadata(path: Path):
+    try:
+        return pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as err:
+        raise StoreError(f"{shown(path)}: unreadable ({_short(err)}); allowed: remove it "
+                         f"(inside parts/, remove its batch folder) and run the same sweep "
+                         f"again: the runs it held run again") from None
+
+
 def _check_series(out: Path, ok: set[int], known: set[int]) -> list[str]:
     path = out / SERIES_FILE
     if not ok:
         return []
+    if not path.is_file():
+        return [f"{path}: missing; it should hold the series of {len(ok)} ok runs"]
     try:
-        series = pd.read_parquet(path, columns=["run", "day", "side"])
-    except (OSError, pa.ArrowException) as err:
-        return [f"{path}: missing or unreadable ({_short(err)}); it should hold the series "
-                f"of {len(ok)} ok runs"]
+        series = _read(path, ["run", "day", "side"]).to_pandas()
+    except StoreError as err:
+        return [str(err)]
     problems = []
     have = set(series["run"])
     if ok - have:

@@ -296,7 +296,7 @@ def test_column_types_do_not_depend_on_how_runs_were_batched(tmp_path):
 
     exp = Experiment.model_validate({
         "question": "Does batching change the stored types?", "scenario": "reference",
-        "parameters": {"x": {"values": [0, 1, 2, 3]}}, "metrics": ["days"]})
+        "parameters": {"x": {"values": [0, 1, 2, 3]}}, "metrics": ["count", "ratio"]})
     outs = []
     for flush_runs in (1, 100):
         out = tmp_path / f"flush-{flush_runs}"
@@ -309,3 +309,81 @@ def test_column_types_do_not_depend_on_how_runs_were_batched(tmp_path):
     assert str(schemas[0].field("ratio").type) == "double"
     pd.testing.assert_frame_equal(read_runs(outs[0]).drop(columns="wall_time_s"),
                                   read_runs(outs[1]).drop(columns="wall_time_s"))
+
+
+def test_runs_that_fail_do_not_take_the_metrics_of_their_batch(tmp_path):
+    """A batch that starts with a failed run (no metrics) keeps the metrics of the ok
+    runs after it; one batch per run or one for all gives the same table."""
+    exp = Experiment.model_validate(FAST | {
+        "parameters": {"sector.fortified_rows": {"values": [11, 1, 2]}}})  # 11: too deep
+    outs = []
+    for flush_runs in (1, 100):
+        out = tmp_path / f"flush-{flush_runs}"
+        result = run_sweep(exp, out, progress=False, flush_runs=flush_runs)
+        assert (result.ok, result.failed) == (2, 1)
+        assert check(out) == []
+        outs.append(contents(out))
+    runs = outs[0][0]
+    assert runs.loc[runs["status"] == "ok", "attacker_killed"].notna().all()
+    assert runs.loc[runs["status"] == "failed", "attacker_killed"].isna().all()
+    for want, got in zip(*outs, strict=True):
+        pd.testing.assert_frame_equal(want, got)
+
+
+def test_hostile_folder_contents_get_one_line_and_leftovers_are_cleared(tmp_path, capsys):
+    exp = Experiment.model_validate(fast_experiment(2))
+    # A manifest a killed sweep was writing: cleared, and the sweep starts.
+    out = tmp_path / "half-manifest"
+    out.mkdir()
+    (out / ".tmp-manifest.json").write_text('{"half": ')
+    run_sweep(exp, out, progress=False)
+    assert check(out) == [] and not (out / ".tmp-manifest.json").exists()
+
+    # A batch file damaged on disk: named, with what to do, for the sweep and verify.
+    out = tmp_path / "damaged-batch"
+    child = multiprocessing.get_context("forkserver")
+    child.set_forkserver_preload(["sim.sweep", "sweep_helpers"])
+    proc = child.Process(target=sweep_in_child,
+                         args=(fast_experiment(2), str(out), 1, None, 5))
+    proc.start()
+    proc.join(120)
+    (batch,) = (out / PARTS_DIR).glob("batch-*")
+    (batch / "series.parquet").write_bytes(b"not parquet")
+    problems = check(out)
+    assert len(problems) == 1 and "series.parquet: unreadable" in problems[0], problems
+    with pytest.raises(ValueError, match="unreadable.*remove its batch folder"):
+        run_sweep(exp, out, progress=False)
+
+    # A manifest that is a pipe, a device or huge is never read.
+    for name, make in (("fifo", lambda p: os.mkfifo(p)),
+                       ("device", lambda p: p.symlink_to("/dev/zero")),
+                       ("huge", lambda p: p.write_bytes(b" " * (17 * 2**20)))):
+        out = tmp_path / name
+        out.mkdir()
+        make(out / "manifest.json")
+        assert main(["verify", str(out)]) == 1
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 1 and "not a manifest" in lines[0], lines
+        with pytest.raises(ValueError, match="not a manifest"):
+            run_sweep(exp, out, progress=False)
+
+    # A lock naming its holder with terminal escapes: shown escaped, on one line.
+    out = tmp_path / "escapes"
+    out.mkdir()
+    (out / LOCK_FILE).write_text(json.dumps({"state": "held", "pid": "1\n\x1b[31mRED",
+                                             "host": "\x1b]0;pwn\x07"}))
+    result = run_sweep(exp, out, progress=False)
+    from sim.sweep_store import holder_note
+    note = holder_note(result.took_over)
+    assert "\x1b" not in note and "\n" not in note and "\\x1b" in note
+
+
+def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
+    proc, command = start_slow_sweep(tmp_path, tmp_path / "out", "--workers", "1")
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "the same command resumes" in err
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["status"] == \
+        "interrupted"
+    assert json.loads((tmp_path / "out" / LOCK_FILE).read_text())["state"] == "released"
