@@ -39,7 +39,7 @@ from sim.outputs import (
     write_estimates,
     write_run,
 )
-from sim.publish import OutputError, fresh_folder, named_folder, publishing
+from sim.publish import OutputError, fresh_folder, named_folder, printable, publishing
 from sim.replicates import run_replicates
 from sim.sides import SIDES
 from sim.sweep_store import StoreError, holder_note
@@ -67,7 +67,7 @@ def _check(files: list[str]) -> int:
             print(f"attrition: error: {err}", file=sys.stderr)
             status = 2
             continue
-        print(f"ok: {file} ({scenario.name}: {scenario.max_days} days, "
+        print(f"ok: {printable(file)} ({printable(scenario.name)}: {scenario.max_days} days, "
               f"{sum(g.count for g in scenario.attacker.units)} attacking and "
               f"{sum(g.count for g in scenario.defender.units)} defending units)")
     return status
@@ -79,13 +79,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.animate is not None:
         _check_animation_target(args.animate)
     out = args.out or fresh_folder(scenario.name)
-    with publishing(out) as folder:
+    landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
+    with publishing(out, landed=landed) as folder:
         results = run_replicates(scenario, args.seed, args.replicates)
         summary = run_summary(scenario, args.seed, results)
         write_run(folder, scenario, results, summary, args.format)
         if args.animate is not None:
             first = summary.get("seeds", [args.seed])[0]
             _animate(scenario, first, args.animate, args.animate_every)
+    out = landed[0] if landed else out
     if args.json:
         print(to_json(summary))
         return 0
@@ -128,6 +130,7 @@ def _sweep(args: argparse.Namespace) -> int:
     exp = load_experiment(args.experiment, args.vary)
     path = scenarios.find(args.experiment, kind="experiments")
     out = args.out or named_folder("sweeps", path.stem, f"-{exp.fingerprint()[:8]}")
+    evaluate = sweep.scenario_evaluator(exp, path)  # base, set and metrics checked
     if args.dry_run:
         points = design_points(exp)
         print(f"{path}: {exp.question}")
@@ -135,7 +138,6 @@ def _sweep(args: argparse.Namespace) -> int:
               f"{len(points) * exp.replicates} runs into {out}/")
         print(format_design(points))
         return 0
-    evaluate = sweep.scenario_evaluator(exp, path)
     try:
         with _terminate_as_interrupt():
             result = sweep.run_sweep(exp, out, evaluate, workers=args.workers,
@@ -190,13 +192,15 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.scenario is not None:
         scenarios.read(args.scenario)  # an unknown scenario is reported before any work
     out = args.out or fresh_folder(f"calibrate-{args.data.stem}")
-    with publishing(out) as folder:
+    landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
+    with publishing(out, landed=landed) as folder:
         try:
             fits = compare_laws(record, laws) if laws else []
         except ValueError as err:
             raise UsageError(f"{args.data}: {err}") from None
         model_fit = _fit_model(args, record, notes) if args.scenario is not None else None
         estimates = write_estimates(folder, str(args.data), record, fits, model_fit, notes)
+    out = landed[0] if landed else out
     if args.json:
         print(to_json(estimates))
         return 0
@@ -392,3 +396,10 @@ def _command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("attrition: interrupted; no results written", file=sys.stderr)
         return 130
+    except SystemError as err:
+        # Ctrl-C landing as a compiled kernel returns surfaces as a SystemError whose
+        # context is the KeyboardInterrupt: the same interruption.
+        if isinstance(err.__context__, KeyboardInterrupt):
+            print("attrition: interrupted; no results written", file=sys.stderr)
+            return 130
+        raise

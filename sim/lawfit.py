@@ -314,6 +314,11 @@ def fit_metrics(observed: np.ndarray, fitted: np.ndarray) -> dict[str, float]:
             "r2": float(1 - np.sum(residual**2) / spread) if spread > 0 else float("nan")}
 
 
+#: The longest record a law is fitted to (days): a fit integrates the law day by day for
+#: each of some hundreds of trial values, about 40 s per law at 1,000 days.
+MAX_FIT_DAYS = 3650
+
+
 def fit_law(record: Record, law: str) -> LawFit:
     """Fit ``law`` (one of :data:`FIT_LAWS`) to ``record`` by least squares.
 
@@ -324,11 +329,15 @@ def fit_law(record: Record, law: str) -> LawFit:
     ``alpha`` and ``beta`` for the fixed laws; for the power law the coefficients are
     estimates only. Initial strengths, when fitted, are nuisance parameters (interval
     from the curvature)."""
+    if record.days > MAX_FIT_DAYS:
+        raise ValueError(f"the record spans {record.days:,} days; allowed: at most "
+                         f"{MAX_FIT_DAYS:,} days for a law fit (each trial integrates the "
+                         f"law day by day), e.g. one campaign or battle")
     problem = _Problem(record, law)
-    theta, ssr, found = problem.fit(problem.start())
-    m, n = len(theta), problem.n
-    if n <= m:
+    m, n = len(problem.names), problem.n
+    if n <= m:  # before any integration: the count alone decides
         raise ValueError(f"{n} observations cannot fit {m} parameters")
+    theta, ssr, found = problem.fit(problem.start())
     if len(problem.series) > 1:
         # Each series has its own noise: weigh it by its own residual spread and fit
         # again, so that one error variance fits all residuals (the likelihood behind

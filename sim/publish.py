@@ -235,7 +235,8 @@ def _mode_of_new_folders() -> int:
 
 # ------------------------------------------------------------------- publishing
 @contextmanager
-def publishing(out: Path, option: str = "--out", replace: bool = False) -> Iterator[Path]:
+def publishing(out: Path, option: str = "--out", replace: bool = False,
+               landed: list[Path] | None = None) -> Iterator[Path]:
     """A staging folder to write results into; on leaving the block without an error,
     it becomes ``out``, whole.
 
@@ -246,7 +247,12 @@ def publishing(out: Path, option: str = "--out", replace: bool = False) -> Itera
     ``out``) for a file in the way, a name too long, a place that cannot be written.
     On an error or Ctrl-C the staging folder (and any parent created) is removed and
     ``out`` left as it was. Staging folders of dead processes beside ``out`` are
-    removed first (:func:`remove_stale_staging`)."""
+    removed first (:func:`remove_stale_staging`).
+
+    With ``landed`` (a list), ``out`` is a name the program chose (:func:`fresh_folder`):
+    if another process publishes under it first (two runs started in the same second),
+    the results land at ``out-2``, ``out-3``, ... instead, and the place is appended to
+    ``landed``."""
     out = Path(out)
     _check_lengths(out, option)
     try:
@@ -278,13 +284,31 @@ def publishing(out: Path, option: str = "--out", replace: bool = False) -> Itera
             os.replace(staging, out)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            if out.is_dir():
-                out.rmdir()  # empty, checked above
-            os.replace(staging, out)
+            if landed is not None:  # a rename onto an empty folder replaces it
+                landed.append(_rename_to_free_name(staging, out))
+            else:
+                if out.is_dir():
+                    out.rmdir()  # empty, checked above
+                os.replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_folders(created)
         raise
+
+
+def _rename_to_free_name(staging: Path, out: Path) -> Path:
+    """Rename ``staging`` to ``out``, or to ``out-2``, ``out-3``, ... if another process
+    has taken the name meanwhile (rename onto a folder that is not empty fails)."""
+    target, k = out, 1
+    while True:
+        try:
+            os.rename(staging, target)
+            return target
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST) or k >= 1000:
+                raise
+        k += 1
+        target = out.with_name(f"{out.name}-{k}")
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:

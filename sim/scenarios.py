@@ -139,7 +139,8 @@ def read_toml(path: Path) -> dict[str, Any]:
             raise ScenarioError(path, "", f"{size:,} bytes; allowed: a TOML file of at most "
                                           f"{MAX_FILE_BYTES:,} bytes")
         with path.open("rb") as file:
-            text = file.read(MAX_FILE_BYTES + 1).decode("utf-8")
+            text = file.read(MAX_FILE_BYTES + 1).decode("utf-8").removeprefix("\ufeff")
+        _check_key_lengths(path, text)
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ScenarioError(path, "", f"not valid TOML ({shorten(str(err))}); allowed: a TOML "
@@ -159,6 +160,21 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(path, where, f"nested more than {MAX_DEPTH} deep; allowed: tables "
                                          f"and lists at most {MAX_DEPTH} deep")
     return data
+
+
+def _check_key_lengths(path: Path, text: str) -> None:
+    """Refuse a dotted key or table header of far more parts than any allowed key path
+    before parsing: tomllib's time and memory grow with the square of a key's parts (a
+    400 KB key of 200,000 parts took minutes and gigabytes). Counts the dots before a
+    line's first ``=`` (or in a ``[header]``); a quoted key full of dots may be refused
+    too, and no key of the schema is one."""
+    limit = 4 * MAX_DEPTH
+    for number, line in enumerate(text.splitlines(), start=1):
+        head = line.split("=", 1)[0] if "=" in line else line if line.lstrip().startswith(
+            "[") else ""
+        if head.count(".") > limit:
+            raise ScenarioError(path, f"line {number}", f"a key of {head.count('.') + 1:,} "
+                                f"parts; allowed: keys of at most {limit} parts")
 
 
 def nested_too_deep(data: Any) -> str | None:
@@ -228,7 +244,9 @@ def _read_chain(path: Path, chain: list[Path]) -> dict[str, Any]:
         raise ScenarioError(path, "base", f"no scenario '{shorten(base)}'; allowed: a path "
                                           f"or one of {known}") from None
     inherited = _read_chain(base_path, chain + [path.resolve()])
-    validate(inherited, base_path)  # a broken base is reported as itself
+    # A broken base is reported as itself; its memory is not: the file that extends it
+    # may make the run smaller.
+    validate(inherited, base_path, memory=False)
     # A scenario names and describes itself; it does not inherit those.
     inherited.pop("name", None)
     inherited.pop("description", None)
@@ -290,18 +308,22 @@ def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
         except KeyError as err:
             raise ScenarioError(path, f"--set {key}", err.args[0]) from None
     if days is not None:
+        validate(data, path, memory=False)  # --days replaces a max_days that is valid
         data["max_days"] = days
     return validate(data, path, replicates)
 
 
-def validate(data: dict[str, Any], file: str | Path, replicates: int = 1) -> Scenario:
-    """Validate merged scenario data, and estimate the memory of ``replicates`` runs
-    (:func:`sim.model.memory.check_memory`); the first problem becomes a
-    :class:`ScenarioError`."""
+def validate(data: dict[str, Any], file: str | Path, replicates: int = 1,
+             memory: bool = True) -> Scenario:
+    """Validate merged scenario data, and (with ``memory``) estimate the memory of
+    ``replicates`` runs (:func:`sim.model.memory.check_memory`); the first problem
+    becomes a :class:`ScenarioError`."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
         raise explain(err, file) from None
+    if not memory:
+        return scenario
     try:
         check_memory(scenario, replicates)
     except MemoryLimitError as err:

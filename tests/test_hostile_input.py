@@ -780,3 +780,58 @@ def test_every_number_at_its_limit_gives_a_finite_summary():
         summary = run(scenario, seed=0).summary
         numbers = [v for v in summary.values() if isinstance(v, float)]
         assert all(np.isfinite(numbers)), summary
+
+
+# ------------------------------------------------- found by a hostile tester, fixed
+def test_a_key_of_very_many_parts_is_refused_before_parsing(tmp_path):
+    """tomllib's time and memory grow with the square of a dotted key's parts."""
+    path = tmp_path / "long_key.toml"
+    path.write_text('base = "fortified_defense"\n' + ".".join(["a"] * 200_000) + " = 1\n")
+    start = time.perf_counter()
+    with pytest.raises(ScenarioError, match="line 2: a key of 200,000 parts"):
+        load(path)
+    assert time.perf_counter() - start < 5
+
+
+def test_a_file_that_makes_its_base_smaller_is_judged_on_the_result(tmp_path):
+    """The memory of the run asked for counts, not that of a base on the way."""
+    (tmp_path / "big.toml").write_text(
+        'base = "fortified_defense"\nmax_days = 36500\n'
+        '[attacker.contingents.foreign]\npool = 10000000\nnew_unit_size = 1\n'
+        'recruits_per_day = 1000000\n')
+    (tmp_path / "small.toml").write_text(
+        'base = "big.toml"\nmax_days = 2\n'
+        '[attacker.contingents.foreign]\npool = 0\nnew_unit_size = 100\n')
+    with pytest.raises(ScenarioError, match="new_unit_size: the run would need"):
+        load(tmp_path / "big.toml")
+    assert load(tmp_path / "small.toml").max_days == 2
+
+
+@pytest.mark.parametrize("value", ['"lots"', "true", '"3"', "[1, 2]", "1.0"])
+def test_days_replaces_only_a_valid_max_days(tmp_path, value):
+    path = tmp_path / "s.toml"
+    path.write_text(f'base = "fortified_defense"\nmax_days = {value}\n')
+    with pytest.raises(ScenarioError, match="max_days"):
+        load(path, days=1)
+
+
+def test_a_dry_run_checks_the_metrics(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text('question = "Does the dry run check metrics?"\n'
+                    'scenario = "fortified_defense"\nmetrics = ["days", "nope"]\n'
+                    '[parameters."defender.drones"]\nvalues = [0, 1]\n')
+    status, _, err = attrition(tmp_path, "sweep", str(path), "--dry-run")
+    assert status == 2 and "metrics: unknown nope" in err
+
+
+def test_law_fits_refuse_long_or_thin_records_before_integrating(tmp_path):
+    sparse = tmp_path / "sparse.csv"
+    sparse.write_text("day,attacker_strength,defender_strength\n0,1000,800\n36500,970,780\n")
+    status, _, err = attrition(tmp_path, "calibrate", str(sparse), "--law", "square")
+    assert status == 2 and "spans 36,500 days" in err
+    thin = tmp_path / "thin.csv"
+    thin.write_text("day,attacker_strength,defender_strength\n0,1000,800\n900,970,780\n")
+    start = time.perf_counter()
+    status, _, err = attrition(tmp_path, "calibrate", str(thin), "--law", "square")
+    assert status == 2 and "cannot fit" in err
+    assert time.perf_counter() - start < 5

@@ -412,3 +412,19 @@ def test_the_demo_page_shows_hostile_names_as_text():
     assert "<script" not in page and "<img" not in page
     assert r"&lt;script&gt;x&lt;/script&gt; $\foo$: &lt;img src=x" in page
     assert app.front_png(model)[:4] == b"\x89PNG"
+
+
+def test_a_chosen_name_taken_meanwhile_lands_beside_it(tmp_path):
+    """Two runs started in the same second choose the same folder name; the second to
+    finish lands at NAME-2 instead of failing (and losing its work)."""
+    from sim.publish import publishing
+
+    out = tmp_path / "runs" / "battle-20261203-120000"
+    landed: list = []
+    with publishing(out, landed=landed) as staging:
+        (staging / "mine.txt").write_text("mine")
+        out.mkdir(parents=True)  # the other run publishes first
+        (out / "theirs.txt").write_text("theirs")
+    assert landed == [out.with_name(out.name + "-2")]
+    assert (landed[0] / "mine.txt").read_text() == "mine"
+    assert (out / "theirs.txt").read_text() == "theirs"
