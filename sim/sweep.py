@@ -249,6 +249,7 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
         raise StoreError(f"--out {shown(out)}: cannot create it ({err.strerror}); allowed: "
                          f"a folder you can write") from None
     lock = SweepLock(out)
+    manifest = None
     try:
         lock.acquire()
     except BaseException:
@@ -280,6 +281,9 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
     except BaseException as err:
         if created and not (out / MANIFEST_FILE).exists():
             shutil.rmtree(out, ignore_errors=True)  # refused before anything was stored
+        elif manifest is not None and manifest.get("status") == "running":
+            with contextlib.suppress(OSError):  # stopped while consolidating, say
+                _write_manifest(out, manifest | {"status": "interrupted", "stopped": _now()})
         if isinstance(err, OSError | pa.ArrowException):  # a full disk, a folder removed
             raise StoreError(f"{shown(out)}: cannot store results ({_short(err)}); allowed: "
                              f"a folder with room, then the same command resumes (what "

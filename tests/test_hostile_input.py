@@ -610,6 +610,9 @@ def test_deep_nesting_is_one_line(tmp_path):
     stderr = _refused(tmp_path, "check", str(tmp_path / "deep.toml"))
     assert f"nested more than {MAX_DEPTH} deep" in stderr
     (tmp_path / "tables.toml").write_text("a" + ".a" * 3000 + " = 1\n")
+    assert "line 1: a key of 3,001 parts" in _refused(  # refused before parsing
+        tmp_path, "check", str(tmp_path / "tables.toml"))
+    (tmp_path / "tables.toml").write_text("a" + ".a" * 40 + " = 1\n")
     assert f"nested more than {MAX_DEPTH} deep" in _refused(
         tmp_path, "check", str(tmp_path / "tables.toml"))
     stderr = _refused(tmp_path, "run", "fortified_defense", "--days", "1", "--out",

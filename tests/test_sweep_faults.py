@@ -379,7 +379,11 @@ def test_hostile_folder_contents_get_one_line_and_leftovers_are_cleared(tmp_path
 
 
 def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
-    proc, command = start_slow_sweep(tmp_path, tmp_path / "out", "--workers", "1")
+    proc, command = start_slow_sweep(tmp_path, tmp_path / "out", "--workers", "1",
+                                     batch=False)
+    while not (tmp_path / "out" / "manifest.json").exists():  # running its first runs
+        assert proc.poll() is None
+        time.sleep(0.01)
     proc.terminate()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
