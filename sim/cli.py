@@ -310,7 +310,7 @@ def _free_port(host: str, port: int) -> int:
 
 def _verify(folders: list[Path]) -> int:
     """Each folder's problems, one line each, or ok; exit 1 if any folder has one."""
-    from sim.sweep_store import check
+    from sim.sweep_check import check
 
     status = 0
     for folder in folders:
@@ -329,7 +329,7 @@ def _report(folder: Path) -> int:
     """The report of a sound sweep folder; a damaged or unfinished one is named, with
     its first problem (``attrition verify`` lists them all)."""
     from sim.report import write_report
-    from sim.sweep_store import check
+    from sim.sweep_check import check
 
     problems = check(folder)
     if problems:

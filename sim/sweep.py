@@ -48,6 +48,7 @@ from sim.keypaths import assign, flatten
 from sim.publish import printable, shown, write_atomically
 from sim.scenarios import ScenarioError, explain, find, read, validate
 from sim.seeds import run_seed
+from sim.sweep_check import check, read_manifest
 from sim.sweep_store import (
     LOCK_FILE,
     MANIFEST_FILE,
@@ -58,8 +59,6 @@ from sim.sweep_store import (
     StoreError,
     SweepLock,
     boundary,
-    check,
-    read_manifest,
 )
 
 
@@ -234,7 +233,7 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
     progress : show a progress bar (rate, ETA) on stderr.
 
     The runs stored before are skipped; at the end the store is consolidated and
-    checked (:func:`sim.sweep_store.check`) before the manifest says "complete".
+    checked (:func:`sim.sweep_check.check`) before the manifest says "complete".
     """
     out = Path(out)
     evaluate = evaluate or scenario_evaluator(exp, experiment_file)

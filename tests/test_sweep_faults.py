@@ -21,7 +21,8 @@ from sim.cli import main
 from sim.experiments import Experiment
 from sim.scenarios import ScenarioError
 from sim.sweep import read_runs, run_sweep, stored_runs
-from sim.sweep_store import LOCK_FILE, PARTS_DIR, check
+from sim.sweep_check import check
+from sim.sweep_store import LOCK_FILE, PARTS_DIR
 
 # Each design point a run of two days with daily series: fast, and enough to fill both
 # files of a batch.
