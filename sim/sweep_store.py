@@ -254,11 +254,11 @@ class Store:
         staging = self.parts / f"{_STAGING}{name}"
         staging.mkdir()
         try:
-            # Every column in every batch, in one order (a failed run has no metrics: a
-            # batch of failed runs still has their columns, empty),
-            # each column's type from its values alone (ints, floats, none, text), not
-            # from which runs share the batch: batches unify into the same table however
-            # the runs were split (see consolidate).
+            # Every column in every batch, in one order (a failed run has no metrics; a
+            # batch of failed runs still has their columns, empty), and each column's
+            # type from its values alone (ints, floats, none, text), not from which runs
+            # share the batch: batches unify into the same table however the runs were
+            # split (see consolidate).
             names = self._ordered({key for row in rows for key in row} | set(self.columns))
             table = pa.table({key: [row.get(key) for row in rows] for key in names})
             _write_synced(table, staging / RUNS_FILE)
