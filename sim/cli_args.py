@@ -48,30 +48,25 @@ def _int_at_least(minimum: int, maximum: int | None = None):
     return parse
 
 
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive finite number; allowed: "
-                                         f"persons > 0")
-    return value
+def _positive_finite(allowed: str):
+    """A parser of a number above 0 and finite; ``allowed`` says what it stands for."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a number") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{text[:20]} is not a positive finite number; "
+                                             f"allowed: {allowed}")
+        return value
 
-
-def _gib(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text[:20]} is not a size; allowed: GiB above 0")
-    return value
+    return parse
 
 
 def _add_memory_option(command: argparse.ArgumentParser) -> None:
     """--max-memory: the limit on a run's estimated memory (sim.model.memory)."""
-    command.add_argument("--max-memory", type=_gib, default=None, metavar="GIB",
+    command.add_argument("--max-memory", type=_positive_finite("GiB above 0"), default=None,
+                         metavar="GIB",
                          help="refuse, before it starts, a run estimated to need more "
                               "memory than this, in GiB (default: the environment's "
                               "ATTRITION_MAX_MEMORY, else 4); the estimate counts the "
@@ -224,10 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="reinforcement schedule for the law fits, a CSV with day, "
                                 "side (attacker or defender) and persons arriving that day")
     for side in SIDES:
-        calibrate.add_argument(f"--initial-{side}", type=_positive_number, default=None,
-                               metavar="PERSONS", help=f"the {side}'s known strength on the "
-                                                       f"first day, for the law fits "
-                                                       f"(default: fitted)")
+        calibrate.add_argument(f"--initial-{side}", type=_positive_finite("persons > 0"),
+                               default=None, metavar="PERSONS",
+                               help=f"the {side}'s known strength on the first day, for "
+                                    f"the law fits (default: fitted)")
     calibrate.add_argument("--scenario", default=None, metavar="NAME|FILE",
                            help="calibrate this scenario's keys (--fit) to the record: its "
                                 "strength and casualty series against the model's "

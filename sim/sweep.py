@@ -43,10 +43,10 @@ from pydantic import ValidationError
 from sim import AttritionModel, __version__
 from sim.config import Scenario
 from sim.executors import executor_for
-from sim.experiments import Experiment, SeriesSpec, design_points
-from sim.keypaths import assign, flatten
+from sim.experiments import Experiment, SeriesSpec, base_data, design_points
+from sim.keypaths import assign
 from sim.publish import printable, shown, write_atomically
-from sim.scenarios import ScenarioError, explain, find, read, validate
+from sim.scenarios import ScenarioError, explain, validate
 from sim.seeds import run_seed
 from sim.sweep_check import check, read_manifest
 from sim.sweep_store import (
@@ -59,6 +59,7 @@ from sim.sweep_store import (
     StoreError,
     SweepLock,
     boundary,
+    error_line,
 )
 
 
@@ -106,18 +107,7 @@ def scenario_evaluator(exp: Experiment, experiment_file: str | Path | None = Non
                        ) -> ScenarioEvaluator:
     """The evaluator of an experiment: its base scenario (found beside the experiment
     file first) with its fixed ``set`` overrides, checked once here."""
-    base = exp.scenario
-    if experiment_file is not None:
-        try:
-            base = find(exp.scenario, relative_to=Path(experiment_file).parent)
-        except FileNotFoundError:
-            pass
-    path, data = read(base)
-    for key, value in flatten(exp.set).items():
-        try:
-            assign(data, key, value)
-        except KeyError as err:
-            raise ScenarioError(experiment_file or path, f"set.{key}", err.args[0]) from None
+    path, data = base_data(exp, experiment_file)
     validate(data, experiment_file or path)
     known = summary_keys()
     unknown = [m for m in exp.metrics if m not in known]
@@ -160,18 +150,12 @@ def execute(evaluate: Evaluate, task: Task) -> dict[str, Any]:
     return {"row": row, "series": series}
 
 
-def _short(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return printable(f"{type(err).__name__}: {lines[0] if lines else ''}")[:300]
-
-
 def _one_line(err: Exception) -> str:
     """An exception as one line: a scenario the design made invalid is explained as
     ``--set`` would explain it."""
     if isinstance(err, ValidationError):
         return f"invalid scenario: {explain(err, 'design point')}"
-    lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0] if lines else ''}"
+    return error_line(err)
 
 
 @dataclass
@@ -284,9 +268,9 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
             with contextlib.suppress(OSError):  # stopped while consolidating, say
                 _write_manifest(out, manifest | {"status": "interrupted", "stopped": _now()})
         if isinstance(err, OSError | pa.ArrowException):  # a full disk, a folder removed
-            raise StoreError(f"{shown(out)}: cannot store results ({_short(err)}); allowed: "
-                             f"a folder with room, then the same command resumes (what "
-                             f"was stored is kept)") from None
+            raise StoreError(f"{shown(out)}: cannot store results ({error_line(err)}); "
+                             f"allowed: a folder with room, then the same command resumes "
+                             f"(what was stored is kept)") from None
         raise
     finally:
         lock.release()

@@ -9,7 +9,6 @@ import json
 import stat
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.publish import shown
@@ -21,8 +20,9 @@ from sim.sweep_store import (
     Store,
     StoreError,
     _read,
-    _short,
+    error_line,
     running_sweep,
+    stored,
 )
 
 
@@ -41,7 +41,8 @@ def check(out: str | Path) -> list[str]:
         total, experiment = int(manifest["runs"]), manifest["experiment"]
         keeps_series, metrics = experiment.get("series"), list(experiment["metrics"])
     except (StoreError, KeyError, TypeError, ValueError, AttributeError) as err:
-        why = str(err) if isinstance(err, StoreError) else f"{shown(manifest_path)}: {_short(err)}"
+        why = (str(err) if isinstance(err, StoreError)
+               else f"{shown(manifest_path)}: {error_line(err)}")
         return [f"{why}; a sweep folder starts with its manifest"]
     store = Store(out)
     problems = []
@@ -103,19 +104,14 @@ def read_manifest(path: Path) -> dict:
         with open(path, "rb") as file:
             manifest = json.loads(file.read(MANIFEST_BYTES + 1))
     except (OSError, ValueError) as err:
-        raise StoreError(f"{shown(path)}: unreadable ({_short(err)})") from None
+        raise StoreError(f"{shown(path)}: unreadable ({error_line(err)})") from None
     if not isinstance(manifest, dict):
         raise StoreError(f"{shown(path)}: unreadable (not a JSON table)")
     return manifest
 
 
 def _read_metadata(path: Path):
-    try:
-        return pq.read_metadata(path)
-    except (OSError, pa.ArrowException) as err:
-        raise StoreError(f"{shown(path)}: unreadable ({_short(err)}); allowed: remove it "
-                         f"(inside parts/, remove its batch folder) and run the same sweep "
-                         f"again: the runs it held run again") from None
+    return stored(path, pq.read_metadata)
 
 
 def _check_series(out: Path, ok: set[int], known: set[int]) -> list[str]:

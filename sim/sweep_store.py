@@ -44,8 +44,10 @@ import shutil
 import signal
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -61,6 +63,7 @@ _BATCH, _STAGING = "batch-", ".tmp-"
 MANIFEST_BYTES = 16 * 2**20
 _KILL_AT = "ATTRITION_SWEEP_KILL_AT"
 _boundaries_passed = 0
+T = TypeVar("T")
 
 
 class StoreError(ValueError):
@@ -341,11 +344,17 @@ def _first_series_of_each_run(files: list[Path], path: Path) -> None:
 
 def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
     """A stored Parquet file, or StoreError naming it (a file damaged on disk)."""
+    return stored(path, lambda file: pq.read_table(file, columns=columns))
+
+
+def stored(path: Path, read: Callable[[Path], T]) -> T:
+    """``read(path)`` of a file of the store; a file that cannot be read (damaged on
+    disk) is a StoreError naming it and saying what to do."""
     try:
-        return pq.read_table(path, columns=columns)
+        return read(path)
     except (OSError, pa.ArrowException) as err:
-        raise StoreError(f"{shown(path)}: unreadable ({_short(err)}); allowed: remove it "
-                         f"(inside parts/, remove its batch folder) and run the same sweep "
+        raise StoreError(f"{shown(path)}: unreadable ({error_line(err)}); allowed: remove "
+                         f"it (inside parts/, remove its batch folder) and run the same sweep "
                          f"again: the runs it held run again") from None
 
 
@@ -385,6 +394,8 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def _short(err: Exception) -> str:
+def error_line(err: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message, with
+    control characters shown escaped."""
     lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0] if lines else ''}"
+    return printable(f"{type(err).__name__}: {lines[0] if lines else ''}")[:300]
