@@ -17,15 +17,18 @@ number's source or rationale is given; section 7.10 lists every parameter.
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
 from sim.fields import (
     MAX_CELLS,
+    MAX_DAYS,
     MAX_ITEMS,
     MAX_PERSONS,
     Day,
+    DayOrDate,
     Days,
     Fraction,
     NonNegative,
@@ -65,22 +68,66 @@ class UnitGroup(_Strict):
     theatre_adaptation: Fraction = Field(
         default=0.0, description="Adaptation to this theatre (drones, terrain) at start (-).")
     morale: Fraction = Field(default=1.0, description="Morale at start (-).")
-    commit_day: Day = Field(
-        default=0, description="Day the units enter the sector (day); later days make waves.")
+    commit_day: DayOrDate = Field(
+        default=0, description="Day (or date) the units enter the sector (day); later days "
+                               "make waves.")
+    every_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
+        default=None, description="If set, the group comes in waves of `count` units, one "
+                                  "every this many days from commit_day (days); needs waves "
+                                  "or until_day.")
+    waves: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
+        default=None, description="Number of waves, with every_days (-); none is one wave, or "
+                                  "as many as until_day allows.")
+    until_day: DayOrDate | None = Field(
+        default=None, description="Last day (or date) a wave may enter, with every_days (day).")
+
+    @model_validator(mode="after")
+    def _waves_given_once(self) -> UnitGroup:
+        if self.every_days is None and (self.waves is not None or self.until_day is not None):
+            raise ValueError("every_days: waves and until_day need every_days; allowed: "
+                             "every_days with one of waves and until_day, or none of the three")
+        if self.every_days is not None and (self.waves is None) == (self.until_day is None):
+            raise ValueError("every_days: needs exactly one of waves and until_day; allowed: "
+                             "waves (a number) or until_day (a day or date)")
+        return self
 
 
 class RecruitmentStep(_Strict):
     """From ``day`` on, recruit ``recruits_per_day`` (for ``recruitment = 'schedule'``)."""
 
-    day: Day = Field(description="First day of this rate (day).")
+    day: DayOrDate = Field(description="First day (or date) of this rate (day).")
     recruits_per_day: PersonsPerDay = Field(description="Recruitment rate (persons/day).")
 
 
 class Tranche(_Strict):
     """A one-off draft from the pool on one day: a contingent arriving in deployments."""
 
-    day: Annotated[Day, Field(ge=1)] = Field(description="Day of the draft (day).")
+    day: Annotated[Day, Field(ge=1)] | datetime.date = Field(
+        description="Day (or date) of the draft (day).")
     persons: Annotated[Persons, Field(ge=1)] = Field(description="Persons drafted (persons).")
+
+
+class Reinforcement(_Strict):
+    """A group that arrives trained on one day, drawn from the contingent's pool into its
+    trained reserve (where it refills units or forms new ones)."""
+
+    day: Annotated[Day, Field(ge=1)] | datetime.date = Field(
+        description="Day (or date) the group arrives (day).")
+    persons: Annotated[Persons, Field(ge=1)] = Field(
+        description="Persons in the group, as many as the pool still holds (persons).")
+    training_days: Days = Field(default=90.0, description="Training they had (days).")
+    base_training_level: Fraction | None = Field(
+        default=None, description="Training level of an untrained recruit among them (-); "
+                                  "none is the contingent's.")
+
+
+class TempoPhase(_Strict):
+    """From ``day`` on, a side fights at ``intensity`` times its usual rate."""
+
+    day: DayOrDate = Field(description="First day (or date) of this phase (day).")
+    intensity: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        description="Multiplier of the side's aimed fire, exposure to fire and speed of "
+                    "movement (-): 1 the usual rate, 0 no fighting.")
 
 
 class ContingentConfig(_Strict):
@@ -104,7 +151,11 @@ class ContingentConfig(_Strict):
         default_factory=list, max_length=MAX_ITEMS,
         description="Recruitment rates by day (schedule form).")
     tranches: list[Tranche] = Field(
-        default_factory=list, max_length=MAX_ITEMS, description="One-off drafts on given days.")
+        default_factory=list, max_length=MAX_ITEMS,
+        description="One-off drafts from the pool into training on given days.")
+    reinforcements: list[Reinforcement] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="Trained groups arriving from the pool on given days.")
     training_days: Days = Field(
         default=90.0, description="Training a recruit gets before joining the line (days).")
     base_training_level: Fraction = Field(
@@ -132,12 +183,30 @@ class ContingentConfig(_Strict):
         default=0.7, description="A unit in the rear returns to the line once its morale "
                                  "reaches this and it is above rotate_below_strength (-).")
     withdraw_at_loss_fraction: Fraction | None = Field(
-        default=None, description="Withdraw the whole contingent on the first day its killed "
-                                  "and wounded pass this share of everyone it deployed (-); "
-                                  "none never.")
+        default=None, description="Withdraw the whole contingent on the first day the killed "
+                                  "and wounded of its deployment pass this share of the "
+                                  "persons it has committed to the line in it (-); none never.")
     withdraw_when_exhausted: bool = Field(
         default=False, description="Withdraw the contingent once its pool, pipeline and "
                                    "reserve are empty (it can no longer be replenished).")
+    return_after_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
+        default=None, description="A withdrawn contingent returns to the line after resting "
+                                  "this many days (days); with return_at_strength, once both "
+                                  "hold; none of the two never returns.")
+    return_at_strength: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        default=None, description="A withdrawn contingent returns once the persons in its "
+                                  "units and trained reserve are this share of its units' "
+                                  "strength at start (-).")
+    service_term_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
+        default=None, description="Those who have served this many days since first joining "
+                                  "the contingent's units are released (days); none serve "
+                                  "on.")
+    killed_fraction: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        default=None, description="Share of the contingent's casualties killed outright (-); "
+                                  "none is the side's.")
+    return_to_duty_fraction: Fraction | None = Field(
+        default=None, description="Share of the contingent's wounded who return to duty (-); "
+                                  "none is the side's.")
 
 
 class SideConfig(_Strict):
@@ -173,6 +242,9 @@ class SideConfig(_Strict):
                                  "permanently lost.")
     return_delay_days: Annotated[int, Field(ge=1, le=365)] = Field(
         default=21, description="Days in care before a wounded soldier returns (days).")
+    tempo: list[TempoPhase] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="The side's intensity by day or date (phases); 1 before the first.")
     fixed_daily_loss_fraction: Fraction | None = Field(
         default=None, description="Test configuration: replaces the side's exposure to fire "
                                   "and mines by a fixed share of its fighting personnel lost "
@@ -287,6 +359,16 @@ class CombatConfig(_Strict):
         default=500.0, description="Ground an elastic defence gives up at most (m).")
 
 
+class Objective(_Strict):
+    """Ground whose capture ends the battle (a town, a ridge)."""
+
+    name: str = Field(default="objective", min_length=1, max_length=100,
+                      description="What is taken, for the record (e.g. 'Bakhmut').")
+    ground_gained_m: Positive = Field(
+        description="The attacker's mean advance into the defender's ground at which it "
+                    "holds the objective (m); at most defender_rows x cell_size_m.")
+
+
 class TrainingConfig(_Strict):
     """How training days become a training level
     (see :func:`sim.model.pipelines.training_level`)."""
@@ -309,6 +391,12 @@ class Scenario(_Strict):
         "set it.")
     max_days: Annotated[int, Field(ge=1, le=36500)] = Field(
         default=30, description="Days to simulate at most (days).")
+    start_date: datetime.date | None = Field(
+        default=None, description="Calendar date of day 0 (YYYY-MM-DD); records, events and "
+                                  "plots then carry dates, and days may be given as dates.")
+    objective: Objective | None = Field(
+        default=None, description="Ground whose capture ends the battle, a win for the "
+                                  "attacker (stop reason objective_taken); none fights on.")
     sector: SectorConfig = Field(default_factory=SectorConfig,
                                  description="The front sector's grid and terrain.")
     combat: CombatConfig = Field(default_factory=CombatConfig,
@@ -359,6 +447,96 @@ class Scenario(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _dates_fall_in_the_run(self) -> Scenario:
+        """Every date is on or after ``start_date`` and within ``MAX_DAYS`` of it; a
+        date needs a ``start_date``."""
+        for key, value in self._days():
+            if not isinstance(value, datetime.date):
+                continue
+            if self.start_date is None:
+                raise ValueError(f"{key}: {value.isoformat()} is a date but start_date is "
+                                 f"not set; allowed: a day number, or dates with a start_date")
+            day = (value - self.start_date).days
+            if not 0 <= day <= MAX_DAYS:
+                raise ValueError(f"{key}: {value.isoformat()} is day {day:,} of a run that "
+                                 f"starts on {self.start_date.isoformat()}; allowed: dates "
+                                 f"from start_date to {MAX_DAYS:,} days after it")
+        for side in SIDES:
+            config = getattr(self, side)
+            for i, group in enumerate(config.units):
+                if group.until_day is not None and (self.day_of(group.until_day)
+                                                    < self.day_of(group.commit_day)):
+                    raise ValueError(f"{side}.units[{i}].until_day: before its commit_day; "
+                                     f"allowed: a day or date from commit_day on")
+            for name, contingent in config.contingents.items():
+                for j, item in enumerate(contingent.tranches + contingent.reinforcements):
+                    if self.day_of(item.day) < 1:
+                        kind = "tranches" if j < len(contingent.tranches) else "reinforcements"
+                        raise ValueError(f"{side}.contingents.{name}.{kind}: day 0 (the start "
+                                         f"date); allowed: day 1 or later")
+        return self
+
+    def _days(self):
+        """Every day-or-date of the scenario, with its key path."""
+        for side in SIDES:
+            config = getattr(self, side)
+            for i, group in enumerate(config.units):
+                yield f"{side}.units[{i}].commit_day", group.commit_day
+                yield f"{side}.units[{i}].until_day", group.until_day
+            for j, phase in enumerate(config.tempo):
+                yield f"{side}.tempo[{j}].day", phase.day
+            for name, contingent in config.contingents.items():
+                for kind in ("schedule", "tranches", "reinforcements"):
+                    for j, item in enumerate(getattr(contingent, kind)):
+                        yield f"{side}.contingents.{name}.{kind}[{j}].day", item.day
+
+    def day_of(self, value: int | datetime.date) -> int:
+        """The day number of a day or date (day 0 is ``start_date``).
+
+        >>> s = Scenario(start_date=datetime.date(2024, 12, 6))
+        >>> s.day_of(datetime.date(2025, 1, 13)), s.day_of(7)
+        (38, 7)
+        """
+        if isinstance(value, datetime.date):
+            return (value - self.start_date).days
+        return value
+
+    def date_of(self, day: int) -> datetime.date | None:
+        """The calendar date of day ``day``; none without a ``start_date``."""
+        return None if self.start_date is None else self.start_date + datetime.timedelta(day)
+
+    def wave_days(self, group: UnitGroup) -> list[int]:
+        """The days a unit group's waves enter the sector (one unless ``every_days``).
+
+        >>> g = UnitGroup(contingent="a", count=2, personnel=5, tactic="human_wave",
+        ...               commit_day=3, every_days=4, until_day=12)
+        >>> Scenario().wave_days(g)
+        [3, 7, 11]
+        """
+        first = self.day_of(group.commit_day)
+        if group.every_days is None:
+            return [first]
+        if group.waves is not None:
+            last = first + (group.waves - 1) * group.every_days
+        else:
+            last = self.day_of(group.until_day)
+        return list(range(first, min(last, MAX_DAYS) + 1, group.every_days))
+
+    def group_units(self, side: str) -> int:
+        """All the units a side's groups bring, over all their waves."""
+        return sum(g.count * len(self.wave_days(g)) for g in getattr(self, side).units)
+
+    @model_validator(mode="after")
+    def _objective_reachable(self) -> Scenario:
+        if self.objective is not None:
+            most = self.sector.defender_rows * self.sector.cell_size_m
+            if self.objective.ground_gained_m > most:
+                raise ValueError(f"objective.ground_gained_m: {self.objective.ground_gained_m} "
+                                 f"m is deeper than the defender's ground ({most} m, "
+                                 f"defender_rows x cell_size_m); allowed: at most {most}")
+        return self
+
+    @model_validator(mode="after")
     def _units_fit_their_zones(self) -> Scenario:
         sector = self.sector
         zones = {"attacker": ("the assembly area (width_cells x attacker_rows)",
@@ -366,11 +544,11 @@ class Scenario(_Strict):
                  "defender": ("the fortified band (width_cells x max(1, fortified_rows))",
                               sector.width_cells * max(1, sector.fortified_rows))}
         for side, (zone, cells) in zones.items():
-            units = sum(g.count for g in getattr(self, side).units)
+            units = self.group_units(side)
             if units > cells:
-                raise ValueError(f"{side}.units: {units} units do not fit in the {cells} cells "
-                                 f"of {zone}; allowed: at most {cells} units, or a larger "
-                                 f"sector")
+                raise ValueError(f"{side}.units: {units} units (over all waves) do not fit in "
+                                 f"the {cells} cells of {zone}; allowed: at most {cells} "
+                                 f"units, or a larger sector")
         return self
 
     @model_validator(mode="after")
@@ -379,11 +557,12 @@ class Scenario(_Strict):
         so that no count of a run can overflow (see sim.fields.MAX_PERSONS)."""
         for side in SIDES:
             config = getattr(self, side)
-            persons = (sum(g.count * g.personnel for g in config.units)
+            persons = (sum(g.count * g.personnel * len(self.wave_days(g))
+                           for g in config.units)
                        + sum(c.pool for c in config.contingents.values()))
             if persons > MAX_PERSONS:
                 raise ValueError(f"{side}.units: {persons:,} persons in the {side}'s units "
-                                 f"and recruit pools (count x personnel + pool); allowed: "
+                                 f"and recruit pools (count x personnel x waves + pool); allowed: "
                                  f"at most {MAX_PERSONS:,}")
         return self
 
@@ -428,7 +607,7 @@ class Scenario(_Strict):
             for contingent in config["contingents"].values():
                 contingent["pool"] *= factor
                 contingent["recruits_per_day"] *= factor
-                for tranche in contingent["tranches"]:
+                for tranche in contingent["tranches"] + contingent["reinforcements"]:
                     tranche["persons"] *= factor
                 for step in contingent["schedule"]:
                     step["recruits_per_day"] *= factor

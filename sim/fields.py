@@ -17,6 +17,7 @@ unknown keys (:func:`keys_at`) all read limits and keys from here.
 
 from __future__ import annotations
 
+import datetime
 import math
 import types
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ Days = Annotated[float, Field(ge=0.0, le=MAX_DAYS)]
 Day = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 Persons = Annotated[int, Field(ge=0, le=MAX_PERSONS)]
 PersonsPerDay = Annotated[float, Field(ge=0.0, le=MAX_PERSONS)]
+#: A day of the run, given as its number (day 0 is the start) or, in a scenario with a
+#: ``start_date``, as a calendar date (TOML ``2024-12-06``); see ``Scenario.day_of``.
+DayOrDate = Day | datetime.date
 
 
 class StrictModel(BaseModel):
@@ -86,11 +90,13 @@ class Limits:
 
 
 def _parts(field: FieldInfo) -> tuple[Any, list, bool]:
-    """A field's annotation without ``| None``, its metadata (the field's own and that of
-    an ``Annotated`` inside ``X | None``), and whether it may be none."""
+    """A field's annotation without ``| None`` (and without ``| date``, see
+    :data:`DayOrDate`), its metadata (the field's own and that of an ``Annotated`` inside
+    ``X | None``), and whether it may be none."""
     annotation, metadata, optional = field.annotation, list(field.metadata), False
     if get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
+        args = [a for a in get_args(annotation)
+                if a is not type(None) and a is not datetime.date]
         optional = len(args) < len(get_args(annotation))
         if len(args) == 1:
             (annotation,) = args
@@ -130,9 +136,17 @@ def allowed(field: FieldInfo) -> str:
         parts.append(", ".join(get_args(annotation)))
     if annotation is bool:
         parts.append("true, false")
+    if _dated(field):
+        parts.append("or a date from start_date on")
     if parts and optional:
         parts.append("or none")
     return ", ".join(parts) or "any"
+
+
+def _dated(field: FieldInfo) -> bool:
+    """Whether a field takes a date as well as a day (:data:`DayOrDate`)."""
+    return (get_origin(field.annotation) in (Union, types.UnionType)
+            and datetime.date in get_args(field.annotation))
 
 
 def parameter_table(model: type[BaseModel]) -> str:

@@ -6,13 +6,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim import AttritionModel, Scenario
-from sim.model.units import DESTROYED, WITHDRAWN
+from sim.model.units import IS_IN_SECTOR
 from sim.tactics import ATTACK_TACTICS, DEFENCE_TACTICS
 
 
 @st.composite
 def scenarios(draw):
-    """Random small scenarios: several contingents, every tactic, fire, mines, waves."""
+    """Random small scenarios: several contingents, every tactic, fire, mines, waves,
+    reinforcements, service terms, withdrawal and return, tempo."""
     def group(tactics, name):
         return dict(contingent=name, count=draw(st.integers(1, 3)),
                     personnel=draw(st.integers(1, 40)), tactic=draw(st.sampled_from(tactics)),
@@ -20,7 +21,9 @@ def scenarios(draw):
                     base_training_level=draw(st.floats(0, 1)),
                     experience_days=draw(st.floats(0, 100)),
                     theatre_adaptation=draw(st.floats(0, 1)), morale=draw(st.floats(0.2, 1)),
-                    commit_day=draw(st.integers(0, 3)))
+                    commit_day=draw(st.integers(0, 3)),
+                    **draw(st.sampled_from([{}, {"every_days": 2, "waves": 2},
+                                            {"every_days": 3, "until_day": 7}])))
 
     def contingents():
         return dict(pool=draw(st.integers(0, 500)),
@@ -38,8 +41,16 @@ def scenarios(draw):
                     new_unit_size=draw(st.none() | st.integers(1, 30)),
                     rotate_below_strength=draw(st.floats(0, 0.8)),
                     return_morale=draw(st.floats(0, 1)),
+                    reinforcements=[dict(day=d, persons=draw(st.integers(1, 100)),
+                                         training_days=draw(st.floats(0, 200)))
+                                    for d in draw(st.lists(st.integers(1, 8), max_size=2))],
                     withdraw_at_loss_fraction=draw(st.none() | st.floats(0, 0.5)),
-                    withdraw_when_exhausted=draw(st.booleans()))
+                    withdraw_when_exhausted=draw(st.booleans()),
+                    return_after_days=draw(st.none() | st.integers(1, 4)),
+                    return_at_strength=draw(st.none() | st.floats(0.1, 1)),
+                    service_term_days=draw(st.none() | st.integers(1, 6)),
+                    killed_fraction=draw(st.none() | st.floats(0.05, 1)),
+                    return_to_duty_fraction=draw(st.none() | st.floats(0, 1)))
 
     def side(tactics, names):
         units = [group(tactics, draw(st.sampled_from(names)))
@@ -54,14 +65,16 @@ def scenarios(draw):
                     drones=draw(st.integers(0, 20)),
                     killed_fraction=draw(st.floats(0.05, 1)),
                     return_to_duty_fraction=draw(st.floats(0, 1)),
-                    return_delay_days=draw(st.integers(1, 5)))
+                    return_delay_days=draw(st.integers(1, 5)),
+                    tempo=[dict(day=d, intensity=draw(st.floats(0, 3)))
+                           for d in draw(st.lists(st.integers(0, 8), max_size=2))])
 
     depth = draw(st.integers(8, 20))
     return Scenario.model_validate(dict(
         max_days=draw(st.integers(3, 12)),
-        # Up to 3 groups of 3 units a side: each needs a start cell of its own.
-        sector=dict(width_cells=draw(st.integers(9, 14)), depth_cells=depth, attacker_rows=2,
-                    defender_rows=3, fortified_rows=draw(st.integers(0, 3)),
+        # Up to 3 groups of 3 units in 3 waves a side: each needs a start cell of its own.
+        sector=dict(width_cells=draw(st.integers(14, 18)), depth_cells=depth, attacker_rows=2,
+                    defender_rows=3, fortified_rows=draw(st.integers(2, 3)),
                     minefield_rows=draw(st.integers(0, depth - 5)),
                     mines_per_cell=draw(st.floats(0, 200)),
                     fortification_level=draw(st.floats(0, 1))),
@@ -75,8 +88,9 @@ def scenarios(draw):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios(), seed=st.integers(0, 2**32 - 1))
 def test_nobody_is_created_or_lost_by_book_keeping(scenario, seed):
-    """pool + in training + personnel + reserve + in care + killed + permanently lost is
-    constant per contingent (so per side) on every day, and no stock goes negative."""
+    """pool + in training + personnel + reserve + in care + killed + permanently lost +
+    released is constant per contingent (so per side) on every day, and no stock goes
+    negative."""
     model = AttritionModel(scenario, rng=seed)
     initial = model.conservation_totals().copy()
     while model.running:
@@ -90,19 +104,24 @@ def test_nobody_is_created_or_lost_by_book_keeping(scenario, seed):
         assert (model.units["personnel"] <= model.units["initial_personnel"]).all()
         assert len(model.agents) == len(model.units["side"])
         withdrawn = model.forces.withdrawn[model.units["contingent"]]
-        out = np.isin(model.units["state"], [WITHDRAWN, DESTROYED])
-        assert not (withdrawn & ~out).any()  # a withdrawn contingent has nobody in action
+        in_sector = IS_IN_SECTOR[model.units["state"]]
+        assert not (withdrawn & in_sector).any()  # a withdrawn contingent has nobody in action
+        assert (model.forces.released >= 0).all()
+        assert (model.forces.reserve_returned <= model.reserve).all()
     kinds = set(model.events_frame()["kind"])
-    for kind in ("unit_formed", "unit_rotated", "contingent_withdrawn", "unit_returned"):
+    for kind in ("unit_formed", "unit_rotated", "contingent_withdrawn", "unit_returned",
+                 "contingent_returned", "unit_disbanded"):
         event(f"{kind}: {kind in kinds}")
+    event(f"released: {model.forces.released.sum() > 0}")
     event(f"recruited: {model.pipelines.recruited_total.sum() > 0}")
     daily = model.daily_records()
     stocks = (daily["pool"] + daily["in_training"] + daily["personnel"] + daily["reserve"]
-              + daily["in_care"] + daily["killed_total"] + daily["permanently_lost_total"])
+              + daily["in_care"] + daily["killed_total"] + daily["permanently_lost_total"]
+              + daily["released_total"])
     for _, rows in stocks.groupby([daily["side"], daily["contingent"]]):
         assert rows.nunique() == 1
     flows = daily[["killed", "wounded", "returned", "permanently_lost", "recruited",
-                   "graduated"]]
+                   "graduated", "released"]]
     assert (flows >= 0).all().all()
     assert (daily["personnel_fighting"] <= daily["personnel"]).all()
 

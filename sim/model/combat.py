@@ -47,8 +47,19 @@ class Combat:
         scenario = model.config
         sides = (scenario.attacker, scenario.defender)
         self._kills_per_shooter = np.array([s.aimed_kills_per_shooter_per_day for s in sides])
-        self._killed_fraction = np.array([s.killed_fraction for s in sides])
-        self._return_fraction = np.array([s.return_to_duty_fraction for s in sides])
+        # Per contingent: its own killed and returning shares, or its side's.
+        contingents = [(side, getattr(scenario, side).contingents.get(name))
+                       for side, name in model.contingents]
+        self._killed_fraction = np.array([
+            getattr(scenario, side).killed_fraction if c is None or c.killed_fraction is None
+            else c.killed_fraction for side, c in contingents])
+        self._return_fraction = np.array([
+            getattr(scenario, side).return_to_duty_fraction
+            if c is None or c.return_to_duty_fraction is None else c.return_to_duty_fraction
+            for side, c in contingents])
+        # Each side's tempo phases, as (first day, intensity) in order of day.
+        self._tempo = [sorted((scenario.day_of(p.day), p.intensity) for p in side.tempo)
+                       for side in sides]
         self._return_delay_days = np.array([s.return_delay_days for s in sides])
         # Per-person daily hazard that gives the fixed loss share; inf marks "not fixed".
         self._fixed_hazard_per_day = np.array([
@@ -56,6 +67,7 @@ class Combat:
             for f in (s.fixed_daily_loss_fraction for s in sides)])
         self._any_fixed_loss = bool(np.isfinite(self._fixed_hazard_per_day).any())
         self.cells_taken = np.zeros(len(model.contingents), dtype=np.int64)
+        self._cells_taken_seen, self._attacker_ground_m = 0, 0.0
         self.casualties_by_cause = np.zeros((2, len(physics.CAUSES)), dtype=np.int64)
         self.training_days_lost = np.zeros(2)
         # Whether a unit may have entered, left or moved since cells last changed hands.
@@ -101,6 +113,12 @@ class Combat:
                                  * (1.0 + config.training_hit_gain * self._skill_today))
         self._exposure_today = (self._tactic["exposure"]
                                 * (1.0 - config.training_exposure_reduction * self._skill_today))
+        # Tempo (ODD 7.3): a side fighting at intensity t fires, is exposed and moves t
+        # times as much as usual.
+        self.tempo_today = np.array([self.tempo(side, model.day) for side in (0, 1)])
+        if np.any(self.tempo_today != 1.0):
+            self._kill_rate_today *= self.tempo_today[units["side"]]
+            self._exposure_today *= self.tempo_today[units["side"]]
         self._aimed_radius_cells = max(1, math.ceil(config.aimed_fire_range_m
                                                     / model.sector.cell_size_m))
         self._ground = model.sector.ground(config)
@@ -111,8 +129,18 @@ class Combat:
             self._rules[name] = getattr(config, name)
         self._tallies = Tallies(model.forces.care_ring, self.casualties_by_cause,
                                 self.training_days_lost)
-        self._reserve_units = np.bincount(units["side"][units["state"] == RESERVE], minlength=2)
+        # Waves still to come (not of a withdrawn contingent: those wait for its return).
+        waiting = (units["state"] == RESERVE) & ~model.forces.withdrawn[units["contingent"]]
+        self._reserve_units = np.bincount(units["side"][waiting], minlength=2)
         self._engaged_today, self._engaged_stale = None, False
+
+    def tempo(self, side: int, day: int) -> float:
+        """A side's intensity on ``day``: that of its last phase begun by then, else 1."""
+        intensity = 1.0
+        for first_day, value in self._tempo[side]:
+            if first_day <= day:
+                intensity = value
+        return intensity
 
     def engaged(self, fresh: bool = False) -> tuple[np.ndarray, FireSupport]:
         """The units in the sector (:data:`sim.model.kernels.ENGAGED_DTYPE`) and the
@@ -159,9 +187,12 @@ class Combat:
         for name in ("mine_exposure", "advance_speed_m_per_day", "assault_speed_m_per_day",
                      "clears_mines", "break_morale"):
             engaged[name] = tactic[name][rows]
+        for name in ("advance_speed_m_per_day", "assault_speed_m_per_day"):
+            engaged[name] *= self.tempo_today[side]
         engaged["elastic"] = self._elastic[rows]
-        engaged["killed_fraction"] = self._killed_fraction[side]
-        engaged["return_fraction"] = self._return_fraction[side]
+        contingent = units["contingent"][rows]
+        engaged["killed_fraction"] = self._killed_fraction[contingent]
+        engaged["return_fraction"] = self._return_fraction[contingent]
         engaged["return_delay_days"] = self._return_delay_days[side]
         engaged["fixed_hazard"] = self._fixed_hazard_per_day[side] * self._dt
         return engaged
@@ -274,16 +305,29 @@ class Combat:
             # units from its pipeline will send more; looked at only when needed.
             later = self.model.forces.will_fight_later()
             able = [able[s] or bool(later[s]) for s in (ATTACKER, DEFENDER)]
+        if not (able[ATTACKER] or able[DEFENDER]):
+            return "both_broken"  # wiped out in the same sub-step: a draw
         if not able[ATTACKER]:
             return "attacker_broken"
         if breakthrough:
             return "breakthrough"
+        objective = self.model.config.objective
+        if objective is not None and self._objective_held(objective.ground_gained_m):
+            return "objective_taken"
         if not able[DEFENDER]:
             # Attackers that can move walk on to a breakthrough, so ground is measured.
             movers = standing & engaged["attacking"]
             if not np.count_nonzero(engaged["advance_speed_m_per_day"][movers] > 0):
                 return "defender_broken"
         return None
+
+    def _objective_held(self, ground_gained_m: float) -> bool:
+        """Whether the attacker's mean advance into the defender's ground has reached
+        the objective's (counted only when cells changed hands)."""
+        if self._cells_taken_seen != int(self.cells_taken.sum()):
+            self._cells_taken_seen = int(self.cells_taken.sum())
+            self._attacker_ground_m = self.model.sector.ground_gained_m(ATTACKER)
+        return self._attacker_ground_m >= ground_gained_m - 1e-9
 
     # ------------------------------------------------------------ end of day
     def end_of_day(self) -> None:

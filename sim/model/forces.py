@@ -1,6 +1,7 @@
-"""Force generation (ODD 7.5 and 7.11): the wounded flow back, recruitment and training
-(:mod:`sim.model.pipelines`), the trained reserve, refills, new units, waves entering,
-rotation to the rear and back, and the withdrawal of a contingent."""
+"""Force generation (ODD 7.5, 7.11 and 7.12): the wounded flow back, recruitment and
+training (:mod:`sim.model.pipelines`), trained reinforcements, the trained reserve,
+refills, new units, waves entering, rotation to the rear and back, service terms, and the
+withdrawal of a contingent and its return."""
 
 from __future__ import annotations
 
@@ -35,12 +36,29 @@ class Forces:
         self.model = model
         scenario = model.config
         units = model.units
-        configs = [getattr(scenario, side).contingents.get(name)
+        configs = [_with_day_numbers(getattr(scenario, side).contingents.get(name), scenario)
                    for side, name in model.contingents]
         n_cont = len(configs)
         self.configs = configs
         self.pipelines = Pipelines(configs, scenario.training.time_constant_days)
         defaults = [c or ContingentConfig() for c in configs]
+        # A withdrawn contingent with a return rule rests, keeps recruiting and refilling
+        # its units in the rear, and returns to the line when its rule says (ODD 7.12).
+        self._returns = np.array([c.return_after_days is not None
+                                  or c.return_at_strength is not None for c in defaults])
+        self._withdrawn_day = np.zeros(n_cont, dtype=np.int64)
+        # This deployment: persons committed to the line, and the contingent's killed
+        # and wounded when it began (the withdrawal threshold is measured on these).
+        self.committed = np.zeros(n_cont, dtype=np.int64)
+        self._losses_at_deployment = np.zeros(n_cont, dtype=np.int64)
+        # Service terms (ODD 7.12): persons serving by the day their term started, in a
+        # ring of the term's length per contingent with a term; those due for release
+        # but not yet reachable (in care); released so far.
+        self._term = [c.service_term_days for c in defaults]
+        self._serving = [np.zeros(t or 0, dtype=np.int64) for t in self._term]
+        self._release_due = np.zeros(n_cont, dtype=np.int64)
+        self._exits_booked = np.zeros(n_cont, dtype=np.int64)
+        self.released = np.zeros(n_cont, dtype=np.int64)
         self._refill_below = np.array([c.refill_below_strength for c in defaults])
         self._rotate_below = np.array([c.rotate_below_strength for c in defaults])
         self._return_morale = np.array([c.return_morale for c in defaults])
@@ -56,13 +74,18 @@ class Forces:
                                        for k in range(n_cont)])
         # The trained reserve: graduates and returned wounded awaiting a unit, with the
         # sums of their training days and levels (merged into units as weighted means).
+        # Of the reserve, the returned wounded: they have served already, and join units
+        # before graduates do.
         self.reserve = np.zeros(n_cont, dtype=np.int64)
+        self.reserve_returned = np.zeros(n_cont, dtype=np.int64)
         self._reserve_training_days = np.zeros(n_cont)
         self._reserve_level = np.zeros(n_cont)
         # Wounded due back, per unit and day modulo the ring's length.
         return_delay_days = max(scenario.attacker.return_delay_days,
                                 scenario.defender.return_delay_days)
         self.care_ring = np.zeros((len(units), int(return_delay_days) + 1), dtype=np.int64)
+        # The units in the line on day 0 are committed, and start their terms, today.
+        self._commit(IS_FIGHTING[units["state"]])
 
     def contingent_sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Per contingent: the sum of a per-unit ``values`` (where ``mask``)."""
@@ -87,6 +110,7 @@ class Forces:
         units["personnel"] += to_unit
         to_reserve = back - to_unit
         self.reserve += self.contingent_sum(to_reserve)
+        self.reserve_returned += self.contingent_sum(to_reserve)
         self._reserve_training_days += np.bincount(
             self._owner, weights=to_reserve * units["training_days"],
             minlength=len(self.configs))
@@ -104,15 +128,17 @@ class Forces:
         shortfall = self.strength_at_start - (
             self.contingent_sum(units["personnel"] + units["in_care"]) + self.reserve
             + self.pipelines.in_training)
+        active = self.active()
         self.pipelines.recruit(model.day, in_line / np.maximum(1, self.strength_at_start),
-                               shortfall, active=~self.withdrawn)
-        persons, training_days, levels = self.pipelines.graduate(model.day)
-        self.reserve += persons
-        self._reserve_training_days += training_days
-        self._reserve_level += levels
+                               shortfall, active=active)
+        for persons, training_days, levels in (self.pipelines.graduate(model.day),
+                                               self.pipelines.reinforce(model.day, active)):
+            self.reserve += persons
+            self._reserve_training_days += training_days
+            self._reserve_level += levels
         self._refill()
         # New units only from what refills left, once every contingent is refilled.
-        for contingent in np.flatnonzero(~self.withdrawn):
+        for contingent in np.flatnonzero(active):
             size = self._new_unit_size[contingent]
             if size and self.reserve[contingent] >= size:
                 self._form_units(contingent, int(self.reserve[contingent] // size), size)
@@ -122,8 +148,9 @@ class Forces:
         """Units below the refill threshold take from the reserve, weakest first."""
         units = self.model.units
         strength = units["personnel"] / units["initial_personnel"]
-        candidates = (units["personnel"] > 0) & (IS_FIGHTING[units["state"]] | self.in_rear())
-        for contingent in np.flatnonzero((self.reserve > 0) & ~self.withdrawn):
+        candidates = (units["personnel"] > 0) & (IS_FIGHTING[units["state"]] | self.in_rear()
+                                                 | self.resting_units())
+        for contingent in np.flatnonzero((self.reserve > 0) & self.active()):
             needy = np.flatnonzero(candidates & (self._owner == contingent)
                                    & (strength < self._refill_below[contingent]))
             needy = needy[np.argsort(strength[needy], kind="stable")]
@@ -133,10 +160,17 @@ class Forces:
 
     def _join_units(self, contingent: int, rows: np.ndarray, give: np.ndarray) -> None:
         """Move ``give`` persons from ``contingent``'s reserve into the units ``rows``,
-        blending training days and level as personnel-weighted means."""
+        blending training days and level as personnel-weighted means. Returned wounded
+        go first; the others are new to the contingent's units: their terms start today,
+        and in a deployment they count as committed to the line."""
         given = int(give.sum())
         if given == 0:
             return
+        returned = min(given, int(self.reserve_returned[contingent]))
+        self.reserve_returned[contingent] -= returned
+        self._start_service(contingent, given - returned)
+        if not self.withdrawn[contingent]:
+            self.committed[contingent] += given - returned
         units = self.model.units
         mean_days = self._reserve_training_days[contingent] / self.reserve[contingent]
         mean_level = self._reserve_level[contingent] / self.reserve[contingent]
@@ -162,7 +196,9 @@ class Forces:
             training_days=self._reserve_training_days[contingent] / self.reserve[contingent],
             training_level=self._reserve_level[contingent] / self.reserve[contingent],
             morale=1.0, initial_morale=1.0, commit_day=model.day, x=x, y_m=y_m, y0_m=y_m,
-            state=ADVANCING if side == ATTACKER else HOLDING))
+            # A resting contingent's new units rest with it until it returns.
+            state=(WITHDRAWN if self.withdrawn[contingent]
+                   else ADVANCING if side == ATTACKER else HOLDING)))
         self._owner = model.units["contingent"].copy()
         self._join_units(contingent, index, np.full(count, size))
         self.care_ring = np.vstack([self.care_ring,
@@ -185,12 +221,123 @@ class Forces:
                 model.records.event(-1, "unit_returned", i)
 
     def commit_waves(self) -> None:
-        """Units whose wave is due leave the reserve for the sector."""
+        """Units whose wave is due leave the reserve for the sector (not while their
+        contingent is withdrawn: they wait for its return), and a resting contingent
+        whose return is due comes back to the line (ODD 7.12)."""
         model = self.model
         units = model.units
-        due = (units["state"] == RESERVE) & (units["commit_day"] <= model.day)
+        self._return_contingents()
+        due = ((units["state"] == RESERVE) & (units["commit_day"] <= model.day)
+               & ~self.withdrawn[self._owner])
+        self._commit(due)
         units["state"][due] = np.where(units["side"][due] == ATTACKER, ADVANCING, HOLDING)
         model.combat.occupancy_changed |= bool(due.any())
+
+    def _commit(self, rows: np.ndarray) -> None:
+        """The units ``rows`` (a mask) enter the line for the first time: their persons
+        are committed to this deployment and start their terms today."""
+        persons = self.contingent_sum(self.model.units["personnel"], rows)
+        self.committed += persons
+        for contingent in np.flatnonzero(persons):
+            self._start_service(contingent, int(persons[contingent]))
+
+    def _return_contingents(self) -> None:
+        """Resting contingents whose rule is met return: their units in the rear go back
+        to where they started, and a new deployment begins, its committed persons those
+        who return (and whoever joins them later)."""
+        model = self.model
+        units = model.units
+        for contingent in np.flatnonzero(self.withdrawn & self._returns):
+            config = self.configs[contingent]
+            rested = model.day - self._withdrawn_day[contingent] >= (config.return_after_days
+                                                                      or 0)
+            strong = config.return_at_strength is None or (
+                self._strength(contingent) >= config.return_at_strength
+                * self.strength_at_start[contingent])
+            if not (rested and strong):
+                continue
+            self.withdrawn[contingent] = False
+            back = ((self._owner == contingent) & (units["state"] == WITHDRAWN)
+                    & (units["personnel"] > 0))
+            units["state"][back] = np.where(units["side"][back] == ATTACKER, ADVANCING, HOLDING)
+            units["y_m"][back] = units["y0_m"][back]
+            self.committed[contingent] = int(units["personnel"][back].sum())
+            self._losses_at_deployment[contingent] = self._losses()[contingent]
+            model.combat.occupancy_changed = True
+            model.records.event(-1, "contingent_returned", None, contingent=contingent)
+
+    def _strength(self, contingent: int) -> int:
+        """Persons in a contingent's units (not destroyed) and trained reserve."""
+        units = self.model.units
+        mine = self._owner == contingent
+        return int(units["personnel"][mine].sum() + self.reserve[contingent])
+
+    def _losses(self) -> np.ndarray:
+        """Per contingent: its killed and wounded so far."""
+        units = self.model.units
+        return self.contingent_sum(units["killed"] + units["wounded"])
+
+    # ------------------------------------------------------- service terms
+    def _start_service(self, contingent: int, persons: int) -> None:
+        """``persons`` of ``contingent`` start their term today."""
+        term = self._term[contingent]
+        if term and persons:
+            self._serving[contingent][self.model.day % term] += persons
+
+    def release_served(self) -> None:
+        """Those whose term ends today leave the contingent (ODD 7.12): first, today's
+        killed and permanently lost leave the terms, in proportion to each day's
+        persons serving (a hit does not depend on how long one has served); then those
+        who started a term's length ago are due, and are released from the units
+        (in the line, in the rear or resting) and the returned wounded in the reserve,
+        in proportion to their persons; those in care are released once back."""
+        model = self.model
+        units = model.units
+        exits = self.contingent_sum(units["killed"] + units["permanently_lost"])
+        leaving, self._exits_booked = exits - self._exits_booked, exits
+        for contingent, term in enumerate(self._term):
+            if not term:
+                continue
+            serving = self._serving[contingent]
+            # Those due are serving too, until they are released.
+            pools = np.append(serving, self._release_due[contingent])
+            pools -= _shares(int(leaving[contingent]), pools)
+            serving[:] = pools[:-1]
+            self._release_due[contingent] = pools[-1]
+            slot = model.day % term
+            self._release_due[contingent] += serving[slot]
+            serving[slot] = 0
+            self._release(contingent)
+
+    def _release(self, contingent: int) -> None:
+        """Release up to the persons due from the contingent's units and reserve."""
+        model = self.model
+        units = model.units
+        rows = np.flatnonzero((self._owner == contingent) & (units["state"] != RESERVE)
+                              & (units["state"] != DESTROYED) & (units["personnel"] > 0))
+        holders = np.append(units["personnel"][rows], self.reserve_returned[contingent])
+        count = min(int(self._release_due[contingent]), int(holders.sum()))
+        if count == 0:
+            return
+        taken = _shares(count, holders)
+        units["personnel"][rows] -= taken[:-1]
+        from_reserve = int(taken[-1])
+        if from_reserve:
+            mean_days = self._reserve_training_days[contingent] / self.reserve[contingent]
+            mean_level = self._reserve_level[contingent] / self.reserve[contingent]
+            self.reserve[contingent] -= from_reserve
+            self.reserve_returned[contingent] -= from_reserve
+            self._reserve_training_days[contingent] -= from_reserve * mean_days
+            self._reserve_level[contingent] -= from_reserve * mean_level
+        self._release_due[contingent] -= count
+        self.released[contingent] += count
+        emptied = rows[(units["personnel"][rows] == 0) & (taken[:-1] > 0)]
+        if emptied.size:
+            # A unit all of whose soldiers went home is disbanded.
+            units["state"][emptied] = WITHDRAWN
+            for i in emptied:
+                model.records.event(-1, "unit_disbanded", i)
+        model.combat.occupancy_changed = True
 
     # -------------------------------------------------------- end of the day
     def rotate_and_withdraw(self) -> None:
@@ -204,29 +351,39 @@ class Forces:
         for i in np.flatnonzero(tired):
             model.records.event(-1, "unit_rotated", i)
         units["state"][tired] = WITHDRAWN
-        rear = self.in_rear()
+        rear = self.in_rear() | self.resting_units()
         units["morale"][rear] = np.minimum(1.0, units["morale"][rear]
                                            + self._rear_recovery[owner[rear]])
-        losses = self.contingent_sum(units["killed"] + units["wounded"])
-        deployed = self.strength_at_start + self.pipelines.graduated_total
+        # The withdrawal threshold is measured on this deployment: its killed and
+        # wounded against the persons it committed to the line (not waves never sent).
+        losses = self._losses() - self._losses_at_deployment
         for contingent in np.flatnonzero(~self.withdrawn):
             config = self.configs[contingent]
             if config is None:
                 continue
             over = (config.withdraw_at_loss_fraction is not None
+                    and self.committed[contingent] > 0
                     and losses[contingent]
-                    > config.withdraw_at_loss_fraction * deployed[contingent])
+                    > config.withdraw_at_loss_fraction * self.committed[contingent])
             spent = (config.withdraw_when_exhausted and self.pipelines.pool[contingent] == 0
                      and self.pipelines.in_training[contingent] == 0
                      and self.reserve[contingent] == 0)
             if over or spent:
                 self.withdrawn[contingent] = True
-                leaving = (owner == contingent) & (units["state"] != DESTROYED)
+                self._withdrawn_day[contingent] = model.day
+                # Waves not yet sent stay in reserve, to go when it returns (if ever).
+                leaving = ((owner == contingent) & (units["state"] != DESTROYED)
+                           & (units["state"] != RESERVE))
                 units["state"][leaving] = WITHDRAWN
                 model.records.event(-1, "contingent_withdrawn", None, contingent=contingent)
         model.combat.occupancy_changed |= bool(tired.any() or self.withdrawn.any())
 
     # -------------------------------------------------- what is still to come
+    def active(self) -> np.ndarray:
+        """Per contingent: whether it recruits, trains, refills and forms units: in the
+        line, or resting to return (a contingent withdrawn for good does not)."""
+        return ~self.withdrawn | self._returns
+
     def in_rear(self) -> np.ndarray:
         """Units resting behind the line: out of the sector, not destroyed, of a contingent
         that rotates its units and has not been withdrawn."""
@@ -234,6 +391,13 @@ class Forces:
         owner = self._owner
         return ((units["state"] == WITHDRAWN) & (units["personnel"] > 0) & self._rotates[owner]
                 & ~self.withdrawn[owner])
+
+    def resting_units(self) -> np.ndarray:
+        """Units of contingents withdrawn to rest and return (not destroyed)."""
+        units = self.model.units
+        owner = self._owner
+        return ((units["state"] == WITHDRAWN) & (units["personnel"] > 0)
+                & self.withdrawn[owner] & self._returns[owner])
 
     def _rotation_floor(self) -> np.ndarray:
         """Per unit: the personnel below which it rotates to the rear (and above which
@@ -243,26 +407,68 @@ class Forces:
     def will_fight_later(self) -> np.ndarray:
         """Per side: whether units not now in the sector will fight there later: units in
         the rear strong enough to return once rested (or that their contingent can still
-        refill, as people are still to come to it), or new units a contingent will still
+        refill, as people are still to come to it), new units a contingent will still
         form (as at least a unit's worth of people is still to come: a few returned
-        wounded short of a unit's size form none)."""
+        wounded short of a unit's size form none), waves still to be sent, and a
+        resting contingent that will return (its strength rule can still be met)."""
         units = self.model.units
         owner = self._owner
         pipelines = self.pipelines
-        # Per contingent not withdrawn: its pool, recruits in training, reserve and
-        # wounded in care (withdrawn contingents receive no one).
-        to_come = np.where(self.withdrawn, 0, pipelines.pool + pipelines.in_training
-                           + self.reserve + self.contingent_sum(units["in_care"]))
+        active = self.active()
+        # Per contingent that recruits: its pool, recruits in training, reserve and
+        # wounded in care (contingents withdrawn for good receive no one).
+        to_come = np.where(active, pipelines.pool + pipelines.in_training
+                           + self.reserve + self.contingent_sum(units["in_care"]), 0)
         strong = units["personnel"] > self._rotation_floor()
         can_return = self.in_rear() & (strong | (to_come[owner] > 0))
         forms = np.array([size is not None and to_come[k] >= size
                           for k, size in enumerate(self._new_unit_size)])
-        return np.bincount(units["side"][can_return | forms[owner]], minlength=2) > 0
+        in_units = self.contingent_sum(units["personnel"], units["state"] != DESTROYED)
+        returns = np.array([
+            self.withdrawn[k] and self._returns[k] and in_units[k] + to_come[k] > 0
+            and (c.return_at_strength is None or in_units[k] + to_come[k]
+                 >= c.return_at_strength * self.strength_at_start[k])
+            for k, c in enumerate(self.configs)])
+        waiting = (units["state"] == RESERVE) & (units["personnel"] > 0)
+        later = can_return | forms[owner] | (returns[owner] & (units["state"] != DESTROYED))
+        later |= waiting & (~self.withdrawn[owner] | returns[owner])
+        return np.bincount(units["side"][later], minlength=2) > 0
 
     def conservation_totals(self) -> np.ndarray:
         """Per contingent: pool + in training + personnel + reserve + in care + killed +
-        permanently lost. Constant over a run (no one is created or lost by book-keeping)."""
+        permanently lost + released. Constant over a run (no one is created or lost by
+        book-keeping)."""
         units = self.model.units
         return (self.contingent_sum(units["personnel"] + units["in_care"] + units["killed"]
                                     + units["permanently_lost"]) + self.reserve
-                + self.pipelines.pool + self.pipelines.in_training)
+                + self.pipelines.pool + self.pipelines.in_training + self.released)
+
+
+def _shares(count: int, sizes: np.ndarray) -> np.ndarray:
+    """``count`` split over ``sizes`` in proportion, in whole persons, none above its
+    size (largest remainders, ties to the first).
+
+    >>> _shares(5, np.array([10, 0, 10, 1])).tolist()
+    [3, 0, 2, 0]
+    """
+    total = int(sizes.sum())
+    count = min(count, total)
+    if count <= 0:
+        return np.zeros_like(sizes)
+    exact = sizes * (count / total)
+    taken = np.floor(exact).astype(np.int64)
+    short = count - int(taken.sum())
+    if short:
+        order = np.argsort(-(exact - taken), kind="stable")[:short]
+        taken[order] += 1
+    return np.minimum(taken, sizes)
+
+
+def _with_day_numbers(config: ContingentConfig | None, scenario) -> ContingentConfig | None:
+    """A contingent's configuration with its dates as day numbers (``Scenario.day_of``)."""
+    if config is None:
+        return None
+    update = {kind: [item.model_copy(update={"day": scenario.day_of(item.day)})
+                     for item in getattr(config, kind)]
+              for kind in ("schedule", "tranches", "reinforcements")}
+    return config.model_copy(update=update)

@@ -73,26 +73,27 @@ class AttritionModel(mesa.Model):
         groups = []
         for side, name in enumerate(SIDES):
             side_groups = getattr(scenario, name).units
-            band = sum(g.count for g in side_groups)
+            band = scenario.group_units(name)
             for group in side_groups:
                 if (name, group.contingent) not in self.contingents:
                     self.contingents.append((name, group.contingent))
-                x, y_m = self.sector.start_positions(side, group.count, band)
                 fighting_state = ADVANCING if side == ATTACKER else HOLDING
-                groups.append(new_units(
-                    group.count, side=side,
-                    contingent=self.contingents.index((name, group.contingent)),
-                    tactic=TACTICS.index(group.tactic), personnel=group.personnel,
-                    initial_personnel=group.personnel, training_days=group.training_days,
-                    training_level=training_level(group.training_days,
-                                                  group.base_training_level,
-                                                  scenario.training.time_constant_days),
-                    days_in_action=group.experience_days,
-                    theatre_adaptation=group.theatre_adaptation,
-                    initial_adaptation=group.theatre_adaptation,
-                    morale=group.morale, initial_morale=group.morale,
-                    commit_day=group.commit_day, x=x, y_m=y_m, y0_m=y_m,
-                    state=RESERVE if group.commit_day > 0 else fighting_state))
+                for commit_day in scenario.wave_days(group):
+                    x, y_m = self.sector.start_positions(side, group.count, band)
+                    groups.append(new_units(
+                        group.count, side=side,
+                        contingent=self.contingents.index((name, group.contingent)),
+                        tactic=TACTICS.index(group.tactic), personnel=group.personnel,
+                        initial_personnel=group.personnel, training_days=group.training_days,
+                        training_level=training_level(group.training_days,
+                                                      group.base_training_level,
+                                                      scenario.training.time_constant_days),
+                        days_in_action=group.experience_days,
+                        theatre_adaptation=group.theatre_adaptation,
+                        initial_adaptation=group.theatre_adaptation,
+                        morale=group.morale, initial_morale=group.morale,
+                        commit_day=commit_day, x=x, y_m=y_m, y0_m=y_m,
+                        state=RESERVE if commit_day > 0 else fighting_state))
         return functools.reduce(append_rows, groups)
 
     def add_units(self, units: np.ndarray) -> np.ndarray:
@@ -115,6 +116,7 @@ class AttritionModel(mesa.Model):
             return
         self.day += 1
         self.forces.return_wounded()
+        self.forces.release_served()
         self.forces.generate()
         self.forces.commit_waves()
         self.combat.prepare_day()
@@ -189,7 +191,8 @@ class AttritionModel(mesa.Model):
 
     def conservation_totals(self) -> np.ndarray:
         """Per contingent: pool + in training + personnel + reserve + in care + killed +
-        permanently lost. Constant over a run (no one is created or lost by book-keeping)."""
+        permanently lost + released. Constant over a run (no one is created or lost by
+        book-keeping)."""
         return self.forces.conservation_totals()
 
     def summary(self) -> dict[str, Any]:

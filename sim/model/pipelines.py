@@ -108,7 +108,8 @@ class Pipelines:
 
         ``line_strength`` (share of its units' starting strength in the line) decides
         whether training is shortened; ``shortfall`` (persons short of starting strength)
-        drives replacement recruitment; contingents not ``active`` do not recruit.
+        drives replacement recruitment; contingents not ``active`` do not recruit. The
+        configurations' days are day numbers here (``Scenario.day_of`` resolves dates).
         """
         n = len(self.configs)
         line_strength = np.ones(n) if line_strength is None else line_strength
@@ -133,6 +134,30 @@ class Pipelines:
                     length = config.shortened_training_days
                 self.cohorts[k].append(Cohort(day + math.ceil(length), int(recruits[k]), length))
         return recruits
+
+    def reinforce(self, day: int, active=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Trained groups arriving today (``reinforcements``), drawn from the pools, as
+        many as they still hold: persons, their training days summed and their training
+        levels summed, per contingent. They count as recruited and graduated today."""
+        n = len(self.configs)
+        persons, days_sum, level_sum = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
+        for k, config in enumerate(self.configs):
+            if config is None or (active is not None and not active[k]):
+                continue
+            for group in config.reinforcements:
+                arriving = min(group.persons, int(self.pool[k])) if group.day == day else 0
+                if arriving == 0:
+                    continue
+                base = (config.base_training_level if group.base_training_level is None
+                        else group.base_training_level)
+                self.pool[k] -= arriving
+                persons[k] += arriving
+                days_sum[k] += arriving * group.training_days
+                level_sum[k] += arriving * float(training_level(
+                    group.training_days, base, self.time_constant_days))
+            self.recruited_total[k] += persons[k]
+            self.graduated_total[k] += persons[k]
+        return persons, days_sum, level_sum
 
     def graduate(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cohorts that finish training today: persons, their training days summed and

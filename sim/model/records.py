@@ -21,13 +21,19 @@ PROJECTION_WINDOW_DAYS = 30
 RECORD_COLUMNS = (
     "day", "side", "contingent", "personnel", "personnel_fighting", "reserve", "in_care",
     "pool", "in_training", "killed", "wounded", "returned", "permanently_lost", "recruited",
-    "graduated", "killed_total", "wounded_total", "permanently_lost_total", "cells_held",
-    "ground_gained_m",
+    "graduated", "released", "killed_total", "wounded_total", "permanently_lost_total",
+    "released_total", "cells_held", "ground_gained_m",
 )
 # Daily flows, recorded as the day's change in a cumulative total of the same name.
-_FLOWS = ("killed", "wounded", "returned", "permanently_lost", "recruited", "graduated")
+_FLOWS = ("killed", "wounded", "returned", "permanently_lost", "recruited", "graduated",
+          "released")
 _WINNER = {"attacker_broken": "defender", "defender_broken": "attacker",
-           "breakthrough": "attacker", "max_days": "none"}
+           "breakthrough": "attacker", "objective_taken": "attacker", "both_broken": "draw",
+           "max_days": "none"}
+#: A linear projection of pool exhaustion (from the last PROJECTION_WINDOW_DAYS) is
+#: reported only out to this day (ODD 7.9): a month's drawdown says nothing of a decade
+#: on, so past it the summary says only that the pool outlasts the horizon.
+PROJECTION_HORIZON_DAYS = 3650
 
 
 class Event(NamedTuple):
@@ -115,6 +121,7 @@ class Records:
             "killed_total": totals["killed"],
             "wounded_total": totals["wounded"],
             "permanently_lost_total": totals["permanently_lost"],
+            "released_total": totals["released"],
             "cells_held": np.bincount(np.unique(units["contingent"][in_sector] * n_cells
                                                 + cells[in_sector]) // n_cells,
                                       minlength=n_cont),
@@ -141,7 +148,8 @@ class Records:
                 "returned": forces.contingent_sum(units["returned"]),
                 "permanently_lost": forces.contingent_sum(units["permanently_lost"]),
                 "recruited": forces.pipelines.recruited_total.copy(),
-                "graduated": forces.pipelines.graduated_total.copy()}
+                "graduated": forces.pipelines.graduated_total.copy(),
+                "released": forces.released.copy()}
 
     # -------------------------------------------------------------- reading
     def daily_records(self) -> pd.DataFrame:
@@ -156,11 +164,20 @@ class Records:
         frame.insert(0, "contingent", [config for _, config in labels] * days)
         frame.insert(0, "side", [s for s, _ in labels] * days)
         frame.insert(0, "day", np.repeat(np.arange(days), len(labels)))
+        return self._dated(frame)
+
+    def _dated(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """With a ``start_date``, a ``date`` column (ISO text) after ``day``."""
+        start = self.model.config.start_date
+        if start is not None:
+            dates = (pd.Timestamp(start) + pd.to_timedelta(frame["day"], unit="D"))
+            frame.insert(1, "date", dates.dt.strftime("%Y-%m-%d"))
         return frame
 
     def events_frame(self) -> pd.DataFrame:
-        """Event log: one row per :class:`Event`."""
-        return pd.DataFrame(self._events, columns=list(Event._fields))
+        """Event log: one row per :class:`Event` (with a ``date`` after ``day`` when the
+        scenario has a ``start_date``)."""
+        return self._dated(pd.DataFrame(self._events, columns=list(Event._fields)))
 
     def side_history(self, column: str) -> np.ndarray:
         """(days + 1, 2) array of a daily-record column (``RECORD_COLUMNS``) for the
@@ -192,12 +209,16 @@ class Records:
         units, combat = model.units, model.combat
         out: dict[str, Any] = {"days": model.day, "stop_reason": model.stop_reason,
                                "winner": _WINNER.get(model.stop_reason)}
+        end = model.config.date_of(model.day)
+        out["end_date"] = None if end is None else end.isoformat()
         casualties = {}
         for s, name in enumerate(SIDES):
             mine = units["side"] == s
             out[f"{name}_killed"] = int(units["killed"][mine].sum())
             out[f"{name}_wounded"] = int(units["wounded"][mine].sum())
             out[f"{name}_permanently_lost"] = int(units["permanently_lost"][mine].sum())
+            out[f"{name}_released"] = int(model.forces.released[
+                [SIDES.index(side) == s for side, _ in model.contingents]].sum())
             out[f"{name}_personnel"] = int(units["personnel"][mine].sum())
             for k, cause in enumerate(CAUSES):
                 out[f"{name}_casualties_{cause}"] = int(combat.casualties_by_cause[s, k])
@@ -207,9 +228,13 @@ class Records:
                                       if casualties["defender"] else None)
         out["ground_gained_m"] = model.sector.ground_gained_m(ATTACKER)
         km = out["ground_gained_m"] / 1000.0
-        out["attacker_casualties_per_km"] = casualties["attacker"] / km if km > 0 else None
+        # Per km only once a cell's worth of ground is gained: a few metres of mean
+        # advance (one cell of a wide front) would make the ratio meaningless (ODD 7.9).
+        one_cell_m = model.sector.cell_size_m / model.sector.width
+        per_km = out["ground_gained_m"] >= one_cell_m * (1 - 1e-9)
+        out["attacker_casualties_per_km"] = casualties["attacker"] / km if per_km else None
         out["attacker_training_days_lost_per_km"] = (
-            out["attacker_training_days_lost"] / km if km > 0 else None)
+            out["attacker_training_days_lost"] / km if per_km else None)
         out["training_days_lost"] = float(combat.training_days_lost.sum())
         out.update(self.sustainability())
         return out
@@ -221,17 +246,22 @@ class Records:
         recruited = self.side_history("recruited")
         days = len(pool) - 1
         window = min(window_days, days)
-        out: dict[str, Any] = {}
+        horizon = PROJECTION_HORIZON_DAYS
+        out: dict[str, Any] = {"projection_horizon_day": horizon}
         for s, name in enumerate(SIDES):
             gone = np.flatnonzero((pool[:, s] == 0) & (pool[0, s] > 0))
             exhausted = int(gone[0]) if gone.size else None
             out[f"{name}_pool_exhausted_day"] = exhausted
-            projected = exhausted
+            projected, beyond = exhausted, False
             if exhausted is None and window > 0:
                 rate = (pool[days - window, s] - pool[days, s]) / window
                 if rate > 0:
                     projected = float(days + pool[days, s] / rate)
+                    if projected > horizon:
+                        projected, beyond = None, True
             out[f"{name}_projected_exhaustion_day"] = projected
+            # The pool is being drawn but outlasts the horizon: "beyond day N".
+            out[f"{name}_projected_exhaustion_beyond_horizon"] = beyond
             out[f"{name}_mean_daily_permanent_losses"] = (
                 float(lost[1:, s].sum()) / days if days else None)
             out[f"{name}_mean_daily_recruits"] = (
