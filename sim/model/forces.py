@@ -243,8 +243,9 @@ class Forces:
 
     def _return_contingents(self) -> None:
         """Resting contingents whose rule is met return: their units in the rear go back
-        to where they started, and a new deployment begins, its committed persons those
-        who return (and whoever joins them later)."""
+        to where they started, the waves they had still to send follow at their
+        intervals, and a new deployment begins, its committed persons those who return
+        (and whoever joins them later)."""
         model = self.model
         units = model.units
         for contingent in np.flatnonzero(self.withdrawn & self._returns):
@@ -257,6 +258,10 @@ class Forces:
             if not (rested and strong):
                 continue
             self.withdrawn[contingent] = False
+            # Its schedule of waves paused while it rested: those still to come go at
+            # the same intervals after its return as they were due after its withdrawal.
+            pending = (self._owner == contingent) & (units["state"] == RESERVE)
+            units["commit_day"][pending] += model.day - self._withdrawn_day[contingent]
             back = ((self._owner == contingent) & (units["state"] == WITHDRAWN)
                     & (units["personnel"] > 0))
             units["state"][back] = np.where(units["side"][back] == ATTACKER, ADVANCING, HOLDING)
