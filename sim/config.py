@@ -122,12 +122,13 @@ class Reinforcement(_Strict):
 
 
 class TempoPhase(_Strict):
-    """From ``day`` on, a side fights at ``intensity`` times its usual rate."""
+    """From ``day`` on, a side fights at ``intensity`` times its usual rate: its aimed
+    fire, its fire support (artillery, drones, organic) and its exposure and movement."""
 
     day: DayOrDate = Field(description="First day (or date) of this phase (day).")
     intensity: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
-        description="Multiplier of the side's aimed fire, exposure to fire and speed of "
-                    "movement (-): 1 the usual rate, 0 no fighting.")
+        description="Multiplier of the side's aimed fire, fire support, exposure to fire "
+                    "and speed of movement (-): 1 the usual rate, 0 no fighting.")
 
 
 class ContingentConfig(_Strict):
@@ -173,6 +174,10 @@ class ContingentConfig(_Strict):
         default=None, description="If set, the reserve left after refills forms new units of "
                                   "this many persons, with the contingent's first tactic "
                                   "(persons); none forms no units.")
+    new_units_every_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
+        default=None, description="If set, new units form (and enter the sector together) "
+                                  "only on days divisible by this, the reserve gathering in "
+                                  "between (days): assaults in waves; none form them daily.")
     rotate_below_strength: Fraction = Field(
         default=0.0, description="Fighting units below this share of their starting strength "
                                  "rotate to the rear at the end of the day (-); 0 never.")
@@ -245,6 +250,10 @@ class SideConfig(_Strict):
     tempo: list[TempoPhase] = Field(
         default_factory=list, max_length=MAX_ITEMS,
         description="The side's intensity by day or date (phases); 1 before the first.")
+    tempo_variation: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        default=0.0, description="Day-to-day variation of the side's intensity (-): its "
+                                 "coefficient of variation, a gamma draw a day around the "
+                                 "phase's intensity (assault days and quiet days); 0 none.")
     fixed_daily_loss_fraction: Fraction | None = Field(
         default=None, description="Test configuration: replaces the side's exposure to fire "
                                   "and mines by a fixed share of its fighting personnel lost "

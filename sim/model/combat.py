@@ -60,6 +60,8 @@ class Combat:
         # Each side's tempo phases, as (first day, intensity) in order of day.
         self._tempo = [sorted((scenario.day_of(p.day), p.intensity) for p in side.tempo)
                        for side in sides]
+        self._tempo_variation = [side.tempo_variation for side in sides]
+        self.tempo_today = np.ones(2)
         self._return_delay_days = np.array([s.return_delay_days for s in sides])
         # Per-person daily hazard that gives the fixed loss share; inf marks "not fixed".
         self._fixed_hazard_per_day = np.array([
@@ -113,8 +115,8 @@ class Combat:
                                  * (1.0 + config.training_hit_gain * self._skill_today))
         self._exposure_today = (self._tactic["exposure"]
                                 * (1.0 - config.training_exposure_reduction * self._skill_today))
-        # Tempo (ODD 7.3): a side fighting at intensity t fires, is exposed and moves t
-        # times as much as usual.
+        # Tempo (ODD 7.3): a side fighting at intensity t fires (aimed and from behind the
+        # line), is exposed and moves t times as much as usual.
         self.tempo_today = np.array([self.tempo(side, model.day) for side in (0, 1)])
         if np.any(self.tempo_today != 1.0):
             self._kill_rate_today *= self.tempo_today[units["side"]]
@@ -135,11 +137,17 @@ class Combat:
         self._engaged_today, self._engaged_stale = None, False
 
     def tempo(self, side: int, day: int) -> float:
-        """A side's intensity on ``day``: that of its last phase begun by then, else 1."""
+        """A side's intensity on ``day``: that of its last phase begun by then (else 1),
+        times a gamma draw of mean 1 and coefficient of variation ``tempo_variation``
+        (none drawn where it is 0, so that other runs keep their random numbers)."""
         intensity = 1.0
         for first_day, value in self._tempo[side]:
             if first_day <= day:
                 intensity = value
+        variation = self._tempo_variation[side]
+        if variation > 0:
+            shape = 1.0 / variation**2
+            intensity *= float(self.model.rng.gamma(shape, 1.0 / shape))
         return intensity
 
     def engaged(self, fresh: bool = False) -> tuple[np.ndarray, FireSupport]:
@@ -207,14 +215,15 @@ class Combat:
         for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
             if footprint_m2[target] == 0.0:
                 continue
-            cfg = cfg_of[firer]
+            cfg, tempo = cfg_of[firer], self.tempo_today[firer]
             area = float(footprint_m2[target])
             # Artillery and drones fire from behind the line, with or without infantry.
             artillery[target] = physics.area_fire_hazard(
-                cfg.artillery_strikes_per_day * dt, cfg.artillery_lethal_area_m2, area)
+                cfg.artillery_strikes_per_day * tempo * dt, cfg.artillery_lethal_area_m2, area)
             drones[target] = physics.area_fire_hazard(
-                cfg.drones * cfg.strikes_per_drone_per_day * dt, cfg.drone_lethal_area_m2, area)
-            organic[firer] = cfg.area_strikes_per_person_per_day
+                cfg.drones * cfg.strikes_per_drone_per_day * tempo * dt,
+                cfg.drone_lethal_area_m2, area)
+            organic[firer] = cfg.area_strikes_per_person_per_day * tempo
             organic_area[firer] = cfg.organic_lethal_area_m2
         return FireSupport(footprint_m2, artillery, drones, organic, organic_area)
 
@@ -312,7 +321,10 @@ class Combat:
         if breakthrough:
             return "breakthrough"
         objective = self.model.config.objective
-        if objective is not None and self._objective_held(objective.ground_gained_m):
+        if objective is not None and (not able[DEFENDER]
+                                      or self._objective_held(objective.ground_gained_m)):
+            # Reached, or left undefended: a defender that can no longer fight (broken,
+            # or withdrawn for good) gives up the objective to an attacker who can.
             return "objective_taken"
         if not able[DEFENDER]:
             # Attackers that can move walk on to a breakthrough, so ground is measured.

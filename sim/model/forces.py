@@ -64,6 +64,7 @@ class Forces:
         self._return_morale = np.array([c.return_morale for c in defaults])
         self._rear_recovery = np.array([c.rear_morale_recovery_per_day for c in defaults])
         self._new_unit_size = [c.new_unit_size for c in defaults]
+        self._new_units_every = [c.new_units_every_days for c in defaults]
         # Only contingents with a configuration rally routed units and rotate tired ones.
         self._rotates = np.array([c is not None for c in configs])
         self.withdrawn = np.zeros(n_cont, dtype=bool)
@@ -137,9 +138,12 @@ class Forces:
             self._reserve_training_days += training_days
             self._reserve_level += levels
         self._refill()
-        # New units only from what refills left, once every contingent is refilled.
+        # New units only from what refills left, once every contingent is refilled; with
+        # new_units_every_days, only on assault days (the reserve gathers in between).
         for contingent in np.flatnonzero(active):
-            size = self._new_unit_size[contingent]
+            size, every = self._new_unit_size[contingent], self._new_units_every[contingent]
+            if every is not None and model.day % every:
+                continue
             if size and self.reserve[contingent] >= size:
                 self._form_units(contingent, int(self.reserve[contingent] // size), size)
         self._return_rested()
@@ -190,15 +194,16 @@ class Forces:
         model = self.model
         side = SIDES.index(model.contingents[contingent][0])
         x, y_m = model.sector.start_positions(side, count)
+        # A resting contingent's new units rest with it until it returns.
+        state = (WITHDRAWN if self.withdrawn[contingent]
+                 else ADVANCING if side == ATTACKER else HOLDING)
         index = model.add_units(new_units(
             count, side=side, contingent=contingent, tactic=self._first_tactic[contingent],
             initial_personnel=size,
             training_days=self._reserve_training_days[contingent] / self.reserve[contingent],
             training_level=self._reserve_level[contingent] / self.reserve[contingent],
             morale=1.0, initial_morale=1.0, commit_day=model.day, x=x, y_m=y_m, y0_m=y_m,
-            # A resting contingent's new units rest with it until it returns.
-            state=(WITHDRAWN if self.withdrawn[contingent]
-                   else ADVANCING if side == ATTACKER else HOLDING)))
+            state=state))
         self._owner = model.units["contingent"].copy()
         self._join_units(contingent, index, np.full(count, size))
         self.care_ring = np.vstack([self.care_ring,
