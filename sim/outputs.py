@@ -39,6 +39,7 @@ FORMATS = ("csv", "parquet")
 SIDE_ROWS = (
     ("killed", "{side}_killed"), ("wounded", "{side}_wounded"),
     ("permanently lost", "{side}_permanently_lost"),
+    ("released (served their term)", "{side}_released"),
     ("personnel at end", "{side}_personnel"),
     ("casualties to aimed fire", "{side}_casualties_aimed"),
     ("casualties to area fire", "{side}_casualties_area"),
@@ -174,17 +175,38 @@ def format_table(summary: dict[str, Any]) -> str:
     n = summary["replicates"]
     seeds = f"seed {summary['seed']}" if n == 1 else \
         f"{n} replicates from seed {summary['seed']} (mean [95% CI])"
-    lines = [f"{printable(summary['scenario'])}, {seeds}: {_cell(summary['days'])} days, "
-             f"stop: {_cell(summary['stop_reason'])}, winner: {_cell(summary['winner'])}", ""]
-    rows = [(label, *(_cell(summary[key.format(side=side)]) for side in SIDES))
+    end = summary.get("end_date")
+    until = f" (to {_cell(end)})" if isinstance(end, str) else ""
+    lines = [f"{printable(summary['scenario'])}, {seeds}: {_cell(summary['days'])} days"
+             f"{until}, stop: {_cell(summary['stop_reason'])}, winner: "
+             f"{_cell(summary['winner'])}", ""]
+    rows = [(label, *(_side_cell(summary, key, side) for side in SIDES))
             for label, key in SIDE_ROWS]
     width = max(len(label) for label, _ in SIDE_ROWS + BATTLE_ROWS)
     col = max(10, *(len(r[1]) for r in rows), *(len(r[2]) for r in rows))
     lines.append(f"{'':<{width}}  " + "  ".join(f"{side:>{col}}" for side in SIDES))
     lines += [f"{label:<{width}}  {a:>{col}}  {d:>{col}}" for label, a, d in rows]
     lines.append("")
-    lines += [f"{label:<{width}}  {_cell(summary[key]):>{col}}" for label, key in BATTLE_ROWS]
+    lines += [f"{label:<{width}}  {_battle_cell(summary, key):>{col}}"
+              for label, key in BATTLE_ROWS]
     return "\n".join(lines)
+
+
+def _side_cell(summary: dict[str, Any], key: str, side: str) -> str:
+    """A side's cell: a projection past the horizon reads "beyond day N" (ODD 7.9)."""
+    value = summary[key.format(side=side)]
+    beyond = summary.get(f"{side}_projected_exhaustion_beyond_horizon")
+    if key.endswith("projected_exhaustion_day") and value is None and beyond is True:
+        return f"beyond day {summary['projection_horizon_day']:,}"
+    return _cell(value)
+
+
+def _battle_cell(summary: dict[str, Any], key: str) -> str:
+    """A battle's cell: casualties per km read "n/a: less than one cell gained" where
+    the attacker gained less than one cell (ODD 7.9)."""
+    if key == "attacker_casualties_per_km" and summary[key] is None:
+        return "n/a: less than one cell gained"
+    return _cell(summary[key])
 
 
 def _metric_lines(metrics: dict[str, dict[str, float]]) -> list[str]:

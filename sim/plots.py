@@ -55,13 +55,25 @@ def side_band(daily: pd.DataFrame, side: str, column: str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["day", "mean", "low", "high"]).set_index("day")
 
 
+def calendar(daily: pd.DataFrame, days) -> tuple[object, str]:
+    """The x values of ``days`` and the axis label: dates where the daily record has
+    them (a scenario with a ``start_date``), else day numbers."""
+    if "date" not in daily:
+        return days, "day"
+    start = pd.Timestamp(daily["date"].iloc[0]) - pd.Timedelta(days=int(daily["day"].iloc[0]))
+    return start + pd.to_timedelta(np.asarray(days), unit="D"), "date"
+
+
 def _line(ax, daily: pd.DataFrame, side: str, column: str, label: str, **style) -> None:
     band = side_band(daily, side, column)
     colour = SIDE_COLOURS[side]
-    ax.plot(band.index, band["mean"], color=colour, label=label, **style)
+    x, xlabel = calendar(daily, band.index)
+    ax.plot(x, band["mean"], color=colour, label=label, **style)
     if (band["high"] > band["low"]).any():
-        ax.fill_between(band.index, band["low"], band["high"], color=colour, alpha=0.2,
-                        linewidth=0)
+        ax.fill_between(x, band["low"], band["high"], color=colour, alpha=0.2, linewidth=0)
+    ax.set_xlabel(xlabel)
+    if xlabel == "date":
+        ax.figure.autofmt_xdate()
 
 
 def _finish(fig, path: str | Path, title: str) -> Path:
@@ -85,7 +97,7 @@ def plot_strengths(daily: pd.DataFrame, path: str | Path, title: str = "") -> Pa
     for side in SIDE_COLOURS:
         _line(ax, daily, side, "personnel_fighting", f"{side} fighting")
         _line(ax, daily, side, "personnel", f"{side} in units", linestyle=":")
-    ax.set(xlabel="day", ylabel="persons", title="Strength" + _replicate_note(daily))
+    ax.set(ylabel="persons", title="Strength" + _replicate_note(daily))
     ax.legend(fontsize="small")
     return _finish(fig, path, title)
 
@@ -98,8 +110,7 @@ def plot_casualties(daily: pd.DataFrame, path: str | Path, title: str = "") -> P
         _line(ax, daily, side, "wounded_total", f"{side} wounded", linestyle="--")
         _line(ax, daily, side, "permanently_lost_total", f"{side} permanently lost",
               linestyle=":")
-    ax.set(xlabel="day", ylabel="cumulative persons",
-           title="Casualties" + _replicate_note(daily))
+    ax.set(ylabel="cumulative persons", title="Casualties" + _replicate_note(daily))
     ax.legend(fontsize="small")
     return _finish(fig, path, title)
 
@@ -112,9 +123,8 @@ def plot_force_generation(daily: pd.DataFrame, path: str | Path, title: str = ""
         _line(pipe, daily, side, "in_training", f"{side} in training")
         _line(pipe, daily, side, "reserve", f"{side} trained reserve", linestyle="--")
         _line(pipe, daily, side, "in_care", f"{side} wounded in care", linestyle=":")
-    pool.set(xlabel="day", ylabel="persons", title="Recruit pool left")
-    pipe.set(xlabel="day", ylabel="persons",
-             title="Pipeline" + _replicate_note(daily))
+    pool.set(ylabel="persons", title="Recruit pool left")
+    pipe.set(ylabel="persons", title="Pipeline" + _replicate_note(daily))
     pool.legend(fontsize="small")
     pipe.legend(fontsize="small")
     return _finish(fig, path, title)

@@ -228,10 +228,9 @@ class Records:
                                       if casualties["defender"] else None)
         out["ground_gained_m"] = model.sector.ground_gained_m(ATTACKER)
         km = out["ground_gained_m"] / 1000.0
-        # Per km only once a cell's worth of ground is gained: a few metres of mean
-        # advance (one cell of a wide front) would make the ratio meaningless (ODD 7.9).
-        one_cell_m = model.sector.cell_size_m / model.sector.width
-        per_km = out["ground_gained_m"] >= one_cell_m * (1 - 1e-9)
+        # Per km only once the mean advance is at least a cell deep: a few cells taken
+        # on a wide front (20 m of mean advance) would give millions per km (ODD 7.9).
+        per_km = out["ground_gained_m"] >= model.sector.cell_size_m * (1 - 1e-9)
         out["attacker_casualties_per_km"] = casualties["attacker"] / km if per_km else None
         out["attacker_training_days_lost_per_km"] = (
             out["attacker_training_days_lost"] / km if per_km else None)
