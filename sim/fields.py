@@ -97,7 +97,7 @@ def _parts(field: FieldInfo) -> tuple[Any, list, bool]:
     if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation)
                 if a is not type(None) and a is not datetime.date]
-        optional = len(args) < len(get_args(annotation))
+        optional = type(None) in get_args(annotation)
         if len(args) == 1:
             (annotation,) = args
             if hasattr(annotation, "__metadata__"):  # Annotated[X, limits] | None

@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("section", [config.Scenario, config.SectorConfig, config.SideConfig,
-                                     config.UnitGroup, config.CombatConfig,
+                                     config.UnitGroup, config.ContingentConfig,
+                                     config.RecruitmentStep, config.Tranche,
+                                     config.Reinforcement, config.TempoPhase,
+                                     config.Objective, config.CombatConfig,
                                      config.TrainingConfig, TacticProfile])
 def test_odd_parameter_tables_match_the_schema(section):
     odd = (ROOT / "docs" / "ODD.md").read_text()
