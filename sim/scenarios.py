@@ -7,7 +7,7 @@ key by key with the base; lists and values replace. The file's stem is its name:
     >>> from sim.scenarios import load
     >>> load("lanchester_square").combat.morale_enabled
     False
-    >>> load("convict_waves", ["attacker.drones=0", "max_days=5"]).max_days
+    >>> load("bakhmut_2022_2023", ["attacker.drones=0", "max_days=5"]).max_days
     5
 
 Anything wrong raises :class:`ScenarioError`, whose text is one line naming the file,
@@ -94,7 +94,7 @@ def available(kind: str = "scenarios") -> dict[str, Path]:
 
 def find(name_or_path: str | Path, relative_to: Path | None = None,
          kind: str = "scenarios") -> Path:
-    """The file of a scenario (or another ``kind``) given by name (``convict_waves``)
+    """The file of a scenario (or another ``kind``) given by name (``bakhmut_2022_2023``)
     or path."""
     text = str(name_or_path)
     candidates = []
