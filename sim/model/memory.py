@@ -86,7 +86,7 @@ def estimate_memory(scenario, replicates: int = 1) -> Estimate:
     contingents = 0
     for side in SIDES:
         config = getattr(scenario, side)
-        start = sum(g.count for g in config.units)
+        start = scenario.group_units(side)  # every wave's units
         units += start
         parts[f"{side}.units"] = start * per_unit
         names = dict.fromkeys(g.contingent for g in config.units)
@@ -95,8 +95,8 @@ def estimate_memory(scenario, replicates: int = 1) -> Estimate:
             contingent = config.contingents.get(name)
             if contingent is None or contingent.new_unit_size is None:
                 continue
-            people = contingent.pool + sum(g.count * g.personnel for g in config.units
-                                           if g.contingent == name)
+            people = contingent.pool + sum(g.count * g.personnel * len(scenario.wave_days(g))
+                                           for g in config.units if g.contingent == name)
             formed = math.ceil(people / contingent.new_unit_size)
             units += formed
             parts[f"{side}.contingents.{name}.new_unit_size"] = formed * per_unit
