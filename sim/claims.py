@@ -1,8 +1,19 @@
-"""The claims table (``seeds/claims.csv``): what the source reporting says, and who uses it.
+"""The claims table (``seeds/claims.csv``): what the source reporting says, who uses it,
+and, for a dated public figure the model is held to, its target.
 
     >>> claims = load_claims()
     >>> claims["wagner-convicts-recruited"].figures
-    '48,366 recruited; about 1 in 3 died'
+    '48,366 recruited'
+    >>> claim = claims["nk-losses-jan-2025"]
+    >>> claim.quantity, claim.who, claim.target_date.isoformat(), claim.low, claim.high
+    ('killed', 'attacker/foreign', '2025-01-13', 250.0, 349.0)
+
+A target names the scenarios it is checked on (``scenario``), the quantity of a run
+(:data:`QUANTITIES`), whose it is (``who``: a side, or ``SIDE/CONTINGENT``), the day
+(``target_date``, or the end of the run), the figure (``value``) and, where the source
+gives a range or a bound, ``low`` and ``high`` (either may be open), and whether the
+scenario was tuned to it (``tuned``) or never was (``predicted``). ``sim.validation``
+sets the model beside these targets (``attrition validate``).
 
 :func:`citation_problems` cross-checks the table against the scenarios' ``[sources]`` and
 the tests; ``tests/test_claims.py`` runs it.
@@ -11,16 +22,51 @@ the tests; ``tests/test_claims.py`` runs it.
 from __future__ import annotations
 
 import csv
+import datetime
+import io
+import math
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 CLAIMS_FILE = PROJECT / "seeds" / "claims.csv"
+#: A claims file larger than this is refused unread (the shipped one is ~20 KB).
+MAX_CLAIMS_BYTES = 1 << 20
 _SCENARIO_USE = re.compile(r"scenarios/(?P<name>[\w-]+)\.toml#(?P<key>.+)")
 _TEST_USE = re.compile(r"(?P<file>tests/[\w/]+\.py)::(?P<test>\w+)")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SCENARIO_NAME = re.compile(r"[\w-]+")
+_WHO = re.compile(r"(attacker|defender)(/[A-Za-z0-9_.-]+)?")
+
+#: Quantities of a run a target can name (``sim.validation`` computes each). Counts of
+#: persons: cumulative on the target's day (or at the end of the run) ...
+CUMULATIVE = ("killed", "wounded", "casualties", "released", "recruited")
+#: ... and those that may be given a day at all: the cumulative ones and the persons on
+#: the line that day.
+DATED = (*CUMULATIVE, "fighting")
+#: Quantities whose value, low and high are calendar dates.
+DATE_VALUED = ("deadliest_day", "end_date")
+QUANTITIES = (*DATED, "peak_daily_killed", "killed_per_recruited", *DATE_VALUED)
+Quantity = Literal["killed", "wounded", "casualties", "released", "recruited", "fighting",
+                   "peak_daily_killed", "killed_per_recruited", "deadliest_day", "end_date"]
+_REQUIRED = ("id", "role", "claim", "figures", "source", "date")
+_TARGET_COLUMNS = ("scenario", "target_date", "quantity", "who", "value", "low", "high",
+                   "target")
+
+
+class ClaimsError(ValueError):
+    """A claims file that cannot be used; ``str()`` is one line: file, row, key, what is
+    allowed."""
 
 
 class Claim(BaseModel):
@@ -29,12 +75,21 @@ class Claim(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
-    role: Literal["calibration", "context"]
+    role: Literal["calibration", "validation", "context"]
     claim: str = Field(min_length=10)
     figures: str = Field(min_length=1)
     source: str = Field(min_length=1)
     date: str = Field(min_length=1)
     used_by: list[str] = Field(default_factory=list)
+    # The target, if any (every one empty, or scenario, quantity, who, value and target).
+    scenario: list[str] = Field(default_factory=list)
+    target_date: datetime.date | None = None
+    quantity: Quantity | None = None
+    who: str | None = None
+    value: float | datetime.date | None = None
+    low: float | datetime.date | None = None
+    high: float | datetime.date | None = None
+    target: Literal["tuned", "predicted"] | None = None
 
     @field_validator("used_by", mode="before")
     @classmethod
@@ -43,28 +98,196 @@ class Claim(BaseModel):
             return [part.strip() for part in value.split(";") if part.strip()]
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_target(cls, data: Any) -> Any:
+        """The target's cells as written in the CSV (text; empty is none) made values:
+        scenario names, dates and numbers, each refused in one line naming its key."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in _TARGET_COLUMNS:
+            if isinstance(data.get(key), str):
+                data[key] = data[key].strip() or None
+        names = data.get("scenario")
+        if isinstance(names, str):
+            parts = [part.strip() for part in names.split(";")]
+            for part in parts:
+                if not _SCENARIO_NAME.fullmatch(part):
+                    raise ValueError(f"scenario: '{part}' is not a scenario name; allowed: "
+                                     f"names such as kursk_2024_2025, ';'-separated, or "
+                                     f"empty for no target")
+            data["scenario"] = parts
+        elif names is None:
+            data["scenario"] = []
+        if isinstance(data.get("target_date"), str):
+            data["target_date"] = _iso_date("target_date", data["target_date"],
+                                            "or empty for the end of the run")
+        who = data.get("who")
+        if isinstance(who, str) and not _WHO.fullmatch(who):
+            raise ValueError(f"who: '{who}' is not a side or a contingent; allowed: attacker, "
+                             f"defender or SIDE/CONTINGENT such as attacker/foreign")
+        dated = data.get("quantity") in DATE_VALUED
+        for key in ("value", "low", "high"):
+            if isinstance(data.get(key), str):
+                data[key] = (_iso_date(key, data[key], f"for {data['quantity']}") if dated
+                             else _count(key, data[key]))
+        return data
 
-def load_claims(path: Path = CLAIMS_FILE) -> dict[str, Claim]:
-    """The claims by id; raises ``ValueError`` naming the row of a malformed claim."""
+    @model_validator(mode="after")
+    def _target_whole(self) -> Claim:
+        """A target is whole or absent, its day and bounds make sense for its quantity,
+        and its kind agrees with the claim's role."""
+        given = [key for key in _TARGET_COLUMNS if getattr(self, key) not in (None, [])]
+        if not given:
+            if self.role == "validation":
+                raise ValueError("target: empty, but role is validation; allowed: a "
+                                 "predicted target, or role calibration or context")
+            return self
+        for key in ("scenario", "quantity", "who", "value", "target"):
+            if key not in given:
+                raise ValueError(f"{key}: empty, but {given[0]} is set; allowed: every "
+                                 f"target column empty (no target), or scenario, quantity, "
+                                 f"who, value and target all set")
+        dated = self.quantity in DATE_VALUED
+        for key in ("value", "low", "high"):
+            found = getattr(self, key)
+            if found is not None and isinstance(found, datetime.date) != dated:
+                allowed = (f"a date YYYY-MM-DD for {self.quantity}" if dated
+                           else f"a number for {self.quantity}")
+                raise ValueError(f"{key}: {found} does not fit {self.quantity}; allowed: "
+                                 f"{allowed}")
+        if self.target_date is not None and self.quantity not in DATED:
+            raise ValueError(f"target_date: {self.quantity} is taken over the whole run; "
+                             f"allowed: empty, or a quantity of a day ({', '.join(DATED)})")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"low: {self.low} is above high {self.high}; allowed: low <= "
+                             f"high, or either empty for an open side")
+        role = {"tuned": "calibration", "predicted": "validation"}[self.target]
+        if self.role != role:
+            raise ValueError(f"role: {self.role}, but the target is {self.target}; allowed: "
+                             f"role {role} for a {self.target} target")
+        return self
+
+    @property
+    def has_target(self) -> bool:
+        """Whether the claim is a target of ``attrition validate``."""
+        return self.target is not None
+
+    @property
+    def side(self) -> str:
+        """The side of the target's ``who``."""
+        return str(self.who).partition("/")[0]
+
+    @property
+    def contingent(self) -> str:
+        """The contingent of the target's ``who``; ``all`` for a whole side."""
+        return str(self.who).partition("/")[2] or "all"
+
+
+def _iso_date(key: str, text: str, empty: str) -> datetime.date:
+    try:
+        if _ISO_DATE.fullmatch(text):
+            return datetime.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ValueError(f"{key}: '{text}' is not a date; allowed: an ISO date YYYY-MM-DD "
+                     f"{empty}")
+
+
+def _count(key: str, text: str) -> float:
+    try:
+        value = float(text) if len(text) <= 30 else math.nan
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{key}: '{text}' is not a number of 0 or more; allowed: a "
+                         f"number such as 300 or 0.355, a date for deadliest_day or "
+                         f"end_date, or empty")
+    return value
+
+
+def load_claims(path: Path | str = CLAIMS_FILE) -> dict[str, Claim]:
+    """The claims by id; raises :class:`ClaimsError` (a ``ValueError``) naming the file,
+    the row and the key of a malformed claim, and what is allowed."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CLAIMS_BYTES:
+            raise ClaimsError(f"{path}: too large ({path.stat().st_size:,} bytes); allowed: "
+                              f"a claims CSV of at most {MAX_CLAIMS_BYTES:,} bytes")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        problem = getattr(err, "strerror", None) or "not UTF-8 text"
+        raise ClaimsError(f"{path}: cannot read it ({problem}); allowed: a CSV file in "
+                          f"UTF-8 with the columns of seeds/README.md") from None
     claims: dict[str, Claim] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for line, row in enumerate(csv.DictReader(f), start=2):
-            try:
-                claim = Claim.model_validate(row)
-            except ValidationError as err:
-                first = err.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise ValueError(f"{path}:{line}: {where}: {first['msg']}") from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for row in reader:
+            line = reader.line_num  # the row's last line (a quoted cell may hold several)
+            claim = _claim(path, line, row)
             if claim.id in claims:
-                raise ValueError(f"{path}:{line}: id '{claim.id}' appears twice")
+                raise ClaimsError(f"{path}:{line}: id '{claim.id}' appears twice")
             claims[claim.id] = claim
+    except csv.Error as err:
+        raise ClaimsError(f"{path}: not a CSV file ({err}); allowed: a CSV file with the "
+                          f"columns of seeds/README.md") from None
     return claims
+
+
+def _claim(path: Path, line: int, row: dict) -> Claim:
+    if None in row:  # csv.DictReader's key for cells beyond the header
+        raise ClaimsError(f"{path}:{line}: row: more cells than the header has columns; "
+                          f"allowed: one cell per column (quote a cell with a comma)")
+    if None in row.values():  # and its value for the columns a short row lacks
+        raise ClaimsError(f"{path}:{line}: row: fewer cells than the header has columns; "
+                          f"allowed: one cell per column, empty where there is nothing")
+    try:
+        return Claim.model_validate(row)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "missing":
+            message = (f"no such column; allowed: a header with {', '.join(_REQUIRED)} and, "
+                       f"for targets, {', '.join(_TARGET_COLUMNS)} (seeds/README.md)")
+        elif first["type"] == "literal_error":
+            message = (f"'{str(first['input'])[:60]}' is not allowed; allowed: "
+                       f"{first['ctx']['expected']}")
+        elif first["type"] == "extra_forbidden":
+            message = (f"unknown column; allowed: {', '.join(Claim.model_fields)} "
+                       f"(seeds/README.md)")
+        text = f"{where}: {message}" if where else message
+        raise ClaimsError(_one_line(f"{path}:{line}: {text}")) from None
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def targets(claims: dict[str, Claim], scenario: str | None = None) -> list[Claim]:
+    """The claims with a target, in the table's order; with ``scenario``, only those
+    checked on it.
+
+    >>> [c.id for c in targets(load_claims(), "bakhmut_2022_2023")][:2]
+    ['wagner-dead-records', 'wagner-dead-convicts']
+    """
+    return [c for c in claims.values()
+            if c.has_target and (scenario is None or scenario in c.scenario)]
+
+
+def targeted_scenarios(claims: dict[str, Claim]) -> list[str]:
+    """The scenarios that some target is checked on, sorted."""
+    return sorted({name for claim in targets(claims) for name in claim.scenario})
 
 
 def citation_problems(claims: dict[str, Claim], scenarios: dict[str, dict[str, list[str]]],
                       project: Path = PROJECT) -> list[str]:
     """Everything that does not add up between the claims, the scenarios' ``sources``
     (scenario name -> key path -> claim ids, as written in the file) and the tests.
+
+    A claim with a target counts as used: ``attrition validate`` checks the model
+    against it on its scenarios, which must exist.
 
     >>> citation_problems({}, {"x": {"max_days": ["nowhere"]}})
     ["scenarios/x.toml cites 'nowhere' for max_days, which is not in seeds/claims.csv"]
@@ -83,8 +306,12 @@ def citation_problems(claims: dict[str, Claim], scenarios: dict[str, dict[str, l
                 if use not in claims[claim_id].used_by:
                     problems.append(f"claim '{claim_id}' does not list {use} in used_by")
     for claim in claims.values():
-        if claim.role == "calibration" and not claim.used_by:
+        if claim.role == "calibration" and not claim.used_by and not claim.has_target:
             problems.append(f"claim '{claim.id}' is neither used nor marked context")
+        for name in claim.scenario:
+            if name not in scenarios:
+                problems.append(f"claim '{claim.id}': its target's scenario '{name}' is "
+                                f"not in scenarios/")
         for use in claim.used_by:
             scenario, test = _SCENARIO_USE.fullmatch(use), _TEST_USE.fullmatch(use)
             if scenario:
