@@ -6,6 +6,7 @@
     attrition demo                                  # the classroom page on 127.0.0.1:8765
     attrition calibrate battle.csv --law all        # fit Lanchester laws to a record
     attrition calibrate battle.csv --scenario fortified_defense --fit sector.cover
+    attrition validate kursk_2024_2025 --replicates 20   # history as a test
 
 Each command parses (:mod:`sim.cli_args`), calls the library, writes through
 :mod:`sim.publish` and :mod:`sim.outputs`, and prints. Bad input gets one line on stderr
@@ -343,6 +344,46 @@ def _report(folder: Path) -> int:
 
 
 
+def _validate(args: argparse.Namespace) -> int:
+    """The historical scenarios beside their claims: everything checked before a run,
+    the folder written whole or not at all, the table (or JSON) printed; with
+    --strict, exit 1 if a claim lies outside the model's interval."""
+    from tqdm import tqdm
+
+    from sim.claims import CLAIMS_FILE, ClaimsError
+    from sim.validation import (
+        TargetError,
+        execute,
+        format_validation,
+        prepare,
+        write_validation,
+    )
+
+    try:
+        plan = prepare(args.scenarios, args.replicates, args.claims or CLAIMS_FILE)
+    except (ClaimsError, TargetError) as err:
+        raise UsageError(str(err)) from None
+    out = args.out or fresh_folder("validate")
+    landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
+    runs = len(plan.scenarios) * args.replicates
+    with publishing(out, landed=landed) as folder:
+        with tqdm(total=runs, unit="run", desc="validation runs", file=sys.stderr,
+                  dynamic_ncols=True, disable=True if args.no_progress else None) as bar:
+            result = execute(plan, args.seed, args.workers, progress=bar.update)
+        written = write_validation(folder, result)
+    out = landed[0] if landed else out
+    if args.json:
+        print(to_json(result.as_dict()))
+    else:
+        print(format_validation(result))
+        print(f"\nResults in {out}/ ({', '.join(p.name for p in written)})")
+    if result.outside:
+        note = (f"{len(result.outside)} of {len(result.rows)} claims outside the model's "
+                f"90% interval: {', '.join(r.claim for r in result.outside)}")
+        print(f"attrition: {note}" if args.strict else f"note: {note}", file=sys.stderr)
+    return 1 if args.strict and result.outside else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -380,6 +421,8 @@ def _command(args: argparse.Namespace) -> int:
             return _demo(args)
         if args.command == "calibrate":
             return _calibrate(args)
+        if args.command == "validate":
+            return _validate(args)
         return _run(args)
     except (scenarios.ScenarioError, UsageError, OutputError, StoreError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)

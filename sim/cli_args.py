@@ -249,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "made safe)")
     calibrate.add_argument("--json", action="store_true",
                            help="print only the estimates, as JSON, on stdout")
+    _add_validate(commands)
     demo = commands.add_parser(
         "demo", help="serve the classroom page (works offline)",
         description="Serve the interactive classroom page (Mesa's SolaraViz): the front, "
@@ -264,3 +265,53 @@ def build_parser() -> argparse.ArgumentParser:
                       help="address to listen on; 0.0.0.0 lets other machines on the "
                            "network (a class) connect (default: 127.0.0.1, this machine only)")
     return parser
+
+
+def _add_validate(commands) -> None:
+    """``attrition validate``: the historical scenarios beside their dated claims."""
+    from sim.validation import DEFAULT_REPLICATES
+
+    validate = commands.add_parser(
+        "validate", help="set the historical scenarios beside the dated public claims",
+        description="Run each historical scenario's replicates and set the model beside "
+                    "every claim of seeds/claims.csv that has a target on it: killed, "
+                    "wounded, persons on the line on a date, the day the run ended, and "
+                    "so on. For each, the claim (and its range where the source gives "
+                    "one), the model's mean and its 90% interval of single runs (5th to "
+                    "95th percentiles over the replicates), whether the claim is inside "
+                    "(a range: whether it overlaps the interval), and whether the scenario "
+                    "was tuned to it or predicts it. Prints the table and writes "
+                    "validation.md, validation.csv, validation.json and a figure per "
+                    "scenario, validation-SCENARIO.png. Exit status 0 (a report) unless "
+                    "--strict; 2 for bad input.")
+    validate.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                          help="scenario names with targets in the claims file (default: "
+                               "every one that has targets)")
+    validate.add_argument("--replicates", type=_int_at_least(2, MAX_REPLICATES),
+                          default=DEFAULT_REPLICATES, metavar="N",
+                          help=f"runs of each scenario, replicate i under the seed "
+                               f"run_seed(SEED, 0, i) as for attrition run (default: "
+                               f"{DEFAULT_REPLICATES}; at least 2; more runs place the "
+                               f"interval's ends more surely)")
+    validate.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=0,
+                          help="master seed of the replicates (default: 0)")
+    validate.add_argument("--workers", type=_int_at_least(1, MAX_WORKERS),
+                          default=os.cpu_count() or 1, metavar="N",
+                          help=f"local worker processes for the runs (default: the number "
+                               f"of cores, {os.cpu_count() or 1}; at most {MAX_WORKERS}); 1 "
+                               f"runs in this process; the numbers do not depend on it")
+    validate.add_argument("--claims", type=Path, default=None, metavar="FILE",
+                          help="the claims table with the targets (default: "
+                               "seeds/claims.csv; columns in seeds/README.md)")
+    validate.add_argument("--out", type=Path, default=None, metavar="DIR",
+                          help="new or empty directory for the files, made with any "
+                               "missing parent folders (default: a fresh "
+                               "runs/validate-TIMESTAMP)")
+    validate.add_argument("--strict", action="store_true",
+                          help="exit status 1 if any claim lies outside the model's 90%% "
+                               "interval (default: 0 whatever the result, as a report)")
+    validate.add_argument("--json", action="store_true",
+                          help="print the results as JSON (validation.json) instead of "
+                               "the table")
+    validate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_memory_option(validate)
