@@ -248,7 +248,9 @@ def prepare(scenario_names: Sequence[str] = (), replicates: int = DEFAULT_REPLIC
             raise TargetError(f"{claims_file}: the targets of {ids} name scenario "
                               f"'{name}', which does not exist; allowed: one of "
                               f"{', '.join(scenario_files.available())}") from None
-        scenario = scenario_files.load(name, replicates=replicates)
+        # Each process holds one run at a time and keeps only the targets' values and
+        # curves: the memory estimate is a single run's.
+        scenario = scenario_files.load(name)
         found = targets(claims, name)
         for claim in found:
             check_target(claim, name, scenario)
