@@ -193,15 +193,16 @@ class ContingentConfig(_Strict):
                                   "persons it has committed to the line in it (-); none never.")
     withdraw_when_exhausted: bool = Field(
         default=False, description="Withdraw the contingent once its pool, pipeline and "
-                                   "reserve are empty (it can no longer be replenished).")
+                                   "reserve are empty and no wave of it is still to come (it "
+                                   "can no longer be replenished).")
     return_after_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
         default=None, description="A withdrawn contingent returns to the line after resting "
                                   "this many days (days); with return_at_strength, once both "
                                   "hold; none of the two never returns.")
     return_at_strength: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
-        default=None, description="A withdrawn contingent returns once the persons in its "
-                                  "units and trained reserve are this share of its units' "
-                                  "strength at start (-).")
+        default=None, description="A withdrawn contingent returns once the persons in the "
+                                  "units it has sent and its trained reserve are this share of "
+                                  "those units' strength at formation (-).")
     service_term_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
         default=None, description="Those who have served this many days since first joining "
                                   "the contingent's units are released (days); none serve "
@@ -478,11 +479,11 @@ class Scenario(_Strict):
                     raise ValueError(f"{side}.units[{i}].until_day: before its commit_day; "
                                      f"allowed: a day or date from commit_day on")
             for name, contingent in config.contingents.items():
-                for j, item in enumerate(contingent.tranches + contingent.reinforcements):
-                    if self.day_of(item.day) < 1:
-                        kind = "tranches" if j < len(contingent.tranches) else "reinforcements"
-                        raise ValueError(f"{side}.contingents.{name}.{kind}: day 0 (the start "
-                                         f"date); allowed: day 1 or later")
+                for kind in ("tranches", "reinforcements"):
+                    for j, item in enumerate(getattr(contingent, kind)):
+                        if self.day_of(item.day) < 1:
+                            raise ValueError(f"{side}.contingents.{name}.{kind}[{j}].day: day 0 "
+                                             f"(the start date); allowed: day 1 or later")
         return self
 
     def _days(self):
@@ -555,9 +556,9 @@ class Scenario(_Strict):
         for side, (zone, cells) in zones.items():
             units = self.group_units(side)
             if units > cells:
-                raise ValueError(f"{side}.units: {units} units (over all waves) do not fit in "
-                                 f"the {cells} cells of {zone}; allowed: at most {cells} "
-                                 f"units, or a larger sector")
+                raise ValueError(f"{side}.units: {units} units do not fit in the {cells} cells "
+                                 f"of {zone}, every wave's units a cell of their own; allowed: "
+                                 f"at most {cells} units, or a larger sector")
         return self
 
     @model_validator(mode="after")

@@ -337,8 +337,10 @@ def explain(err: ValidationError, file: str | Path,
     key, what is wrong and what is allowed."""
     errors = err.errors()
     first = errors[0]
-    loc = list(first["loc"])
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    loc = list(_without_branch(first["loc"]))
+    # A day-or-date that is neither fails both branches of its union: one problem.
+    problems = {_without_branch(e["loc"]) for e in errors}
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     if first["type"] == "extra_forbidden":
         parent, unknown = loc[:-1], str(loc[-1])
         fields = keys_at(parent, root) + (["base"] if root is Scenario and not parent else [])
@@ -364,10 +366,23 @@ def explain(err: ValidationError, file: str | Path,
         if first["type"] != "value_error" and isinstance(shown, str | int | float | bool):
             problem += f" (got {shorten(repr(shown), 60)})"
         if first["type"] not in ("value_error", "literal_error") and "allowed:" not in problem:
-            _, field = schema_at(list(first["loc"]), root)
-            if field is not None and allowed(field) != "any" and _is_value(first["loc"]):
+            _, field = schema_at(loc, root)
+            if field is not None and allowed(field) != "any" and _is_value(tuple(loc)):
                 problem += f"; allowed: {allowed(field)}"
     return ScenarioError(file, format_key_path(loc), problem + more)
+
+
+#: The branches pydantic names in the location of an error of a day-or-date
+#: (``sim.fields.DayOrDate``): not keys of the scenario.
+_DAY_BRANCHES = ("constrained-int", "int", "date")
+_DAY_KEYS = ("commit_day", "until_day", "day")
+
+
+def _without_branch(loc: tuple) -> tuple:
+    """An error's location without the union branch a day-or-date adds to it."""
+    if len(loc) >= 2 and loc[-2] in _DAY_KEYS and loc[-1] in _DAY_BRANCHES:
+        return tuple(loc[:-1])
+    return tuple(loc)
 
 
 def _is_value(loc: tuple) -> bool:

@@ -195,8 +195,9 @@ class Combat:
         for name in ("mine_exposure", "advance_speed_m_per_day", "assault_speed_m_per_day",
                      "clears_mines", "break_morale"):
             engaged[name] = tactic[name][rows]
+        engaged["tempo"] = self.tempo_today[side]
         for name in ("advance_speed_m_per_day", "assault_speed_m_per_day"):
-            engaged[name] *= self.tempo_today[side]
+            engaged[name] *= engaged["tempo"]
         engaged["elastic"] = self._elastic[rows]
         contingent = units["contingent"][rows]
         engaged["killed_fraction"] = self._killed_fraction[contingent]

@@ -257,9 +257,8 @@ class Forces:
             config = self.configs[contingent]
             rested = model.day - self._withdrawn_day[contingent] >= (config.return_after_days
                                                                       or 0)
-            strong = config.return_at_strength is None or (
-                self._strength(contingent) >= config.return_at_strength
-                * self.strength_at_start[contingent])
+            now, full = self._strength(contingent)
+            strong = config.return_at_strength is None or now >= config.return_at_strength * full
             if not (rested and strong):
                 continue
             self.withdrawn[contingent] = False
@@ -276,11 +275,14 @@ class Forces:
             model.combat.occupancy_changed = True
             model.records.event(-1, "contingent_returned", None, contingent=contingent)
 
-    def _strength(self, contingent: int) -> int:
-        """Persons in a contingent's units (not destroyed) and trained reserve."""
+    def _strength(self, contingent: int) -> tuple[int, int]:
+        """A contingent's strength as its return rule measures it: persons in the units
+        it has sent to the line and in its trained reserve, and those units' strength
+        at formation (waves not yet sent count in neither)."""
         units = self.model.units
-        mine = self._owner == contingent
-        return int(units["personnel"][mine].sum() + self.reserve[contingent])
+        sent = (self._owner == contingent) & (units["state"] != RESERVE)
+        return (int(units["personnel"][sent].sum() + self.reserve[contingent]),
+                int(units["initial_personnel"][sent].sum()))
 
     def _losses(self) -> np.ndarray:
         """Per contingent: its killed and wounded so far."""
@@ -367,6 +369,8 @@ class Forces:
         # The withdrawal threshold is measured on this deployment: its killed and
         # wounded against the persons it committed to the line (not waves never sent).
         losses = self._losses() - self._losses_at_deployment
+        # Waves still to be sent: a contingent with some is not yet spent.
+        waiting = self.contingent_sum(units["personnel"], units["state"] == RESERVE) > 0
         for contingent in np.flatnonzero(~self.withdrawn):
             config = self.configs[contingent]
             if config is None:
@@ -377,7 +381,7 @@ class Forces:
                     > config.withdraw_at_loss_fraction * self.committed[contingent])
             spent = (config.withdraw_when_exhausted and self.pipelines.pool[contingent] == 0
                      and self.pipelines.in_training[contingent] == 0
-                     and self.reserve[contingent] == 0)
+                     and self.reserve[contingent] == 0 and not waiting[contingent])
             if over or spent:
                 self.withdrawn[contingent] = True
                 self._withdrawn_day[contingent] = model.day
@@ -433,16 +437,26 @@ class Forces:
         can_return = self.in_rear() & (strong | (to_come[owner] > 0))
         forms = np.array([size is not None and to_come[k] >= size
                           for k, size in enumerate(self._new_unit_size)])
-        in_units = self.contingent_sum(units["personnel"], units["state"] != DESTROYED)
-        returns = np.array([
-            self.withdrawn[k] and self._returns[k] and in_units[k] + to_come[k] > 0
-            and (c.return_at_strength is None or in_units[k] + to_come[k]
-                 >= c.return_at_strength * self.strength_at_start[k])
-            for k, c in enumerate(self.configs)])
+        returns = np.array([self.withdrawn[k] and self._returns[k] and self._may_return(k)
+                            for k in range(len(self.configs))])
         waiting = (units["state"] == RESERVE) & (units["personnel"] > 0)
         later = can_return | forms[owner] | (returns[owner] & (units["state"] != DESTROYED))
         later |= waiting & (~self.withdrawn[owner] | returns[owner])
         return np.bincount(units["side"][later], minlength=2) > 0
+
+    def _may_return(self, contingent: int) -> bool:
+        """Whether a resting contingent can still meet its return rule and has someone
+        to return with: its strength with all still to come to it (pool, training,
+        care) reaches return_at_strength, and it has people (waves not yet sent too)."""
+        units, pipelines = self.model.units, self.pipelines
+        mine = self._owner == contingent
+        now, full = self._strength(contingent)
+        to_come = int(pipelines.pool[contingent] + pipelines.in_training[contingent]
+                      + units["in_care"][mine].sum())
+        waiting = int(units["personnel"][mine & (units["state"] == RESERVE)].sum())
+        share = self.configs[contingent].return_at_strength
+        return (now + to_come + waiting > 0
+                and (share is None or now + to_come >= share * full))
 
     def conservation_totals(self) -> np.ndarray:
         """Per contingent: pool + in training + personnel + reserve + in care + killed +

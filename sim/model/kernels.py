@@ -78,6 +78,7 @@ ENGAGED_DTYPE = np.dtype([
     ("advance_speed_m_per_day", np.float64),
     ("assault_speed_m_per_day", np.float64),
     ("clears_mines", np.bool_),
+    ("tempo", np.float64),  # the side's intensity today (ODD 7.3): scales mine clearing
     ("elastic", np.bool_),  # holds an elastic defence
     ("break_morale", np.float64),
     ("killed_fraction", np.float64),
@@ -310,7 +311,7 @@ def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
                                             r.mine_sweep_width_m, mine_exposure[i])
         if clearing[i]:
             removed[i] = (personnel[i] * r.mines_cleared_per_person_per_day
-                          * (1.0 + skill[i]) * dt)
+                          * (1.0 + skill[i]) * engaged.tempo[i] * dt)
             cell_scratch[cells[i]] += removed[i]
 
     if any_clearing:
