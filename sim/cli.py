@@ -1,8 +1,8 @@
 """The ``attrition`` command (also ``python -m sim``): a thin shell over :mod:`sim`.
 
     attrition list                                  # named scenarios
-    attrition check scenarios/convict_waves.toml    # validate files
-    attrition run convict_waves --seed 1 --replicates 10 --set attacker.drones=40
+    attrition check scenarios/bakhmut_2022_2023.toml    # validate files
+    attrition run bakhmut_2022_2023 --seed 1 --replicates 10 --set attacker.drones=40
     attrition demo                                  # the classroom page on 127.0.0.1:8765
     attrition calibrate battle.csv --law all        # fit Lanchester laws to a record
     attrition calibrate battle.csv --scenario fortified_defense --fit sector.cover

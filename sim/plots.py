@@ -41,11 +41,17 @@ if TYPE_CHECKING:
 
 def side_band(daily: pd.DataFrame, side: str, column: str) -> pd.DataFrame:
     """Per day, a side's ``column``: ``mean``, and ``low``/``high`` of the 95% confidence
-    interval of the mean over replicates (equal to the mean for a single run)."""
+    interval of the mean over replicates (equal to the mean for a single run). Cumulative
+    columns (``*_total``) keep a stopped replicate's last value; others average the
+    replicates still running."""
     rows = daily[(daily["side"] == side) & (daily["contingent"] == "all")]
     if "seed" not in rows:
         rows = rows.assign(seed=0)
     table = rows.pivot_table(index="day", columns="seed", values=column, aggfunc="first")
+    if column.endswith("_total"):
+        # A replicate that has stopped keeps its totals: the mean stays over all of them
+        # (rather than jumping as the runs still going thin out).
+        table = table.ffill()
     out = []
     for day, values in table.iterrows():
         found = mean_interval(values.dropna().tolist())

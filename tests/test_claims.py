@@ -34,14 +34,15 @@ def test_claims_and_citations_agree():
 
 def test_calibrated_scenarios_cite_claims():
     sources = _shipped_sources()
-    for name in ("fortified_defense", "human_wave_foreign_contingent", "convict_waves"):
+    for name in ("fortified_defense", "human_wave_foreign_contingent", "kursk_2024_2025",
+                 "bakhmut_2022_2023"):
         assert sources[name], f"{name} cites no claims"
 
 
 def test_a_missing_or_unused_claim_is_caught():
     claims = load_claims()
     sources = _shipped_sources()
-    sources["convict_waves"]["max_days"] = ["no-such-claim"]
+    sources["bakhmut_2022_2023"]["max_days"] = ["no-such-claim"]
     assert any("'no-such-claim'" in p for p in citation_problems(claims, sources))
     unused = claims["wagner-death-span"].model_copy(update={"used_by": []})
     problems = citation_problems({**claims, "wagner-death-span": unused}, _shipped_sources())
