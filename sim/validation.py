@@ -61,6 +61,10 @@ from sim.seeds import replicate_seeds
 PERCENTILES = (5.0, 95.0)
 #: Replicates of each scenario unless told otherwise.
 DEFAULT_REPLICATES = 20
+#: The curve the figure draws for the claims of the deadliest days (peak_daily_killed,
+#: deadliest_day): the killed of each day.
+DAILY_KILLED = "daily_killed"
+_PEAK_QUANTITIES = ("peak_daily_killed", "deadliest_day")
 
 
 class TargetError(ValueError):
@@ -95,10 +99,15 @@ def daily_series(daily: pd.DataFrame, quantity: str, who: str, days: int) -> np.
     >>> daily_series(daily, "fighting", "attacker", 3).tolist()
     [8.0, 6.0, 0.0, 0.0]
     """
-    if quantity not in DATED:
+    if quantity not in DATED + (DAILY_KILLED,):
         raise ValueError(f"{quantity} is not a quantity of a day; allowed: "
                          f"{', '.join(DATED)}")
     rows = who_rows(daily, *_split_who(who))
+    if quantity == DAILY_KILLED:  # the day's dead, as the peak's claims are read
+        values = rows["killed"].to_numpy().astype(float)
+        out = np.zeros(days + 1)
+        out[:min(len(values), days + 1)] = values[:days + 1]
+        return out
     column = {"killed": "killed_total", "wounded": "wounded_total",
               "released": "released_total", "fighting": "personnel_fighting"}
     if quantity == "casualties":
@@ -302,9 +311,12 @@ def _specs(scenario: Scenario, found: list[Claim]) -> list[_Spec]:
 
 def _curves(found: list[Claim]) -> list[tuple[str, str]]:
     """The (quantity, who) pairs whose daily curve the figure draws: those of dated
-    claims of a quantity of a day, in the table's order."""
-    return list(dict.fromkeys((c.quantity, c.who) for c in found
-                              if c.target_date is not None and c.quantity in DATED))
+    claims of a quantity of a day, and the day's killed of the claims of the deadliest
+    days, in the table's order."""
+    pairs = [(c.quantity, c.who) for c in found
+             if c.target_date is not None and c.quantity in DATED]
+    pairs += [(DAILY_KILLED, c.who) for c in found if c.quantity in _PEAK_QUANTITIES]
+    return list(dict.fromkeys(pairs))
 
 
 def _horizon(scenario: Scenario, specs: list[_Spec]) -> int:
@@ -324,7 +336,7 @@ def measure(scenario: Scenario, seed: int, specs: Sequence[_Spec],
         # The battle had not ended by the horizon: it ends the day after at the
         # earliest, so that a claimed end on the horizon's last day is not matched by
         # runs that were only cut off there (censored).
-        values = [v + 1 if s.quantity == "end_date" else v for v, s in zip(values, specs)]
+        values = [v + 1 if s.quantity == "end_date" else v for v, s in zip(values, specs, strict=True)]
     return (values, {pair: daily_series(daily, *pair, horizon) for pair in curves},
             int(result.summary["days"]))
 
@@ -650,7 +662,8 @@ def plot_validation(result: ValidationResult, scenario: str, path: Path) -> Path
         day_number(datetime.date.fromisoformat(r.date), datetime.date.fromisoformat(start))
         for r in rows if r.date is not None]) + 3 if curves else 0
     for k, pair in enumerate(curves):
-        ax = fig.add_subplot(grid[k // 2, k % 2])
+        # A lone curve takes the figure's width.
+        ax = fig.add_subplot(grid[0, :] if panels == 1 else grid[k // 2, k % 2])
         _curve_panel(ax, curves[pair][:, :shown_days + 1], pair, rows,
                      datetime.date.fromisoformat(start), mdates, plain)
     at = math.ceil(panels / 2)
@@ -689,6 +702,16 @@ def _curve_panel(ax, curve: np.ndarray, pair: tuple[str, str], rows: list[Target
     low, high = np.percentile(curve, PERCENTILES, axis=0)
     ax.fill_between(dates, low, high, color=MODEL_COLOUR, alpha=0.25, linewidth=0)
     ax.plot(dates, curve.mean(axis=0), color=MODEL_COLOUR)
+    if pair[0] == DAILY_KILLED:
+        _peak_claims(ax, [r for r in rows if r.who == pair[1]
+                          and r.quantity in _PEAK_QUANTITIES], float(high.max()), plain)
+        ax.set_title(plain(f"killed a day, {pair[1]}"), fontsize="medium")
+        ax.set_ylabel("persons a day")
+        locator = mdates.AutoDateLocator(maxticks=7)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.grid(alpha=0.3)
+        return
     claims = [r for r in rows if (r.quantity, r.who) == pair and r.date is not None]
     top = max([float(high.max())] + [float(r.value) for r in claims]
               + [float(r.low) for r in claims if r.low is not None]
@@ -722,6 +745,28 @@ def _curve_panel(ax, curve: np.ndarray, pair: tuple[str, str], rows: list[Target
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.grid(alpha=0.3)
+
+
+def _peak_claims(ax, rows: list[TargetResult], top: float, plain) -> None:
+    """On the day's killed: a claimed peak as a dashed line at its bound or value, the
+    claimed dates of the deadliest days as a shaded span."""
+    for row in rows:
+        colour = TARGET_COLOURS[row.target]
+        if row.quantity == "peak_daily_killed":
+            level = float(row.value if row.low is None else row.low)
+            ax.axhline(level, color=colour, linestyle="--", linewidth=1.2)
+            ax.annotate(plain(f"{row.claim}: {row.figures or level}"), (0.01, level),
+                        xycoords=("axes fraction", "data"), xytext=(0, 4),
+                        textcoords="offset points", fontsize="x-small", color=colour)
+            top = max(top, level)
+        elif row.low is not None and row.high is not None:
+            ax.axvspan(datetime.date.fromisoformat(str(row.low)),
+                       datetime.date.fromisoformat(str(row.high)), color=colour, alpha=0.12,
+                       linewidth=0)
+            ax.annotate(plain(row.claim), (datetime.date.fromisoformat(str(row.low)), 0),
+                        xytext=(3, 4), textcoords="offset points", fontsize="x-small",
+                        color=colour)
+    ax.set_ylim(0, top * 1.1 if top > 0 else 1.0)
 
 
 def _dates_panel(ax, rows: list[TargetResult], mdates, plain) -> None:

@@ -358,3 +358,34 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, 
     assert status == 2 and stdout == ""
     assert len(stderr.strip().splitlines()) == 1 and says in stderr, stderr
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_run_cut_off_at_max_days_ends_after_it():
+    """An end date is censored at the horizon: a run stopped by max_days counts as ending
+    the day after (it had not ended), one that stopped earlier on its last day."""
+    from sim import Scenario
+    from sim.validation import _Spec, measure
+
+    spec = [_Spec("end_date", "attacker", None)]
+    cut_off = Scenario(max_days=2)
+    values, _, last = measure(cut_off, 0, spec, [], 2)
+    assert run(cut_off, seed=0).summary["stop_reason"] == "max_days"
+    assert (values, last) == ([3.0], 2)
+    ended = Scenario(max_days=60)
+    summary = run(ended, seed=0).summary
+    assert summary["stop_reason"] != "max_days"
+    values, _, last = measure(ended, 0, spec, [], 60)
+    assert values == [float(summary["days"])] and last == summary["days"]
+
+
+def test_the_figure_draws_the_days_killed_for_the_claims_of_the_peak():
+    """The claims of the deadliest days bring the day's killed as a curve: the flow of
+    each day, zero after the run."""
+    from sim.validation import DAILY_KILLED, _curves, daily_series
+
+    claims = load_claims()
+    pairs = _curves(targets(claims, "bakhmut_2022_2023"))
+    assert (DAILY_KILLED, "attacker") in pairs
+    daily = pd.DataFrame({"day": [0, 1, 2], "side": "attacker", "contingent": "all",
+                          "killed": [0, 5, 3]})
+    assert daily_series(daily, DAILY_KILLED, "attacker", 4).tolist() == [0, 5, 3, 0, 0]
