@@ -336,7 +336,8 @@ def measure(scenario: Scenario, seed: int, specs: Sequence[_Spec],
         # The battle had not ended by the horizon: it ends the day after at the
         # earliest, so that a claimed end on the horizon's last day is not matched by
         # runs that were only cut off there (censored).
-        values = [v + 1 if s.quantity == "end_date" else v for v, s in zip(values, specs, strict=True)]
+        values = [v + 1 if s.quantity == "end_date" else v
+                  for v, s in zip(values, specs, strict=True)]
     return (values, {pair: daily_series(daily, *pair, horizon) for pair in curves},
             int(result.summary["days"]))
 
