@@ -110,8 +110,8 @@ def epstein_cost(steps: int, seed: int) -> float:
 
 
 def measure_model(sizes: list[int], repeats: int, epstein_steps: int) -> dict:
-    base_units = sum(g.count for side in ("attacker", "defender")
-                     for g in getattr(default_scenario(), side).units)
+    scenario = default_scenario()
+    base_units = sum(scenario.group_units(side) for side in ("attacker", "defender"))
     factors = [max(1, round(size / base_units)) for size in sizes]
     model_cost(1, 1)  # loads the compiled kernels, which a process does once
     runs = [model_cost(f, repeats) for f in factors]
@@ -300,7 +300,7 @@ def main() -> int:
     print(f"Machine: {machine()}", flush=True)
     results: dict = {}
     if "model" in parts:
-        results["model"] = measure_model([170, 340] if quick else [500, 2000, 8000],
+        results["model"] = measure_model([181, 362] if quick else [500, 2000, 8000],
                                          1 if quick else args.repeats, 5 if quick else 50)
     if "sweep" in parts:
         results["sweep"] = measure_sweep(8 if quick else 400, 1 if quick else args.repeats)

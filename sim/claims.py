@@ -47,6 +47,18 @@ _TEST_USE = re.compile(r"(?P<file>tests/[\w/]+\.py)::(?P<test>\w+)")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCENARIO_NAME = re.compile(r"[\w-]+")
 _WHO = re.compile(r"(attacker|defender)(/[A-Za-z0-9_.-]+)?")
+#: A number as written in a claims file: digits, a decimal point, an exponent (no
+#: separators: "1,000" and "1_000" are refused alike).
+_NUMBER = re.compile(r"\d{1,15}(\.\d{0,15})?([eE][-+]?\d{1,3})?")
+#: A claimed figure is 0 or in [MIN_VALUE, MAX_VALUE]: persons (at most MAX_PERSONS, as
+#: in a scenario) or a ratio such as killed per recruited; the bounds keep figures and
+#: their ratios to the model finite.
+MIN_VALUE = 1e-6
+MAX_VALUE = 1e9
+#: The dates a claim may give: years the calendar and the figures' axes can hold, with
+#: room for a run of MAX_DAYS (sim.config bounds start_date the same way).
+FIRST_DATE = datetime.date(1000, 1, 1)
+LAST_DATE = datetime.date(9000, 12, 31)
 
 #: Quantities of a run a target can name (``sim.validation`` computes each). Counts of
 #: persons: cumulative on the target's day (or at the end of the run) ...
@@ -160,9 +172,14 @@ class Claim(BaseModel):
         if self.target_date is not None and self.quantity not in DATED:
             raise ValueError(f"target_date: {self.quantity} is taken over the whole run; "
                              f"allowed: empty, or a quantity of a day ({', '.join(DATED)})")
-        if self.low is not None and self.high is not None and self.low > self.high:
-            raise ValueError(f"low: {self.low} is above high {self.high}; allowed: low <= "
-                             f"high, or either empty for an open side")
+        if self.low is not None and self.high is not None:
+            if self.low > self.high:
+                raise ValueError(f"low: {self.low} is above high {self.high}; allowed: low "
+                                 f"<= high, or either empty for an open side")
+            if not self.low <= self.value <= self.high:
+                raise ValueError(f"value: {self.value} is outside its range {self.low} to "
+                                 f"{self.high}; allowed: a value within low and high (a "
+                                 f"bound alone, such as 'over 200', may lie outside it)")
         role = {"tuned": "calibration", "predicted": "validation"}[self.target]
         if self.role != role:
             raise ValueError(f"role: {self.role}, but the target is {self.target}; allowed: "
@@ -188,22 +205,24 @@ class Claim(BaseModel):
 def _iso_date(key: str, text: str, empty: str) -> datetime.date:
     try:
         if _ISO_DATE.fullmatch(text):
-            return datetime.date.fromisoformat(text)
+            found = datetime.date.fromisoformat(text)
+            if FIRST_DATE <= found <= LAST_DATE:
+                return found
     except ValueError:
         pass
-    raise ValueError(f"{key}: '{text}' is not a date; allowed: an ISO date YYYY-MM-DD "
-                     f"{empty}")
+    raise ValueError(f"{key}: '{text}' is not a date from {FIRST_DATE} to {LAST_DATE}; "
+                     f"allowed: an ISO date YYYY-MM-DD {empty}")
 
 
 def _count(key: str, text: str) -> float:
     try:
-        value = float(text) if len(text) <= 30 else math.nan
+        value = float(text) if _NUMBER.fullmatch(text) else math.nan
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{key}: '{text}' is not a number of 0 or more; allowed: a "
-                         f"number such as 300 or 0.355, a date for deadliest_day or "
-                         f"end_date, or empty")
+    if not (value == 0 or MIN_VALUE <= value <= MAX_VALUE):
+        raise ValueError(f"{key}: '{text}' is not a number from {MIN_VALUE} to "
+                         f"{MAX_VALUE:,.0f} (or 0); allowed: a number such as 300 or 0.355, "
+                         f"a date for deadliest_day or end_date, or empty")
     return value
 
 
@@ -212,10 +231,17 @@ def load_claims(path: Path | str = CLAIMS_FILE) -> dict[str, Claim]:
     the row and the key of a malformed claim, and what is allowed."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_CLAIMS_BYTES:
-            raise ClaimsError(f"{path}: too large ({path.stat().st_size:,} bytes); allowed: "
-                              f"a claims CSV of at most {MAX_CLAIMS_BYTES:,} bytes")
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():  # a folder, a device, a pipe
+            raise ClaimsError(f"{path}: not a regular file; allowed: a claims CSV file")
+        # Read no more than the limit: a file's size can change, or lie (a device).
+        with open(path, "rb") as f:
+            data = f.read(MAX_CLAIMS_BYTES + 1)
+        if len(data) > MAX_CLAIMS_BYTES:
+            raise ClaimsError(f"{path}: too large (over {MAX_CLAIMS_BYTES:,} bytes); "
+                              f"allowed: a claims CSV of at most {MAX_CLAIMS_BYTES:,} bytes")
+        # A spreadsheet's "CSV UTF-8" starts with a byte order mark: not part of the
+        # first column's name.
+        text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         problem = getattr(err, "strerror", None) or "not UTF-8 text"
         raise ClaimsError(f"{path}: cannot read it ({problem}); allowed: a CSV file in "
@@ -223,6 +249,16 @@ def load_claims(path: Path | str = CLAIMS_FILE) -> dict[str, Claim]:
     claims: dict[str, Claim] = {}
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise ClaimsError(f"{path}:1: {repeated[0]}: a column named twice; allowed: "
+                              f"each column once (seeds/README.md)")
+        absent = [name for name in _TARGET_COLUMNS if name not in header]
+        if 0 < len(absent) < len(_TARGET_COLUMNS):
+            raise ClaimsError(f"{path}:1: {absent[0]}: no such column; allowed: all the "
+                              f"target columns ({', '.join(_TARGET_COLUMNS)}) or none "
+                              f"(seeds/README.md)")
         for row in reader:
             line = reader.line_num  # the row's last line (a quoted cell may hold several)
             claim = _claim(path, line, row)
@@ -257,6 +293,12 @@ def _claim(path: Path, line: int, row: dict) -> Claim:
         elif first["type"] == "extra_forbidden":
             message = (f"unknown column; allowed: {', '.join(Claim.model_fields)} "
                        f"(seeds/README.md)")
+        elif first["type"] == "string_pattern_mismatch":
+            message = ("not an id; allowed: lower-case letters and digits in words joined "
+                       "by '-', such as nk-losses-jan-2025")
+        elif first["type"] == "string_too_short":
+            least = first["ctx"]["min_length"]
+            message = f"too short; allowed: at least {least} character{'s' * (least > 1)}"
         text = f"{where}: {message}" if where else message
         raise ClaimsError(_one_line(f"{path}:{line}: {text}")) from None
 

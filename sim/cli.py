@@ -69,8 +69,8 @@ def _check(files: list[str]) -> int:
             status = 2
             continue
         print(f"ok: {printable(file)} ({printable(scenario.name)}: {scenario.max_days} days, "
-              f"{sum(g.count for g in scenario.attacker.units)} attacking and "
-              f"{sum(g.count for g in scenario.defender.units)} defending units)")
+              f"{scenario.group_units('attacker')} attacking and "
+              f"{scenario.group_units('defender')} defending units, waves included)")
     return status
 
 
@@ -163,8 +163,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _terminate_as_interrupt():
-    """SIGTERM (a shutdown, ``kill``) stops a sweep as Ctrl-C does: what finished is
-    stored, the manifest says interrupted and the lock is released."""
+    """SIGTERM (a shutdown, ``kill``) stops a sweep or a validation as Ctrl-C does: what
+    a sweep finished is stored, its manifest says interrupted and the lock is released;
+    a validation leaves nothing."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
@@ -366,7 +367,8 @@ def _validate(args: argparse.Namespace) -> int:
     out = args.out or fresh_folder("validate")
     landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
     runs = len(plan.scenarios) * args.replicates
-    with publishing(out, landed=landed) as folder:
+    # SIGTERM as Ctrl-C: the workers stop, the staging folder is removed, one line.
+    with _terminate_as_interrupt(), publishing(out, landed=landed) as folder:
         with tqdm(total=runs, unit="run", desc="validation runs", file=sys.stderr,
                   dynamic_ncols=True, disable=True if args.no_progress else None) as bar:
             result = execute(plan, args.seed, args.workers, progress=bar.update)

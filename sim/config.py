@@ -52,7 +52,8 @@ class UnitGroup(_Strict):
     """A batch of identical units of one contingent."""
 
     contingent: str = Field(min_length=1, max_length=100,
-                            description="Contingent name, e.g. 'mobilised'.")
+                            description="Contingent name, e.g. 'mobilised'; not 'all' (the "
+                                        "daily record's name for a whole side).")
     # A group's units all fit in the side's start zone, so MAX_CELLS bounds them too.
     count: Annotated[int, Field(ge=1, le=MAX_CELLS)] = Field(description="Number of units (-).")
     # A unit is a squad to a company; a million persons is more than any army group.
@@ -80,6 +81,13 @@ class UnitGroup(_Strict):
                                   "as many as until_day allows.")
     until_day: DayOrDate | None = Field(
         default=None, description="Last day (or date) a wave may enter, with every_days (day).")
+
+    @model_validator(mode="after")
+    def _not_all(self) -> UnitGroup:
+        if self.contingent == "all":
+            raise ValueError("contingent: 'all' names a whole side in the daily record; "
+                             "allowed: any other name")
+        return self
 
     @model_validator(mode="after")
     def _waves_given_once(self) -> UnitGroup:
@@ -254,7 +262,16 @@ class SideConfig(_Strict):
     tempo_variation: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
         default=0.0, description="Day-to-day variation of the side's intensity (-): its "
                                  "coefficient of variation, a gamma draw a day around the "
-                                 "phase's intensity (assault days and quiet days); 0 none.")
+                                 "phase's intensity (assault days and quiet days); 0 none, "
+                                 "else at least 0.001.")
+
+    @model_validator(mode="after")
+    def _variation_drawable(self) -> SideConfig:
+        # A gamma of shape 1/v^2 overflows for tiny v; below 0.001 it is 1 anyway.
+        if 0.0 < self.tempo_variation < 1e-3:
+            raise ValueError(f"tempo_variation: {self.tempo_variation} is too small to "
+                             f"draw; allowed: 0 (none) or 0.001 to 10")
+        return self
     fixed_daily_loss_fraction: Fraction | None = Field(
         default=None, description="Test configuration: replaces the side's exposure to fire "
                                   "and mines by a fixed share of its fighting personnel lost "
@@ -402,8 +419,9 @@ class Scenario(_Strict):
     max_days: Annotated[int, Field(ge=1, le=36500)] = Field(
         default=30, description="Days to simulate at most (days).")
     start_date: datetime.date | None = Field(
-        default=None, description="Calendar date of day 0 (YYYY-MM-DD); records, events and "
-                                  "plots then carry dates, and days may be given as dates.")
+        default=None, description="Calendar date of day 0 (YYYY-MM-DD), from 1000-01-01 to "
+                                  "9000-12-31; records, events and plots then carry dates, "
+                                  "and days may be given as dates.")
     objective: Objective | None = Field(
         default=None, description="Ground whose capture ends the battle, a win for the "
                                   "attacker (stop reason objective_taken); none fights on.")
@@ -458,8 +476,13 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _dates_fall_in_the_run(self) -> Scenario:
-        """Every date is on or after ``start_date`` and within ``MAX_DAYS`` of it; a
-        date needs a ``start_date``."""
+        """``start_date`` is in years a calendar and a figure's axis hold (with room for
+        MAX_DAYS after it); every date is on or after it and within ``MAX_DAYS`` of it;
+        a date needs a ``start_date``."""
+        first, last = datetime.date(1000, 1, 1), datetime.date(9000, 12, 31)
+        if self.start_date is not None and not first <= self.start_date <= last:
+            raise ValueError(f"start_date: {self.start_date.isoformat()} is out of range; "
+                             f"allowed: a date from {first} to {last}")
         for key, value in self._days():
             if not isinstance(value, datetime.date):
                 continue

@@ -145,8 +145,10 @@ def allowed(field: FieldInfo) -> str:
 
 def _dated(field: FieldInfo) -> bool:
     """Whether a field takes a date as well as a day (:data:`DayOrDate`)."""
+    args = get_args(field.annotation)
     return (get_origin(field.annotation) in (Union, types.UnionType)
-            and datetime.date in get_args(field.annotation))
+            and datetime.date in args
+            and any(a is not datetime.date and a is not type(None) for a in args))
 
 
 def parameter_table(model: type[BaseModel]) -> str:

@@ -236,8 +236,9 @@ def prepare(scenario_names: Sequence[str] = (), replicates: int = DEFAULT_REPLIC
     from sim import scenarios as scenario_files
 
     claims_file = Path(claims_file)
-    if replicates < 1:
-        raise TargetError(f"replicates: {replicates}; allowed: 1 or more")
+    if replicates < 2:
+        raise TargetError(f"replicates: {replicates}; allowed: 2 or more (an interval of "
+                          f"single runs needs several)")
     claims = load_claims(claims_file)
     known = targeted_scenarios(claims)
     if not known:
@@ -262,7 +263,10 @@ def prepare(scenario_names: Sequence[str] = (), replicates: int = DEFAULT_REPLIC
         scenario = scenario_files.load(name)
         found = targets(claims, name)
         for claim in found:
-            check_target(claim, name, scenario)
+            try:
+                check_target(claim, name, scenario)
+            except TargetError as err:
+                raise TargetError(f"{claims_file}: {err}") from None
         plan.scenarios[name], plan.targets[name] = scenario, found
     return plan
 
@@ -292,6 +296,17 @@ def check_target(claim: Claim, name: str, scenario: Scenario) -> None:
         raise TargetError(f"claim '{claim.id}': target_date {claim.target_date} is before "
                           f"{name}'s start_date {scenario.start_date}; allowed: a date from "
                           f"the start on")
+    if claim.target_date is not None:
+        # Past max_days a run says nothing (it was cut off, not ended there).
+        last = scenario.date_of(scenario.max_days)
+        if claim.target_date > last:
+            raise TargetError(f"claim '{claim.id}': target_date {claim.target_date} is after "
+                              f"{name}'s last day {last} (max_days {scenario.max_days}); "
+                              f"allowed: a date up to {last}")
+    if claim.quantity in _PEAK_QUANTITIES and scenario.start_date is None:
+        raise TargetError(f"claim '{claim.id}': {claim.quantity} is drawn over the calendar, "
+                          f"but {name} has no start_date; allowed: a scenario with a "
+                          f"start_date")
 
 
 # ------------------------------------------------------------------------ runs
@@ -649,6 +664,7 @@ def plot_validation(result: ValidationResult, scenario: str, path: Path) -> Path
     curves = result.curves.get(scenario, {})
     start = result.start_dates.get(scenario)
     dated_rows = [r for r in rows if r.quantity in DATE_VALUED]
+    # A claim of 0 cannot be drawn as the model's share of it: it stays in the table.
     end_rows = [r for r in rows if r.quantity not in DATE_VALUED and r.date is None
                 and r.value and r.n]
     panels = len(curves)

@@ -14,7 +14,7 @@ def test_performance_benchmark_runs_every_part():
                           timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Machine: ")
-    for measure in ("our model, 170 units", "scaling exponent",
+    for measure in ("our model, 181 units", "scaling exponent",
                     "Mesa's EpsteinCivilViolence, per agent-step", "/ Epstein per agent-step",
                     "sweep of the default scenario, 1 worker",
                     "sweep of the default scenario, 2 workers", "parallel speed-up",

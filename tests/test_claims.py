@@ -150,10 +150,16 @@ def test_a_well_formed_target_loads(tmp_path):
     ({"target_date": "20250113"}, "target_date", "is not a date"),
     ({"target_date": "13/01/2025"}, "target_date", "is not a date"),
     ({"low": "400"}, "low", "400.0 is above high 349.0; allowed: low <= high"),
-    ({"value": "about 300"}, "value", "is not a number of 0 or more"),
-    ({"value": "-5"}, "value", "is not a number of 0 or more"),
-    ({"high": "nan"}, "high", "is not a number of 0 or more"),
-    ({"low": "inf"}, "low", "is not a number of 0 or more"),
+    ({"value": "about 300"}, "value", "is not a number from 1e-06 to 1,000,000,000"),
+    ({"value": "-5"}, "value", "is not a number from"),
+    ({"high": "nan"}, "high", "is not a number from"),
+    ({"low": "inf"}, "low", "is not a number from"),
+    ({"value": "1.7e308"}, "value", "is not a number from"),
+    ({"value": "1e-320"}, "value", "is not a number from"),
+    ({"value": "1,000"}, "value", "is not a number from"),
+    ({"value": "1_000"}, "value", "is not a number from"),
+    ({"value": "5000", "low": "100", "high": "200"}, "value", "is outside its range"),
+    ({"target_date": "9999-12-31"}, "target_date", "is not a date from 1000-01-01"),
     ({"value": "2025-01-13"}, "value", "is not a number"),
     ({"who": "attackers"}, "who", "allowed: attacker, defender or SIDE/CONTINGENT"),
     ({"who": "attacker/"}, "who", "is not a side or a contingent"),
@@ -197,3 +203,28 @@ def test_unreadable_or_ragged_claims_files_are_refused(tmp_path):
     old.write_text("id,role,claim,figures,source,date,used_by\n"
                    "x-claim,context,A claim long enough.,1,someone,2025,\n")
     assert not load_claims(old)["x-claim"].has_target
+
+
+def test_claims_files_that_are_no_files_or_repeat_columns_are_refused(tmp_path):
+    """A device or a pipe is refused unread (its size says nothing), a spreadsheet's
+    byte order mark is no part of the first column's name, a column named twice and a
+    header missing some of the target columns are refused."""
+    with pytest.raises(ClaimsError, match="not a regular file"):
+        load_claims("/dev/zero")
+    with pytest.raises(ClaimsError, match="not a regular file"):
+        load_claims(tmp_path)
+    good = _claims_file(tmp_path)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + good.read_bytes())
+    assert load_claims(bom)["x-claim"].value == load_claims(good)["x-claim"].value
+    twice = tmp_path / "twice.csv"
+    twice.write_text(HEADER + ",value\n" + good.read_text().splitlines()[1] + ",99999\n")
+    with pytest.raises(ClaimsError, match=r"twice\.csv:1: value: a column named twice"):
+        load_claims(twice)
+    short = tmp_path / "short.csv"
+    lines = good.read_text().splitlines()
+    keep = [i for i, name in enumerate(HEADER.split(",")) if name != "who"]
+    short.write_text("\n".join(",".join(next(csv.reader([line]))[i] for i in keep)
+                               for line in lines) + "\n")
+    with pytest.raises(ClaimsError, match=r"short\.csv:1: who: no such column"):
+        load_claims(short)

@@ -23,6 +23,7 @@ from helpers import mean_and_se
 
 from sim import AttritionModel, Scenario
 from sim.docking import square_law_scenario
+from sim.keypaths import deep_merge
 from sim.model.pipelines import training_level
 from sim.model.units import IS_FIGHTING, RESERVE
 from sim.scenarios import ScenarioError, validate
@@ -924,3 +925,30 @@ def test_both_sides_wiped_out_in_one_sub_step_is_a_draw():
     assert (reason, winner, day) == ("both_broken", "draw", 1)
     assert summary["attacker_personnel"] == summary["defender_personnel"] == 0
     assert end(0.0)[:3] == ("attacker_broken", "defender", 1)
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"start_date": datetime.date(9999, 12, 28)}, "start_date: 9999-12-28 is out of range"),
+    ({"start_date": datetime.date(1, 1, 1)}, "allowed: a date from 1000-01-01 to 9000-12-31"),
+    ({"attacker": {"tempo_variation": 1e-300}}, "tempo_variation: 1e-300 is too small"),
+    ({"attacker": {"units": [{"contingent": "all", "count": 1, "personnel": 10,
+                              "tactic": "human_wave"}]}}, "contingent: 'all' names a whole"),
+])
+def test_dates_variations_and_names_the_model_cannot_use_are_refused(changes, says):
+    """Dates a calendar or a figure's axis cannot hold, a tempo variation too small to
+    draw (its gamma's shape overflows) and a contingent named like the daily record's
+    side rows are refused in one line naming the key."""
+    data = deep_merge(Scenario().model_dump(), changes)
+    with pytest.raises(ScenarioError) as err:
+        validate(data, "s.toml")
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_of_two_tempo_phases_on_one_day_the_later_listed_holds():
+    """As for a recruitment schedule: the file's order decides, not the intensities."""
+    def tempo_on_day_0(phases):
+        scenario = Scenario(max_days=1).with_overrides({"attacker": {"tempo": phases}})
+        return AttritionModel(scenario, rng=0).combat.tempo(0, 0)
+
+    assert tempo_on_day_0([{"day": 0, "intensity": 3.0}, {"day": 0, "intensity": 0.5}]) == 0.5
+    assert tempo_on_day_0([{"day": 0, "intensity": 0.5}, {"day": 0, "intensity": 3.0}]) == 3.0

@@ -389,3 +389,29 @@ def test_the_figure_draws_the_days_killed_for_the_claims_of_the_peak():
     daily = pd.DataFrame({"day": [0, 1, 2], "side": "attacker", "contingent": "all",
                           "killed": [0, 5, 3]})
     assert daily_series(daily, DAILY_KILLED, "attacker", 4).tolist() == [0, 5, 3, 0, 0]
+
+
+def test_targets_a_run_cannot_answer_are_refused_before_any_run(tmp_path):
+    """A target dated after the scenario's last day (a run is cut off there, not ended),
+    the deadliest days on a scenario without a calendar, and a single replicate are
+    refused in one line naming the claims file."""
+    def claims_with(**cells):
+        rows = list(csv.DictReader(io.StringIO(CLAIMS_FILE.read_text(encoding="utf-8"))))
+        row = next(r for r in rows if r["id"] == "nk-losses-jan-2025") | cells
+        path = tmp_path / "claims.csv"
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerow(row)
+        return path
+
+    with pytest.raises(TargetError, match=r"claims\.csv: claim 'nk-losses-jan-2025': "
+                                          r"target_date 2025-06-01 is after"):
+        prepare([SCENARIO], 2, claims_with(target_date="2025-06-01"))
+    undated = claims_with(scenario="fortified_defense", target_date="",
+                          quantity="peak_daily_killed", who="attacker", value="100",
+                          low="", high="")
+    with pytest.raises(TargetError, match="has no start_date"):
+        prepare(["fortified_defense"], 2, undated)
+    with pytest.raises(TargetError, match="replicates: 1; allowed: 2 or more"):
+        prepare([SCENARIO], 1)

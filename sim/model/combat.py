@@ -57,9 +57,10 @@ class Combat:
             getattr(scenario, side).return_to_duty_fraction
             if c is None or c.return_to_duty_fraction is None else c.return_to_duty_fraction
             for side, c in contingents])
-        # Each side's tempo phases, as (first day, intensity) in order of day.
-        self._tempo = [sorted((scenario.day_of(p.day), p.intensity) for p in side.tempo)
-                       for side in sides]
+        # Each side's tempo phases, as (first day, intensity) in order of day; of two on
+        # one day the later listed holds, as for a recruitment schedule.
+        self._tempo = [sorted(((scenario.day_of(p.day), p.intensity) for p in side.tempo),
+                              key=lambda phase: phase[0]) for side in sides]
         self._tempo_variation = [side.tempo_variation for side in sides]
         self.tempo_today = np.ones(2)
         self._return_delay_days = np.array([s.return_delay_days for s in sides])
