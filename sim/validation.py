@@ -719,18 +719,27 @@ def _curve_panel(ax, curve: np.ndarray, pair: tuple[str, str], rows: list[Target
     low, high = np.percentile(curve, PERCENTILES, axis=0)
     ax.fill_between(dates, low, high, color=MODEL_COLOUR, alpha=0.25, linewidth=0)
     ax.plot(dates, curve.mean(axis=0), color=MODEL_COLOUR)
+    locator = mdates.AutoDateLocator(maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.grid(alpha=0.3)
     if pair[0] == DAILY_KILLED:
         _peak_claims(ax, [r for r in rows if r.who == pair[1]
                           and r.quantity in _PEAK_QUANTITIES], float(high.max()), plain)
         ax.set_title(plain(f"killed a day, {pair[1]}"), fontsize="medium")
         ax.set_ylabel("persons a day")
-        locator = mdates.AutoDateLocator(maxticks=7)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.grid(alpha=0.3)
-        return
-    claims = [r for r in rows if (r.quantity, r.who) == pair and r.date is not None]
-    top = max([float(high.max())] + [float(r.value) for r in claims]
+    else:
+        _dated_claims(ax, [r for r in rows if (r.quantity, r.who) == pair
+                           and r.date is not None], float(high.max()), plain)
+        what = "persons on the line" if pair[0] == "fighting" else "cumulative"
+        ax.set_title(plain(f"{pair[0]}, {pair[1]} ({what})"), fontsize="medium")
+        ax.set_ylabel("persons")
+
+
+def _dated_claims(ax, claims: list[TargetResult], top: float, plain) -> None:
+    """On a cumulative or persons-on-the-line curve: each dated claim at its date, a
+    range as a bar with caps, a bound as an arrow from it, named."""
+    top = max([top] + [float(r.value) for r in claims]
               + [float(r.low) for r in claims if r.low is not None]
               + [float(r.high) for r in claims if r.high is not None])
     top = top * 1.08 if top > 0 else 1.0
@@ -755,13 +764,6 @@ def _curve_panel(ax, curve: np.ndarray, pair: tuple[str, str], rows: list[Target
                     bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none",
                           "pad": 1})
     ax.set_ylim(0, top)
-    what = "persons on the line" if pair[0] == "fighting" else "cumulative"
-    ax.set_title(plain(f"{pair[0]}, {pair[1]} ({what})"), fontsize="medium")
-    ax.set_ylabel("persons")
-    locator = mdates.AutoDateLocator(maxticks=7)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.grid(alpha=0.3)
 
 
 def _peak_claims(ax, rows: list[TargetResult], top: float, plain) -> None:
