@@ -7,11 +7,15 @@ reinforcements (persons arrived after the first day, up to and including that da
 Reinforcements can also come as a separate schedule (``day,side,persons``: arrivals on
 that day). Days are counted from the first day in the file.
 
-Cleaning, each change reported in one line:
+Cleaning, each change reported in one line (file, column, day as in the file, the value
+recorded, what its neighbours suggest, what was done):
 
 * missing days become gaps (not observed), never invented values;
-* a cumulative count (casualties, reinforcements) that falls is a glitch: the falling
-  values are dropped (reinforcements keep their running maximum);
+* a cumulative count (casualties, reinforcements) cannot fall: the fewest values whose
+  removal leaves it non-decreasing are dropped (a longest non-decreasing subsequence; of
+  equal choices, the values further from what their neighbours suggest go), so a one-day
+  typo upwards costs that day, not the correct days after it. Reinforcements then carry
+  the last value kept: a one-day spike is not an arrival;
 * an outlier, a value further than 5 robust standard deviations (MAD) from the median of
   its neighbours (two days either side), is dropped.
 
@@ -49,6 +53,8 @@ SIDES = ("attacker", "defender")
 # A value this many robust standard deviations from its neighbours' median is an outlier.
 OUTLIER_MADS = 5.0
 OUTLIER_WINDOW_DAYS = 2
+# Observed values on each side of a day whose line says what it should be.
+NEIGHBOURS_EACH_SIDE = 3
 #: The largest record read: 16 MiB, several times a century of daily rows.
 MAX_RECORD_BYTES = 16 << 20
 
@@ -181,7 +187,9 @@ def read_record(source: str | Path | IO, name: str | None = None,
     arrived = np.cumsum(arrivals, axis=0)
     for column in observed_columns:
         if column.endswith("_casualties"):
-            notes += _drop_falls(grid[column], column, name, first)
+            notes += _falls(grid[column], column, name, first,
+                            fall_done="a cumulative count cannot: dropped",
+                            rise_done="a cumulative count cannot fall: dropped")
             notes += _drop_outliers(grid[column], column, name, first)
         else:
             # Arrivals make a strength jump on purpose: look for outliers in what the
@@ -195,18 +203,135 @@ def read_record(source: str | Path | IO, name: str | None = None,
     return Record(observed, arrivals, initial), notes
 
 
-def _drop_falls(values: np.ndarray, column: str, name: str, first: int) -> list[str]:
-    """A cumulative count that falls: the values below the running maximum go."""
-    notes, peak = [], -np.inf
-    for d, v in enumerate(values):
-        if np.isnan(v):
-            continue
-        if v < peak:
-            notes.append(f"{name}: {column} falls on day {first + d} ({v:g} after "
-                         f"{peak:g}); a cumulative count cannot: dropped")
-            values[d] = np.nan
+# ------------------------------------------------------------------ what neighbours say
+def _median_of_rows(values: np.ndarray) -> np.ndarray:
+    """The median along the last axis, by sorting: for rows of a few values, several
+    times faster than np.median."""
+    ordered = np.sort(values, axis=-1)
+    middle = values.shape[-1] // 2
+    if values.shape[-1] % 2:
+        return ordered[..., middle]
+    return (ordered[..., middle - 1] + ordered[..., middle]) / 2
+
+
+def _robust_lines(days: np.ndarray, values: np.ndarray,
+                  at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's straight line through its points (``days``, ``values``: rows x w, w >= 2)
+    evaluated on day ``at``: (value there, slope in persons a day, leverage).
+
+    The line is Siegel's repeated median, so one wrong value among a row's points does not
+    move it (a typo must not make its neighbours look wrong). The leverage is least
+    squares' ``1/w + (at - mean day)^2 / sum of squares of days``: an extrapolation (the
+    first and last days) is less sure than an interpolation, and residuals are divided by
+    ``sqrt(1 + leverage)`` to be comparable."""
+    width = days.shape[1]
+    pairs = ~np.eye(width, dtype=bool)
+    one, other = (np.nonzero(pairs)[0].reshape(width, width - 1),
+                  np.nonzero(pairs)[1].reshape(width, width - 1))
+    slopes = (values[:, one] - values[:, other]) / (days[:, one] - days[:, other])
+    slope = _median_of_rows(_median_of_rows(slopes))
+    value = _median_of_rows(values - slope[:, None] * (days - at[:, None]))
+    mean_day = days.mean(axis=1)
+    spread = ((days - mean_day[:, None]) ** 2).sum(axis=1)
+    return value, slope, 1.0 / width + (at - mean_day) ** 2 / spread
+
+
+def _around(count: int) -> np.ndarray:
+    """For each of ``count`` observed values, the positions of the 2 x
+    :data:`NEIGHBOURS_EACH_SIDE` others nearest it (shifted inwards at the ends, so the
+    first day is judged by the days after it): count x width, width >= 1."""
+    width = min(2 * NEIGHBOURS_EACH_SIDE, count - 1)
+    position = np.arange(count)
+    start = np.clip(position - NEIGHBOURS_EACH_SIDE, 0, count - 1 - width)
+    window = start[:, None] + np.arange(width + 1)
+    return window[window != position[:, None]].reshape(count, width)
+
+
+def _suggested(days: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """What each observed value's neighbours suggest it should be: their line on its day
+    (the other value where there are only two)."""
+    if values.size < 2:
+        return values.copy()
+    window = _around(values.size)
+    if window.shape[1] == 1:
+        return values[window[:, 0]]
+    return _robust_lines(days[window], values[window], days)[0]
+
+
+# ------------------------------------------------------------------------- the rules
+def _fewest_falls(values: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Which values to keep (a mask) so that the kept are non-decreasing with the fewest
+    dropped: a longest non-decreasing subsequence, O(n log n) (a Fenwick tree of the best
+    subsequence ending at or below each value). Of equally long ones, the one whose kept
+    values cost least: with ``cost`` the distance from what the neighbours suggest, the
+    value further from it goes. A one-day typo upwards thus costs one value, not the two
+    correct days after it."""
+    count = values.size
+    if count < 2 or bool(np.all(np.diff(values) >= 0)):
+        return np.ones(count, dtype=bool)
+    rank = (np.unique(values, return_inverse=True)[1] + 1).tolist()
+    # Integer weights: one more value kept always beats any saving in cost.
+    cost_units = np.round(1e6 * cost / max(float(cost.max()), 1e-300)).astype(np.int64).tolist()
+    per_value = int(sum(cost_units)) + 1
+    size = max(rank)
+    tree_best, tree_end = [0] * (size + 1), [-1] * (size + 1)
+    best, previous = [0] * count, [-1] * count
+    for i in range(count):
+        top, end, slot = 0, -1, rank[i]
+        while slot > 0:
+            if tree_best[slot] > top:
+                top, end = tree_best[slot], tree_end[slot]
+            slot -= slot & -slot
+        best[i], previous[i] = top + per_value - cost_units[i], end
+        slot = rank[i]
+        while slot <= size:
+            if tree_best[slot] < best[i]:
+                tree_best[slot], tree_end[slot] = best[i], i
+            slot += slot & -slot
+    keep = np.zeros(count, dtype=bool)
+    i = int(np.argmax(best))
+    while i >= 0:
+        keep[i] = True
+        i = previous[i]
+    return keep
+
+
+def _falls(values: np.ndarray, column: str, name: str, first: int, fall_done: str,
+           rise_done: str, suggest: bool = True) -> list[str]:
+    """A cumulative count that falls: the fewest values whose removal leaves it
+    non-decreasing are set to NaN in ``values``, one note each.
+
+    A value below an earlier kept one ``falls``; one above a later kept one (a typo
+    upwards) ``rises above the days after it``. ``fall_done`` and ``rise_done`` end the
+    notes (``{kept}`` in them: the last value kept before it, what a running total holds
+    there); ``suggest`` adds what the neighbours' line suggests (not for a step function
+    like reinforcements, where the kept value says it)."""
+    position = np.flatnonzero(np.isfinite(values))
+    observed = values[position]
+    if bool(np.all(np.diff(observed) >= 0)):
+        return []
+    suggested = np.maximum(_suggested(position.astype(float), observed), 0.0)
+    keep = _fewest_falls(observed, np.abs(observed - suggested))
+    kept_before = np.maximum.accumulate(np.where(keep, observed, -np.inf))
+    # The first kept value after each (the kept rise, so it is also the least after it).
+    kept_index = np.where(keep, np.arange(observed.size), observed.size)
+    next_kept = np.r_[np.minimum.accumulate(kept_index[::-1])[::-1][1:], observed.size]
+    notes = []
+    for i in np.flatnonzero(~keep):
+        before = kept_before[i]
+        kept = _shown(before if np.isfinite(before) else 0.0)
+        hint = f"; its neighbours suggest about {_about(suggested[i])}" if suggest else ""
+        if before > observed[i]:
+            notes.append(f"{name}: {column} falls on day {first + position[i]} "
+                         f"({_shown(observed[i])} after {_shown(before)}{hint}); "
+                         f"{fall_done.format(kept=kept)}")
         else:
-            peak = v
+            after = next_kept[i]
+            notes.append(f"{name}: {column} rises on day {first + position[i]} above the days "
+                         f"after it ({_shown(observed[i])}, then {_shown(observed[after])} on "
+                         f"day {first + position[after]}{hint}); "
+                         f"{rise_done.format(kept=kept)}")
+    values[position[~keep]] = np.nan
     return notes
 
 
@@ -245,20 +370,30 @@ def _drop_outliers(values: np.ndarray, column: str, name: str, first: int,
         values[worst] = np.nan
 
 
+def _shown(value: float) -> str:
+    """A recorded value as written: 530320, 1480.5 (never 5.3e+05)."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _about(value: float) -> str:
+    """What neighbours suggest, to the whole person (a line's value has no more)."""
+    return str(round(float(value)))
+
+
 def _arrivals(cumulative: np.ndarray, column: str, name: str,
               first: int) -> tuple[np.ndarray, list[str]]:
-    """Daily arrivals from cumulative reinforcements: gaps carry the last value, and a
-    fall keeps the running maximum (reported)."""
-    notes = []
+    """Daily arrivals from cumulative reinforcements: the fewest values that keep it from
+    falling are dropped (a one-day spike is not an arrival), then gaps and drops carry the
+    last value kept (reported)."""
+    cumulative = cumulative.copy()
+    notes = _falls(cumulative, column, name, first, fall_done="kept at {kept}",
+                   rise_done="not an arrival: taken as {kept}", suggest=False)
     filled = pd.Series(cumulative).ffill().fillna(0.0).to_numpy()
-    running = np.maximum.accumulate(filled)
-    for d in np.flatnonzero(filled < running):
-        notes.append(f"{name}: {column} falls on day {first + d} ({filled[d]:g} after "
-                     f"{running[d]:g}); kept at {running[d]:g}")
-    if running[0] > 0:
-        notes.append(f"{name}: {column} is {running[0]:g} on the first day: counted in the "
-                     f"initial strength, not as arrivals")
-    return np.diff(running, prepend=running[0]), notes
+    if filled[0] > 0:
+        notes.append(f"{name}: {column} is {_shown(filled[0])} on the first day: counted in "
+                     f"the initial strength, not as arrivals")
+    return np.diff(filled, prepend=filled[0]), notes
 
 
 def _schedule(source: str | Path | IO, length: int, first: int) -> np.ndarray:

@@ -31,8 +31,8 @@ def test_days_are_counted_from_the_first_and_gaps_stay_gaps():
 def test_a_falling_cumulative_count_is_a_glitch():
     record, notes = _read("day,attacker_casualties\n0,0\n1,50\n2,45\n3,120\n4,160\n")
     assert np.isnan(record.observed["attacker_casualties"][2])
-    assert notes == ["battle.csv: attacker_casualties falls on day 2 (45 after 50); a "
-                     "cumulative count cannot: dropped"]
+    assert notes == ["battle.csv: attacker_casualties falls on day 2 (45 after 50; its "
+                     "neighbours suggest about 80); a cumulative count cannot: dropped"]
 
 
 def test_an_outlier_is_dropped_and_its_neighbours_kept():
@@ -59,6 +59,62 @@ def test_reinforcements_from_cumulative_column_and_from_a_schedule(tmp_path):
 def test_known_initial_strengths_are_kept():
     record, _ = _read("day,attacker_strength\n0,1000\n1,990\n", initial_defender=800)
     assert record.initial == {"attacker": None, "defender": 800}
+
+
+def _csv(columns: dict[str, np.ndarray], first_day: int = 0) -> str:
+    """A record CSV of whole persons (empty where NaN), days from ``first_day``."""
+    rows = [",".join(["day", *columns])]
+    for d in range(len(next(iter(columns.values())))):
+        cells = ["" if np.isnan(v[d]) else f"{v[d]:.0f}" for v in columns.values()]
+        rows.append(",".join([str(first_day + d), *cells]))
+    return "\n".join(rows) + "\n"
+
+
+def _dropped(record, column: str) -> list[int]:
+    return np.flatnonzero(np.isnan(record.observed[column])).tolist()
+
+
+def test_a_one_day_typo_upwards_in_a_cumulative_count_goes_alone():
+    """5000, 5100, 6200 (a typo of 5200), 5300, 5400: the typo is dropped, not the two
+    correct days after it (which the running maximum used to drop as falls)."""
+    record, notes = _read("day,attacker_casualties\n1,5000\n2,5100\n3,6200\n4,5300\n5,5400\n")
+    assert _dropped(record, "attacker_casualties") == [2]
+    assert notes[0] == ("battle.csv: attacker_casualties rises on day 3 above the days after "
+                        "it (6200, then 5300 on day 4; its neighbours suggest about 5200); a "
+                        "cumulative count cannot fall: dropped")
+
+
+def test_one_day_typos_in_a_noisy_cumulative_count_go_alone():
+    """Daily increments of 100 +- 20: a day 1,000 too high and a day 1,000 too low (both
+    break the count's rise) are dropped, and only they."""
+    rng = np.random.default_rng(7)
+    casualties = np.round(np.cumsum(np.r_[0, rng.normal(100, 20, 39)]))
+    casualties[[12, 25]] += [1000, -1000]
+    record, notes = _read(_csv({"defender_casualties": casualties}))
+    assert _dropped(record, "defender_casualties") == [12, 25]
+    assert [note.split(" (")[0] for note in notes] == [
+        "battle.csv: defender_casualties rises on day 12 above the days after it",
+        "battle.csv: defender_casualties falls on day 25"]
+
+
+def test_a_one_day_dip_in_a_cumulative_count_goes_alone():
+    record, notes = _read("day,attacker_casualties\n0,5000\n1,5100\n2,4200\n3,5300\n4,5400\n")
+    assert _dropped(record, "attacker_casualties") == [2]
+    assert notes[0] == ("battle.csv: attacker_casualties falls on day 2 (4200 after 5100; its "
+                        "neighbours suggest about 5200); a cumulative count cannot: dropped")
+
+
+def test_a_one_day_spike_in_cumulative_reinforcements_is_not_an_arrival():
+    """0, 0, 500, 500, 1500, 500, 500: the running maximum made it an arrival of 1,000 on
+    day 4 and kept it; now the spike alone is dropped and carries the 500 before it."""
+    reinforcements = np.array([0, 0, 500, 500, 1500, 500, 500, 500.0])
+    strength = 1000 - 10 * np.arange(8.0) + np.minimum(reinforcements, 500)
+    record, notes = _read(_csv({"attacker_strength": strength,
+                                "attacker_reinforcements": reinforcements}))
+    assert record.reinforcements[:, 0].tolist() == [0, 0, 500, 0, 0, 0, 0, 0]
+    assert notes == ["battle.csv: attacker_reinforcements rises on day 4 above the days after "
+                     "it (1500, then 500 on day 5); not an arrival: taken as 500"]
+    assert np.isfinite(record.observed["attacker_strength"]).all()
 
 
 @pytest.mark.parametrize(("text", "problem"), [
