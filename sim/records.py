@@ -16,8 +16,15 @@ recorded, what its neighbours suggest, what was done):
   equal choices, the values further from what their neighbours suggest go), so a one-day
   typo upwards costs that day, not the correct days after it. Reinforcements then carry
   the last value kept: a one-day spike is not an arrival;
-* an outlier, a value further than 5 robust standard deviations (MAD) from the median of
-  its neighbours (two days either side), is dropped.
+* an outlier is dropped: a value that its neighbours contradict, off every straight line
+  through them (three each side: the line through both sides, through those before it,
+  through those after it; near the ends, through the value next to it) by more than 5
+  robust standard deviations (at least half a person) of the residuals from such lines,
+  and by more than half a day's change along the steepest of them. Lines, not medians, so
+  that a trend or the ends of a clean record are not outliers; every line, so that a step
+  (a big day) is not one (a big day on the very last day cannot be told from a typo, and
+  goes). A strength is judged net of its arrivals (a landing is not an outlier); a
+  cumulative count's 0 on its first day is where it starts.
 
 What is bounded: files of at most :data:`MAX_RECORD_BYTES`, records spanning at most
 :data:`sim.fields.MAX_DAYS` days, and values (persons) of at most
@@ -31,7 +38,7 @@ What is bounded: files of at most :data:`MAX_RECORD_BYTES`, records spanning at 
     >>> for note in notes:
     ...     print(note)
     battle.csv: day 2 missing: not observed
-    battle.csv: attacker_strength on day 4 is an outlier (9600 against about 950 nearby): dropped
+    battle.csv: attacker_strength on day 4 is an outlier (9600 against about 960 nearby): dropped
 """
 
 from __future__ import annotations
@@ -50,11 +57,19 @@ from sim.scenarios import one_line
 REINFORCEMENT_COLUMNS = ("attacker_reinforcements", "defender_reinforcements")
 COLUMNS = SERIES + REINFORCEMENT_COLUMNS
 SIDES = ("attacker", "defender")
-# A value this many robust standard deviations from its neighbours' median is an outlier.
-OUTLIER_MADS = 5.0
-OUTLIER_WINDOW_DAYS = 2
-# Observed values on each side of a day whose line says what it should be.
+# A value this many robust standard deviations from its neighbours' line is an outlier.
+OUTLIER_SDS = 5.0
+# Observed values on each side of a day that judge it: 3 + 3 outvote a typo among them.
 NEIGHBOURS_EACH_SIDE = 3
+# Nor is a value within this many days' change of the line (a curve bends away from it).
+FLOOR_DAYS = 0.5
+# Records are in whole persons: a spread below half a person is rounding, not precision.
+MIN_SPREAD_PERSONS = 0.5
+# Fewer values than this say too little about each other to call one of them wrong.
+MIN_VALUES_JUDGED = 5
+# Each round drops the worst outliers among their neighbours; typos seldom come in runs
+# long enough to need more, and a bound keeps hostile records O(n).
+OUTLIER_ROUNDS = 16
 #: The largest record read: 16 MiB, several times a century of daily rows.
 MAX_RECORD_BYTES = 16 << 20
 
@@ -190,7 +205,7 @@ def read_record(source: str | Path | IO, name: str | None = None,
             notes += _falls(grid[column], column, name, first,
                             fall_done="a cumulative count cannot: dropped",
                             rise_done="a cumulative count cannot fall: dropped")
-            notes += _drop_outliers(grid[column], column, name, first)
+            notes += _drop_outliers(grid[column], column, name, first, zero_start=True)
         else:
             # Arrivals make a strength jump on purpose: look for outliers in what the
             # fighting alone did to it.
@@ -256,6 +271,94 @@ def _suggested(days: np.ndarray, values: np.ndarray) -> np.ndarray:
     if window.shape[1] == 1:
         return values[window[:, 0]]
     return _robust_lines(days[window], values[window], days)[0]
+
+
+def _one_sided(days: np.ndarray, values: np.ndarray, before: bool,
+               lowest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each value's residual from the line through the (up to
+    :data:`NEIGHBOURS_EACH_SIDE`, at least 2) values just before it (or after it), that
+    line's slope and its leverage there; the residual is inf where there are fewer than 2.
+    The line's value is not taken below ``lowest`` (no count goes below 0)."""
+    count = values.size
+    residual, slope, leverage = np.full(count, np.inf), np.zeros(count), np.zeros(count)
+    for width in range(2, NEIGHBOURS_EACH_SIDE + 1):
+        # The rows with `width` values on that side: at the full width, all with at least
+        # that many; below it, the one row with exactly `width`.
+        rows = np.arange(count)
+        on_that_side = rows if before else count - 1 - rows
+        rows = rows[on_that_side >= width] if width == NEIGHBOURS_EACH_SIDE else \
+            rows[on_that_side == width]
+        if rows.size == 0:
+            continue
+        steps = np.arange(-width, 0) if before else np.arange(1, width + 1)
+        window = rows[:, None] + steps
+        value, slope[rows], leverage[rows] = _robust_lines(days[window], values[window],
+                                                           days[rows])
+        residual[rows] = values[rows] - np.maximum(value, lowest[rows])
+    return residual, slope, leverage
+
+
+def _near_the_ends(days: np.ndarray, values: np.ndarray, slope: np.ndarray,
+                   day_spread: np.ndarray,
+                   lowest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the first two and the last two values (which lack a line on one side): the
+    residual from the line through the value next to it (the second for the first, the
+    first for the second, and so on at the other end) at ``slope`` (the robust slope of
+    its neighbours on both sides, which a big day among them does not bend), that slope
+    and the leverage (``1 + gap^2 / day_spread``, the slope's uncertainty carried over the
+    gap); inf elsewhere.
+
+    A big day in the first or last days of a record leaves the values behind it on such
+    a line: only a value off every line is a typo."""
+    count = values.size
+    residual, leverage = np.full(count, np.inf), np.zeros(count)
+    for row, anchor in ((0, 1), (1, 0), (count - 2, count - 1), (count - 1, count - 2)):
+        gap = days[row] - days[anchor]
+        line = max(values[anchor] + slope[row] * gap, lowest[row])
+        residual[row] = values[row] - line
+        leverage[row] = 1.0 + gap ** 2 / day_spread[row]
+    return residual, slope, leverage
+
+
+def _contradiction(days: np.ndarray, values: np.ndarray,
+                   lowest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How far each observed value is from what its neighbours suggest, in units of the
+    threshold (above 1: an outlier), and what they suggest (not below ``lowest``).
+
+    A value is measured against straight lines through its neighbours: on both sides,
+    before it, after it, and for the two values at each end through the value next to it
+    (:func:`_near_the_ends`); the closest line counts. A typo is far from all of them;
+    the last day before a big day (or the first after it) lies on one side's line, so a
+    step in the record is not an outlier.
+
+    The threshold is :data:`OUTLIER_SDS` robust standard deviations (MAD) of the
+    residuals from the two-sided lines (each divided by ``sqrt(1 + leverage)``: an
+    extrapolation is less sure), measured on the values that move: a stretch where a value
+    stays exactly the same (a side no longer fighting, a count not updated) has no noise to
+    measure. It is never less than :data:`FLOOR_DAYS` of a day's change along the
+    steepest of the lines, nor than :data:`OUTLIER_SDS` x :data:`MIN_SPREAD_PERSONS`: a
+    clean linear record has no spread at all, and a curve bends away from a straight line
+    by a part of a day's change."""
+    window = _around(values.size)
+    suggested, slope, leverage = _robust_lines(days[window], values[window], days)
+    suggested = np.maximum(suggested, lowest)
+    day_spread = ((days[window] - days[window].mean(axis=1)[:, None]) ** 2).sum(axis=1)
+    sides = [(values - suggested, slope, leverage),
+             *(_one_sided(days, values, before, lowest) for before in (True, False)),
+             _near_the_ends(days, values, slope, day_spread, lowest)]
+    scaled = sides[0][0] / np.sqrt(1 + leverage)
+    flat = np.r_[False, (values[1:-1] == values[:-2]) & (values[1:-1] == values[2:]), False]
+    if not flat.all():
+        scaled = scaled[~flat]
+    spread = 1.4826 * float(np.median(np.abs(scaled - np.median(scaled))))
+    threshold = OUTLIER_SDS * max(spread, MIN_SPREAD_PERSONS)
+    steepest = np.max([np.where(np.isfinite(residual), np.abs(side_slope), 0.0)
+                       for residual, side_slope, _ in sides], axis=0)
+    least = np.full(values.size, np.inf)
+    for residual, _, side_leverage in sides:
+        least = np.minimum(least, np.abs(residual) / np.maximum(
+            threshold * np.sqrt(1 + side_leverage), FLOOR_DAYS * steepest))
+    return least, suggested
 
 
 # ------------------------------------------------------------------------- the rules
@@ -336,38 +439,46 @@ def _falls(values: np.ndarray, column: str, name: str, first: int, fall_done: st
 
 
 def _drop_outliers(values: np.ndarray, column: str, name: str, first: int,
-                   offset: np.ndarray | None = None) -> list[str]:
-    """Values far from the median of their neighbours, in robust standard deviations
-    of the series' day-to-day changes, set to NaN in ``values``; the notes add
-    ``offset`` back (the arrivals taken out of a strength) to show recorded values."""
+                   offset: np.ndarray | None = None, zero_start: bool = False) -> list[str]:
+    """Values their neighbours contradict (:func:`_contradiction` above 1) set to NaN in
+    ``values``, one note each; the notes add ``offset`` back (the arrivals taken out of a
+    strength) to show recorded values. With ``zero_start`` (a cumulative count), a first
+    value of 0 is where the count starts, never an outlier.
+
+    In rounds: each drops the values that are the most contradicted among their
+    neighbours, then judges again without them (a typo must not take its neighbours with
+    it); at most :data:`OUTLIER_ROUNDS` rounds, so the work stays O(n)."""
     offset = np.zeros(len(values)) if offset is None else offset
-    changes = np.diff(values[np.isfinite(values)])
-    if changes.size < 4:
-        return []
-    spread = 1.4826 * np.median(np.abs(changes - np.median(changes)))
-    spread = max(spread, 1e-9 * np.nanmax(np.abs(values)), 1.0)
-    notes = []
-    limit = OUTLIER_MADS * spread * (1 + OUTLIER_WINDOW_DAYS)
-    # The worst first, then again without it: an outlier must not make its neighbours
-    # look like outliers.
-    while True:
-        worst, worst_excess, worst_centre = None, 0.0, 0.0
-        for d in np.flatnonzero(np.isfinite(values)):
-            around = np.r_[values[max(0, d - OUTLIER_WINDOW_DAYS):d],
-                           values[d + 1:d + 1 + OUTLIER_WINDOW_DAYS]]
-            around = around[np.isfinite(around)]
-            if around.size < 2:
-                continue
-            centre = float(np.median(around))
-            excess = abs(values[d] - centre) - limit
-            if excess > worst_excess:
-                worst, worst_excess, worst_centre = d, excess, centre
-        if worst is None:
-            return notes
-        notes.append(f"{name}: {column} on day {first + worst} is an outlier "
-                     f"({values[worst] + offset[worst]:g} against about "
-                     f"{worst_centre + offset[worst]:g} nearby): dropped")
-        values[worst] = np.nan
+    dropped = {}
+    # Only values contradicted as recorded can go: dropping one must not make its
+    # neighbours the new ends of a bend and eat the record.
+    suspect = np.ones(len(values), dtype=bool)
+    for _ in range(OUTLIER_ROUNDS):
+        position = np.flatnonzero(np.isfinite(values))
+        if position.size < MIN_VALUES_JUDGED:
+            break
+        observed = values[position]
+        contradiction, suggested = _contradiction(position.astype(float), observed,
+                                                  -offset[position])
+        outlier = (contradiction > 1.0) & suspect[position]
+        if zero_start and observed[0] == 0:
+            outlier[0] = False
+        suspect[position[~outlier]] = False
+        if not outlier.any():
+            break
+        # Rank by contradiction (ties: the earlier day ranks higher); a value goes this
+        # round only if it outranks every outlier among its neighbours.
+        rank = np.empty(observed.size)
+        rank[np.lexsort((-np.arange(observed.size), contradiction))] = np.arange(observed.size)
+        outlier_rank = np.where(outlier, rank, -1.0)
+        worst = outlier & (rank > outlier_rank[_around(observed.size)].max(axis=1))
+        for i in np.flatnonzero(worst):
+            d = position[i]
+            dropped[d] = (f"{name}: {column} on day {first + d} is an outlier "
+                          f"({_shown(observed[i] + offset[d])} against about "
+                          f"{_about(suggested[i] + offset[d])} nearby): dropped")
+        values[position[worst]] = np.nan
+    return [dropped[d] for d in sorted(dropped)]
 
 
 def _shown(value: float) -> str:
