@@ -24,7 +24,9 @@ recorded, what its neighbours suggest, what was done):
   that a trend or the ends of a clean record are not outliers; every line, so that a step
   (a big day) is not one (a big day on the very last day cannot be told from a typo, and
   goes). A strength is judged net of its arrivals (a landing is not an outlier); a
-  cumulative count's 0 on its first day is where it starts.
+  cumulative count's 0 on its first day is where it starts;
+* a casualty count above 0 on the first day is kept and reported: the record starts
+  mid-battle, and the law fits take the casualties before it as an offset.
 
 What is bounded: files of at most :data:`MAX_RECORD_BYTES`, records spanning at most
 :data:`sim.fields.MAX_DAYS` days, and values (persons) of at most
@@ -206,6 +208,7 @@ def read_record(source: str | Path | IO, name: str | None = None,
                             fall_done="a cumulative count cannot: dropped",
                             rise_done="a cumulative count cannot fall: dropped")
             notes += _drop_outliers(grid[column], column, name, first, zero_start=True)
+            notes += _mid_battle(grid[column], column, name, first)
         else:
             # Arrivals make a strength jump on purpose: look for outliers in what the
             # fighting alone did to it.
@@ -490,6 +493,15 @@ def _shown(value: float) -> str:
 def _about(value: float) -> str:
     """What neighbours suggest, to the whole person (a line's value has no more)."""
     return str(round(float(value)))
+
+
+def _mid_battle(values: np.ndarray, column: str, name: str, first: int) -> list[str]:
+    """A casualty count above 0 on the record's first day: the battle began before it."""
+    if not (np.isfinite(values[0]) and values[0] > 0):
+        return []
+    return [f"{name}: {column} is {_shown(values[0])} on the first day (day {first}): the "
+            f"record starts mid-battle; the law fits take the casualties before it as an "
+            f"offset"]
 
 
 def _arrivals(cumulative: np.ndarray, column: str, name: str,

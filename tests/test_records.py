@@ -79,9 +79,12 @@ def test_a_one_day_typo_upwards_in_a_cumulative_count_goes_alone():
     correct days after it (which the running maximum used to drop as falls)."""
     record, notes = _read("day,attacker_casualties\n1,5000\n2,5100\n3,6200\n4,5300\n5,5400\n")
     assert _dropped(record, "attacker_casualties") == [2]
-    assert notes[0] == ("battle.csv: attacker_casualties rises on day 3 above the days after "
-                        "it (6200, then 5300 on day 4; its neighbours suggest about 5200); a "
-                        "cumulative count cannot fall: dropped")
+    assert notes == ["battle.csv: attacker_casualties rises on day 3 above the days after it "
+                     "(6200, then 5300 on day 4; its neighbours suggest about 5200); a "
+                     "cumulative count cannot fall: dropped",
+                     "battle.csv: attacker_casualties is 5000 on the first day (day 1): the "
+                     "record starts mid-battle; the law fits take the casualties before it "
+                     "as an offset"]
 
 
 def test_one_day_typos_in_a_noisy_cumulative_count_go_alone():
@@ -218,6 +221,17 @@ def test_clean_records_lose_almost_nothing():
     exact = {kind: n for kind, n in dropped.items() if kind[0] == 0}
     assert set(exact.values()) == {0}, exact
     assert max(dropped.values()) <= 200 * 60 / 1000, dropped
+
+
+def test_a_record_that_starts_mid_battle_is_reported_and_kept():
+    casualties = 12_000 + 100 * np.arange(20.0)
+    record, notes = _read(_csv({"attacker_casualties": casualties}, first_day=5))
+    assert record.observed["attacker_casualties"][0] == 12_000
+    assert notes == ["battle.csv: attacker_casualties is 12000 on the first day (day 5): the "
+                     "record starts mid-battle; the law fits take the casualties before it as "
+                     "an offset"]
+    _, notes = _read(_csv({"attacker_casualties": 100 * np.arange(20.0)}, first_day=5))
+    assert notes == []
 
 
 def test_a_one_day_spike_in_cumulative_reinforcements_is_not_an_arrival():
