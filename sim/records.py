@@ -349,10 +349,9 @@ def _contradiction(days: np.ndarray, values: np.ndarray,
     sides = [(values - suggested, slope, leverage),
              *(_one_sided(days, values, before, lowest) for before in (True, False)),
              _near_the_ends(days, values, slope, day_spread, lowest)]
-    scaled = sides[0][0] / np.sqrt(1 + leverage)
+    # Inside a flat stretch: equal to both neighbours (the ends never are: never empty).
     flat = np.r_[False, (values[1:-1] == values[:-2]) & (values[1:-1] == values[2:]), False]
-    if not flat.all():
-        scaled = scaled[~flat]
+    scaled = (sides[0][0] / np.sqrt(1 + leverage))[~flat]
     spread = 1.4826 * float(np.median(np.abs(scaled - np.median(scaled))))
     threshold = OUTLIER_SDS * max(spread, MIN_SPREAD_PERSONS)
     steepest = np.max([np.where(np.isfinite(residual), np.abs(side_slope), 0.0)
