@@ -484,8 +484,9 @@ def _drop_outliers(values: np.ndarray, column: str, name: str, first: int,
 
 
 def _shown(value: float) -> str:
-    """A recorded value as written: 530320, 1480.5 (never 5.3e+05)."""
-    value = float(value)
+    """A recorded value as written: 530320, 1480.5 (never 5.3e+05, nor the last bits of
+    a strength put back together from its arrivals)."""
+    value = round(float(value), 6)
     return str(int(value)) if value.is_integer() else repr(value)
 
 
