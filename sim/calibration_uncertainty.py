@@ -30,6 +30,7 @@ from scipy import stats
 
 from sim.fields import numeric_key
 from sim.lawfit import Record, fit_metrics
+from sim.replicates import run_band
 
 if TYPE_CHECKING:
     from sim.calibration import FitKey, _Calibration
@@ -41,7 +42,8 @@ DERIVATIVE_STEP = 0.03
 @dataclass
 class ModelFit:
     """Fitted keys with standard errors and 95% intervals, the fit to each observed
-    series, and the replicate mean (and 5-95% band of single runs) at the estimate.
+    series, and the replicate mean (and the band of single runs,
+    :func:`sim.replicates.run_band`) at the estimate.
     ``runs_further`` is the share of runs at the estimate that are further from the mean
     (weighted squared distance, ``objective`` for the record) than the record: near 0,
     the model does not follow the record as it follows its own runs."""
@@ -196,8 +198,7 @@ def summarise_fit(problem: _Calibration, u: np.ndarray, name: str, record: Recor
     fitted, band, metrics = {}, {}, {}
     for s, series in enumerate(problem.evaluator.series):
         fitted[series] = mean[s]
-        band[series] = (np.percentile(at_estimate[:, s], 5, axis=0),
-                        np.percentile(at_estimate[:, s], 95, axis=0))
+        band[series] = run_band(at_estimate[:, s])
         metrics[series] = fit_metrics(problem.observed[s][mask[s]], mean[s][mask[s]])
     # Is the record like a run of the model? Each run's weighted distance from the mean
     # of the others (scaled to a mean of R) against the record's distance from the mean.

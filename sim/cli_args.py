@@ -15,7 +15,7 @@ from sim.sides import SIDES
 DEFAULT_SCENARIO = "human_wave_foreign_contingent"
 DEMO_SCENARIO = "recruit_pool_exhaustion"  # sim.classroom.DEMO_SCENARIO, without Solara
 # Law names of `attrition calibrate` ("log" is short for the logarithmic law).
-LAW_CHOICES = ("square", "linear", "mixed", "log", "power")
+LAW_CHOICES = ("square", "linear", "mixed", "log", "power", "helmbold", "fatigue", "phases")
 
 
 #: Seeds are stored as 64-bit integers (summary.json, Parquet).
@@ -199,22 +199,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sweep output folders")
     calibrate = commands.add_parser(
         "calibrate", help="fit Lanchester laws or scenario keys to a battle record",
-        description="Fit Lanchester laws to a CSV of daily observations by least squares "
-                    "and compare them by AIC, or, with --scenario and --fit, fit scenario "
+        description="Fit Lanchester laws to a CSV of daily observations by maximum "
+                    "likelihood with errors that run in streaks (AR(1)), say which laws the "
+                    "record supports (BIC: a gap under 2 is a tie) and which parameters it "
+                    "cannot identify, or, with --scenario and --fit, fit scenario "
                     "keys so that the model's replicate mean matches the record (simulated "
                     "moments with common random numbers). The CSV has a 'day' column and "
                     "any of attacker_strength, defender_strength, attacker_casualties, "
                     "defender_casualties (cumulative), attacker_reinforcements, "
                     "defender_reinforcements (cumulative arrivals), in persons. Missing "
-                    "days, falling cumulative counts and outliers are reported and left "
-                    "out. Estimates come with 95% intervals; the folder gets "
+                    "days, one-day spikes and dips and outliers are reported and left "
+                    "out; a casualty count that does not start at 0 began before the "
+                    "record and the law fits take an offset. Estimates come with 95% "
+                    "intervals; the folder gets "
                     "estimates.json and plots of observed against fitted, with residuals "
                     "(fit.png for laws, model_fit.png for the model).")
     calibrate.add_argument("data", type=Path, metavar="DATA.csv", help="the battle record")
     calibrate.add_argument("--law", choices=(*LAW_CHOICES, "all"), default=None,
-                           help="law to fit (default: all, compared by AIC, unless "
+                           help="law to fit (default: all, compared by BIC, unless "
                                 "--scenario is given); the power law has a side lose "
-                                "coefficient x enemy^p x own^q a day")
+                                "coefficient x enemy^p x own^q a day, Helmbold's "
+                                "own^(1-W) x enemy^W; fatigue is the square law with "
+                                "effectiveness decaying with time in action; phases the "
+                                "square law whose coefficients switch on a fitted day")
     calibrate.add_argument("--reinforcements", type=Path, default=None, metavar="FILE",
                            help="reinforcement schedule for the law fits, a CSV with day, "
                                 "side (attacker or defender) and persons arriving that day")

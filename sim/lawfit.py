@@ -310,6 +310,8 @@ class LawFit:
     identification: dict[str, str] = field(default_factory=dict)
     predicted: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Each series' innovation spread (persons): the errors' day-to-day new part.
+    innovation_spread: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: estimates with intervals, labels and verdicts, metrics, AIC, BIC."""
@@ -635,10 +637,10 @@ def fit_metrics(observed: np.ndarray, fitted: np.ndarray) -> dict[str, float]:
 
 #: The longest record a law is fitted to (days).
 MAX_FIT_DAYS = 3650
-#: Break days tried by the phases law on a record of D days: every day from
-#: PHASE_MARGIN to D - PHASE_MARGIN, or this many spread evenly and then every day
-#: around the best.
-PHASE_MARGIN, PHASE_GRID = 3, 40
+#: Break days tried by the phases law on a record of D days: from PHASE_MARGIN to
+#: D - PHASE_MARGIN, this many spread evenly, then every day outwards from the best until
+#: the fit is worse by the 95% point.
+PHASE_MARGIN, PHASE_GRID = 3, 12
 
 
 def _optimum(problem: _Problem) -> tuple[np.ndarray, float, Any]:
@@ -691,14 +693,25 @@ def _search_break(problem: _Problem) -> tuple[np.ndarray, float, Any, tuple[int,
 
     for day in coarse:
         fit_at(day)
-    best = min(results, key=lambda d: results[d][1])
-    spacing = coarse[1] - coarse[0] if len(coarse) > 1 else 1
-    for day in range(max(candidates[0], best - spacing),
-                     min(candidates[-1], best + spacing) + 1):
-        fit_at(day)
-    best = min(results, key=lambda d: results[d][1])
-    theta, ssr, found = results[best]
     cutoff = profile_cutoff(problem.n, len(problem.names) + 1)
+    # Every day around the best of the coarse grid, outwards until the statistic passes
+    # the 95% point on both sides (a better day found on the way becomes the best).
+    best = min(results, key=lambda d: results[d][1])
+    while True:
+        for direction in (-1, 1):
+            previous[0] = results[best][0]
+            day = best
+            while candidates[0] <= day + direction <= candidates[-1]:
+                day += direction
+                fit_at(day)
+                if problem.n * math.log(max(results[day][1], 1e-300)
+                                        / results[best][1]) > cutoff:
+                    break
+        new_best = min(results, key=lambda d: results[d][1])
+        if new_best == best:
+            break
+        best = new_best
+    theta, ssr, found = results[best]
     inside = [d for d, (_, day_ssr, _) in results.items()
               if problem.n * math.log(max(day_ssr, 1e-300) / ssr) <= cutoff]
     problem.break_day = best
@@ -778,13 +791,17 @@ def fit_law(record: Record, law: str) -> LawFit:
     predicted = problem.predictions(path, estimates)
     metrics = {name: fit_metrics(values[mask], predicted[name][mask])
                for name, values, mask in problem.series}
+    innovation_spread = {}
+    for name, residual in problem.scaled_residuals(estimates).items():
+        white, _ = problem.whiten(name, residual, estimates.get(f"{name}_autocorrelation", 0.0))
+        innovation_spread[name] = float(np.sqrt(np.mean(white**2))) * problem.scale[name]
     k = m + len(problem.series)
     return LawFit(law=law, estimates={k_: v for k_, v in estimates.items()},
                   intervals=intervals, metrics=metrics,
                   aic=float(deviance + 2 * k), bic=float(deviance + math.log(n) * k),
                   n=n, fitted=path, identification=identification,
                   predicted={name: predicted[name] for name, _, _ in problem.series},
-                  notes=notes)
+                  notes=notes, innovation_spread=innovation_spread)
 
 
 def _deviance(problem: _Problem, theta: np.ndarray) -> float:
@@ -949,3 +966,107 @@ def verdict(fits: list[LawFit]) -> str:
     if unknown:
         text += f". Not identified from this record: {', '.join(unknown)}"
     return text + "."
+
+
+class LawModel:
+    """A law as a candidate model for Bayesian calibration (:func:`sim.bayes.abc_laws`,
+    exact ABC): ``simulate`` gives the law's predictions of the observed series, on the
+    observed days, whitened and scaled by a noise model shared by every candidate law,
+    so that ``observed - simulate(parameters)`` is standard normal under it and the
+    laws' posterior probabilities compare on one likelihood.
+
+    The noise model (each series' AR(1) correlation, bias-corrected, and innovation
+    spread) is that of the law the record supports best by BIC (``noise``, a
+    :class:`LawFit` of a law among the candidates, fitted first): a plug-in estimate.
+    The priors, per parameter: each side's losses a day at the start log-uniform from
+    1/10,000 to a half of its reference strength (as the fits' start grid), initial
+    strengths log-uniform within a factor of 2 of the first observed, casualties before
+    the record uniform from 0 to twice the first observed, the exponents, Helmbold's W
+    and fatigue over their ranges, the break day over the days a break can fall on.
+    Plain data: it pickles to process and Dask workers."""
+
+    def __init__(self, record: Record, law: str, noise: LawFit):
+        problem = _Problem(record, law)
+        self.name, self.law, self.record = law, law, record
+        self.series_names = [name for name, _, _ in problem.series]
+        self.reference = problem.reference
+        self.observed_days = {name: np.flatnonzero(mask) for name, _, mask in problem.series}
+        self.gaps = dict(problem.gaps)
+        # Each series' (AR(1) correlation, innovations' spread in persons).
+        self.noise = {name: (float(noise.estimates.get(f"{name}_autocorrelation", 0.0)),
+                             max(noise.innovation_spread[name], 1e-9))
+                      for name in self.series_names}
+        observed = dict((name, values) for name, values, _ in problem.series)
+        self.observed = self._whitened({name: observed[name] for name in self.series_names})
+        first = {name: float(values[np.isfinite(values)][0]) for name, values in
+                 observed.items()}
+        priors: dict[str, tuple[float, float]] = {}
+        for side, reference in zip(SIDES, self.reference, strict=True):
+            priors[f"{side}_losses_per_day"] = (reference * 1e-4, reference * 0.5)
+        if law == "phases":
+            for side, reference in zip(SIDES, self.reference, strict=True):
+                priors[f"{side}_losses_per_day_after"] = (reference * 1e-4, reference * 0.5)
+            priors["break_day"] = (float(PHASE_MARGIN), float(record.days - PHASE_MARGIN))
+        for parameter in problem.params:
+            if parameter.name in ("p", "q", "w", "fatigue_per_day"):
+                priors[parameter.name] = (parameter.low, parameter.high)
+        for side in problem.free_initial:
+            start = max(1.0, first[f"{side}_strength"])
+            priors[f"{side}_initial"] = (start / 2, start * 2)
+        for name in problem.offsets:
+            priors[f"{name}_before_record"] = (0.0, 2 * first[name] + 1.0)
+        self.priors = priors
+
+    def _whitened(self, series: dict[str, np.ndarray]) -> np.ndarray:
+        parts = []
+        for name in self.series_names:
+            rho, spread = self.noise[name]
+            values = np.asarray(series[name], dtype=float)[self.observed_days[name]]
+            white = values if rho == 0.0 else _whiten(values, self.gaps[name], rho)[0]
+            parts.append(white / spread)
+        return np.concatenate(parts)
+
+    def series(self, parameters: dict[str, float]) -> dict[str, np.ndarray]:
+        """The law's prediction of each observed series on every day (persons)."""
+        values = dict(parameters)
+        s_a, s_b = self.reference
+        (pa, qa), (pb, qb) = exponents(self.law, values.get("p", 1.0), values.get("q", 0.0),
+                                       values.get("w", 1.0))
+        suffixes = ("", "_after") if self.law == "phases" else ("",)
+        for suffix in suffixes:
+            values[f"beta{suffix}"] = values[f"attacker_losses_per_day{suffix}"] / (
+                s_a**pa * s_b**qa)
+            values[f"alpha{suffix}"] = values[f"defender_losses_per_day{suffix}"] / (
+                s_b**pb * s_a**qb)
+        a0 = values.get("attacker_initial", self.record.initial.get("attacker"))
+        b0 = values.get("defender_initial", self.record.initial.get("defender"))
+        path = trajectory(self.law, values["alpha"], values["beta"], a0, b0,
+                          self.record.days, self.record.reinforcements,
+                          p=values.get("p", 1.0), q=values.get("q", 0.0),
+                          w=values.get("w", 1.0),
+                          fatigue_per_day=values.get("fatigue_per_day", 0.0),
+                          break_day=int(round(values.get("break_day", self.record.days + 1))),
+                          alpha_after=values.get("alpha_after"),
+                          beta_after=values.get("beta_after"))
+        cumulative = np.cumsum(self.record.reinforcements, axis=0)
+        out = {"attacker_strength": path[:, 0], "defender_strength": path[:, 1],
+               "attacker_casualties": path[0, 0] + cumulative[:, 0] - path[:, 0],
+               "defender_casualties": path[0, 1] + cumulative[:, 1] - path[:, 1]}
+        for name in self.series_names:
+            out[name] = out[name] + values.get(f"{name}_before_record", 0.0)
+        return {name: out[name] for name in self.series_names}
+
+    def simulate(self, parameters: dict[str, float], seed: int = 0) -> np.ndarray:
+        """The whitened, scaled prediction (``seed`` unused: the law is deterministic)."""
+        return self._whitened(self.series(parameters))
+
+    def noisy_series(self, parameters: dict[str, float], rng: np.random.Generator
+                     ) -> dict[str, np.ndarray]:
+        """A record the law and the noise model could have made: the prediction plus
+        AR(1) errors (a posterior predictive draw)."""
+        out = {}
+        for name, values in self.series(parameters).items():
+            rho, spread = self.noise[name]
+            out[name] = values + ar1_noise(len(values) - 1, spread / math.sqrt(1 - rho**2),
+                                           rho, rng)
+        return out

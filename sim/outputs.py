@@ -216,40 +216,51 @@ def _metric_lines(metrics: dict[str, dict[str, float]]) -> list[str]:
 
 def format_model_fit(fit) -> str:
     """The model calibration (:class:`sim.calibration.ModelFit`): each key's estimate,
-    standard error, 95% interval and search range, and the replicate mean's fit to each
-    observed series."""
+    standard error, 95% interval and search range, the replicate mean's fit to each
+    observed series, and whether the record looks like one of the model's runs."""
     lines = [f"model {fit.scenario}: {fit.evaluations} evaluations x {fit.replicates} "
              f"replicates = {fit.runs} runs (common random numbers)"]
     for key, value in fit.estimates.items():
         low, high = fit.intervals[key]
         se = fit.standard_errors[key]
         spread = (f" (standard error {se:.3g}) [{low:.4g}, {high:.4g}]"
-                  if math.isfinite(se) else " (not identified)")
+                  if math.isfinite(se) else " (not identified from this record)")
         lines.append(f"    {key}  {value:.4g}{spread}, searched {fit.bounds[key][0]:.4g} to "
                      f"{fit.bounds[key][1]:.4g}")
     lines += _metric_lines(fit.metrics)
-    lines.append(f"    {fit.runs_further:.0%} of the runs at the estimate are further from "
-                 f"the model's mean than the record")
+    further = round(fit.runs_further * fit.replicates)
+    answer = "yes" if further else ("no: the model does not follow this record as closely "
+                                    "as it follows its own runs")
+    lines.append(f"    is the record like one of the model's runs? {further} of the "
+                 f"{fit.replicates} runs at the estimate are further from the model's mean "
+                 f"than the record is ({answer})")
     return "\n".join(lines)
 
 
-def format_fits(fits: list) -> str:
-    """The comparison of law fits (:class:`sim.lawfit.LawFit`): a row per law, best
-    (lowest AIC) first, with each parameter's estimate and 95% interval, and the fit to
-    each observed series."""
+def format_fits(fits: list, verdict_line: str | None = None) -> str:
+    """The comparison of law fits (:class:`sim.lawfit.LawFit`): the verdict, then a
+    block per law, best (lowest BIC) first, with each parameter's estimate, 95% interval,
+    meaning (whose it is) and, where the record cannot tell it, a word saying so; the
+    fit to each observed series; the law's notes."""
+    from sim.lawfit import LABELS, verdict
+
     def number(value: float) -> str:
         return "n/a" if value != value else f"{value:.4g}"
 
-    best = fits[0].aic
-    lines = []
+    best = fits[0].bic
+    lines = [verdict_line or verdict(fits), ""]
     for fit in fits:
-        lines.append(f"{fit.law}: AIC {fit.aic:.1f} (+{fit.aic - best:.1f}), BIC {fit.bic:.1f}, "
+        lines.append(f"{fit.law}: BIC {fit.bic:.1f} (+{fit.bic - best:.1f}), AIC {fit.aic:.1f}, "
                      f"{fit.n} observations")
         for name, value in fit.estimates.items():
-            low, high = fit.intervals[name]
+            low, high = fit.intervals.get(name, (float("nan"), float("nan")))
             interval = "" if low != low else f" [{number(low)}, {number(high)}]"
-            lines.append(f"    {name:<26} {number(value)}{interval}")
+            said = fit.identification.get(name, "identified")
+            word = "" if said == "identified" else f"; {said}"
+            lines.append(f"    {name:<34} {number(value)}{interval}  "
+                         f"({LABELS.get(name, name)}{word})")
         lines += _metric_lines(fit.metrics)
+        lines += [f"    note: {note}" for note in fit.notes]
     return "\n".join(lines)
 
 

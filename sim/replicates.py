@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from typing import Any
 
+import numpy as np
 from scipy import stats
 
 from sim import RunResult, Scenario, run
@@ -66,3 +67,33 @@ def mean_interval(values: list[float], confidence: float = 0.95) -> dict[str, An
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half, "sd": sd, "n": n}
+
+
+#: Fewer runs than this make no 5-95% band: the band is their range, and says so (with
+#: 5 runs, the 5% and 95% points are the lowest and highest run anyway).
+BAND_MIN_RUNS = 20
+
+
+def run_band(runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The band of ``runs`` (runs along the first axis): their 5% and 95% points from
+    :data:`BAND_MIN_RUNS` runs on, their lowest and highest below.
+
+    >>> low, high = run_band(np.array([[1.0], [5.0], [3.0]]))
+    >>> float(low[0]), float(high[0])
+    (1.0, 5.0)
+    """
+    runs = np.asarray(runs, dtype=float)
+    if len(runs) >= BAND_MIN_RUNS:
+        return np.percentile(runs, 5, axis=0), np.percentile(runs, 95, axis=0)
+    return runs.min(axis=0), runs.max(axis=0)
+
+
+def band_label(runs: int, what: str) -> str:
+    """The legend of a :func:`run_band` of ``runs`` runs.
+
+    >>> band_label(100, "single runs"), band_label(5, "single runs")
+    ('single runs, 5-95% of 100 runs', 'single runs, range of 5 runs')
+    """
+    if runs >= BAND_MIN_RUNS:
+        return f"{what}, 5-95% of {runs} runs"
+    return f"{what}, range of {runs} runs"
