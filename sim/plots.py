@@ -195,3 +195,150 @@ def plot_model_fit(record, fit, path: str | Path, title: str = "") -> Path:
         bottom.plot(days, observed - fit.fitted[name], "o", markersize=3, color="C0")
         bottom.set(xlabel="day", ylabel="residual (persons)")
     return _finish(fig, path, f"{title}: {fit.scenario} with {label}" if title else label)
+
+
+def _posterior_view(values: np.ndarray, weights: np.ndarray, prior: tuple[float, float],
+                    truth: float | None) -> tuple[float, float, bool]:
+    """The x range of a marginal: the prior's range, or, when the posterior (0.5% to 99.5%
+    points, and the truth) fills less than half of it, that span and half as much again
+    on each side (on the log scale for a log-uniform prior); and whether it is zoomed."""
+    from sim.bayes import weighted_quantile
+
+    low, high = prior
+    to, back = (np.log, np.exp) if low > 0 else ((lambda x: x), (lambda x: x))
+    ends = [weighted_quantile(values, weights, 0.005), weighted_quantile(values, weights,
+                                                                         0.995)]
+    if truth is not None and low <= truth <= high:
+        ends += [truth]
+    inner, outer = to(min(ends)), to(max(ends))
+    if outer - inner >= 0.5 * (to(high) - to(low)):
+        return low, high, False
+    pad = max(0.5 * (outer - inner), 0.01 * (to(high) - to(low)))
+    return float(back(max(to(low), inner - pad))), float(back(min(to(high), outer + pad))), True
+
+
+def plot_posterior(posterior, path: str | Path, truth: dict[str, float] | None = None,
+                   title: str = "") -> Path:
+    """Marginal posteriors of an ABC calibration (:class:`sim.bayes.Posterior`): a panel
+    per model (of positive probability) and parameter, with the particles' weight per bin
+    (bars), a weighted kernel density (line, on the log scale for a log-uniform prior),
+    the median and the 95% credible interval (shaded), and ``truth`` (parameter -> value)
+    where given. The axis spans the prior, or zooms in on a posterior far narrower than
+    the prior (the label says which). Below: the models' probabilities and the verdict
+    on convergence."""
+    from matplotlib import ticker
+    from scipy.stats import gaussian_kde
+
+    truth = truth or {}
+    models = [m for m in posterior.models.values() if len(m.weights)]
+    columns = max(len(m.parameters) for m in models)
+    fig, axes = plt.subplots(len(models), columns, figsize=(4.6 * columns,
+                                                             3.4 * len(models) + 1.0),
+                             squeeze=False)
+    for row, model in enumerate(models):
+        for col in range(columns):
+            ax = axes[row, col]
+            if col >= len(model.parameters):
+                ax.axis("off")
+                continue
+            name = model.parameters[col]
+            low, high = model.priors[name]
+            values, weights = model.particles[:, col], model.weights
+            logged = low > 0
+            left, right, zoomed = _posterior_view(values, weights, (low, high),
+                                                  truth.get(name))
+            scale = np.log if logged else (lambda x: x)
+            bins = np.geomspace(left, right, 31) if logged else np.linspace(left, right, 31)
+            ax.hist(values, bins=bins, weights=weights, color="C0", alpha=0.45,
+                    label=f"{len(weights)} particles (ESS {model.ess:.0f})")
+            if np.ptp(scale(values)) > 0:
+                grid = np.linspace(scale(left), scale(right), 300)
+                density = gaussian_kde(scale(values), weights=weights)(grid)
+                ax.plot(np.exp(grid) if logged else grid,
+                        density * (scale(right) - scale(left)) / 30, color="C0",
+                        label="weighted kernel density")
+            summary = model.summary[name]
+            ax.axvspan(summary["ci95_low"], summary["ci95_high"], color="C1", alpha=0.15,
+                       zorder=0, label=f"95% credible interval {summary['ci95_low']:.3g} "
+                                       f"to {summary['ci95_high']:.3g}")
+            ax.axvline(summary["median"], color="C1", label=f"median {summary['median']:.3g}")
+            if name in truth:
+                ax.axvline(truth[name], color="k", linestyle="--",
+                           label=f"truth {truth[name]:.3g}")
+            if logged:
+                ax.set_xscale("log")
+                ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+            ax.set_xlim(left, right)
+            ax.set_ylim(0, 1.8 * ax.get_ylim()[1])  # room for the legend above the bars
+            axis = (f"zoomed in; the prior spans {low:g} to {high:g}" if zoomed
+                    else "the prior's range") + (", log scale" if logged else "")
+            ax.set_xlabel(f"{plain(name)}\n(axis: {axis})", fontsize="small")
+            ax.set_ylabel("posterior weight per bin")
+            heading = plain(model.name)
+            if len(posterior.models) > 1:
+                heading += f" (probability {model.probability:.2f})"
+            ax.set_title(heading, fontsize="medium")
+            ax.legend(fontsize="x-small", loc="upper center")
+    footer = [posterior.verdict]
+    if len(posterior.models) > 1:
+        footer.insert(0, "posterior model probabilities: " + ", ".join(
+            f"{m.name} {m.probability:.3f}" for m in posterior.models.values()))
+    fig.text(0.5, 0.01, "\n".join(plain(line) for line in footer), ha="center",
+             va="bottom", fontsize="small", wrap=True)
+    if title:
+        fig.suptitle(plain(title))
+    fig.tight_layout(rect=(0, 0.04 + 0.035 * len(footer), 1, 1))
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_posterior_predictive(record, posterior, path: str | Path, title: str = "") -> Path:
+    """The record's observed series (points) over the posterior predictive of the most
+    probable model of an ABC calibration: the mean and the 5-95% band of its runs at
+    posterior draws (their range for fewer than 20 runs: :func:`sim.replicates.run_band`),
+    labelled with the number of runs; a column per observed series (one panel of the
+    summary's elements when the summary is not a set of daily series)."""
+    from sim.replicates import band_label, run_band
+
+    model = posterior.best
+    if model.predictive is None or not len(model.predictive):
+        raise ValueError("the posterior has no posterior predictive runs; allowed: "
+                         "predictive_runs of 1 or more")
+    runs = model.predictive
+    observed = posterior.observed
+    if posterior.series is not None:
+        names, rows, x = posterior.series, range(len(posterior.series)), np.arange(
+            observed.shape[-1])
+        xlabel, ylabel = "day", "persons"
+        if record is not None and len(x) == record.days + 1:
+            x, xlabel = np.arange(record.days + 1), "day of the record"
+    else:
+        names, rows = ["observed summary"], [None]
+        x, xlabel, ylabel = np.arange(observed.size), "summary element", "value"
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
+    for k, (name, row) in enumerate(zip(names, rows, strict=True)):
+        ax = axes[0, k]
+        values = runs[:, row] if row is not None else runs.reshape(len(runs), -1)
+        points = observed[row] if row is not None else observed.reshape(-1)
+        low, high = run_band(values)
+        ax.fill_between(x, low, high, color="C0", alpha=0.25,
+                        label=band_label(len(runs), "posterior predictive"))
+        ax.plot(x, values.mean(axis=0), color="C0", linewidth=2,
+                label=f"posterior predictive mean of {len(runs)} runs")
+        ax.plot(x, points, "o", color="0.2", markersize=4, label="observed")
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=plain(name.replace("_", " ")))
+        ax.legend(fontsize="small")
+    lines = [f"{title}: " if title else ""]
+    lines[0] += f"{posterior.scenario or model.name}, posterior median (95% credible interval)"
+    lines += [f"{k} = {v['median']:.3g} ({v['ci95_low']:.3g} to {v['ci95_high']:.3g})"
+              for k, v in model.summary.items()]
+    fig.suptitle("\n".join(plain(line) for line in lines), fontsize="medium")
+    fig.tight_layout()  # makes room for the title's lines
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
