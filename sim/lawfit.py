@@ -641,6 +641,8 @@ MAX_FIT_DAYS = 3650
 #: D - PHASE_MARGIN, this many spread evenly, then every day outwards from the best until
 #: the fit is worse by the 95% point.
 PHASE_MARGIN, PHASE_GRID = 3, 12
+#: Plausible break days (besides the best) whose profiles widen the phases law's intervals.
+PHASE_PROFILE_DAYS = 6
 
 
 def _optimum(problem: _Problem) -> tuple[np.ndarray, float, Any]:
@@ -659,25 +661,32 @@ def _optimum(problem: _Problem) -> tuple[np.ndarray, float, Any]:
     return theta, ssr, found
 
 
-def _search_break(problem: _Problem) -> tuple[np.ndarray, float, Any, tuple[int, int],
-                                              tuple[int, int]]:
+def _search_break(problem: _Problem, starts: dict[int, np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, float, Any, tuple[int, int], tuple[int, int],
+                             dict[int, np.ndarray]]:
     """The phases law: the best break day by a search over days, and its 95% interval as
     the days whose profile statistic stays under the 95% point. The series' weights are
     the square law's (its fit also starts each day's), so that every day's fit is on
     one scale; each day is fitted from that start and from the previous day's solution,
-    the better kept. Returns the fit, the interval and the days searched."""
+    the better kept. ``starts``: the days of an earlier search and their fits, each
+    refitted from its own (the search again with the correlations held). Returns the
+    fit, the interval, the days searched, and the fit on each day fitted."""
     days = problem.record.days
     if days < 2 * PHASE_MARGIN + 1:
         raise ValueError(f"{days + 1} days cannot place a break with {PHASE_MARGIN} days "
                          f"either side; allowed: a record of {2 * PHASE_MARGIN + 2} days "
                          f"or more for the phases law")
-    square = _Problem(problem.record, "square")
-    square_theta, _, _ = _optimum(square)
-    problem.scale = dict(square.scale)
-    start = np.concatenate([square_theta[:2], square_theta[:2], square_theta[2:]])
     candidates = list(range(PHASE_MARGIN, days - PHASE_MARGIN + 1))
     coarse = candidates
-    if len(candidates) > PHASE_GRID:
+    if starts:
+        coarse = sorted(starts)
+        start = starts[coarse[0]]
+    else:
+        square = _Problem(problem.record, "square")
+        square_theta, _, _ = _optimum(square)
+        problem.scale = dict(square.scale)
+        start = np.concatenate([square_theta[:2], square_theta[:2], square_theta[2:]])
+    if len(coarse) > PHASE_GRID and not starts:
         coarse = sorted(set(np.linspace(candidates[0], candidates[-1], PHASE_GRID)
                             .round().astype(int).tolist()))
     results: dict[int, tuple[np.ndarray, float, Any]] = {}
@@ -687,7 +696,8 @@ def _search_break(problem: _Problem) -> tuple[np.ndarray, float, Any, tuple[int,
         if day in results:
             return
         problem.break_day = day
-        tries = [problem.fit(theta) for theta in (start, previous[0])]
+        own = starts.get(day, start) if starts else start
+        tries = [problem.fit(theta) for theta in (own, previous[0])]
         results[day] = min(tries, key=lambda t: t[1])
         previous[0] = results[day][0]
 
@@ -715,7 +725,18 @@ def _search_break(problem: _Problem) -> tuple[np.ndarray, float, Any, tuple[int,
     inside = [d for d, (_, day_ssr, _) in results.items()
               if problem.n * math.log(max(day_ssr, 1e-300) / ssr) <= cutoff]
     problem.break_day = best
-    return theta, ssr, found, (min(inside), max(inside)), (candidates[0], candidates[-1])
+    return (theta, ssr, found, (min(inside), max(inside)), (candidates[0], candidates[-1]),
+            {d: results[d][0] for d in results})
+
+
+def _residuals_on(problem: _Problem, theta: np.ndarray, day: int) -> np.ndarray:
+    """The residuals at ``theta`` with the break on ``day``."""
+    keep = problem.break_day
+    problem.break_day = day
+    try:
+        return problem.residuals(theta)
+    finally:
+        problem.break_day = keep
 
 
 def fit_law(record: Record, law: str) -> LawFit:
@@ -746,19 +767,35 @@ def fit_law(record: Record, law: str) -> LawFit:
     break_interval = None
     notes: list[str] = []
     if law == "phases":
-        theta, ssr, found, break_interval, searched = _search_break(problem)
+        theta, ssr, found, break_interval, searched, by_day = _search_break(problem)
     else:
         theta, ssr, found = _optimum(problem)
     deviance = _deviance(problem, theta)
     se = _standard_errors(problem, theta, ssr, found)
     # The intervals: with each series' correlation held at its bias-corrected value.
     problem.held = _corrected_autocorrelations(problem, theta)
-    if problem.held:
+    if problem.held and law == "phases":
+        # The break day's search again, with the correlations held: they widen it.
+        theta, ssr, found, break_interval, searched, by_day = _search_break(problem, by_day)
+    elif problem.held:
         theta, ssr, found = problem.fit(theta)
     cutoff = profile_cutoff(n, m)
+    # The phases law: a parameter's profile is over the break days too. Days outside the
+    # break day's interval cannot reach the 95% point; each inside (at most
+    # PHASE_PROFILE_DAYS of them, evenly) adds its own profile, the union is the interval.
+    others: list[tuple[int, np.ndarray]] = []
+    if law == "phases":
+        best_day = problem.break_day
+        days = [d for d in sorted(by_day) if d != best_day
+                and n * math.log(max(float(np.sum(_residuals_on(problem, by_day[d], d)**2)),
+                                     1e-300) / ssr) < cutoff]
+        if len(days) > PHASE_PROFILE_DAYS:
+            days = [days[round(i)] for i in np.linspace(0, len(days) - 1, PHASE_PROFILE_DAYS)]
+        others = [(day, by_day[day]) for day in days]
     for attempt in range(4):
         try:
-            profiles = _profiles(problem, theta, ssr, se, cutoff, restart=attempt < 3)
+            profiles = _profiles(problem, theta, ssr, se, cutoff, restart=attempt < 3,
+                                 others=others)
             break
         except _BetterOptimum as better:
             theta, ssr, found = problem.fit(better.theta)
@@ -851,10 +888,13 @@ def _corrected_autocorrelations(problem: _Problem, theta: np.ndarray) -> dict[in
 
 
 def _profiles(problem: _Problem, theta: np.ndarray, ssr: float, se: np.ndarray,
-              cutoff: float, restart: bool = True
+              cutoff: float, restart: bool = True,
+              others: list[tuple[int, np.ndarray]] = ()
               ) -> list[tuple[tuple[float, bool], tuple[float, bool]]]:
     """Each parameter's two profile ends (fitting scale) and whether each is a limit;
-    initial strengths and error correlations (nuisance) from the curvature."""
+    initial strengths and error correlations (nuisance) from the curvature. ``others``:
+    the phases law's other plausible break days and their fits, whose profiles (against
+    the best day's fit) widen the interval."""
     out = []
     for i, name in enumerate(problem.names):
         if name.endswith(("_initial", "_autocorrelation")):
@@ -865,6 +905,14 @@ def _profiles(problem: _Problem, theta: np.ndarray, ssr: float, se: np.ndarray,
             continue
         sides = [_profile_side(problem, theta, ssr, i, d, se[i], cutoff, restart)
                  for d in (-1.0, 1.0)]
+        best_day = problem.break_day
+        for day, day_theta in others:
+            problem.break_day = day
+            for k, d in enumerate((-1.0, 1.0)):
+                other = _profile_side(problem, day_theta, ssr, i, d, se[i], cutoff, False)
+                if (other.end - sides[k].end) * d > 0:
+                    sides[k] = other
+        problem.break_day = best_day
         out.append(tuple((s.end, s.at_limit) for s in sides))
     return out
 
