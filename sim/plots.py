@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.replicates import mean_interval  # noqa: E402
+from sim.replicates import band_label, mean_interval  # noqa: E402
 from sim.views import SIDE_COLOURS, draw_front, plain  # noqa: E402
 
 if TYPE_CHECKING:
@@ -151,18 +151,14 @@ def plot_law_fits(record, fits: list, path: str | Path, title: str = "") -> Path
     fig, axes = plt.subplots(2, len(series), figsize=(5.5 * len(series), 6.5), sharex=True,
                              squeeze=False, gridspec_kw={"height_ratios": (3, 1)})
     days = np.arange(record.days + 1)
-    cumulative = np.cumsum(record.reinforcements, axis=0)
     for k, name in enumerate(series):
         top, bottom = axes[0, k], axes[1, k]
         observed = record.observed[name]
         top.plot(days, observed, "o", color="0.3", markersize=3, label="observed")
         for rank, fit in enumerate(fits):
-            s = 0 if name.startswith("attacker") else 1
-            fitted = fit.fitted[:, s]
-            if name.endswith("_casualties"):
-                fitted = fit.fitted[0, s] + cumulative[:, s] - fitted
+            fitted = fit.predicted[name]
             top.plot(days, fitted, linewidth=2 if rank == 0 else 1,
-                     alpha=1 if rank == 0 else 0.6, label=f"{fit.law} (AIC {fit.aic:.1f})")
+                     alpha=1 if rank == 0 else 0.6, label=f"{fit.law} (BIC {fit.bic:.1f})")
             if rank == 0:
                 bottom.axhline(0, color="0.6", linewidth=0.8)
                 bottom.plot(days, observed - fitted, "o", markersize=3)
@@ -174,8 +170,8 @@ def plot_law_fits(record, fits: list, path: str | Path, title: str = "") -> Path
 
 def plot_model_fit(record, fit, path: str | Path, title: str = "") -> Path:
     """Observed series of a battle record (points) against the calibrated model's
-    replicate mean (line) and the 5-95% band of its single runs, with the residuals
-    (observed minus mean) below: one column per observed series."""
+    replicate mean (line) and the band of its single runs (:func:`sim.replicates.run_band`),
+    with the residuals (observed minus mean) below: one column per observed series."""
     series = list(fit.fitted)
     fig, axes = plt.subplots(2, len(series), figsize=(5.5 * len(series), 6.5), sharex=True,
                              squeeze=False, gridspec_kw={"height_ratios": (3, 1)})
@@ -186,7 +182,7 @@ def plot_model_fit(record, fit, path: str | Path, title: str = "") -> Path:
         observed = record.observed[name]
         low, high = fit.band[name]
         top.fill_between(days, low, high, color="C0", alpha=0.2,
-                         label=f"single runs, 5-95% of {fit.replicates}")
+                         label=band_label(fit.replicates, "single runs"))
         top.plot(days, fit.fitted[name], color="C0", linewidth=2, label="model mean")
         top.plot(days, observed, "o", color="0.3", markersize=3, label="observed")
         top.set(title=name.replace("_", " "), ylabel="persons")
