@@ -120,7 +120,7 @@ if _OMP_THREADS is None:
 
 from sim.calibration import FitKey, SeriesEvaluator, fit_key  # noqa: E402
 from sim.executors import executor_for  # noqa: E402
-from sim.lawfit import SERIES, Record  # noqa: E402
+from sim.lawfit import FIT_LAWS, SERIES, LawFit, LawModel, Record, compare_laws  # noqa: E402
 from sim.scenarios import ScenarioError, read, validate  # noqa: E402
 
 METHODS = ("distance", "exact")
@@ -945,5 +945,80 @@ def abc_model(record: Record, scenario: str | Path | dict[str, Any],
     return posterior
 
 
+# ---------------------------------------------------------------------------------------
+# Lanchester laws.
+
+
+def abc_laws(record: Record, laws: Sequence[str] = ("square", "linear", "logarithmic"),
+             fits: Sequence[LawFit] | None = None, population_size: int = 200,
+             max_generations: int = 10, max_runs: int = 200_000,
+             predictive_runs: int = 100, seed: int = 0, workers: int = 1,
+             scheduler: str | None = None,
+             progress: Callable[[int], None] | None = None) -> Posterior:
+    """The posterior of each law's parameters given ``record`` and the laws' posterior
+    probabilities (a uniform prior over ``laws``), by exact ABC (:class:`LawModel`).
+
+    The noise model is the one the least-squares fits give the law of lowest BIC
+    (``fits``, fitted here if not given): each series' AR(1) correlation and innovation
+    spread, shared by every law so that their probabilities compare on one likelihood.
+    Each law's priors span :data:`sim.lawfit.PRIOR_WIDTHS` of its least-squares 95%
+    intervals either side of its estimates (the whole range where the record cannot
+    identify a parameter): the posterior probabilities depend on those widths, as Bayes
+    factors depend on priors; a law with more parameters spreads its prior wider, which
+    is the Occam penalty.
+    The posterior predictive draws ``predictive_runs`` parameter sets of the most
+    probable law by weight and adds AR(1) errors of that noise model: what the record
+    could have been.
+
+        >>> from sim.lawfit import trajectory
+        >>> path = trajectory("square", 0.02, 0.03, 1000, 800, days=30)
+        >>> record = Record.from_trajectory(path, noise_sd=5.0, rng=np.random.default_rng(1))
+        >>> found = abc_laws(record, ("square", "linear"), population_size=100,
+        ...                  max_generations=6, predictive_runs=0, seed=2)
+        >>> found.best.name, found.models["square"].probability > 0.9
+        ('square', True)
+    """
+    if isinstance(laws, str) or not laws:
+        raise ValueError(f"laws {laws!r}; allowed: one or more of {', '.join(FIT_LAWS)}")
+    for law in laws:
+        if law not in FIT_LAWS:
+            raise ValueError(f"unknown law '{law}'; allowed: {', '.join(FIT_LAWS)}")
+    _check_settings("exact", population_size, max_generations, 0.0, max_runs,
+                    predictive_runs, seed, workers)
+    fits = list(fits) if fits is not None else compare_laws(record, tuple(laws))
+    fitted = {f.law: f for f in fits}
+    missing = [law for law in laws if law not in fitted]
+    if missing:
+        raise ValueError(f"no least-squares fit of the {missing[0]} law was given; allowed: "
+                         f"fits of every law asked for")
+    noise = min(fits, key=lambda f: f.bic)
+    models = [LawModel(record, law, noise, around=fitted[law]) for law in laws]
+    posterior = abc_smc(models, models[0].observed, method="exact",
+                        population_size=population_size, max_generations=max_generations,
+                        min_acceptance_rate=0.0, max_runs=max_runs, predictive_runs=0,
+                        seed=seed, workers=workers, scheduler=scheduler, progress=progress)
+    series = models[0].series_names
+    posterior.series = list(series)
+    posterior.observed = np.array([record.observed[name] for name in series], dtype=float)
+    posterior.notes.insert(0, f"noise model of the {noise.law} law's fit (lowest BIC), shared "
+                              f"by every law: " + ", ".join(
+                                  f"{name} AR(1) correlation {models[0].noise[name][0]:.2f}, "
+                                  f"innovations {models[0].noise[name][1]:.3g} persons"
+                                  for name in series))
+    if predictive_runs:
+        best = posterior.best
+        model = next(m for m in models if m.name == best.name)
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_PREDICTIVE,)))
+        draws = rng.choice(len(best.weights), size=predictive_runs, p=best.weights)
+        best.predictive = np.array([
+            [model.noisy_series(dict(zip(best.parameters, map(float, best.particles[d]),
+                                         strict=True)), rng)[name] for name in series]
+            for d in draws])
+        posterior.runs_by_purpose["posterior predictive"] = predictive_runs
+        posterior.runs += predictive_runs
+    return posterior
+
+
 __all__ = ["CandidateModel", "METHODS", "ModelPosterior", "Posterior", "ScenarioModel",
-           "SeededSampler", "abc_model", "abc_smc", "particle_state", "weighted_quantile"]
+           "SeededSampler", "abc_laws", "abc_model", "abc_smc", "particle_state",
+           "weighted_quantile"]

@@ -1016,6 +1016,10 @@ def verdict(fits: list[LawFit]) -> str:
     return text + "."
 
 
+#: A law's prior spans this many of its least-squares 95% intervals either side.
+PRIOR_WIDTHS = 5.0
+
+
 class LawModel:
     """A law as a candidate model for Bayesian calibration (:func:`sim.bayes.abc_laws`,
     exact ABC): ``simulate`` gives the law's predictions of the observed series, on the
@@ -1026,14 +1030,17 @@ class LawModel:
     The noise model (each series' AR(1) correlation, bias-corrected, and innovation
     spread) is that of the law the record supports best by BIC (``noise``, a
     :class:`LawFit` of a law among the candidates, fitted first): a plug-in estimate.
-    The priors, per parameter: each side's losses a day at the start log-uniform from
-    1/10,000 to a half of its reference strength (as the fits' start grid), initial
-    strengths log-uniform within a factor of 2 of the first observed, casualties before
-    the record uniform from 0 to twice the first observed, the exponents, Helmbold's W
-    and fatigue over their ranges, the break day over the days a break can fall on.
+    With ``around`` (the law's own least-squares fit) each identified parameter's prior
+    is cut to :data:`PRIOR_WIDTHS` of its 95% intervals either side of the estimate
+    (:meth:`_narrowed`). The widest priors, per parameter: each side's losses a day at
+    the start log-uniform from 1/10,000 to a half of its reference strength (as the
+    fits' start grid), initial strengths log-uniform within a factor of 2 of the first
+    observed, casualties before the record uniform from 0 to twice the first observed,
+    the exponents, Helmbold's W and fatigue over their ranges, the break day over the
+    days a break can fall on.
     Plain data: it pickles to process and Dask workers."""
 
-    def __init__(self, record: Record, law: str, noise: LawFit):
+    def __init__(self, record: Record, law: str, noise: LawFit, around: LawFit | None = None):
         problem = _Problem(record, law)
         self.name, self.law, self.record = law, law, record
         self.series_names = [name for name, _, _ in problem.series]
@@ -1063,7 +1070,39 @@ class LawModel:
             priors[f"{side}_initial"] = (start / 2, start * 2)
         for name in problem.offsets:
             priors[f"{name}_before_record"] = (0.0, 2 * first[name] + 1.0)
+        if around is not None:
+            priors = self._narrowed(priors, around)
         self.priors = priors
+
+    @staticmethod
+    def _narrowed(priors: dict[str, tuple[float, float]], fit: LawFit
+                  ) -> dict[str, tuple[float, float]]:
+        """The priors cut to :data:`PRIOR_WIDTHS` times the least-squares fit's 95%
+        interval either side of its estimate (on the log scale for a log-uniform prior),
+        where the record identifies the parameter: flat wherever the likelihood is not
+        negligible, and narrow enough for the temperatures to reach 1 in a few
+        generations. A parameter the record cannot identify keeps its whole range."""
+        out = {}
+        for name, (low, high) in priors.items():
+            interval = fit.intervals.get(name)
+            said = fit.identification.get(name, "")
+            if interval is None or said.startswith("not identified") or not all(
+                    math.isfinite(v) for v in interval):
+                out[name] = (low, high)
+                continue
+            logged = low > 0
+            scale = (math.log if logged else float)
+            centre = scale(fit.estimates[name])
+            if logged and interval[0] <= 0:
+                out[name] = (low, high)
+                continue
+            half = PRIOR_WIDTHS * max(abs(scale(interval[1]) - centre),
+                                      abs(centre - scale(interval[0])), 1e-9)
+            ends = (centre - half, centre + half)
+            if logged:
+                ends = (math.exp(ends[0]), math.exp(ends[1]))
+            out[name] = (max(low, ends[0]), min(high, ends[1]))
+        return out
 
     def _whitened(self, series: dict[str, np.ndarray]) -> np.ndarray:
         parts = []
