@@ -30,10 +30,12 @@ from sim.cli_args import DEFAULT_SCENARIO as DEFAULT_SCENARIO
 from sim.cli_args import LAW_CHOICES, build_parser
 from sim.model.memory import LIMIT_VARIABLE
 from sim.outputs import (
+    POSTERIOR_FILES,
     format_design,
     format_fits,
     format_metrics,
     format_model_fit,
+    format_posterior,
     format_table,
     run_summary,
     to_json,
@@ -195,13 +197,16 @@ def _calibrate(args: argparse.Namespace) -> int:
         scenarios.read(args.scenario)  # an unknown scenario is reported before any work
     out = args.out or fresh_folder(f"calibrate-{args.data.stem}")
     landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
+    _bayes_options(args)
     with publishing(out, landed=landed) as folder:
         try:
             fits = compare_laws(record, laws) if laws else []
         except ValueError as err:
             raise UsageError(f"{args.data}: {err}") from None
         model_fit = _fit_model(args, record, notes) if args.scenario is not None else None
-        estimates = write_estimates(folder, str(args.data), record, fits, model_fit, notes)
+        posterior = _posterior(args, record, laws, fits) if args.bayes else None
+        estimates = write_estimates(folder, str(args.data), record, fits, model_fit, notes,
+                                    posterior)
     out = landed[0] if landed else out
     if args.json:
         print(to_json(estimates))
@@ -209,11 +214,51 @@ def _calibrate(args: argparse.Namespace) -> int:
     for note in notes + (model_fit.notes if model_fit else []):
         print(f"note: {note}", file=sys.stderr)
     print("\n\n".join(([format_fits(fits)] if fits else [])
-                      + ([format_model_fit(model_fit)] if model_fit else [])))
+                      + ([format_model_fit(model_fit)] if model_fit else [])
+                      + ([format_posterior(posterior)] if posterior else [])))
     written = ", ".join(f for f in ("estimates.json", "fit.png" if fits else "",
-                                    "model_fit.png" if model_fit else "") if f)
+                                    "model_fit.png" if model_fit else "",
+                                    *(POSTERIOR_FILES if posterior else ())) if f)
     print(f"\nResults in {out}/ ({written})")
     return 0
+
+
+def _bayes_options(args: argparse.Namespace) -> None:
+    """--population, --generations and --max-runs go with --bayes."""
+    if args.bayes:
+        return
+    for flag in ("generations", "max_runs"):
+        if getattr(args, flag) is not None:
+            raise UsageError(f"--{flag.replace('_', '-')}: needs --bayes; allowed: "
+                             f"--bayes --{flag.replace('_', '-')} N")
+    if args.population != 200:
+        raise UsageError("--population: needs --bayes; allowed: --bayes --population N")
+
+
+def _posterior(args: argparse.Namespace, record, laws: tuple[str, ...], fits: list):
+    """The Bayesian calibration (sim.bayes): of the laws fitted, or of the scenario's
+    keys, with a progress bar of runs."""
+    from tqdm import tqdm
+
+    from sim import bayes
+
+    settings = {"population_size": args.population, "seed": args.seed,
+                "workers": args.workers, "scheduler": args.scheduler}
+    if args.generations is not None:
+        settings["max_generations"] = args.generations
+    if args.max_runs is not None:
+        settings["max_runs"] = args.max_runs
+    with tqdm(unit="run", desc="ABC runs", file=sys.stderr, dynamic_ncols=True,
+              disable=args.no_progress) as bar:
+        try:
+            if args.scenario is not None:
+                return bayes.abc_model(record, args.scenario, args.fit, progress=bar.update,
+                                       **settings)
+            return bayes.abc_laws(record, laws, fits=fits, progress=bar.update, **settings)
+        except scenarios.ScenarioError:
+            raise
+        except ValueError as err:
+            raise UsageError(f"{args.data}: {err}") from None
 
 
 def _laws(args: argparse.Namespace) -> tuple[str, ...]:

@@ -26,6 +26,8 @@ MAX_WORKERS = 4 * (os.cpu_count() or 1)
 #: Replicates of a run or a calibration's evaluation: far more than any interval needs
 #: (its width falls as 1/sqrt(N)); every replicate's daily record is kept in memory.
 MAX_REPLICATES = 10_000
+#: Bayesian calibration (sim.bayes's bounds, without importing pyABC for --help).
+MAX_POPULATION, MAX_GENERATIONS, MAX_ABC_RUNS = 10_000, 100, 1_000_000
 #: Days of a run, as the scenario's max_days (sim.fields.MAX_DAYS).
 MAX_DAYS = 36_500
 
@@ -256,6 +258,28 @@ def build_parser() -> argparse.ArgumentParser:
                                 "made safe)")
     calibrate.add_argument("--json", action="store_true",
                            help="print only the estimates, as JSON, on stdout")
+    calibrate.add_argument("--bayes", action="store_true",
+                           help="also calibrate by approximate Bayesian computation (ABC-SMC, "
+                                "pyABC): the laws' posterior probabilities and credible "
+                                "intervals (exact ABC under the least-squares fits' noise "
+                                "model), or with --scenario the keys' posterior from single "
+                                "model runs; prints the convergence diagnostics and writes "
+                                "posterior.png, posterior_predictive.png and "
+                                "posterior_particles.csv; the same --seed gives the same "
+                                "posterior on any --workers")
+    calibrate.add_argument("--population", type=_int_at_least(2, MAX_POPULATION),
+                           default=200, metavar="N",
+                           help=f"with --bayes: particles per generation (default: 200; at "
+                                f"most {MAX_POPULATION:,})")
+    calibrate.add_argument("--generations", type=_int_at_least(1, MAX_GENERATIONS),
+                           default=None, metavar="N",
+                           help=f"with --bayes: at most this many generations (default: 10 "
+                                f"for laws, 8 for the model; at most {MAX_GENERATIONS})")
+    calibrate.add_argument("--max-runs", type=_int_at_least(1, MAX_ABC_RUNS), default=None,
+                           metavar="N",
+                           help=f"with --bayes: at most this many runs for the populations "
+                                f"(default: 200,000 for laws, 20,000 for the model; at most "
+                                f"{MAX_ABC_RUNS:,})")
     _add_validate(commands)
     demo = commands.add_parser(
         "demo", help="serve the classroom page (works offline)",

@@ -107,20 +107,33 @@ def resolved_toml(scenario: Scenario) -> str:
     return header + tomli_w.dumps(scenario.model_dump(exclude_none=True))
 
 
+#: The files a Bayesian calibration adds to a calibration's folder.
+POSTERIOR_FILES = ("posterior.png", "posterior_predictive.png", "posterior_particles.csv")
+
+
 def write_estimates(folder: Path, data: str, record, fits: list, model_fit,
-                    notes: list[str]) -> dict[str, Any]:
+                    notes: list[str], posterior=None) -> dict[str, Any]:
     """Write a calibration's files into ``folder``: ``estimates.json`` (the record,
-    notes, the law fits best first, the model fit, the package version), ``fit.png``
-    with law fits and ``model_fit.png`` with a model fit. Returns the estimates."""
+    notes, the verdict and the law fits best first, the model fit, the Bayesian
+    calibration, the package version), ``fit.png`` with law fits, ``model_fit.png`` with a
+    model fit, and :data:`POSTERIOR_FILES` with a posterior. Returns the estimates."""
     from sim import plots
+    from sim.lawfit import verdict
 
     estimates: dict[str, Any] = {"data": data, "notes": notes}
     if fits:
-        estimates |= {"best": fits[0].law, "fits": [fit.as_dict() for fit in fits]}
+        estimates |= {"verdict": verdict(fits), "best": fits[0].law,
+                      "fits": [fit.as_dict() for fit in fits]}
         plots.plot_law_fits(record, fits, folder / "fit.png", title=data)
     if model_fit is not None:
         estimates["model"] = model_fit.as_dict()
         plots.plot_model_fit(record, model_fit, folder / "model_fit.png", title=data)
+    if posterior is not None:
+        estimates["bayes"] = posterior.as_dict()
+        plots.plot_posterior(posterior, folder / POSTERIOR_FILES[0], title=data)
+        plots.plot_posterior_predictive(record, posterior, folder / POSTERIOR_FILES[1],
+                                        title=data)
+        posterior.particles_frame().to_csv(folder / POSTERIOR_FILES[2], index=False)
     estimates["package_version"] = __version__
     (folder / "estimates.json").write_text(to_json(estimates) + "\n")
     return estimates
@@ -261,6 +274,39 @@ def format_fits(fits: list, verdict_line: str | None = None) -> str:
                          f"({LABELS.get(name, name)}{word})")
         lines += _metric_lines(fit.metrics)
         lines += [f"    note: {note}" for note in fit.notes]
+    return "\n".join(lines)
+
+
+def format_posterior(posterior) -> str:
+    """A Bayesian calibration (:class:`sim.bayes.Posterior`): the models' posterior
+    probabilities, each probable model's parameters (median and 95% credible interval,
+    with their meaning), the convergence verdict and a row per generation."""
+    from sim.lawfit import LABELS
+
+    lines = [f"Bayesian calibration ({posterior.as_dict()['method']}): {posterior.runs:,} runs, "
+             f"seed {posterior.seed}, {posterior.population_size} particles a generation"]
+    if len(posterior.models) > 1:
+        lines.append("    posterior probabilities: " + ", ".join(
+            f"{name} {m.probability:.3f}" for name, m in sorted(
+                posterior.models.items(), key=lambda item: -item[1].probability)))
+    for name, model in posterior.models.items():
+        if model.probability < 0.01 or not len(model.weights):
+            continue
+        lines.append(f"    {name} (probability {model.probability:.3f}, effective sample "
+                     f"size {model.ess:.0f}):")
+        for parameter, summary in model.summary.items():
+            lines.append(f"        {parameter:<34} {summary['median']:.4g} "
+                         f"[{summary['ci95_low']:.4g}, {summary['ci95_high']:.4g}]  "
+                         f"({LABELS.get(parameter, 'scenario key')})")
+    lines.append(f"    {posterior.verdict}")
+    lines.append("    generation  threshold    acceptance  effective size      runs")
+    for row in posterior.generations:
+        threshold = (f"T {row['temperature']:.3g}" if row.get("temperature") is not None
+                     else "all" if row.get("epsilon") is None else f"e {row['epsilon']:.3g}")
+        lines.append(f"    {row['generation']:>10}  {threshold:<11}  "
+                     f"{row['acceptance_rate']:>10.3f}  {row['effective_sample_size']:>14.0f}"
+                     f"  {row['runs']:>8,}")
+    lines += [f"    note: {note}" for note in posterior.notes]
     return "\n".join(lines)
 
 
