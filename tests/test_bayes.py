@@ -373,3 +373,89 @@ def test_abc_model_refuses_bad_keys_and_records_before_any_run(square_data,
         abc_model(docking_record, square_data, KEYS, population_size=0)
     with pytest.raises(ValueError, match="spread_replicates 1"):
         abc_model(docking_record, square_data, KEYS, spread_replicates=1)
+
+
+# ---------------------------------------------------------------------------------------
+# The laws, by exact ABC, and `attrition calibrate --bayes`.
+
+
+def _law_record():
+    from sim.lawfit import Record, trajectory
+
+    path = trajectory("square", 0.02, 0.03, 2000, 1500, 25)
+    return Record.from_trajectory(path, noise_sd=20.0, rng=np.random.default_rng(11),
+                                  autocorrelation=0.4)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("bayes")
+def test_abc_laws_chooses_the_law_and_holds_the_truth_the_same_on_two_workers():
+    """A square-law record (AR(1) errors): the square law is far more probable than the
+    linear, each side's true losses a day lie in their 95% credible intervals, and the
+    posterior (particles, weights, probabilities) is bitwise the same on 1 and 2
+    workers; the posterior predictive is in persons, a run per draw."""
+    from sim.bayes import abc_laws
+    from sim.lawfit import compare_laws
+
+    record = _law_record()
+    fits = compare_laws(record, ("square", "linear"))
+    found = [abc_laws(record, ("square", "linear"), fits=fits, population_size=60,
+                      max_generations=6, predictive_runs=20, seed=4, workers=w)
+             for w in (1, 2)]
+    for name in ("square", "linear"):
+        np.testing.assert_array_equal(found[0].models[name].particles,
+                                      found[1].models[name].particles)
+        np.testing.assert_array_equal(found[0].models[name].weights,
+                                      found[1].models[name].weights)
+    posterior = found[0]
+    assert posterior.models["square"].probability > 0.9, posterior.verdict
+    assert posterior.converged, posterior.verdict
+    truth = {"attacker_losses_per_day": 0.03 * 1500, "defender_losses_per_day": 0.02 * 2000}
+    for name, value in truth.items():
+        low, high = posterior.intervals[name]
+        assert low <= value <= high, (name, low, high)
+    assert posterior.best.predictive.shape == (20, 2, 26)
+    assert abs(np.mean(posterior.best.predictive[:, 0, 0]) - 2000) < 100
+
+
+@pytest.mark.parametrize("flag", ["--population", "--generations", "--max-runs"])
+def test_calibrate_bayes_flags_need_bayes(tmp_path, monkeypatch, capsys, flag):
+    """--population, --generations and --max-runs without --bayes: one line, exit 2,
+    nothing written."""
+    from sim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "b.csv").write_text("day,attacker_strength,defender_strength\n"
+                                    + "".join(f"{d},{2000 - 40 * d},{1500 - 45 * d}\n"
+                                              for d in range(12)))
+    assert main(["calibrate", "b.csv", "--law", "square", flag, "50", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag}: needs --bayes" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_calibrate_bayes_writes_the_posterior(tmp_path):
+    """`attrition calibrate --law square --bayes` prints the verdict, the posterior and
+    its convergence, and writes the posterior files beside estimates.json."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    record = _law_record()
+    pd.DataFrame({"day": range(26), **{k: v.round() for k, v in record.observed.items()}}
+                 ).to_csv(tmp_path / "b.csv", index=False)
+    done = subprocess.run([sys.executable, "-m", "sim", "calibrate", "b.csv", "--law",
+                           "square", "--bayes", "--population", "40", "--generations", "4",
+                           "--workers", "1", "--no-progress", "--out", "out"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("The record supports the square law")
+    assert "Bayesian calibration" in done.stdout and "temperature" in done.stdout
+    for name in ("estimates.json", "posterior.png", "posterior_predictive.png",
+                 "posterior_particles.csv"):
+        assert (tmp_path / "out" / name).is_file(), name
+    estimates = json.loads((tmp_path / "out" / "estimates.json").read_text())
+    assert estimates["bayes"]["best_model"] == "square"
+    assert estimates["verdict"].startswith("The record supports")
