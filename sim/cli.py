@@ -254,7 +254,11 @@ def _posterior(args: argparse.Namespace, record, laws: tuple[str, ...], fits: li
             if args.scenario is not None:
                 return bayes.abc_model(record, args.scenario, args.fit, progress=bar.update,
                                        **settings)
-            return bayes.abc_laws(record, laws, fits=fits, progress=bar.update, **settings)
+            # The laws the least-squares verdict does not reject: a rejected law would
+            # hold no particle, and each law costs its own runs.
+            from sim.lawfit import BIC_DECISIVE
+            kept = [f.law for f in fits if f.bic - fits[0].bic < BIC_DECISIVE]
+            return bayes.abc_laws(record, kept, fits=fits, progress=bar.update, **settings)
         except scenarios.ScenarioError:
             raise
         except ValueError as err:

@@ -260,9 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="print only the estimates, as JSON, on stdout")
     calibrate.add_argument("--bayes", action="store_true",
                            help="also calibrate by approximate Bayesian computation (ABC-SMC, "
-                                "pyABC): the laws' posterior probabilities and credible "
-                                "intervals (exact ABC under the least-squares fits' noise "
-                                "model), or with --scenario the keys' posterior from single "
+                                "pyABC): the posterior probabilities and credible "
+                                "intervals of the laws the least-squares verdict does not "
+                                "reject (exact ABC under the fits' noise model), or with "
+                                "--scenario the keys' posterior from single "
                                 "model runs; prints the convergence diagnostics and writes "
                                 "posterior.png, posterior_predictive.png and "
                                 "posterior_particles.csv; the same --seed gives the same "

@@ -656,11 +656,25 @@ PHASE_MARGIN, PHASE_GRID = 3, 12
 PHASE_PROFILE_DAYS = 6
 
 
+#: Laws that are the square law at these values of their shape: their fit also starts
+#: from the square law's, so that it can never end worse than the square law.
+NESTS_SQUARE = {"fatigue": {"fatigue_per_day": 0.0}, "helmbold": {"w": 1.0},
+                "power": {"p": 1.0, "q": 0.0}}
+
+
 def _optimum(problem: _Problem) -> tuple[np.ndarray, float, Any]:
-    """The fit from the start grid, reweighed once by each series' innovation spread
-    (so that one error variance fits all whitened residuals, as the likelihood assumes)
-    and fitted again."""
-    theta, ssr, found = problem.fit(problem.start())
+    """The fit from the start grid (and, for a law containing the square law, from the
+    square law's fit, with its series weights), reweighed once by each series'
+    innovation spread (so that one error variance fits all whitened residuals, as the
+    likelihood assumes) and fitted again."""
+    starts = [problem.start()]
+    if problem.law in NESTS_SQUARE:
+        square = _Problem(problem.record, "square")
+        square_theta, _, _ = _optimum(square)
+        problem.scale = dict(square.scale)
+        known = dict(zip(square.names, square_theta, strict=True)) | NESTS_SQUARE[problem.law]
+        starts = [problem.start(), np.array([known[name] for name in problem.names])]
+    theta, ssr, found = min((problem.fit(start) for start in starts), key=lambda t: t[1])
     if len(problem.series) > 1:
         values = problem.unpack(theta)
         for name, residual in problem.scaled_residuals(values).items():
@@ -970,7 +984,10 @@ def _coefficient_intervals(problem: _Problem, estimates: dict[str, float],
             continue
         factor = estimates[coefficient] / estimates[rate]
         intervals[coefficient] = (intervals[rate][0] * factor, intervals[rate][1] * factor)
-        identification[coefficient] = identification[rate]
+        said = identification[rate]
+        identification[coefficient] = said if said == "identified" else (
+            f"{said.split(':')[0]}: it is {rate} over a constant, and {rate}'s interval "
+            f"reaches its limit or spans a factor of {UNIDENTIFIED_RATIO:,.0f} or more")
 
 
 def compare_laws(record: Record, laws: tuple[str, ...] = FIT_LAWS) -> list[LawFit]:
