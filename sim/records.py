@@ -109,6 +109,17 @@ def _read_csv(source: str | Path | IO, name: str) -> pd.DataFrame:
                           f"allowed: a CSV file of daily observations") from None
     if frame.empty:
         raise RecordError(f"{name}: no rows; allowed: a header row and one row per day")
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas takes a first row of one cell more than the header as an index column and
+        # shifts every column by one: refused, not read shifted.
+        raise RecordError(f"{name}: row 2 has {len(frame.columns) + 1} cells, the header "
+                          f"{len(frame.columns)} (a comma at the end of each row?); allowed: "
+                          f"as many cells in each row as in the header")
+    for column in frame.columns:
+        repeated, dot, number = str(column).rpartition(".")
+        if dot and number.isdigit() and repeated in frame.columns:
+            raise RecordError(f"{name}: column '{repeated}' appears more than once; allowed: "
+                              f"each column once")
     return frame
 
 

@@ -838,3 +838,18 @@ def test_law_fits_refuse_long_or_thin_records_before_integrating(tmp_path):
     status, _, err = attrition(tmp_path, "calibrate", str(thin), "--law", "square")
     assert status == 2 and "cannot fit" in err
     assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    # pandas would take the day column as an index and shift every column by one.
+    ("day,attacker_strength,defender_strength\n0,1000,800,\n1,990,790,\n",
+     "row 2 has 4 cells, the header 3"),
+    ("day,attacker_strength,defender_strength\n0,1000,800,7\n1,990,790,7\n",
+     "row 2 has 4 cells, the header 3"),
+    ("day,attacker_strength,attacker_strength\n0,1000,1000\n1,990,990\n",
+     "column 'attacker_strength' appears more than once"),
+])
+def test_a_record_whose_rows_do_not_match_its_header_is_refused(text, problem):
+    with pytest.raises(RecordError) as caught:
+        read_record(io.StringIO(text), "battle.csv")
+    assert problem in str(caught.value) and "\n" not in str(caught.value)
