@@ -632,8 +632,15 @@ def _run(models, described, observed, mask, weights, method, population_size,
             rvs[_internal_name(i)] = pyabc.RV("uniform", low, high - low)
         priors.append(pyabc.Distribution(**rvs))
     if method == "exact":
+        # pyABC's acceptance-rate scheme (one of the default two) evaluates the proposal
+        # density of every particle tried, which fails once a candidate model has died
+        # out (its transition is never fitted): with several models the temperature
+        # falls by the fixed-iteration exponential scheme and the effective-sample-size
+        # scheme alone.
+        temperature = pyabc.Temperature() if len(models) == 1 else pyabc.Temperature(
+            schemes=[pyabc.ExpDecayFixedIterScheme(), pyabc.EssScheme()])
         options = {"distance_function": pyabc.IndependentNormalKernel(var=1.0),
-                   "acceptor": pyabc.StochasticAcceptor(), "eps": pyabc.Temperature()}
+                   "acceptor": pyabc.StochasticAcceptor(), "eps": temperature}
     else:
         options = {"distance_function": _WeightedEuclidean(weights),
                    "eps": pyabc.QuantileEpsilon(initial_epsilon=np.inf, alpha=0.5)}
