@@ -357,7 +357,8 @@ class ModelPosterior:
         return {"probability": self.probability, "particles": int(len(self.weights)),
                 "effective_sample_size": self.ess,
                 "predictive_runs": 0 if self.predictive is None else len(self.predictive),
-                "parameters": {name: {**self.summary[name], "prior_low": low,
+                # A model that died out has no particles, so no summary: its priors only.
+                "parameters": {name: {**self.summary.get(name, {}), "prior_low": low,
                                       "prior_high": high,
                                       "prior": "log-uniform" if low > 0 else "uniform"}
                                for name, (low, high) in self.priors.items()}}

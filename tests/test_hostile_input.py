@@ -853,3 +853,17 @@ def test_a_record_whose_rows_do_not_match_its_header_is_refused(text, problem):
     with pytest.raises(RecordError) as caught:
         read_record(io.StringIO(text), "battle.csv")
     assert problem in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_model_that_died_out_is_written_with_its_priors_only():
+    """With several laws, one whose particles all die out has no summary: estimates.json
+    gives its priors (it raised KeyError, a traceback after all the runs)."""
+    from sim.bayes import ModelPosterior
+
+    dead = ModelPosterior(name="square", priors={"alpha": (0.001, 0.01)},
+                          particles=np.empty((0, 1)), weights=np.empty(0), probability=0.0,
+                          ess=0.0, summary={})
+    written = dead.as_dict()
+    assert written["particles"] == 0
+    assert written["parameters"]["alpha"]["prior_low"] == 0.001
+    json.dumps(written)
