@@ -617,6 +617,13 @@ def abc_smc(models: Sequence[CandidateModel], observed: Any, *, method: str = "d
                     predictive_runs, seed, executor, slots, progress)
 
 
+def _lowest_temperature(temperatures: list) -> float:
+    """The lowest of the schemes' proposed temperatures, as a float: pyABC's
+    effective-sample-size scheme proposes an array of one, which its log line cannot
+    format (a TypeError once it is the lowest)."""
+    return min(float(np.min(proposed)) for proposed in temperatures)
+
+
 def _run(models, described, observed, mask, weights, method, population_size,
          max_generations, min_acceptance_rate, max_runs, predictive_runs, seed, executor,
          slots, progress, runs_before: int = 0) -> Posterior:
@@ -639,7 +646,8 @@ def _run(models, described, observed, mask, weights, method, population_size,
         # falls by the fixed-iteration exponential scheme and the effective-sample-size
         # scheme alone.
         temperature = pyabc.Temperature() if len(models) == 1 else pyabc.Temperature(
-            schemes=[pyabc.ExpDecayFixedIterScheme(), pyabc.EssScheme()])
+            schemes=[pyabc.ExpDecayFixedIterScheme(), pyabc.EssScheme()],
+            aggregate_fun=_lowest_temperature)
         options = {"distance_function": pyabc.IndependentNormalKernel(var=1.0),
                    "acceptor": pyabc.StochasticAcceptor(), "eps": temperature}
     else:

@@ -867,3 +867,14 @@ def test_a_model_that_died_out_is_written_with_its_priors_only():
     assert written["particles"] == 0
     assert written["parameters"]["alpha"]["prior_low"] == 0.001
     json.dumps(written)
+
+
+def test_the_temperature_of_several_laws_is_a_float():
+    """pyABC's effective-sample-size scheme proposes an array of one; taken as the
+    temperature, pyABC's own log line failed to format it (TypeError: calibrate --law all
+    --bayes crashed after its first generations)."""
+    from sim.bayes import _lowest_temperature
+
+    lowest = _lowest_temperature([44.7, np.array([1.73])])
+    assert type(lowest) is float and lowest == 1.73
+    assert f"{lowest:.8e}"
