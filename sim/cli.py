@@ -165,9 +165,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _terminate_as_interrupt():
-    """SIGTERM (a shutdown, ``kill``) stops a sweep or a validation as Ctrl-C does: what
-    a sweep finished is stored, its manifest says interrupted and the lock is released;
-    a validation leaves nothing."""
+    """SIGTERM (a shutdown, ``kill``) stops a sweep, a validation or a calibration as
+    Ctrl-C does: what a sweep finished is stored, its manifest says interrupted and the
+    lock is released; a validation or a calibration leaves nothing."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
@@ -198,7 +198,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     out = args.out or fresh_folder(f"calibrate-{args.data.stem}")
     landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
     _bayes_options(args)
-    with publishing(out, landed=landed) as folder:
+    # SIGTERM as Ctrl-C: the workers stop, the staging folder is removed, one line.
+    with _terminate_as_interrupt(), publishing(out, landed=landed) as folder:
         try:
             fits = compare_laws(record, laws) if laws else []
         except ValueError as err:

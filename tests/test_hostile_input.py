@@ -878,3 +878,29 @@ def test_the_temperature_of_several_laws_is_a_float():
     lowest = _lowest_temperature([44.7, np.array([1.73])])
     assert type(lowest) is float and lowest == 1.73
     assert f"{lowest:.8e}"
+
+
+def test_sigterm_stops_a_calibration_as_ctrl_c_does(tmp_path):
+    """kill (SIGTERM) during calibrate --bayes: one line, status 130, no folder and no
+    staging folder left (it died at once, leaving its staging folder and semaphores)."""
+    import signal
+    import subprocess
+    import sys
+
+    record = tmp_path / "battle.csv"
+    record.write_text("day,attacker_strength,defender_strength\n" + "".join(
+        f"{d},{10000 - 25 * d + 7 * (d % 3)},{8000 - 20 * d - 5 * (d % 2)}\n" for d in range(30)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim", "calibrate", str(record), "--law", "square", "--bayes",
+         "--workers", "1", "--no-progress", "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.perf_counter() + TIME_LIMIT_S
+    while not list(tmp_path.glob(".out.staging-*")) and process.poll() is None:
+        assert time.perf_counter() < deadline
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=TIME_LIMIT_S)
+    assert process.returncode == 130, err
+    assert err.strip() == "attrition: interrupted; no results written"
+    assert _files(tmp_path) == {"battle.csv"}
