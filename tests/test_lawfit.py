@@ -110,19 +110,19 @@ def test_each_law_recovers_its_parameters_within_their_intervals(law):
 
 @pytest.mark.slow
 def test_the_verdict_names_the_generating_law_or_a_tie_with_it():
-    """Ten square-law records, five laws fitted (three of them contain the square law):
-    the laws tied at the top (BIC within 2) include the square law in at least 8. The
-    benchmark measures the share over 120 records of six laws with all eight fitted
-    (at least 80% is required); at 95% a failure here is a 1% event."""
+    """Eight square-law records, four laws fitted (two of them contain the square law):
+    the laws tied at the top (BIC within 2) include the square law in at least 6. The
+    benchmark measures the share over 50 records of six laws with all eight fitted
+    (at least 80% is required); at 95% a failure here is a 0.6% event."""
     named = 0
-    for seed in range(10):
+    for seed in range(8):
         fits = compare_laws(_record("square", 200 + seed),
-                            ("square", "linear", "logarithmic", "helmbold", "fatigue"))
+                            ("square", "linear", "helmbold", "fatigue"))
         tied = [f.law for f in fits if f.bic - fits[0].bic < BIC_TIE]
         named += "square" in tied
         line = verdict(fits)
         assert line.startswith("The record ") and fits[0].law in line
-    assert named >= 8, f"the square law named or tied in {named} of 10"
+    assert named >= 6, f"the square law named or tied in {named} of 8"
 
 
 def test_the_verdict_calls_ties_and_names_what_it_cannot_identify():
