@@ -491,10 +491,15 @@ def _command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("attrition: interrupted; no results written", file=sys.stderr)
         return 130
-    except SystemError as err:
+    except Exception as err:
         # Ctrl-C landing as a compiled kernel returns surfaces as a SystemError whose
-        # context is the KeyboardInterrupt: the same interruption.
-        if isinstance(err.__context__, KeyboardInterrupt):
+        # context is the KeyboardInterrupt, and one landing in pyABC's database write as
+        # the error its cleanup then raises (sqlalchemy's PendingRollbackError): the same
+        # interruption.
+        cause = err.__context__
+        while cause is not None and not isinstance(cause, KeyboardInterrupt):
+            cause = cause.__context__
+        if cause is not None:
             print("attrition: interrupted; no results written", file=sys.stderr)
             return 130
         raise

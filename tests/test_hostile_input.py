@@ -904,3 +904,25 @@ def test_sigterm_stops_a_calibration_as_ctrl_c_does(tmp_path):
     assert process.returncode == 130, err
     assert err.strip() == "attrition: interrupted; no results written"
     assert _files(tmp_path) == {"battle.csv"}
+
+
+def test_an_error_raised_while_stopping_for_ctrl_c_is_the_interruption(tmp_path, monkeypatch):
+    """Ctrl-C during pyABC's database write: its cleanup raises another error (sqlalchemy's
+    PendingRollbackError) whose context is the KeyboardInterrupt; one line, status 130,
+    not that error's traceback."""
+    import sim.cli
+
+    def interrupted(args):
+        try:
+            try:
+                raise KeyboardInterrupt
+            finally:
+                raise ValueError("This Session's transaction has been rolled back")
+        except ValueError as err:
+            raise RuntimeError("cleanup failed") from err
+
+    monkeypatch.setattr(sim.cli, "_calibrate", interrupted)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(["calibrate", str(tmp_path / "battle.csv")])
+    assert status == 130 and err.getvalue() == "attrition: interrupted; no results written\n"
