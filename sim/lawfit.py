@@ -83,6 +83,8 @@ SUBSTEPS_PER_DAY = 8
 #: An interval wider than this factor (a positive parameter) says the record cannot
 #: tell its value: three orders of magnitude.
 UNIDENTIFIED_RATIO = 1000.0
+#: Below this R^2 on a series, even the best law does not follow the record.
+POOR_FIT_R2 = 0.5
 #: BIC gaps: under TIE the laws are tied, at DECISIVE or more the worse is rejected.
 BIC_TIE, BIC_DECISIVE = 2.0, 10.0
 #: The largest |rho| of a series' AR(1) errors: nearer 1 the errors are a random walk,
@@ -796,7 +798,9 @@ def fit_law(record: Record, law: str) -> LawFit:
     m = len(problem.names) + (law == "phases")
     n = problem.n
     if n <= m:  # before any integration: the count alone decides
-        raise ValueError(f"{n} observations cannot fit {m} parameters of the {law} law")
+        raise ValueError(f"{n} observations cannot fit {m} parameters of the {law} law; "
+                         f"allowed: more observations than parameters (a longer record, or "
+                         f"a law with fewer parameters)")
     break_interval = None
     notes: list[str] = []
     if law == "phases":
@@ -1000,15 +1004,21 @@ def _coefficient_intervals(problem: _Problem, estimates: dict[str, float],
 
 def compare_laws(record: Record, laws: tuple[str, ...] = FIT_LAWS) -> list[LawFit]:
     """Every law fitted to ``record``, best (lowest BIC) first. A law the record is too
-    short for (the phases law needs a break with days either side) is left out."""
-    fits = []
+    short for (more parameters than observations, or no room for the phases law's break)
+    is left out, and the best fit's notes say so."""
+    fits, skipped = [], []
     for law in laws:
         try:
             fits.append(fit_law(record, law))
-        except ValueError:
-            if law != "phases" or len(laws) == 1:
+        except ValueError as err:
+            if len(laws) == 1:
                 raise
-    return sorted(fits, key=lambda f: f.bic)
+            skipped.append(f"the {law} law is left out: {err}")
+    if not fits:
+        raise ValueError(skipped[0].split(": ", 1)[1])
+    fits.sort(key=lambda f: f.bic)
+    fits[0].notes[:0] = skipped
+    return fits
 
 
 def verdict(fits: list[LawFit]) -> str:
@@ -1048,9 +1058,15 @@ def verdict(fits: list[LawFit]) -> str:
                 "attacker_losses_per_day_after": "beta_after"}
     unknown = [f"{f.law}'s {name}" for f in tied for name, said in f.identification.items()
                if said.startswith("not identified")
-               and mirrored.get(name) not in f.identification]
+               and mirrored.get(name) not in f.identification
+               and not name.endswith(("_autocorrelation", "_initial"))]  # nuisance
     if unknown:
         text += f". Not identified from this record: {', '.join(unknown)}"
+    worst = min((m["r2"] for m in ranked[0].metrics.values() if m["r2"] == m["r2"]),
+                default=1.0)
+    if worst < POOR_FIT_R2:
+        text += (f". But no law follows the record: the best explains {max(worst, 0.0):.0%} "
+                 f"of a series' variation")
     return text + "."
 
 
