@@ -17,8 +17,8 @@ A side loses ``coefficient x enemy^p x own^q`` persons a day:
 * ``helmbold``: Helmbold's form ``own^(1-W) x enemy^W``, W fitted between 0
   (logarithmic) and 1 (square);
 * ``fatigue``: the square law with both sides' effectiveness decaying as
-  ``exp(-fatigue_per_day x t)`` with the time in action (Rubio-Campillo et al. 2016 found
-  such a decay over 1,080 historical battles);
+  ``exp(-fatigue_per_day x t)`` with the time in action (Rubio-Campillo 2016 found
+  evidence for such a decay over a thousand historical battles);
 * ``phases``: the square law whose two coefficients switch on a break day, fitted too
   (as when an attack turns into a defence).
 
