@@ -92,7 +92,6 @@ arguments of :func:`sim.calibration.calibrate_model`.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
@@ -118,10 +117,9 @@ from pyabc.sampler import Sampler  # noqa: E402
 if _OMP_THREADS is None:
     os.environ.pop("OMP_NUM_THREADS", None)
 
-from sim.calibration import FitKey, SeriesEvaluator, fit_key  # noqa: E402
+from sim.calibration import FitKey, SeriesEvaluator, fitted_series  # noqa: E402
 from sim.executors import executor_for  # noqa: E402
-from sim.lawfit import FIT_LAWS, SERIES, LawFit, LawModel, Record, compare_laws  # noqa: E402
-from sim.scenarios import ScenarioError, read, validate  # noqa: E402
+from sim.lawfit import FIT_LAWS, LawFit, LawModel, Record, compare_laws  # noqa: E402
 
 METHODS = ("distance", "exact")
 #: Bounds on the sizes a caller may ask for, checked before anything is allocated or run.
@@ -916,30 +914,13 @@ def abc_model(record: Record, scenario: str | Path | dict[str, Any],
         >>> bool(low < 0.05 < high)
         True
     """
-    if isinstance(scenario, dict):
-        file, data = "scenario", copy.deepcopy(scenario)
-    else:
-        path, data = read(scenario)
-        file = str(path)
-    name = str(data.get("name") or (Path(file).stem if file != "scenario" else "scenario"))
-    base = validate(data, file)
-    keys = [k if isinstance(k, FitKey) else fit_key(base, k, file) for k in fit]
-    if not keys:
-        raise ScenarioError(file, "--fit", "no key; allowed: one or more key.path")
-    if len({k.key for k in keys}) != len(keys):
-        raise ScenarioError(file, "--fit", "a key is named twice; allowed: each key once")
-    series = [s for s in SERIES if np.isfinite(record.observed.get(s, [np.nan])).any()]
-    if not series or record.days < 2:
-        raise ValueError(f"{len(series)} observed series over {record.days + 1} days; "
-                         f"allowed: a strength or casualty series over 3 days or more")
+    name, evaluator = fitted_series(record, scenario, fit)
+    series = evaluator.series
     observed = np.array([record.observed[s] for s in series], dtype=float)
     _check_settings("distance", population_size, max_generations, min_acceptance_rate,
                     max_runs, predictive_runs, seed, workers)
     _, mask, _ = _check_observed(observed, None, "distance", population_size)
     _whole("spread_replicates", spread_replicates, 2, 1000)
-    evaluator = SeriesEvaluator(data, keys, series, record.days)
-    for corner in ([k.low for k in keys], [k.high for k in keys]):
-        evaluator.scenario(corner)  # a range the scenario cannot take fails before any run
     model = ScenarioModel(name, evaluator)
     described = _check_candidates([model])
     with executor_for(workers, scheduler) as (executor, slots):

@@ -258,6 +258,27 @@ def calibrate_model(record: Record, scenario: str | Path | dict[str, Any],
     Raises :class:`ScenarioError` (one line) for a bad key, range or scenario, and
     ``ValueError`` for a record with nothing to match.
     """
+    if replicates < 3:
+        raise ScenarioError(str(scenario) if not isinstance(scenario, dict) else "scenario",
+                            "--replicates", f"{replicates}; allowed: 3 or more (the spread "
+                            f"between replicates gives the intervals)")
+    name, evaluator = fitted_series(record, scenario, fit)
+    seeds = [run_seed(seed, 0, r) for r in range(replicates)]
+    with executor_for(workers, scheduler) as (executor, _):
+        problem = _Calibration(record, evaluator, seeds, executor, progress or (lambda n: None))
+        estimate = _search(problem)
+        return summarise_fit(problem, estimate, name, record)
+
+
+def fitted_series(record: Record, scenario: str | Path | dict[str, Any],
+                  fit: Sequence[str | FitKey]) -> tuple[str, SeriesEvaluator]:
+    """What a calibration of scenario keys to ``record`` runs (by least squares here, by
+    ABC in :func:`sim.bayes.abc_model`): the scenario's name and the evaluator of the
+    record's observed series with the keys set. Every check comes before any run: the
+    scenario, each key and its range (both corners validated), the record.
+
+    Raises :class:`ScenarioError` (one line) for a bad key, range or scenario, and
+    ``ValueError`` for a record with nothing to match."""
     if isinstance(scenario, dict):
         file, data = "scenario", copy.deepcopy(scenario)
     else:
@@ -266,11 +287,10 @@ def calibrate_model(record: Record, scenario: str | Path | dict[str, Any],
     name = str(data.get("name") or (Path(file).stem if file != "scenario" else "scenario"))
     base = validate(data, file)
     keys = [k if isinstance(k, FitKey) else fit_key(base, k, file) for k in fit]
+    if not keys:
+        raise ScenarioError(file, "--fit", "no key; allowed: one or more key.path")
     if len({k.key for k in keys}) != len(keys):
         raise ScenarioError(file, "--fit", "a key is named twice; allowed: each key once")
-    if replicates < 3:
-        raise ScenarioError(file, "--replicates", f"{replicates}; allowed: 3 or more (the "
-                            f"spread between replicates gives the intervals)")
     series = [s for s in SERIES if np.isfinite(record.observed.get(s, [np.nan])).any()]
     if not series or record.days < 2:
         raise ValueError(f"{len(series)} observed series over {record.days + 1} days; "
@@ -278,11 +298,7 @@ def calibrate_model(record: Record, scenario: str | Path | dict[str, Any],
     evaluator = SeriesEvaluator(data, keys, series, record.days)
     for corner in ([k.low for k in keys], [k.high for k in keys]):
         evaluator.scenario(corner)  # a range the scenario cannot take fails before any run
-    seeds = [run_seed(seed, 0, r) for r in range(replicates)]
-    with executor_for(workers, scheduler) as (executor, _):
-        problem = _Calibration(record, evaluator, seeds, executor, progress or (lambda n: None))
-        estimate = _search(problem)
-        return summarise_fit(problem, estimate, name, record)
+    return name, evaluator
 
 
 def _design(dimensions: int) -> np.ndarray:
@@ -322,4 +338,4 @@ def _search(problem: _Calibration) -> np.ndarray:
 
 
 __all__ = ["FitKey", "ModelFit", "SeriesEvaluator", "calibrate_model", "fit_key",
-           "model_series", "record_of"]
+           "fitted_series", "model_series", "record_of"]

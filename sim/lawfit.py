@@ -436,7 +436,8 @@ class _Problem:
                           p=values.get("p", 1.0), q=values.get("q", 0.0),
                           w=values.get("w", 1.0),
                           fatigue_per_day=values.get("fatigue_per_day", 0.0),
-                          break_day=self.break_day, alpha_after=values.get("alpha_after"),
+                          break_day=int(round(values.get("break_day", self.break_day))),
+                          alpha_after=values.get("alpha_after"),
                           beta_after=values.get("beta_after"))
 
     def predictions(self, path: np.ndarray, values: dict[str, float]
@@ -1096,7 +1097,7 @@ class LawModel:
 
     def __init__(self, record: Record, law: str, noise: LawFit, around: LawFit | None = None):
         problem = _Problem(record, law)
-        self.name, self.law, self.record = law, law, record
+        self.name, self.law, self.record, self.problem = law, law, record, problem
         self.series_names = [name for name, _, _ in problem.series]
         self.reference = problem.reference
         self.observed_days = {name: np.flatnonzero(mask) for name, _, mask in problem.series}
@@ -1170,32 +1171,12 @@ class LawModel:
     def series(self, parameters: dict[str, float]) -> dict[str, np.ndarray]:
         """The law's prediction of each observed series on every day (persons)."""
         values = dict(parameters)
-        s_a, s_b = self.reference
-        (pa, qa), (pb, qb) = exponents(self.law, values.get("p", 1.0), values.get("q", 0.0),
-                                       values.get("w", 1.0))
-        suffixes = ("", "_after") if self.law == "phases" else ("",)
-        for suffix in suffixes:
-            values[f"beta{suffix}"] = values[f"attacker_losses_per_day{suffix}"] / (
-                s_a**pa * s_b**qa)
-            values[f"alpha{suffix}"] = values[f"defender_losses_per_day{suffix}"] / (
-                s_b**pb * s_a**qb)
-        a0 = values.get("attacker_initial", self.record.initial.get("attacker"))
-        b0 = values.get("defender_initial", self.record.initial.get("defender"))
-        path = trajectory(self.law, values["alpha"], values["beta"], a0, b0,
-                          self.record.days, self.record.reinforcements,
-                          p=values.get("p", 1.0), q=values.get("q", 0.0),
-                          w=values.get("w", 1.0),
-                          fatigue_per_day=values.get("fatigue_per_day", 0.0),
-                          break_day=int(round(values.get("break_day", self.record.days + 1))),
-                          alpha_after=values.get("alpha_after"),
-                          beta_after=values.get("beta_after"))
-        cumulative = np.cumsum(self.record.reinforcements, axis=0)
-        out = {"attacker_strength": path[:, 0], "defender_strength": path[:, 1],
-               "attacker_casualties": path[0, 0] + cumulative[:, 0] - path[:, 0],
-               "defender_casualties": path[0, 1] + cumulative[:, 1] - path[:, 1]}
-        for name in self.series_names:
-            out[name] = out[name] + values.get(f"{name}_before_record", 0.0)
-        return {name: out[name] for name in self.series_names}
+        values["alpha"], values["beta"] = self.problem.coefficients(values)
+        if self.law == "phases":
+            values["alpha_after"], values["beta_after"] = self.problem.coefficients(
+                values, "_after")
+        predicted = self.problem.predictions(self.problem.strengths(values), values)
+        return {name: predicted[name] for name in self.series_names}
 
     def simulate(self, parameters: dict[str, float], seed: int = 0) -> np.ndarray:
         """The whitened, scaled prediction (``seed`` unused: the law is deterministic)."""
