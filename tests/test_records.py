@@ -324,7 +324,9 @@ def test_calibrate_writes_estimates_and_a_figure(tmp_path):
     record, _ = read_record(tmp_path / "battle.csv")
     expected = fit_law(record, "square").as_dict()["parameters"]
     for name in ("alpha", "beta"):
-        assert square[name] == pytest.approx(expected[name], rel=1e-9)
+        assert square[name]["meaning"] == expected[name]["meaning"]
+        for number in ("estimate", "ci95_low", "ci95_high"):
+            assert square[name][number] == pytest.approx(expected[name][number], rel=1e-9)
     assert json.loads((tmp_path / "fit" / "estimates.json").read_text()) == estimates
     assert (tmp_path / "fit" / "fit.png").read_bytes()[:4] == b"\x89PNG"
 
