@@ -139,9 +139,22 @@ class TempoPhase(_Strict):
                     "and speed of movement (-): 1 the usual rate, 0 no fighting.")
 
 
-class ContingentConfig(_Strict):
-    """One contingent's recruit pool, recruitment, training pipeline, replacements,
-    rotation and withdrawal."""
+#: The lists of a recruitment configuration whose items carry a day or date.
+DATED_LISTS = ("schedule", "tranches", "reinforcements", "bonus")
+
+
+class BonusStep(_Strict):
+    """From ``day`` on, the signing bonus (or another recruiting lever) is ``multiple``
+    times the reference one."""
+
+    day: DayOrDate = Field(description="First day (or date) of this bonus (day).")
+    multiple: Annotated[float, Field(gt=0.0, le=1000.0)] = Field(
+        description="The bonus as a multiple of the reference bonus (-): 1 the reference.")
+
+
+class RecruitmentConfig(_Strict):
+    """A recruit pool, its recruitment and its training pipeline: what a sector's
+    contingent and a theatre's force category share (:mod:`sim.model.pipelines`)."""
 
     pool: Persons = Field(
         default=0, description="Eligible people not yet recruited, at start (persons).")
@@ -175,6 +188,19 @@ class ContingentConfig(_Strict):
     shorten_below_strength: Fraction = Field(
         default=0.8, description="Share of its units' starting strength in the line below "
                                  "which training is shortened (-).")
+    bonus: list[BonusStep] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="The signing bonus by day or date (steps), as a multiple of the "
+                    "reference bonus; 1 before the first.")
+    bonus_elasticity: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        default=0.0, description="Recruitment rises as bonus multiple ^ this (-): 0 deaf to "
+                                 "the bonus, 1 in proportion to it.")
+
+
+class ContingentConfig(RecruitmentConfig):
+    """One contingent's recruit pool, recruitment, training pipeline, replacements,
+    rotation and withdrawal."""
+
     refill_below_strength: Fraction = Field(
         default=0.9, description="Units below this share of their starting strength are "
                                  "refilled from the trained reserve, neediest first (-).")
@@ -519,7 +545,7 @@ class Scenario(_Strict):
             for j, phase in enumerate(config.tempo):
                 yield f"{side}.tempo[{j}].day", phase.day
             for name, contingent in config.contingents.items():
-                for kind in ("schedule", "tranches", "reinforcements"):
+                for kind in DATED_LISTS:
                     for j, item in enumerate(getattr(contingent, kind)):
                         yield f"{side}.contingents.{name}.{kind}[{j}].day", item.day
 

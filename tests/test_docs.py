@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("section", [config.Scenario, config.SectorConfig, config.SideConfig,
                                      config.UnitGroup, config.ContingentConfig,
                                      config.RecruitmentStep, config.Tranche,
-                                     config.Reinforcement, config.TempoPhase,
+                                     config.Reinforcement, config.BonusStep,
+                                     config.TempoPhase,
                                      config.Objective, config.CombatConfig,
                                      config.TrainingConfig, TacticProfile])
 def test_odd_parameter_tables_match_the_schema(section):

@@ -45,13 +45,20 @@ def recruitment_rate(config, day: int, pool_left: float, pool_at_start: float,
       so recruiting slows as the eligible population is used up;
     * schedule: the rate of the last step whose day has come (0 before the first);
     * replacement: ``min(recruits_per_day, shortfall)``, where ``shortfall`` is what the
-      contingent lacks of its starting strength, so faster losses draw recruits faster.
+      contingent lacks of its starting strength, so faster losses draw recruits faster;
+
+    each times :func:`bonus_factor`, the recruiting lever (a signing bonus).
 
     >>> from sim.config import ContingentConfig
     >>> recruitment_rate(ContingentConfig(recruitment="depleting", recruits_per_day=10.0,
     ...                                  pool=100), 5, 25.0, 100.0)
     2.5
     """
+    return _base_rate(config, day, pool_left, pool_at_start, shortfall) * bonus_factor(config, day)
+
+
+def _base_rate(config, day: int, pool_left: float, pool_at_start: float,
+               shortfall: float) -> float:
     if config.recruitment == "constant":
         return config.recruits_per_day
     if config.recruitment == "replacement":
@@ -60,11 +67,31 @@ def recruitment_rate(config, day: int, pool_left: float, pool_at_start: float,
         if pool_at_start <= 0:
             return 0.0
         return config.recruits_per_day * (pool_left / pool_at_start) ** config.depletion_exponent
-    rate = 0.0
-    for step in sorted(config.schedule, key=lambda s: s.day):
+    return _last_step(config.schedule, day, "recruits_per_day", 0.0)
+
+
+def bonus_factor(config, day: int) -> float:
+    """The recruiting lever's effect on ``day``: ``multiple ** bonus_elasticity`` of the
+    last bonus step begun by then (1 before the first, or with elasticity 0).
+
+    >>> from sim.config import BonusStep, ContingentConfig
+    >>> c = ContingentConfig(bonus=[BonusStep(day=5, multiple=4.0)], bonus_elasticity=0.5)
+    >>> bonus_factor(c, 4), bonus_factor(c, 5)
+    (1.0, 2.0)
+    """
+    if config.bonus_elasticity == 0.0:
+        return 1.0
+    return _last_step(config.bonus, day, "multiple", 1.0) ** config.bonus_elasticity
+
+
+def _last_step(steps, day: int, field: str, before: float) -> float:
+    """The ``field`` of the last of ``steps`` begun by ``day`` (of two on one day, the
+    later listed), else ``before``."""
+    value = before
+    for step in sorted(steps, key=lambda s: s.day):
         if step.day <= day:
-            rate = step.recruits_per_day
-    return rate
+            value = getattr(step, field)
+    return value
 
 
 @dataclass(frozen=True)
