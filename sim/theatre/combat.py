@@ -67,6 +67,9 @@ class TheatreCombat:
         self._phases = [[sorted(((scenario.day_of(p.day), p.intensity)
                                  for p in getattr(s, side).tempo), key=lambda x: x[0])
                          for side in SIDES] for s in sectors]
+        self._national_phases = [sorted(((scenario.day_of(p.day), p.intensity)
+                                         for p in side.tempo), key=lambda x: x[0])
+                                 for side in sides]
         self.contact = np.array([s.contact_share for s in sectors])
         self._mines_per_m2 = np.array([s.mines_per_km2 for s in sectors]) / 1e6
         # Per sector and side: the share of fire not stopped by cover and field works.
@@ -92,14 +95,25 @@ class TheatreCombat:
         self.sector_killed = np.zeros((len(sectors), 2), dtype=np.int64)
 
     def intensity(self, day: int) -> np.ndarray:
-        """Per sector and side: its intensity on ``day`` (usual times the phase's)."""
-        out = self._intensity.copy()
+        """Per sector and side: its intensity on ``day`` (usual times the sector's phase
+        times the side's national phase)."""
+        national = self._national(day)
+        out = self._intensity * national[None, :]
         for s, sides in enumerate(self._phases):
             for side, phases in enumerate(sides):
                 for first_day, value in phases:
                     if first_day > day:
                         break
-                    out[s, side] = self._intensity[s, side] * value
+                    out[s, side] = self._intensity[s, side] * national[side] * value
+        return out
+
+    def _national(self, day: int) -> np.ndarray:
+        """Per side: its national phase's intensity on ``day`` (1 before the first)."""
+        out = np.ones(2)
+        for side, phases in enumerate(self._national_phases):
+            for first_day, value in phases:
+                if first_day <= day:
+                    out[side] = value
         return out
 
     def hazards(self, rows: np.ndarray, intensity: np.ndarray) -> np.ndarray:

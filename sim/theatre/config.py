@@ -17,10 +17,11 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from sim.config import DATED_LISTS, CombatConfig, RecruitmentConfig, TempoPhase, TrainingConfig
-from sim.fields import MAX_DAYS, MAX_ITEMS, Fraction, NonNegative, Persons
+from sim.fields import MAX_DAYS, MAX_ITEMS, DayOrDate, Fraction, NonNegative, Persons
 from sim.fields import StrictModel as _Strict
 from sim.sides import SIDES
 from sim.tactics import ATTACK_TACTICS, DEFAULT_TACTICS, DEFENCE_TACTICS, Tactic, TacticProfile
@@ -30,6 +31,14 @@ MAX_FRONT_KM = 5_000
 #: Sectors in a theatre.
 MAX_SECTORS = 500
 SECTOR_KINDS = ("active", "holding", "quiet")
+
+
+class TargetStep(_Strict):
+    """From ``day`` on, the side's allocation aims for ``persons_per_km`` in the sector."""
+
+    day: DayOrDate = Field(description="First day (or date) of this target (day).")
+    persons_per_km: NonNegative = Field(description="Persons in the line per km of front "
+                                                    "aimed for (persons/km).")
 
 
 class SectorSide(_Strict):
@@ -43,6 +52,10 @@ class SectorSide(_Strict):
     target_persons_per_km: NonNegative = Field(
         default=0.0, description="Persons in the line per km of front the side's allocation "
                                  "aims for here (persons/km).")
+    target_steps: list[TargetStep] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="Later targets by day or date, replacing target_persons_per_km from "
+                    "their day (a sector opened, reinforced or thinned out).")
     intensity: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
         default=1.0, description="The side's usual intensity here (-): its aimed fire, fire "
                                  "support and exposure times this; 0 no fighting.")
@@ -151,6 +164,10 @@ class TheatreSide(_Strict):
         default="spread", description="Battalions beyond every sector's target density: "
                                       "spread over the sectors in proportion to their "
                                       "targets, or held in the rear.")
+    tempo: list[TempoPhase] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="The side's national intensity by day or date (phases: a campaign "
+                    "season), multiplying every sector's; 1 before the first.")
     fixed_daily_loss_fraction: Fraction | None = Field(
         default=None, description="Test configuration: a fixed share of the side's line "
                                   "lost per day in every sector, replacing fire and mines "
@@ -196,8 +213,9 @@ class TheatreScenario(_Strict):
                     raise ValueError(f"{side}.contingents.{name}.sectors: no sector named "
                                      f"{unknown[0]!r}; allowed: {', '.join(names)}")
                 if contingent.sectors is not None and not any(
-                        getattr(s, side).target_persons_per_km > 0 for s in self.sectors
-                        if s.name in contingent.sectors):
+                        getattr(s, side).target_persons_per_km > 0
+                        or any(t.persons_per_km > 0 for t in getattr(s, side).target_steps)
+                        for s in self.sectors if s.name in contingent.sectors):
                     raise ValueError(f"{side}.contingents.{name}.sectors: none of them has a "
                                      f"{side}.target_persons_per_km above 0, so its "
                                      f"battalions could never be sent; allowed: sectors "
@@ -238,9 +256,12 @@ class TheatreScenario(_Strict):
         """Every day-or-date of the theatre, with its key path."""
         for i, sector in enumerate(self.sectors):
             for side in SIDES:
-                for j, phase in enumerate(getattr(sector, side).tempo):
-                    yield f"sectors[{i}].{side}.tempo[{j}].day", phase.day
+                for kind in ("tempo", "target_steps"):
+                    for j, step in enumerate(getattr(getattr(sector, side), kind)):
+                        yield f"sectors[{i}].{side}.{kind}[{j}].day", step.day
         for side in SIDES:
+            for j, phase in enumerate(getattr(self, side).tempo):
+                yield f"{side}.tempo[{j}].day", phase.day
             for name, contingent in getattr(self, side).contingents.items():
                 for kind in DATED_LISTS:
                     for j, item in enumerate(getattr(contingent, kind)):
@@ -255,6 +276,21 @@ class TheatreScenario(_Strict):
     def date_of(self, day: int) -> datetime.date:
         """The calendar date of day ``day``."""
         return self.start_date + datetime.timedelta(days=int(day))
+
+    def targets(self, day: int) -> np.ndarray:
+        """(sectors, 2): persons each side's allocation aims for in each sector on
+        ``day`` (the last target step begun, else ``target_persons_per_km``, times the
+        frontage)."""
+        out = np.zeros((len(self.sectors), 2))
+        for i, sector in enumerate(self.sectors):
+            for k, side in enumerate(SIDES):
+                config = getattr(sector, side)
+                density = config.target_persons_per_km
+                for step in sorted(config.target_steps, key=lambda t: self.day_of(t.day)):
+                    if self.day_of(step.day) <= day:
+                        density = step.persons_per_km
+                out[i, k] = density * sector.frontage_km
+        return out
 
     def front_km(self) -> float:
         """The front's length (km)."""

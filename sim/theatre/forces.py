@@ -68,9 +68,6 @@ class NationalForces:
         self._rotate_below = np.array([s.rotate_below_strength for s in self.sides])
         self._rest_days = np.array([s.rest_days for s in self.sides])
         self._return_at = np.array([s.return_at_strength for s in self.sides])
-        # Allocation: each sector's target persons in the line, per side.
-        self.targets = np.array([[getattr(s, side).target_persons_per_km * s.frontage_km
-                                  for side in SIDES] for s in scenario.sectors])
         self._sector_cells = np.array(scenario.cells())
         self._first_cell = np.concatenate([[0], np.cumsum(self._sector_cells)[:-1]])
         self._placed = np.zeros((len(scenario.sectors), 2), dtype=np.int64)
@@ -252,7 +249,7 @@ class NationalForces:
     def allocate(self) -> None:
         """Battalions ready in the rear (rested, refilled to ``return_at_strength``) go
         to the line, one at a time, each to the sector whose line is weakest against its
-        target (``target_persons_per_km`` x frontage), among the sectors its category may
+        target (the day's persons per km x frontage), among the sectors its category may
         go to (``sectors``); beyond every target they spread in proportion to the
         targets, or wait in the rear (``surplus``)."""
         battalions = self.model.battalions
@@ -265,9 +262,10 @@ class NationalForces:
         if ready.size == 0:
             return
         line = battalions["state"] == LINE
+        day_targets = self.model.config.targets(self.model.day)
         for s in (0, 1):
             mine = ready[side[ready] == s]
-            targets = self.targets[:, s]
+            targets = day_targets[:, s]
             if mine.size == 0 or not targets.any():
                 continue
             current = np.bincount(battalions["sector"][line & (side == s)],
