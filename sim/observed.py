@@ -26,6 +26,7 @@ the header being row 1) and the column, and saying what is allowed.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime
 import io
@@ -101,6 +102,7 @@ class Table:
     rows: tuple[Row, ...]
     comments: tuple[str, ...] = ()
     error: type[TableError] = TableError
+    header_line: int = 1
 
     def fail(self, row: Row | int, column: str | None, problem: str,
              allowed: str) -> TableError:
@@ -151,6 +153,7 @@ def parse_table(text: str, name: str, columns: Iterable[str], what: str,
     reader = csv.reader(io.StringIO("\n".join(lines[skip:]), newline=""), strict=True)
     rows: list[Row] = []
     header: tuple[str, ...] | None = None
+    header_line = 1
     try:
         for cells in reader:
             line = reader.line_num + skip
@@ -163,6 +166,7 @@ def parse_table(text: str, name: str, columns: Iterable[str], what: str,
             if header is None:
                 header = _header(cells, name, line, columns, optional, allowed_columns,
                                  error)
+                header_line = line
                 continue
             if len(cells) != len(header):
                 raise error(f"{name}: row {line} has {len(cells)} cells, the header "
@@ -177,7 +181,7 @@ def parse_table(text: str, name: str, columns: Iterable[str], what: str,
                     f"{what}")
     if not rows:
         raise error(f"{name}: no rows; allowed: a header row and {what}")
-    return Table(name, header, tuple(rows), tuple(leading), error)
+    return Table(name, header, tuple(rows), tuple(leading), error, header_line)
 
 
 def _read_text(path: Path, name: str, what: str, error: type[TableError]) -> str:
@@ -296,6 +300,11 @@ def _month_name(number: int) -> str:
     return f"{number // 12:04d}-{number % 12 + 1:02d}"
 
 
+def is_month_end(day: datetime.date) -> bool:
+    """Whether ``day`` is its month's last day."""
+    return day.day == calendar.monthrange(day.year, day.month)[1]
+
+
 def month_of(day: datetime.date) -> str:
     """The month of a date, ``YYYY-MM``."""
     return f"{day.year:04d}-{day.month:02d}"
@@ -403,8 +412,8 @@ def monthly_from_cumulative(cumulative: pd.Series) -> pd.Series:
     values = {day: int(value) for day, value in cumulative.items()}
     increments = {}
     for day in sorted(values):
-        if (day + datetime.timedelta(days=1)).day != 1:
-            continue  # not a month's last day
+        if not is_month_end(day):
+            continue
         before = day.replace(day=1) - datetime.timedelta(days=1)
         if before in values:
             increments[month_of(day)] = values[day] - values[before]
