@@ -274,14 +274,16 @@ class NationalForces:
             hold = self.sides[owner[mine[0]]].surplus == "reserve"
             open_sectors = targets > 0
             ratio = np.where(open_sectors, current / np.where(open_sectors, targets, 1), np.inf)
-            for row in mine:
-                choices = np.where(self.allowed[owner[row]] & open_sectors, ratio, np.inf)
-                sector = int(np.argmin(choices))
-                if not np.isfinite(choices[sector]) or (hold and choices[sector] >= 1.0):
-                    continue
-                self._send(row, sector, s)
-                current[sector] += battalions["personnel"][row]
-                ratio[sector] = current[sector] / targets[sector]
+            for contingent in np.unique(owner[mine]):
+                allowed = self.allowed[contingent] & open_sectors
+                for row in mine[owner[mine] == contingent]:
+                    choices = np.where(allowed, ratio, np.inf)
+                    sector = int(np.argmin(choices))
+                    if not np.isfinite(choices[sector]) or (hold and choices[sector] >= 1.0):
+                        break  # every sector it may go to is full: the rest wait too
+                    self._send(row, sector, s)
+                    current[sector] += battalions["personnel"][row]
+                    ratio[sector] = current[sector] / targets[sector]
 
     def _send(self, row: int, sector: int, side: int) -> None:
         """Battalion ``row`` enters ``sector`` at its next kilometre cell."""
