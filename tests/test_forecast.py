@@ -42,9 +42,10 @@ VALUES = [30_000.0 + 1_000 * i for i in range(12)]
 
 
 def provenance(**changes):
+    """The same provenance at every call (made at a fixed time)."""
     base = make_provenance("theatre_2023_2024", "0" * 64, seed=7, replicates=40,
                            calibration_window=("2023-01-01", "2024-12-31"))
-    return {**base, **changes}
+    return {**base, "created": "2025-01-02T03:04:05+00:00", **changes}
 
 
 def forecast_table(means, lows, highs, quantity="claimed_losses", who="attacker",
@@ -351,9 +352,10 @@ def test_a_forecast_written_by_one_call_is_scored_by_another(tmp_path):
 
 # ------------------------------------------------------------------ malformed input
 GOOD_ROW = "2025-01,claimed_losses,attacker,100,90,110,0.9,40"
+HEADER = ",".join(COLUMNS)
 
 
-def _forecast_text(rows=(GOOD_ROW,), header=",".join(COLUMNS), **changes) -> str:
+def _forecast_text(rows=(GOOD_ROW,), header=HEADER, **changes) -> str:
     line = json.dumps(provenance(**changes))
     return f"# {FORMAT_LINE}\n# provenance: {line}\n{header}\n" + "\n".join(rows) + "\n"
 
