@@ -7,6 +7,7 @@
     attrition calibrate battle.csv --law all        # fit Lanchester laws to a record
     attrition calibrate battle.csv --scenario fortified_defense --fit sector.cover
     attrition validate kursk_2024_2025 --replicates 20   # history as a test
+    attrition score forecast.csv record_2025.csv   # a forecast beside what happened
 
 Each command parses (:mod:`sim.cli_args`), calls the library, writes through
 :mod:`sim.publish` and :mod:`sim.outputs`, and prints. Bad input gets one line on stderr
@@ -436,6 +437,38 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if args.strict and result.outside else 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    """A forecast file scored against records (sim.forecast): everything read and checked
+    before anything is written; with --out, score.json and score.csv whole or not at
+    all."""
+    from sim.forecast import (
+        combine_records,
+        format_score,
+        read_forecast,
+        read_scoring_record,
+        score,
+        score_json,
+        score_report,
+        write_score,
+    )
+    from sim.observed import TableError
+
+    try:
+        forecast = read_forecast(args.forecast)
+        records = [read_scoring_record(path) for path in args.records]
+        report = score_report(forecast, records,
+                              score(forecast, combine_records(records)))
+    except TableError as err:
+        raise UsageError(str(err)) from None
+    if args.out is not None:
+        with publishing(args.out) as folder:
+            write_score(folder, report)
+    print(score_json(report) if args.json else format_score(report))
+    if args.out is not None and not args.json:
+        print(f"\nResults in {printable(args.out)}/ (score.json, score.csv)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -475,6 +508,8 @@ def _command(args: argparse.Namespace) -> int:
             return _calibrate(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "score":
+            return _score(args)
         return _run(args)
     except (scenarios.ScenarioError, UsageError, OutputError, StoreError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)

@@ -282,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 f"(default: 200,000 for laws, 20,000 for the model; at most "
                                 f"{MAX_ABC_RUNS:,})")
     _add_validate(commands)
+    _add_score(commands)
     demo = commands.add_parser(
         "demo", help="serve the classroom page (works offline)",
         description="Serve the interactive classroom page (Mesa's SolaraViz): the front, "
@@ -347,3 +348,35 @@ def _add_validate(commands) -> None:
                                "the table")
     validate.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_memory_option(validate)
+
+
+def _add_score(commands) -> None:
+    """``attrition score``: a forecast file set beside a later record."""
+    score = commands.add_parser(
+        "score", help="score a forecast file against a later record (coverage, errors)",
+        description="Score a forecast file (one row per month, quantity and side: mean and "
+                    "an interval of single runs; sim.forecast) against one or more records "
+                    "of what happened. A record is a tidy CSV (month,quantity,who,value) or "
+                    "a series as data/ has it, recognised by its header: the cumulative "
+                    "daily claim of Russian losses (date,claimed_personnel_losses_"
+                    "cumulative) scores the attacker's monthly claimed_losses; a named-dead "
+                    "list (month,named_deaths[,named_missing]) the attacker's (Russian) or "
+                    "the defender's (Ukrainian) named_dead. Per quantity and side, over the "
+                    "months both have: the share of months inside the interval (coverage) "
+                    "beside the nominal level, with its binomial 90% interval (a shortfall "
+                    "inside it may be noise), the mean error (forecast mean minus the "
+                    "record), the mean absolute and relative error, and the months missed; "
+                    "months in one file but not the other are named. Exit status 0 (a "
+                    "report); 2 for bad input, in one line naming the file, row and "
+                    "column.")
+    score.add_argument("forecast", type=Path, metavar="FORECAST",
+                       help="the forecast file (CSV with its '# provenance' header)")
+    score.add_argument("records", type=Path, nargs="+", metavar="RECORD",
+                       help="records to score against; several are taken together, a "
+                            "month of a quantity and side in at most one")
+    score.add_argument("--json", action="store_true",
+                       help="print the score as JSON (score.json) instead of the table")
+    score.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="also write score.json and score.csv into this new or empty "
+                            "directory, made with any missing parent folders, whole or not "
+                            "at all (default: write nothing)")

@@ -238,3 +238,140 @@ def test_a_reader_that_stops_early_is_not_an_error():
     proc.stdout.close()  # gone before the command writes a line
     err = proc.stderr.read()
     assert proc.wait() == 0 and err == ""
+
+
+# ---------------------------------------------------------------- attrition score
+SCORE_MONTHS = [f"2025-{m:02d}" for m in range(1, 13)]
+SCORE_MEANS = [40_000.0 + 1_000 * i for i in range(12)]
+
+
+def _write_forecast_and_record(folder: Path) -> tuple[Path, Path]:
+    """A 2025 forecast of claimed losses (intervals of +-3,000) and a record 1,500 below
+    its mean, except three months 5,000 above it (outside): coverage 9 of 12, mean error
+    (9 x 1,500 - 3 x 5,000) / 12 = -125, mean absolute error 2,375."""
+    from sim.forecast import make_provenance, write_forecast
+
+    table = pd.DataFrame({"month": SCORE_MONTHS, "quantity": "claimed_losses",
+                          "who": "attacker", "mean": SCORE_MEANS,
+                          "low": [m - 3_000 for m in SCORE_MEANS],
+                          "high": [m + 3_000 for m in SCORE_MEANS], "level": 0.9,
+                          "replicates": 40})
+    forecast = write_forecast(table, folder / "forecast.csv", make_provenance(
+        "theatre", "0" * 64, 3, 40, ("2023-01-01", "2024-12-31")))
+    values = [m - 1_500 for m in SCORE_MEANS]
+    for i in (3, 4, 8):
+        values[i] = SCORE_MEANS[i] + 5_000
+    record = folder / "record.csv"
+    pd.DataFrame({"month": SCORE_MONTHS, "quantity": "claimed_losses", "who": "attacker",
+                  "value": values}).to_csv(record, index=False)
+    return forecast, record
+
+
+def test_score_prints_coverage_beside_the_nominal_level_and_the_errors(tmp_path):
+    forecast, record = _write_forecast_and_record(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    proc = attrition("score", forecast, record, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"Forecast {forecast}: scenario theatre, seed 3, 40 "
+                               f"replicates, calibrated on 2023-01-01 to 2024-12-31")
+    header, row = lines[3].split(), lines[4]
+    assert header[:5] == ["quantity", "who", "months", "nominal", "coverage"]
+    assert row.split()[:6] == ["claimed_losses", "attacker", "12", "90%", "75%", "(9/12)"]
+    assert "47% to 93%" in row and "yes" in row  # 9 of 12 could be noise at 90%
+    assert "-125" in row and "2,375" in row
+    assert "above: 2025-04 to 2025-05, 2025-09" in row
+    assert sorted(tmp_path.iterdir()) == before  # nothing written without --out
+
+
+def test_score_json_and_out_hold_the_same(tmp_path, capsys):
+    forecast, record = _write_forecast_and_record(tmp_path)
+    assert main(["score", str(forecast), str(record), "--json", "--out",
+                 str(tmp_path / "scored")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert sorted(p.name for p in (tmp_path / "scored").iterdir()) == ["score.csv",
+                                                                       "score.json"]
+    assert json.loads((tmp_path / "scored" / "score.json").read_text()) == printed
+    (row,) = printed["scores"]
+    assert (row["months"], row["covered"], row["coverage"]) == (12, 9, 0.75)
+    assert row["mean_error"] == pytest.approx(-125.0)
+    assert row["mean_absolute_error"] == pytest.approx(2_375.0)
+    assert row["missed_above"] == ["2025-04", "2025-05", "2025-09"]
+    assert printed["forecast"]["provenance"]["seed"] == 3
+    assert printed["records"] == [{"file": str(record), "format": "tidy", "notes": []}]
+    csv_row = pd.read_csv(tmp_path / "scored" / "score.csv").iloc[0]
+    assert csv_row["missed_above"] == "2025-04;2025-05;2025-09"
+
+
+def test_score_takes_several_records_and_names_what_it_cannot_score(tmp_path, capsys):
+    forecast, record = _write_forecast_and_record(tmp_path)
+    named = tmp_path / "named.csv"
+    named.write_text("month,named_deaths\n2025-01,4000\n")
+    assert main(["score", str(forecast), str(record), str(named)]) == 0
+    out = capsys.readouterr().out
+    assert "Not scored or left out:" in out
+    assert "not in the forecast: named_dead attacker" in out
+    assert f"{named}: a named list is a lower bound" in out
+
+
+def test_score_help_says_what_it_measures(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "score" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "binomial 90% interval" in text and "month,quantity,who,value" in text
+
+
+SCORE_BAD_INPUTS = {
+    # case: (what to break, the one line's fragments)
+    "forecast row": (("forecast.csv", lambda t: t.replace("2025-03,", "2025-3,", 1)),
+                     ["forecast.csv: row 6, column month: '2025-3' is not a month"]),
+    "forecast interval": (("forecast.csv", lambda t: t.replace(",40000.0,37000.0,",
+                                                               ",40000.0,41000.0,")),
+                          ["forecast.csv: row 4, column mean: 40,000 is outside low 41,000"]),
+    "record value": (("record.csv", lambda t: t.replace("38500.0", "lots")),
+                     ["record.csv: row 2, column value: 'lots' is not a number"]),
+    "record header": (("record.csv", lambda t: t.replace("value", "persons", 1)),
+                      ["record.csv: row 1: header 'month,quantity,who,persons' is not a "
+                       "record's"]),
+    "forecast as record": (("record.csv", lambda t: (Path("forecast.csv").read_text())),
+                           ["record.csv: row 1: a forecast file, not a record"]),
+    "nothing in common": (("record.csv", lambda t: t.replace("2025-", "2024-")),
+                          ["nothing to score", "forecast (2025-01 to 2025-12) and the "
+                                               "record (2024-01 to 2024-12)"]),
+    "missing record": (("record.csv", None), ["record.csv: no such file"]),
+}
+
+
+@pytest.mark.parametrize("case", SCORE_BAD_INPUTS)
+def test_score_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, case,
+                                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write_forecast_and_record(tmp_path)
+    (name, change), fragments = SCORE_BAD_INPUTS[case]
+    if change is None:
+        (tmp_path / name).unlink()
+    else:
+        (tmp_path / name).write_text(change((tmp_path / name).read_text()))
+    before = sorted(tmp_path.rglob("*"))
+    proc = attrition("score", "forecast.csv", "record.csv", "--out", "scored",
+                     cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("attrition: error: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_score_refuses_an_out_folder_in_use(tmp_path):
+    forecast, record = _write_forecast_and_record(tmp_path)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("earlier")
+    proc = attrition("score", forecast, record, "--out", tmp_path / "full", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "exists and is not an empty directory" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
