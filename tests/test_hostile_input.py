@@ -321,6 +321,114 @@ def records(draw) -> bytes:
                             else b"")
 
 
+FORECAST_MONTHS = st.one_of(st.sampled_from(["2025-01", "2025-02", "2025-12"]),
+                            st.sampled_from(["2025-13", "2025-1", "2025-01-31", "", "0000-01",
+                                             "\u0662\u0660\u0662\u0665-01", "Jan 2025"]))
+FORECAST_NUMBERS = st.one_of(st.sampled_from(["0", "1", "100", "1e9", "1e10", "-5", "nan",
+                                              "inf", "1e400", "", "1,000", "0x10", "1_000",
+                                              "9" * 40, "2.5"]),
+                             st.integers(0, 10_000).map(str))
+
+
+@st.composite
+def provenance_lines(draw, sound: bool = False) -> str:
+    """The forecast file's two comment lines: sound, or broken one way."""
+    from sim.forecast import FORMAT_LINE
+
+    provenance = {"scenario": "theatre", "scenario_sha256": "0" * 64, "seed": 0,
+                  "replicates": 40, "calibration_window": ["2023-01-01", "2024-12-31"],
+                  "created": "2025-01-01T00:00:00+00:00", "sim_version": "0.1.0"}
+    how = 0 if sound else draw(st.integers(0, 6))
+    if how == 1:
+        provenance.pop(draw(st.sampled_from(sorted(provenance))))
+    elif how == 2:
+        provenance[draw(st.sampled_from(sorted(provenance)))] = draw(st.one_of(
+            scalars.filter(lambda v: not isinstance(v, float) or math.isfinite(v)),
+            st.just([]), st.just({})))
+    text = json.dumps(provenance)
+    if how == 3:
+        text = "[" * 50_000  # deeper than json's recursion limit
+    elif how == 4:
+        text = text[:draw(st.integers(0, len(text)))]
+    first = f"# {FORMAT_LINE}\n" if how != 5 else ""
+    return f"{first}# provenance: {text}\n" if how != 6 else first
+
+
+@st.composite
+def forecast_files(draw) -> bytes:
+    """A forecast file: mostly sound with a few bad cells (as records() makes them);
+    else a broken provenance, a header with a column lost or added, ragged rows, rows
+    of hostile cells and bytes that are not text."""
+    from sim.forecast import COLUMNS, QUANTITIES
+
+    plausible = draw(st.integers(0, 2)) > 0
+    columns = list(COLUMNS)
+    if not plausible and draw(st.booleans()):
+        columns.remove(draw(st.sampled_from(COLUMNS)))
+    if not plausible and draw(st.booleans()):
+        columns.append(draw(st.sampled_from(["median", "month", ""])))
+    lines = [draw(provenance_lines(sound=plausible or draw(st.booleans())))
+             + ",".join(columns)]
+    cells = {"month": FORECAST_MONTHS,
+             "quantity": st.sampled_from([*QUANTITIES, "", "claimed"]),
+             "who": st.sampled_from(["attacker", "defender", "russia", ""]),
+             "level": st.sampled_from(["0.9", "0.5", "0", "1", "-0.1", "nan", "90"]),
+             "replicates": st.sampled_from(["40", "1", "0", "41", "2.5", "-1", "1e30"])}
+    for i in range(draw(st.integers(1, 8))):  # no rows at all: tests/test_forecast.py
+        low = draw(st.integers(0, 1000))
+        row = {"month": f"2025-{i + 1:02d}", "quantity": "killed", "who": "attacker",
+               "mean": str(low + 10), "low": str(low), "high": str(low + 20),
+               "level": "0.9", "replicates": "40"}
+        if plausible and draw(st.integers(0, 5)) == 0:
+            column = draw(st.sampled_from(COLUMNS))
+            row[column] = draw(cells.get(column, FORECAST_NUMBERS))
+        elif not plausible:
+            row = {c: draw(cells.get(c, FORECAST_NUMBERS)) for c in COLUMNS}
+        line = [row.get(c, "1") for c in columns]
+        if not plausible and draw(st.booleans()):
+            line = line[:-1]  # a ragged row
+        lines.append(",".join(line))
+    text = "\n".join(lines) + "\n"
+    return text.encode() + (draw(st.binary(max_size=8)) if not plausible and
+                            draw(st.booleans()) else b"")
+
+
+@st.composite
+def scoring_records(draw) -> bytes:
+    """A record in one of the formats score recognises (or none), hostile cells."""
+    kind = draw(st.sampled_from(["tidy", "tidy", "daily", "named", "ukraine", "other"]))
+    header = {"tidy": "month,quantity,who,value",
+              "daily": "date,claimed_personnel_losses_cumulative",
+              "named": "month,named_deaths", "ukraine": "month,named_deaths,named_missing",
+              "other": draw(st.sampled_from(["day,killed", "", "month,value"]))}[kind]
+    lines = [header]
+    total = 0
+    sound = draw(st.integers(0, 2)) > 0  # mostly a sound record with a few bad cells
+    for i in range(draw(st.integers(1, 8))):  # no rows at all: tests/test_forecast.py
+        plausible = sound and draw(st.integers(0, 5)) > 0
+        if kind == "daily":
+            total += draw(st.integers(0, 500))
+            day = ["2024-12-31", "2025-01-31", "2025-02-28", "2025-03-31", "2025-04-30",
+                   "2025-05-31", "2025-06-30", "2025-07-31"][i]
+            row = [day if plausible else draw(st.sampled_from(["2025-02-30", "", day])),
+                   str(total) if plausible else draw(FORECAST_NUMBERS)]
+        elif kind == "tidy":
+            # A sound row is of what forecast_files() forecasts, so that it is scored.
+            row = [f"2025-{i + 1:02d}", "killed", "attacker", str(draw(st.integers(0, 9999)))]
+            if not plausible:
+                row = [draw(FORECAST_MONTHS),
+                       draw(st.sampled_from(["killed", "named_dead", "force_in_line", "x"])),
+                       draw(st.sampled_from(["attacker", "defender", "ukraine"])),
+                       draw(FORECAST_NUMBERS)]
+        else:
+            row = [f"2025-{i + 1:02d}" if plausible else draw(FORECAST_MONTHS)] + [
+                draw(FORECAST_NUMBERS) for _ in header.split(",")[1:]]
+        lines.append(",".join(row))
+    text = "\n".join(lines) + ("\n" if draw(st.booleans()) else "")
+    return text.encode() + (draw(st.binary(max_size=8)) if not sound and draw(st.booleans())
+                            else b"")
+
+
 # -------------------------------------------------------------- the properties
 def _fresh():
     """A fresh folder per example (hypothesis runs many examples per test call)."""
@@ -389,6 +497,19 @@ def _check_record(text: bytes) -> None:
                                                       .read_text())
 
 
+def _check_score(forecast: bytes, record: bytes) -> None:
+    with _fresh() as name:
+        folder = Path(name)
+        (folder / "f.csv").write_bytes(forecast)
+        (folder / "r.csv").write_bytes(record)
+        status, stdout, _ = attrition(folder, "score", str(folder / "f.csv"),
+                                      str(folder / "r.csv"), "--out", str(folder / "out"),
+                                      "--json")
+        if status == 0:
+            assert _valid_json(stdout) == _valid_json((folder / "out" / "score.json")
+                                                      .read_text())
+
+
 @PROPERTY
 @given(scenario_files())
 def test_malformed_scenario_files(text):
@@ -417,6 +538,14 @@ def test_malformed_vary_ranges(specs):
 @given(records())
 def test_malformed_record_csvs(text):
     _check_record(text)
+
+
+@CHEAP
+@given(forecast_files(), scoring_records())
+def test_malformed_forecasts_and_scoring_records(forecast, record):
+    """attrition score: a forecast file and a record, either or both malformed: a score
+    (JSON, the same as score.json) or one line and exit 2, nothing written."""
+    _check_score(forecast, record)
 
 
 FLAG_VALUES = st.one_of(
@@ -458,7 +587,8 @@ EXHAUSTIVE_SETTINGS = settings(max_examples=2000, deadline=None,
                  st.tuples(experiments(), st.lists(vary_specs(), max_size=1))
                  .map(lambda ev: ("experiment", ev)),
                  st.lists(vary_specs(), min_size=1, max_size=2).map(lambda v: ("vary", v)),
-                 records().map(lambda r: ("record", r))))
+                 records().map(lambda r: ("record", r)),
+                 st.tuples(forecast_files(), scoring_records()).map(lambda fr: ("score", fr))))
 def test_hostile_input_exhaustive(case):
     """Every kind of input mixed, many more examples, not derandomized."""
     kind, value = case
@@ -470,6 +600,8 @@ def test_hostile_input_exhaustive(case):
         _check_experiment(*value)
     elif kind == "vary":
         _check_vary(value)
+    elif kind == "score":
+        _check_score(*value)
     else:
         _check_record(value)
 
@@ -758,6 +890,71 @@ def test_a_schedule_with_an_empty_cell_is_one_line(tmp_path):
     with pytest.raises(RecordError, match="row 2, column persons: empty"):
         read_record(io.StringIO("day,attacker_strength\n0,1000\n1,990\n2,980\n"),
                     "battle.csv", reinforcements=tmp_path / "waves.csv")
+
+
+# ------------------------------------------------------------ forecasts and scores
+def _sound_forecast(folder: Path) -> Path:
+    import pandas as pd
+
+    from sim.forecast import make_provenance, write_forecast
+
+    table = {"month": ["2025-01"], "quantity": ["killed"], "who": ["attacker"],
+             "mean": [100.0], "low": [80.0], "high": [120.0], "level": [0.9],
+             "replicates": [40]}
+    return write_forecast(pd.DataFrame(table), folder / "forecast.csv", make_provenance(
+        "theatre", "0" * 64, 0, 40, ("2023-01-01", "2024-12-31")))
+
+
+@pytest.mark.parametrize(("forecast", "record", "problem"), [
+    # A provenance nested deeper than json's recursion limit.
+    (lambda f: f.read_text().replace("# provenance: {", "# provenance: " + "[" * 100_000,
+                                     1), None, "forecast.csv: row 2: the provenance is not "
+                                               "JSON"),
+    (lambda f: f.read_text().replace(",100.0,", ",1e400,"), None,
+     "forecast.csv: row 4, column mean: 1e400 is out of range"),
+    (None, lambda r: r.write_bytes(b"month,quantity,who,value\n2025-01,killed,attacker,5\x00\n"),
+     "r.csv: row 2: a NUL character"),
+    (None, lambda r: r.write_bytes(b"\xff\xfe" + "month,named_deaths\n".encode("utf-16-le")),
+     "r.csv: row 1: not UTF-8 text"),
+    (None, lambda r: r.mkdir(), "r.csv: not a file"),
+    (None, lambda r: r.write_text('month,named_deaths\n2025-01,"5\n6"\n'),
+     "r.csv: row 3: a cell spans lines"),
+    (None, lambda r: r.write_text("month,quantity,who,value\n2025-01,killed,attacker,"
+                                  + "9" * 400 + "\n"),
+     f"r.csv: row 2, column value: '{'9' * 37}...' is not a number"),
+])
+def test_forecasts_and_records_that_cannot_be_used_are_one_line(tmp_path, forecast, record,
+                                                                problem):
+    path = _sound_forecast(tmp_path)
+    if forecast is not None:
+        path.write_text(forecast(path))
+    r = tmp_path / "r.csv"
+    if record is not None:
+        record(r)
+    else:
+        r.write_text("month,quantity,who,value\n2025-01,killed,attacker,90\n")
+    assert problem in _refused(tmp_path, "score", str(path), str(r), "--out",
+                               str(tmp_path / "out"))
+
+
+def test_a_huge_forecast_is_refused_before_it_is_read(tmp_path):
+    from sim.observed import MAX_TABLE_BYTES
+
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as file:
+        file.truncate(MAX_TABLE_BYTES + 1)
+    start = time.perf_counter()
+    assert f"huge.csv: {MAX_TABLE_BYTES + 1:,} bytes" in _refused(
+        tmp_path, "score", str(huge), str(huge))
+    assert time.perf_counter() - start < 5
+
+
+def test_a_sound_forecast_scores_against_a_record(tmp_path):
+    path = _sound_forecast(tmp_path)
+    (tmp_path / "r.csv").write_text("month,quantity,who,value\n2025-01,killed,attacker,90\n")
+    status, stdout, _ = attrition(tmp_path, "score", str(path), str(tmp_path / "r.csv"),
+                                  "--json")
+    assert status == 0 and _valid_json(stdout)["scores"][0]["mean_error"] == 10.0
 
 
 # ------------------------------------------------------------- values at the limits
