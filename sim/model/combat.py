@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from sim.model import casualties, kernels, morale, physics
-from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, AreaFire, Band, Tallies
+from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, Tallies
 from sim.model.units import IS_IN_SECTOR, RESERVE, select_rows
 from sim.sides import ATTACKER, DEFENDER
 from sim.tactics import TACTICS
@@ -21,6 +21,8 @@ from sim.tactics import TACTICS
 if TYPE_CHECKING:
     from sim.model.model import AttritionModel
 
+# No aimed-fire sums given (:func:`sim.model.kernels.plan_substep`).
+_NONE = np.zeros(0)
 # Per-unit tactic parameters (ODD 7.10), looked up once per unit.
 _TACTIC_FIELDS = ("spacing_m", "advance_speed_m_per_day", "assault_speed_m_per_day",
                   "fire_multiplier", "exposure", "training_leverage", "mine_exposure",
@@ -75,6 +77,10 @@ class Combat:
         self.training_days_lost = np.zeros(2)
         # Whether a unit may have entered, left or moved since cells last changed hands.
         self.occupancy_changed = True
+        # The fire support the kernels were last given, as an array, and the Generator
+        # they draw from, as addresses (the Generator itself kept, so that they hold).
+        self._support_of, self._support = None, np.zeros((5, 2))
+        self._generator_of, self._generator_addresses = None, np.zeros(6, dtype=np.uint64)
         self.units_added()
 
     def units_added(self) -> None:
@@ -158,15 +164,14 @@ class Combat:
         support, which depends on who is there, is set again. With ``fresh``, gathered
         anew and not kept: what the kept set must equal (but for the fields set at the
         start of each sub-step)."""
-        units = self.model.units
-        in_sector = (IS_IN_SECTOR[units["state"]] & (units["personnel"] > 0)).nonzero()[0]
-        if fresh:
-            engaged = self._gather(in_sector)
-            return engaged, self._fire_support(engaged)
-        if self._engaged_today is not None and not self._engaged_stale:
+        if not fresh and self._engaged_today is not None and not self._engaged_stale:
             return self._engaged_today
-        if self._engaged_today is None:
-            engaged = self._gather(in_sector)
+        units = self.model.units
+        if fresh or self._engaged_today is None:
+            engaged = self._gather((IS_IN_SECTOR[units["state"]]
+                                    & (units["personnel"] > 0)).nonzero()[0])
+            if fresh:
+                return engaged, self._fire_support(engaged)
         else:
             engaged = self._engaged_today[0]
             rows = engaged["index"]
@@ -229,80 +234,59 @@ class Combat:
             organic_area[firer] = cfg.organic_lethal_area_m2
         return FireSupport(footprint_m2, artillery, drones, organic, organic_area)
 
-    def _area_fire(self, engaged: np.ndarray, support: FireSupport) -> AreaFire:
-        """Per-person hazard of area fire on each side this sub-step, before protection:
-        artillery and drones are fixed for the day, organic fire grows with the enemy's
-        soldiers fighting (ODD 7.3)."""
-        if not np.count_nonzero(support.organic_strikes_per_person):
-            return AreaFire(support.artillery_hazard, support.drone_hazard)
-        fighting = np.where(engaged["fighting"], engaged["personnel"], 0)
-        shooters = np.bincount(engaged["side"], weights=fighting, minlength=2)
-        shelling = support.artillery_hazard.copy()
-        # A side has an organic fire rate only where the enemy has units in the sector.
-        for firer in support.organic_strikes_per_person.nonzero()[0]:
-            target = 1 - firer
-            organic = physics.area_fire_hazard(
-                support.organic_strikes_per_person[firer] * float(shooters[firer]) * self._dt,
-                support.organic_lethal_area_m2[firer], float(support.footprint_m2[target]))
-            shelling[target] = organic + support.artillery_hazard[target]
-        return AreaFire(shelling, support.drone_hazard)
-
     # ------------------------------------------------------------ a sub-step
     def substep(self, substep: int) -> str | None:
         """One combat sub-step of the units in the sector; returns why the battle stops
         after it, if it does. :mod:`sim.model.kernels` makes the passes over the units,
-        with draws from the model's numpy Generator.
+        in two calls (:func:`sim.model.kernels.plan_substep`, then numpy's exp, then
+        :func:`sim.model.kernels.settle_substep`), with draws from the model's numpy
+        Generator.
 
         The others cannot fire, be hit or move, and a binomial draw with no one exposed
         uses no random numbers, so the draws are those of a pass over all units."""
         model = self.model
         units, ground, rules = model.units, self._ground, self._rules
         engaged, support = self.engaged()
-        kernels.start_substep(engaged, units)
-
-        # Aimed fire: box sums over the contact band (ODD 7.3).
+        if support is not self._support_of:
+            self._support, self._support_of = np.array(support), support
         radius = self._aimed_radius_cells
-        first_row, band_rows, present, fire = kernels.contact_grids(engaged, self._dt, radius,
-                                                                    ground.width)
-        per_target = in_range = present
-        if band_rows:
-            per_target, in_range = physics.aimed_fire(present, fire, radius)
-        band = Band(first_row, band_rows, per_target.reshape(-1), in_range.reshape(-1),
-                    present.reshape(-1))
-        hazards, move_m, removed, clearing, moving = kernels.hazards_and_moves(
-            engaged, band, self._area_fire(engaged, support), ground, rules, units)
-
-        broken, destroyed = casualties.resolve_casualties(
-            model.rng, physics.casualty_probability(hazards), hazards, removed, clearing,
-            engaged, units, self._tallies, ground, rules)
-        for i in broken:
-            model.records.event(substep, "unit_routed", i)
-        for i in destroyed:
-            model.records.event(substep, "unit_destroyed", i)
-        if broken.size or destroyed.size:
-            self.occupancy_changed = True
-        if destroyed.size:
-            self._engaged_stale = True
-        if moving:
-            self.occupancy_changed = True
-            if kernels.move_units(engaged, move_m, units, ground):
-                self._engaged_stale = True  # routed units left the sector
-        standing, counts, breakthrough, contested = kernels.standing(engaged, units, ground)
-        if self.occupancy_changed:
+        plan = kernels.plan_substep(engaged, units, self._support, rules, radius, _NONE, _NONE,
+                                    *ground)
+        if plan[0]:
+            # Every window of aimed fire covers the whole band: numpy sums it (ODD 7.3).
+            per_target, in_range = physics.aimed_fire(plan[3], plan[4], radius)
+            plan = kernels.plan_substep(engaged, units, self._support, rules, radius,
+                                        per_target.reshape(-1), in_range.reshape(-1), *ground)
+        hazards, exponent, keep, move_m, removed, clearing, moving = plan[5:]
+        (broken, broken_rows, destroyed, destroyed_rows, takers, standing, counts, breakthrough,
+         looked, left) = kernels.settle_substep(
+            self._generator(), np.exp(exponent), keep, hazards, removed, clearing, move_m,
+            moving, self.occupancy_changed, engaged, units, *self._tallies, rules, *ground)
+        records = model.records
+        for i, row in zip(broken.tolist(), broken_rows.tolist(), strict=True):
+            records.event(substep, "unit_routed", i, row=row)
+        for i, row in zip(destroyed.tolist(), destroyed_rows.tolist(), strict=True):
+            records.event(substep, "unit_destroyed", i, row=row)
+        if looked:
+            # Cells change hands when only the other side's fighting units stand in them.
             self.occupancy_changed = False
-            if contested:
-                self._change_hands(engaged, standing, substep)
+            contingent = units["contingent"]
+            for i in takers.tolist():
+                self.cells_taken[contingent[i]] += 1
+                records.event(substep, "cell_taken", i)
+        if left:
+            self._engaged_stale = True
         return self._stop_condition(engaged, standing, counts, breakthrough)
 
-    def _change_hands(self, engaged: np.ndarray, standing: np.ndarray, substep: int) -> None:
-        """A cell changes hands when only the other side's fighting units stand in it
-        (``standing``: which of the units in the sector still fight)."""
-        model = self.model
-        _, takers = kernels.cells_changing_hands(engaged, standing, self._ground.control)
-        contingent = model.units["contingent"]
-        for i in takers:
-            self.cells_taken[contingent[i]] += 1
-            model.records.event(substep, "cell_taken", i)
+    def _generator(self) -> np.ndarray:
+        """The model's Generator as the compiled sub-step draws from it
+        (:func:`sim.model.casualties.generator_addresses`), read again if it was
+        replaced."""
+        rng = self.model.rng
+        if rng is not self._generator_of:
+            self._generator_addresses = casualties.generator_addresses(rng)
+            self._generator_of = rng
+        return self._generator_addresses
 
     def _stop_condition(self, engaged: np.ndarray, standing: np.ndarray, counts: np.ndarray,
                         breakthrough: bool) -> str | None:

@@ -33,14 +33,18 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from sim.model.casualties import generator_at, resolve_casualties
 from sim.model.physics import (
     AIMED,
     AREA,
     CAUSES,
     FIXED_RATE,
     MINES,
+    _aimed_fire_in_windows,
     mine_hazard,
+    probability_terms,
 )
+from sim.model.sector import Ground
 from sim.model.units import (
     ADVANCING,
     ASSAULTING,
@@ -138,12 +142,37 @@ class Tallies(NamedTuple):
 @njit(cache=True)
 def start_substep(engaged, units):
     """Set the ``engaged`` units' state, personnel and whether they fight from the unit
-    column store ``units``, as the sub-step starts."""
-    for i in range(engaged.size):
-        unit = engaged[i].index
-        engaged[i].state = units[unit].state
-        engaged[i].personnel = units[unit].personnel
-        engaged[i].fighting = IS_FIGHTING[units[unit].state]
+    column store ``units``, as the sub-step starts. Returns their extent in depth
+    (:func:`extent`), taken in the same pass."""
+    index, state, personnel, fighting = (engaged.index, engaged.state, engaged.personnel,
+                                         engaged.fighting)
+    u_state, u_personnel = units.state, units.personnel
+    for i in range(index.size):
+        unit = index[i]
+        state[i] = u_state[unit]
+        personnel[i] = u_personnel[unit]
+        fighting[i] = IS_FIGHTING[state[i]]
+    return extent(engaged)
+
+
+@njit(cache=True)
+def extent(engaged):
+    """The lowest and highest rows of each side's units, ``(lowest_attacker,
+    lowest_defender, highest_attacker, highest_defender)`` (highest -1 for a side with
+    none), and whether an elastic defender is fighting."""
+    side, row, fighting, elastic = engaged.side, engaged.row, engaged.fighting, engaged.elastic
+    # Four numbers rather than arrays by side: the loop keeps them in registers.
+    lowest_0 = lowest_1 = _NO_ROW
+    highest_0 = highest_1 = -1
+    elastic_fighting = False
+    for i in range(side.size):
+        r = row[i]
+        if side[i] == 0:
+            lowest_0, highest_0 = min(lowest_0, r), max(highest_0, r)
+        else:
+            lowest_1, highest_1 = min(lowest_1, r), max(highest_1, r)
+        elastic_fighting |= fighting[i] and elastic[i]
+    return lowest_0, lowest_1, highest_0, highest_1, elastic_fighting
 
 
 @njit(cache=True)
@@ -169,36 +198,33 @@ def contact_grids(engaged, dt, radius_cells, width):
     and two (2, width, rows) grids: personnel present, and the kills each side's
     fighting shooters would make this sub-step (``personnel x kill_rate x dt``).
     """
+    return contact_band(engaged, dt, radius_cells, width, extent(engaged))
+
+
+@njit(cache=True)
+def contact_band(engaged, dt, radius_cells, width, extent):
+    """:func:`contact_grids` given the units' ``extent`` (:func:`extent`)."""
     side, x, row, personnel = engaged.side, engaged.x, engaged.row, engaged.personnel
-    fighting, kill_rate, elastic = engaged.fighting, engaged.kill_rate, engaged.elastic
-    lowest = np.array([_NO_ROW, _NO_ROW])
-    highest = np.array([-1, -1])
-    elastic_fighting = False
-    for i in range(side.size):
-        s = side[i]
-        lowest[s] = min(lowest[s], row[i])
-        highest[s] = max(highest[s], row[i])
-        elastic_fighting |= fighting[i] and elastic[i]
+    fighting, kill_rate = engaged.fighting, engaged.kill_rate
+    lowest_0, lowest_1, highest_0, highest_1, elastic_fighting = extent
     empty = np.zeros((2, 0, 0))
-    if highest[0] < 0 or highest[1] < 0:
+    if highest_0 < 0 or highest_1 < 0:
         return 0, 0, empty, empty
-    first = max(lowest[0], lowest[1]) - radius_cells
-    last = min(highest[0], highest[1]) + radius_cells
+    first = max(lowest_0, lowest_1) - radius_cells
+    last = min(highest_0, highest_1) + radius_cells
+    # The band's rows, widened for an elastic defence; it is there only if a unit
+    # stands within range of both sides.
+    widen = radius_cells if elastic_fighting else 0
     in_contact = False
-    for i in range(side.size):
-        if first <= row[i] <= last:
-            in_contact = True
-            break
-    if not in_contact:
-        return 0, 0, empty, empty
-    if elastic_fighting:
-        first -= radius_cells
-        last += radius_cells
     band_first, band_last = _NO_ROW, -1
     for i in range(side.size):
-        if first <= row[i] <= last:
-            band_first = min(band_first, row[i])
-            band_last = max(band_last, row[i])
+        r = row[i]
+        in_contact |= first <= r <= last
+        if first - widen <= r <= last + widen:
+            band_first = min(band_first, r)
+            band_last = max(band_last, r)
+    if not in_contact:
+        return 0, 0, empty, empty
     rows = band_last + 1 - band_first
     present = np.zeros((2, width, rows))
     fire = np.zeros((2, width, rows))
@@ -338,51 +364,48 @@ def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
 
 
 @njit(cache=True)
-def move_units(engaged, move_m, units, ground):
-    """Move the ``engaged`` units by ``move_m`` (destroyed units stay where they fell);
-    routed units that leave the sector are withdrawn (their states are set). Their
-    positions, rows and cells are updated, and the depths in the column ``units``.
-    Returns whether anyone left."""
-    index, x, y_m, row, cells = engaged.index, engaged.x, engaged.y_m, engaged.row, engaged.cell
-    u_state, u_y_m = units.state, units.y_m
-    cell_size_m, depth = ground.cell_size_m, ground.depth
+def move_and_stand(engaged, move_m, any_moving, units, ground):
+    """Move the ``engaged`` units by ``move_m`` if ``any_moving`` (destroyed units stay
+    where they fell); routed units that leave the sector are withdrawn (their states are
+    set). Their positions, rows and cells are updated, and the depths in the column
+    store ``units``. Then, in the same pass, who still fights after the sub-step's
+    casualties and moves (ODD 7.8).
+
+    Returns whether anyone left, the mask of those who fight, how many fight on each
+    side, whether a fighting attacker reached the defender's rear row, and whether a
+    fighting unit stands in a cell the enemy holds (only then can a cell change hands).
+    """
+    index, side, x, y_m, row, cells = (engaged.index, engaged.side, engaged.x, engaged.y_m,
+                                       engaged.row, engaged.cell)
+    u_state, u_personnel, u_y_m = units.state, units.personnel, units.y_m
+    cell_size_m, depth, control = ground.cell_size_m, ground.depth, ground.control
     edge_m = depth * cell_size_m
     edge_below_m = np.nextafter(edge_m, 0.0)
-    left = False
-    for i in range(index.size):
-        unit = index[i]
-        y = y_m[i] if u_state[unit] == DESTROYED else y_m[i] + move_m[i]
-        if u_state[unit] == ROUTED and (y < 0.0 or y >= edge_m):
-            u_state[unit] = WITHDRAWN
-            left = True
-        y = min(max(y, 0.0), edge_below_m)
-        y_m[i] = y
-        u_y_m[unit] = y
-        row[i] = min(max(np.int64(y // cell_size_m), 0), depth - 1)
-        cells[i] = x[i] * depth + row[i]
-    return left
-
-
-@njit(cache=True)
-def standing(engaged, units, ground):
-    """Who among the units in the sector still fights after the sub-step's casualties
-    and moves (ODD 7.8). Returns that mask, how many fight on each side, whether a
-    fighting attacker reached the defender's rear row, and whether a fighting unit
-    stands in a cell the enemy holds (only then can a cell change hands)."""
-    index, side, y_m, cells = engaged.index, engaged.side, engaged.y_m, engaged.cell
-    u_state, u_personnel, control = units.state, units.personnel, ground.control
-    breakthrough_y_m = (ground.depth - 1) * ground.cell_size_m
-    mask = np.zeros(index.size, dtype=np.bool_)
+    breakthrough_y_m = (depth - 1) * cell_size_m
+    left = breakthrough = contested = False
+    fighting = np.zeros(index.size, dtype=np.bool_)
     counts = np.zeros(2, dtype=np.int64)
-    breakthrough = contested = False
     for i in range(index.size):
         unit = index[i]
+        if any_moving:
+            y = y_m[i] if u_state[unit] == DESTROYED else y_m[i] + move_m[i]
+            if u_state[unit] == ROUTED and (y < 0.0 or y >= edge_m):
+                u_state[unit] = WITHDRAWN
+                left = True
+            y = min(max(y, 0.0), edge_below_m)
+            if y != y_m[i]:
+                # Rows are taken as numpy's floor division gives them (sector.rows),
+                # which costs a call: only for those who moved.
+                y_m[i] = y
+                u_y_m[unit] = y
+                row[i] = min(max(np.int64(y // cell_size_m), 0), depth - 1)
+                cells[i] = x[i] * depth + row[i]
         if IS_FIGHTING[u_state[unit]] and u_personnel[unit] > 0:
-            mask[i] = True
+            fighting[i] = True
             counts[side[i]] += 1
             breakthrough |= side[i] == ATTACKER and y_m[i] >= breakthrough_y_m
             contested |= control[cells[i]] == 1 - side[i]
-    return mask, counts, breakthrough, contested
+    return left, fighting, counts, breakthrough, contested
 
 
 @njit(cache=True)
@@ -416,3 +439,134 @@ def cells_changing_hands(engaged, standing, control):
         for j in range(first, count):
             control[taken[j]] = s
     return taken[:count], takers[:count]
+
+
+# ------------------------------------------------------------- a sub-step in two calls
+# A call into numba costs a microsecond or more before it starts (each argument is
+# typed and unboxed, a named tuple field by field), and the sub-step is run 24 times a
+# day: so its passes are made in two calls, one on each side of numpy's exp, which
+# the casualty probability keeps (:func:`sim.model.physics.casualty_probability`).
+# The day's records (:class:`sim.model.sector.Ground`, :class:`Tallies`) are passed as
+# their fields, which cost half as much, and put together again inside.
+
+@njit(cache=True)
+def area_fire(engaged, support, dt):
+    """Per-person hazard of area fire on each side this sub-step, before protection
+    (ODD 7.3): artillery and drones are fixed for the day, organic fire grows with the
+    enemy's soldiers fighting. ``support`` holds the day's fire support
+    (:class:`sim.model.combat.FireSupport`) as a (5, 2) array, its fields in order."""
+    footprint_m2, artillery, drones = support[0], support[1], support[2]
+    organic, organic_area_m2 = support[3], support[4]
+    shelling = artillery.copy()
+    if organic[0] == 0 and organic[1] == 0:
+        return AreaFire(shelling, drones)
+    shooters = np.zeros(2)
+    for i in range(engaged.size):
+        if engaged[i].fighting:
+            shooters[engaged[i].side] += engaged[i].personnel
+    # A side has an organic fire rate only where the enemy has units in the sector.
+    for firer in range(2):
+        if organic[firer] != 0:
+            target = 1 - firer
+            strikes = organic[firer] * shooters[firer] * dt
+            hazard = (strikes * organic_area_m2[firer] / footprint_m2[target]
+                      if footprint_m2[target] > 0.0 else 0.0)
+            shelling[target] = hazard + artillery[target]
+    return AreaFire(shelling, drones)
+
+
+@njit(cache=True)
+def plan_substep(engaged, units, support, rules, radius_cells, given_per_target,
+                 given_in_range, *ground):
+    """The sub-step's passes before the casualty draw: the units' state as it starts
+    (:func:`start_substep`), the contact band (:func:`contact_grids`) and the aimed fire
+    in it (:func:`sim.model.physics.aimed_fire`), area fire (:func:`area_fire`), hazards
+    and moves (:func:`hazards_and_moves`; ``units`` gets the new states) and the terms
+    of the casualty probability (:func:`sim.model.physics.probability_terms`).
+
+    ``support`` is the day's fire support as :func:`area_fire` takes it, ``ground`` the
+    fields of :class:`sim.model.sector.Ground`. Where the windows of aimed fire cover
+    the whole band, its sums are numpy's (:func:`sim.model.physics.aimed_fire`): then
+    this returns with ``needs_sums`` set and nothing planned, to be called again with
+    them, flat, as ``given_per_target`` and ``given_in_range`` (otherwise empty).
+
+    Returns needs_sums, the band's first row, its rows, the personnel present and the
+    fire in it (:func:`contact_grids`), then the hazards, the exponent and the share
+    kept (:func:`sim.model.physics.probability_terms`), the moves (m), the mines
+    removed by clearing, whether any unit clears and whether any moves.
+    """
+    ground = Ground(*ground)
+    dt = rules[0].dt
+    first, rows, present, fire = contact_band(engaged, dt, radius_cells, ground.width,
+                                              start_substep(engaged, units))
+    per_target = in_range = present.reshape(-1)
+    if rows > 0:
+        if radius_cells < max(ground.width, rows) - 1:
+            windowed, near = _aimed_fire_in_windows(present, fire, radius_cells)
+            per_target, in_range = windowed.reshape(-1), near.reshape(-1)
+        elif given_per_target.size == 0:
+            nothing = np.zeros(0)
+            return (True, first, rows, present, fire, np.zeros((0, len(CAUSES))), nothing,
+                    nothing, nothing, nothing, False, False)
+        else:
+            per_target, in_range = given_per_target, given_in_range
+    band = Band(first, rows, per_target, in_range, present.reshape(-1))
+    hazards, move_m, removed, any_clearing, any_moving = hazards_and_moves(
+        engaged, band, area_fire(engaged, support, dt), ground, rules, units)
+    exponent, keep = probability_terms(hazards)
+    return (False, first, rows, present, fire, hazards, exponent, keep, move_m, removed,
+            any_clearing, any_moving)
+
+
+@njit(cache=True)
+def settle_substep(generator, exp_exponent, keep, hazards, removed, any_clearing, move_m,
+                   any_moving, occupancy_changed, engaged, units, care_ring,
+                   casualties_by_cause, training_days_lost, rules, *ground):
+    """The sub-step's passes from the casualty draw on: each person's probability
+    (``1 - keep x exp_exponent``, the exp numpy's), the casualties drawn from the
+    Generator at ``generator`` (:func:`sim.model.casualties.generator_addresses`) and
+    booked (:func:`sim.model.casualties.resolve_casualties`), the moves
+    and who still fights (:func:`move_and_stand`) and, where a unit may
+    have entered, left or moved since (``occupancy_changed``, or this sub-step's
+    casualties and moves), the cells changing hands (:func:`cells_changing_hands`).
+    ``care_ring``, ``casualties_by_cause`` and ``training_days_lost`` are the fields of
+    :class:`Tallies`, ``ground`` those of :class:`sim.model.sector.Ground`.
+
+    Returns the units (indices into the model's columns) routed and the rows they stood
+    in when they broke, those destroyed and theirs, the units credited with the cells
+    taken (:func:`cells_changing_hands`), who still fights, how many on each side,
+    whether an attacker broke through, whether occupancy was looked at (it is then up
+    to date), and whether any unit left the sector (destroyed, or routed off it).
+    """
+    ground = Ground(*ground)
+    tallies = Tallies(care_ring, casualties_by_cause, training_days_lost)
+    n = keep.size
+    probability = np.empty(n)
+    for i in range(n):
+        probability[i] = 1.0 - keep[i] * exp_exponent[i]
+    broken, destroyed = resolve_casualties(generator_at(generator), probability, hazards,
+                                           removed, any_clearing, engaged, units, tallies,
+                                           ground, rules)
+    # The event log places a unit where it broke or fell, before the routed move.
+    broken_rows, destroyed_rows = _rows_of(broken, units, ground), _rows_of(destroyed, units,
+                                                                             ground)
+    left, fighting, counts, breakthrough, contested = move_and_stand(engaged, move_m,
+                                                                    any_moving, units, ground)
+    left |= destroyed.size > 0
+    looked = occupancy_changed or broken.size > 0 or destroyed.size > 0 or any_moving
+    takers = np.empty(0, dtype=np.int64)
+    if looked and contested:
+        takers = cells_changing_hands(engaged, fighting, ground.control)[1]
+    return (broken, broken_rows, destroyed, destroyed_rows, takers, fighting, counts,
+            breakthrough, looked, left)
+
+
+@njit(cache=True)
+def _rows_of(rows_in_store, units, ground):
+    """The rows (cells in depth) the units ``rows_in_store`` stand in, as
+    :meth:`sim.model.sector.Sector.row` gives them."""
+    out = np.empty(rows_in_store.size, dtype=np.int64)
+    for j in range(rows_in_store.size):
+        y = units[rows_in_store[j]].y_m
+        out[j] = min(ground.depth - 1, max(0, np.int64(y // ground.cell_size_m)))
+    return out

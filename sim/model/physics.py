@@ -54,28 +54,40 @@ def _box_sums(grids, radius_cells):
     count, width, rows = grids.shape
     along_x = np.empty_like(grids)
     out = np.empty_like(grids)
+    # The running sums of a line are kept side by side for all the lines of a grid (rows
+    # along x, then lanes along rows), so that each step works along contiguous memory;
+    # each line's sum takes the same additions in the same order as alone.
+    along_rows = np.empty(rows)
+    along_lanes = np.empty(width)
     for s in range(count):
+        along_rows[:] = 0.0
+        for i in range(-radius_cells, radius_cells + 1):
+            inside = 0 <= i < width
+            for r in range(rows):
+                along_rows[r] += grids[s, i, r] if inside else 0.0
         for r in range(rows):
-            total = 0.0
-            for i in range(-radius_cells, radius_cells + 1):
-                total += grids[s, i, r] if 0 <= i < width else 0.0
-            along_x[s, 0, r] = total / size
-            for i in range(1, width):
-                entering = grids[s, i + radius_cells, r] if i + radius_cells < width else 0.0
-                leaving = grids[s, i - 1 - radius_cells, r] if i - 1 - radius_cells >= 0 else 0.0
-                total += entering - leaving
-                along_x[s, i, r] = total / size
+            along_x[s, 0, r] = along_rows[r] / size
+        for i in range(1, width):
+            has_entering, has_leaving = i + radius_cells < width, i - 1 - radius_cells >= 0
+            for r in range(rows):
+                entering = grids[s, i + radius_cells, r] if has_entering else 0.0
+                leaving = grids[s, i - 1 - radius_cells, r] if has_leaving else 0.0
+                along_rows[r] += entering - leaving
+                along_x[s, i, r] = along_rows[r] / size
+        along_lanes[:] = 0.0
+        for r in range(-radius_cells, radius_cells + 1):
+            inside = 0 <= r < rows
+            for i in range(width):
+                along_lanes[i] += along_x[s, i, r] if inside else 0.0
         for i in range(width):
-            total = 0.0
-            for r in range(-radius_cells, radius_cells + 1):
-                total += along_x[s, i, r] if 0 <= r < rows else 0.0
-            out[s, i, 0] = total / size
-            for r in range(1, rows):
-                entering = along_x[s, i, r + radius_cells] if r + radius_cells < rows else 0.0
-                leaving = (along_x[s, i, r - 1 - radius_cells]
-                           if r - 1 - radius_cells >= 0 else 0.0)
-                total += entering - leaving
-                out[s, i, r] = total / size
+            out[s, i, 0] = along_lanes[i] / size
+        for r in range(1, rows):
+            has_entering, has_leaving = r + radius_cells < rows, r - 1 - radius_cells >= 0
+            for i in range(width):
+                entering = along_x[s, i, r + radius_cells] if has_entering else 0.0
+                leaving = along_x[s, i, r - 1 - radius_cells] if has_leaving else 0.0
+                along_lanes[i] += entering - leaving
+                out[s, i, r] = along_lanes[i] / size
         noise = 1e-10 * size**2 * grids[s].max()
         for i in range(width):
             for r in range(rows):
@@ -205,11 +217,26 @@ def casualty_probability(hazards: np.ndarray) -> np.ndarray:
     >>> casualty_probability(np.array([[0.5, 0.0], [0.0, np.log(2.0)]])).tolist()
     [0.5, 0.5]
     """
-    # Added column by column: the same sums as .sum(axis=1), without its overhead.
-    other = hazards[:, 1].copy()
-    for k in range(2, hazards.shape[1]):
-        other += hazards[:, k]
-    return 1.0 - (1.0 - np.minimum(1.0, hazards[:, 0])) * np.exp(-other)
+    exponent, keep = probability_terms(hazards)
+    return 1.0 - keep * np.exp(exponent)
+
+
+@njit(cache=True)
+def probability_terms(hazards):
+    """The terms of :func:`casualty_probability` around numpy's exp: ``-(h_1 + h_2 ...)``,
+    added column by column as ``.sum(axis=1)`` would not (it pairs them), and the share
+    left by aimed fire, ``1 - min(1, h_0)``. The compiled sub-step takes them, and the
+    caller applies numpy's exp between (:meth:`sim.model.combat.Combat.substep`)."""
+    n, causes = hazards.shape
+    exponent = np.empty(n)
+    keep = np.empty(n)
+    for i in range(n):
+        other = hazards[i, 1]
+        for k in range(2, causes):
+            other += hazards[i, k]
+        exponent[i] = -other
+        keep[i] = 1.0 - min(1.0, hazards[i, 0])
+    return exponent, keep
 
 
 @njit(cache=True)

@@ -82,19 +82,21 @@ class Records:
 
     # -------------------------------------------------------------- writing
     def event(self, substep: int, kind: str, unit: int | None,
-              contingent: int | None = None) -> None:
+              contingent: int | None = None, row: int | None = None) -> None:
         """Log an event of unit ``unit`` (its row in the column store) or, with ``unit``
-        None, of a whole ``contingent``."""
+        None, of a whole ``contingent``. The unit's cell is where it stands, or in
+        ``row`` if given (where it stood when the event happened)."""
         model = self.model
         if unit is None:
             side, name = model.contingents[contingent]
             self._events.append((model.day, substep, kind, side, name, -1, -1, -1))
             return
-        row = model.units[unit]
-        self._events.append((model.day, substep, kind, SIDES[row["side"]],
-                             model.contingents[row["contingent"]][1],
-                             model.unit_agents[unit].unique_id, int(row["x"]),
-                             model.sector.row(row["y_m"])))
+        units = model.units
+        if row is None:
+            row = model.sector.row(units["y_m"][unit])
+        self._events.append((model.day, substep, kind, SIDES[units["side"][unit]],
+                             model.contingents[units["contingent"][unit]][1],
+                             model.unit_agents[unit].unique_id, int(units["x"][unit]), row))
 
     @property
     def events(self) -> list[Event]:
