@@ -242,3 +242,64 @@ def test_a_theatre_that_cannot_be_run_is_refused_in_one_line(change, problem):
     change(data)
     with pytest.raises(ValueError, match=problem):
         TheatreScenario.model_validate(data)
+
+
+def test_wounded_return_after_their_own_sides_delay_and_sides_rotate_by_their_own_rule():
+    """All wounded return (none killed outright is impossible, so nearly all): those in
+    care on a day are the wounded of the side's last ``return_delay_days`` days, 5 for
+    the attacker and 20 for the defender, whatever the number of categories; the
+    attacker rotates battalions below 95% of strength, the defender never."""
+    data = copy.deepcopy(EXAMPLE)
+    data["max_days"] = 40
+    data["attacker"].update(return_delay_days=5, return_to_duty_fraction=1.0,
+                            killed_fraction=0.01, rotate_below_strength=0.95, rest_days=0)
+    data["attacker"]["contingents"]["second"] = {"tactic": "infiltration",
+                                                 "in_line_at_start": 4000, "unit_size": 400}
+    data["defender"].update(return_delay_days=20, return_to_duty_fraction=1.0,
+                            killed_fraction=0.01, rotate_below_strength=0.0)
+    model = TheatreModel(TheatreScenario.model_validate(data), rng=3)
+    rotated = np.zeros(2, dtype=bool)
+    while model.running:
+        model.step()
+        battalions = model.battalions
+        rear = battalions["state"] == REAR
+        rotated |= np.bincount(battalions["side"][rear & (battalions["rested_days"] <= 1)],
+                               minlength=2) > 0
+    wounded = model.records.side_series("wounded")
+    in_care = model.records.side_series("in_care")
+    for s, delay in ((0, 5), (1, 20)):
+        days = np.arange(delay, model.day + 1)
+        assert (in_care[days, s] == wounded[days, s] - wounded[days - delay, s]).all()
+        assert wounded[-1, s] > 0
+    assert rotated.tolist() == [True, False]
+
+
+def test_a_change_takes_effect_on_its_day_and_not_before():
+    """A thicker defender drone screen from day 11: the attacker's losses are those of
+    the same seed without the change up to day 10, and higher after it."""
+    data = copy.deepcopy(EXAMPLE)
+    data["max_days"] = 30
+    plain = TheatreModel(TheatreScenario.model_validate(data), rng=5)
+    data["changes"] = [{"day": 11, "assign": {"sectors[*].defender.drones_per_km": 60.0}}]
+    changed = TheatreModel(TheatreScenario.model_validate(data), rng=5)
+    for model in (plain, changed):
+        model.run()
+    before = [m.records.side_series("wounded")[:11, 0] for m in (plain, changed)]
+    assert before[0].tolist() == before[1].tolist()
+    after = [np.diff(m.records.side_series("wounded")[10:, 0]).sum() for m in (plain, changed)]
+    assert after[1] > 1.5 * after[0]
+    assert changed.config.sectors[0].defender.drones_per_km == 60.0
+
+
+@pytest.mark.parametrize(("assign", "problem"), [
+    ({"sectors[0].frontage_km": 3.0}, "changes sectors\\[0\\].frontage_km"),
+    ({"attacker.contingents.contract.pool": 5}, "changes attacker.contingents.contract.pool"),
+    ({"max_days": 3}, "assign.max_days: fixed for the run"),
+    ({"attacker.killed_fraction": 2.0}, "leaves attacker.killed_fraction invalid"),
+    ({"sectors[9].cover": 0.2}, "assign.sectors\\[9\\].cover"),
+])
+def test_a_change_that_cannot_apply_is_refused_naming_its_key(assign, problem):
+    data = copy.deepcopy(EXAMPLE)
+    data["changes"] = [{"day": 5, "assign": assign}]
+    with pytest.raises(ValueError, match=problem):
+        TheatreScenario.model_validate(data)

@@ -15,7 +15,7 @@ sectors share with the sector model are in ``docs/ODD.md`` (the theatre section)
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -164,6 +164,9 @@ class TheatreSide(_Strict):
         default="spread", description="Battalions beyond every sector's target density: "
                                       "spread over the sectors in proportion to their "
                                       "targets, or held in the rear.")
+    intensity: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        default=1.0, description="The side's national intensity (-), multiplying its "
+                                 "phases and every sector's: the level a calibration fits.")
     tempo: list[TempoPhase] = Field(
         default_factory=list, max_length=MAX_ITEMS,
         description="The side's national intensity by day or date (phases: a campaign "
@@ -172,6 +175,28 @@ class TheatreSide(_Strict):
         default=None, description="Test configuration: a fixed share of the side's line "
                                   "lost per day in every sector, replacing fire and mines "
                                   "(-); none by default.")
+
+
+class TheatreChange(_Strict):
+    """A decision taken on a day: keys of the theatre set to new values from then on (a
+    recruiting bonus raised, a drone screen thickened, a new intensity)."""
+
+    day: DayOrDate = Field(description="Day (or date) the change takes effect, before "
+                                       "that day's recruiting and fighting (day).")
+    assign: dict[str, Any] = Field(
+        min_length=1, max_length=MAX_ITEMS,
+        description="Key path to its new value, as --set takes them (e.g. "
+                    "'sectors[*].defender.drones_per_km' = 12). The front, the force "
+                    "categories and what they held at the start cannot change.")
+
+
+#: What a change may not touch: the front's sectors and lengths, the force categories
+#: and their stocks at the start (a change acts on the running theatre, whose people
+#: are already counted), the care ring's length, the calendar.
+_FIXED_BY_CHANGES = ("name", "description", "sources", "start_date", "max_days", "changes")
+_FIXED_CONTINGENT_KEYS = ("pool", "in_line_at_start", "training_days_at_start",
+                          "experience_days_at_start", "adaptation_at_start",
+                          "service_term_days")
 
 
 class TheatreScenario(_Strict):
@@ -198,6 +223,74 @@ class TheatreScenario(_Strict):
     tactics: dict[Tactic, TacticProfile] = Field(
         default_factory=lambda: {k: TacticProfile(**v) for k, v in DEFAULT_TACTICS.items()},
         description="Tactic profiles (exposure, fire, spacing, training leverage).")
+    changes: list[TheatreChange] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="Decisions by day or date (a policy's schedule), applied in order of "
+                    "day.")
+
+    @model_validator(mode="after")
+    def _changes_apply(self) -> TheatreScenario:
+        """Every change applies to the theatre as it stands on its day and leaves a
+        valid theatre with the same front and force categories."""
+        for i, change in self.ordered_changes():
+            if not 1 <= self.day_of(change.day) <= self.max_days:
+                raise ValueError(f"changes[{i}].day: day {self.day_of(change.day)}; allowed: "
+                                 f"a day or date within the run after its start (1 to "
+                                 f"{self.max_days}); set day 0's values in the theatre")
+        current = self
+        for i, change in self.ordered_changes():
+            current = current.changed(change, f"changes[{i}]")
+        return self
+
+    def ordered_changes(self) -> list[tuple[int, TheatreChange]]:
+        """The changes with their index, in order of day (of one day, as listed)."""
+        return sorted(enumerate(self.changes), key=lambda item: self.day_of(item[1].day))
+
+    def changed(self, change: TheatreChange, where: str = "change") -> TheatreScenario:
+        """This theatre with ``change`` applied (its own changes left out); ValueError
+        (one line naming the key) if it cannot be."""
+        from pydantic import ValidationError
+
+        from sim.keypaths import assign
+
+        data = self.model_dump()
+        data["changes"] = []
+        for key, value in change.assign.items():
+            if key.split(".")[0].split("[")[0] in _FIXED_BY_CHANGES:
+                raise ValueError(f"{where}.assign.{key}: fixed for the run; allowed: the "
+                                 f"sectors' ground, fires, targets and tempo, the sides' and "
+                                 f"categories' other keys")
+            try:
+                assign(data, key, value)
+            except (KeyError, ValueError) as err:
+                raise ValueError(f"{where}.assign.{key}: {err.args[0]}") from None
+        try:
+            after = TheatreScenario.model_validate(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{where}.assign: leaves {loc} invalid: "
+                             f"{first['msg'].removeprefix('Value error, ')}") from None
+        fixed = [(f"sectors[{i}].{k}", getattr(a, k), getattr(b, k))
+                 for i, (a, b) in enumerate(zip(self.sectors, after.sectors, strict=True))
+                 for k in ("name", "kind", "frontage_km")]
+        for side in SIDES:
+            before, now = getattr(self, side), getattr(after, side)
+            fixed.append((f"{side}.contingents", list(before.contingents),
+                          list(now.contingents)))
+            fixed.append((f"{side}.return_delay_days", before.return_delay_days,
+                          now.return_delay_days))
+            for name, contingent in before.contingents.items():
+                fixed += [(f"{side}.contingents.{name}.{k}", getattr(contingent, k),
+                           getattr(now.contingents.get(name, contingent), k))
+                          for k in _FIXED_CONTINGENT_KEYS]
+        for key, old, new in fixed:
+            if old != new:
+                raise ValueError(f"{where}.assign: changes {key}; allowed: the sectors' "
+                                 f"ground, fires, targets and tempo, the sides' and "
+                                 f"categories' other keys (the front, the categories and "
+                                 f"their stocks at the start are fixed)")
+        return after
 
     @model_validator(mode="after")
     def _front_bounded(self) -> TheatreScenario:
@@ -262,6 +355,8 @@ class TheatreScenario(_Strict):
         for side in SIDES:
             for j, phase in enumerate(getattr(self, side).tempo):
                 yield f"{side}.tempo[{j}].day", phase.day
+        for j, change in enumerate(self.changes):
+            yield f"changes[{j}].day", change.day
             for name, contingent in getattr(self, side).contingents.items():
                 for kind in DATED_LISTS:
                     for j, item in enumerate(getattr(contingent, kind)):

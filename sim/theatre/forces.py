@@ -32,9 +32,7 @@ class NationalForces:
     def __init__(self, model: TheatreModel):
         self.model = model
         scenario = model.config
-        self.configs = [_with_day_numbers(getattr(scenario, side).contingents[name], scenario)
-                        for side, name in model.contingents]
-        self.sides = [getattr(scenario, side) for side, _ in model.contingents]
+        self._configure()
         self.side_of = np.array([SIDES.index(side) for side, _ in model.contingents])
         n = len(self.configs)
         self.pipelines = Pipelines(self.configs, scenario.training.time_constant_days)
@@ -54,6 +52,7 @@ class NationalForces:
         self._care = np.zeros((n, delay + 1), dtype=np.int64)
         self._care_days = np.zeros((n, delay + 1))
         self._care_level = np.zeros((n, delay + 1))
+        # Per contingent: its side's days in care.
         self._delay = np.array([side.return_delay_days for side in self.sides])
         # Service terms: persons serving by the day their term started (a ring of the
         # term's length), those due but not yet released, released so far.
@@ -62,19 +61,35 @@ class NationalForces:
         self._release_due = np.zeros(n, dtype=np.int64)
         self._exits_booked = np.zeros(n, dtype=np.int64)
         self.released = np.zeros(n, dtype=np.int64)
-        self._refill_below = np.array([c.refill_below_strength for c in self.configs])
-        self._unit_size = np.array([c.unit_size for c in self.configs])
-        self._tactic = np.array([TACTICS.index(c.tactic) for c in self.configs])
-        self._rotate_below = np.array([s.rotate_below_strength for s in self.sides])
-        self._rest_days = np.array([s.rest_days for s in self.sides])
-        self._return_at = np.array([s.return_at_strength for s in self.sides])
         self._sector_cells = np.array(scenario.cells())
         self._first_cell = np.concatenate([[0], np.cumsum(self._sector_cells)[:-1]])
         self._placed = np.zeros((len(scenario.sectors), 2), dtype=np.int64)
+
+    def _configure(self) -> None:
+        """The rules' parameters, read from the theatre's configuration (again after a
+        change, :meth:`reconfigure`)."""
+        scenario = self.model.config
+        self.configs = [_with_day_numbers(getattr(scenario, side).contingents[name], scenario)
+                        for side, name in self.model.contingents]
+        self.sides = [getattr(scenario, side) for side, _ in self.model.contingents]
+        self._refill_below = np.array([c.refill_below_strength for c in self.configs])
+        self._unit_size = np.array([c.unit_size for c in self.configs])
+        self._tactic = np.array([TACTICS.index(c.tactic) for c in self.configs])
+        self._rotate_below = np.array([s.rotate_below_strength for s in
+                                       (scenario.attacker, scenario.defender)])
+        self._rest_days = np.array([s.rest_days for s in (scenario.attacker, scenario.defender)])
+        self._return_at = np.array([s.return_at_strength for s in
+                                    (scenario.attacker, scenario.defender)])
         # Per contingent: the sectors its battalions may be sent to.
         names = [s.name for s in scenario.sectors]
         self.allowed = np.array([[c.sectors is None or name in c.sectors for name in names]
                                  for c in self.configs])
+
+    def reconfigure(self) -> None:
+        """After a change of the configuration: the rules' parameters and the pipelines'
+        configurations anew; the people where they are."""
+        self._configure()
+        self.pipelines.configs = self.configs
 
     # ------------------------------------------------------------ the start
     def initial_battalions(self) -> np.ndarray:
@@ -134,7 +149,7 @@ class NationalForces:
         persons = np.bincount(owner, weights=returning, minlength=n)
         days = np.bincount(owner, weights=returning * battalions["training_days"], minlength=n)
         level = np.bincount(owner, weights=returning * battalions["training_level"], minlength=n)
-        slots = (self.model.day + self._delay[self.side_of]) % self._care.shape[1]
+        slots = (self.model.day + self._delay) % self._care.shape[1]
         rows = np.arange(n)
         self._care[rows, slots] += persons.astype(np.int64)
         self._care_days[rows, slots] += days

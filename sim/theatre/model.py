@@ -49,6 +49,11 @@ class TheatreModel(mesa.Model):
         super().__init__(rng=rng)
         self.config = scenario
         self.day = 0
+        # The decision schedule: changes by day (their configuration kept here, as the
+        # configuration a change leaves has none of its own).
+        self._changes: dict[int, list] = {}
+        for _, change in scenario.ordered_changes():
+            self._changes.setdefault(scenario.day_of(change.day), []).append(change)
         self.contingents = [(side, name) for side in SIDES
                             for name in getattr(scenario, side).contingents]
         self.forces = NationalForces(self)
@@ -86,6 +91,7 @@ class TheatreModel(mesa.Model):
         if not self.running:
             return
         self.day += 1
+        self._apply_changes()
         self.forces.return_wounded()
         self.forces.release_served()
         self.forces.generate()
@@ -97,6 +103,19 @@ class TheatreModel(mesa.Model):
         self.records.record_day(self.combat.sector_casualties, self.combat.sector_killed)
         if self.day >= self.config.max_days:
             self.running = False
+
+    def _apply_changes(self) -> None:
+        """Today's decisions: the configuration changes and the rules read it anew; the
+        people stay where they are, the tallies keep counting."""
+        due = self._changes.get(self.day, [])
+        if not due:
+            return
+        for change in due:
+            self.config = self.config.changed(change)
+        tallies = self.combat.casualties_by_cause
+        self.combat = TheatreCombat(self)
+        self.combat.casualties_by_cause = tallies
+        self.forces.reconfigure()
 
     def run(self) -> None:
         """Step to ``max_days``."""
