@@ -11,7 +11,8 @@ model (ODD 7.3) with the sector's geometry replaced by its ``contact_share`` ``c
   of side ``i`` in the sector: the square law);
 * area fire: ``(artillery_i + drones_i * drone_exposure_u) * exposure_u * protection_i``,
   the enemy's strikes on the sector spread over side ``i``'s footprint
-  (:func:`sim.model.physics.area_fire_hazard`: the linear law);
+  (:func:`sim.model.physics.area_fire_hazard`: the linear law), whether or not the
+  enemy's battalions are in the sector (its guns and drones are behind the line);
 * mines (attackers): :func:`sim.model.physics.mine_hazard` over the day's assault
   distance, ``c * intensity * assault_speed``, through the sector's mine density.
 
@@ -148,8 +149,11 @@ class TheatreCombat:
         # Aimed fire per person of each side: the enemy's fire in contact over them.
         aimed_per_person = np.divide(self.contact[:, None] * fire[:, ::-1], present,
                                      out=np.zeros_like(present), where=present > 0)
-        # Area fire from behind the line, on the sector only where the enemy is present
-        # in it (no targets, no strikes), spread over the side's footprint.
+        # Area fire from behind the line, spread over the side's footprint wherever it
+        # has battalions in the line, whether or not the enemy's are in the sector:
+        # artillery and drones fire from behind the line, as in the sector model
+        # (:meth:`sim.model.combat.Combat._fire_support`). Assaults, and so mines, need
+        # both sides there.
         engaged = (present[:, ::-1] > 0) & (present > 0)
         enemy_intensity = intensity[:, ::-1]
         strikes = np.stack([self._artillery[:, ::-1], self._drone_strikes[:, ::-1]])
@@ -157,7 +161,7 @@ class TheatreCombat:
         for k in range(2):
             lethal = self._lethal_area[::-1, k][None, :]  # by the firer: the other side
             area[k] = np.divide(strikes[k] * enemy_intensity * lethal, footprint,
-                                out=np.zeros_like(footprint), where=engaged & (footprint > 0))
+                                out=np.zeros_like(footprint), where=footprint > 0)
         protection = self.protection[sector, side] * exposure
         drone_exposure = 1.0 - combat.drone_adaptation_effect * battalions[
             "theatre_adaptation"][rows]
