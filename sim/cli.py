@@ -469,6 +469,217 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _theatre(args: argparse.Namespace) -> int:
+    """``attrition theatre ACTION``: thin over sim.theatre (files, runs, calibration,
+    sustainability, forecasts); everything checked before any run, results written
+    whole or not at all."""
+    from sim.theatre import files
+
+    action = args.theatre_command
+    if action == "run":
+        return _theatre_run(args, files.load(args.theatre, args.overrides, days=args.days))
+    if action == "calibrate":
+        return _theatre_calibrate(args)
+    if action == "sustain":
+        return _theatre_sustain(args)
+    return _theatre_forecast(args)
+
+
+def _theatre_run(args: argparse.Namespace, scenario) -> int:
+    import json
+
+    from sim.theatre.calibration import WINDOW
+    from sim.theatre.outputs import fit_table, recruitment_table, run_theatre, write_frames
+    from sim.theatre.plots import plot_fit
+
+    out = args.out or fresh_folder(scenario.name)
+    landed: list[Path] | None = None if args.out else []
+    with publishing(out, landed=landed) as folder:
+        runs = run_theatre(scenario, args.seed, args.replicates, args.workers, args.scheduler)
+        frames = {name: _stacked(runs, name) for name in ("daily", "sectors", "monthly")}
+        summary = _theatre_summary(scenario, runs)
+        first, last = scenario.start_date.strftime("%Y-%m"), scenario.date_of(
+            scenario.max_days).strftime("%Y-%m")
+        if first <= WINDOW[0] and last >= WINDOW[1]:
+            fit = fit_table(runs)
+            frames["fit"] = fit.reset_index()
+            frames["recruitment"] = recruitment_table(runs, scenario)
+            plot_fit(fit, folder / "fit.png", f"{scenario.name}: the attacker against the "
+                                             f"record ({args.replicates} runs)")
+            summary["fit"] = {name: f"{int(fit[f'{name}_agrees'].sum())} of {len(fit)} "
+                                    f"months" for name in ("claimed_losses", "named_dead")}
+        write_frames(folder, frames)
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    out = landed[0] if landed else out
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    print(_theatre_text(summary))
+    print(f"\nResults in {printable(out)}/ ({', '.join(f'{n}.csv' for n in frames)}, "
+          f"summary.json{', fit.png' if 'fit' in frames else ''})")
+    return 0
+
+
+def _stacked(runs: list, name: str):
+    import pandas as pd
+
+    return pd.concat([r[name].assign(seed=r["seed"]) for r in runs], ignore_index=True)
+
+
+def _theatre_summary(scenario, runs: list) -> dict:
+    """Per side at the run's end: mean over runs of the line, the force, the killed,
+    wounded and recruited, and the mean daily losses."""
+    import numpy as np
+
+    summary = {"theatre": scenario.name, "start": scenario.start_date,
+               "end": scenario.date_of(scenario.max_days), "runs": len(runs),
+               "seeds": [r["seed"] for r in runs], "sides": {}}
+    for side in SIDES:
+        ends = [r["daily"][(r["daily"]["side"] == side) & (r["daily"]["contingent"] == "all")]
+                .iloc[-1] for r in runs]
+        summary["sides"][side] = {
+            name: float(np.mean([e[name] for e in ends]))
+            for name in ("in_line", "in_rear", "reserve", "in_training", "pool", "killed",
+                         "wounded", "recruited")}
+        summary["sides"][side]["casualties_per_day"] = float(np.mean(
+            [(e["killed"] + e["wounded"]) / max(1, scenario.max_days) for e in ends]))
+    return summary
+
+
+def _theatre_text(summary: dict) -> str:
+    lines = [f"{printable(summary['theatre'])}: {summary['start']} to {summary['end']}, "
+             f"mean of {summary['runs']} runs", ""]
+    names = ("in_line", "in_rear", "reserve", "in_training", "pool", "killed", "wounded",
+             "recruited", "casualties_per_day")
+    lines.append(f"{'at the end (persons)':<26}" + "".join(f"{s:>14}" for s in SIDES))
+    for name in names:
+        lines.append(f"{name.replace('_', ' '):<26}" + "".join(
+            f"{summary['sides'][s][name]:>14,.0f}" for s in SIDES))
+    for name, agrees in summary.get("fit", {}).items():
+        lines.append(f"record: {name.replace('_', ' ')} agrees in {agrees}")
+    return "\n".join(lines)
+
+
+def _theatre_calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from sim.theatre.calibration import DEFAULT_FIT, calibrate_theatre
+
+    if args.out is not None:
+        with publishing(args.out) as folder:  # checked (and made) before the runs
+            fit = calibrate_theatre(args.theatre, args.fit or DEFAULT_FIT, args.claim_factor,
+                                    args.replicates, args.seed, args.workers, args.scheduler)
+            (folder / "estimates.json").write_text(json.dumps(fit.as_dict(), indent=2,
+                                                              default=float))
+    else:
+        fit = calibrate_theatre(args.theatre, args.fit or DEFAULT_FIT, args.claim_factor,
+                                args.replicates, args.seed, args.workers, args.scheduler)
+    if args.json:
+        print(json.dumps(fit.as_dict(), indent=2, default=float))
+        return 0
+    print(f"{printable(fit.scenario)}: claim read as {args.claim_factor:g} x the truth, "
+          f"{fit.replicates} replicates, {fit.runs} runs")
+    for key, value in fit.estimates.items():
+        low, high = fit.intervals[key]
+        print(f"  {key} = {value:.4g} (95% interval {low:.4g} to {high:.4g})")
+    for note in fit.notes:
+        print(f"  note: {printable(note)}")
+    return 0
+
+
+def _theatre_sustain(args: argparse.Namespace) -> int:
+    import datetime
+
+    from sim.theatre import files
+    from sim.theatre.plots import plot_sustainability
+    from sim.theatre.sustainability import POLICIES, answers, sustainability_runs
+
+    until = args.until or datetime.date(2027, 12, 31)
+    scenario = files.load(args.theatre)
+    out = args.out or fresh_folder(f"{scenario.name}-sustain")
+    landed: list[Path] | None = None if args.out else []
+    policies = args.policy or list(POLICIES)
+    with publishing(out, landed=landed) as folder:
+        results = sustainability_runs(args.theatre, policies, until, args.replicates,
+                                      args.seed, args.workers, args.scheduler)
+        table = answers(results, scenario.start_date)
+        table.to_csv(folder / "answers.csv", index=False)
+        plot_sustainability(results, table, scenario.start_date,
+                            folder / "sustainability.png",
+                            f"{scenario.name}: can the recruit pool sustain it? "
+                            f"({len(results) // len(policies)} runs a policy)")
+    out = landed[0] if landed else out
+    if args.json:
+        print(table.to_json(orient="records", date_format="iso", indent=2))
+        return 0
+    print(_answers_text(table, until))
+    print(f"\nResults in {printable(out)}/ (answers.csv, sustainability.png)")
+    return 0
+
+
+def _answers_text(table, until) -> str:
+    def when(row, name) -> str:
+        if row.get(f"{name}_median") is None or row.get(f"{name}_share", 0) == 0:
+            return f"not by {until}"
+        median = row[f"{name}_median"] or f"after {until}"
+        high = row[f"{name}_high"] or f"after {until}"
+        return f"{median} ({row[f'{name}_low']} to {high}; {row[f'{name}_share']:.0%} of runs)"
+
+    lines = [f"{'policy':<20}{'side':<10}{'line at the end':>17}{'net/day':>9}"
+             f"{'break-even/day':>16}  recruitment stops covering losses"]
+    for _, row in table.iterrows():
+        lines.append(f"{row['policy']:<20}{row['side']:<10}{row['in_line_end']:>17,.0f}"
+                     f"{row['net_change_per_day_end']:>+9,.0f}"
+                     f"{row['break_even_per_day_end']:>16,.0f}  {when(row, 'cover_ends')}")
+        if row["side"] == "attacker":
+            lines.append(f"{'':<30}contract pool under 10%: {when(row, 'pool_dry')}")
+    return "\n".join(lines)
+
+
+def _theatre_forecast(args: argparse.Namespace) -> int:
+    from sim.forecast import make_provenance, scenario_sha256, write_forecast
+    from sim.observed import TableError
+    from sim.theatre import files
+    from sim.theatre.calibration import WINDOW
+    from sim.theatre.outputs import forecast_table, months_between, run_theatre
+    from sim.theatre.sustainability import POLICY_START, _with_values, extended
+
+    scenario = files.load(args.theatre)
+    path, data = files.read(args.theatre)
+    months = months_between(POLICY_START, args.until)
+    if not months:
+        raise UsageError(f"--until: {args.until} is before {POLICY_START:%Y-%m}; allowed: a "
+                         f"month from {POLICY_START:%Y-%m} on")
+    until = _month_end(args.until)
+    out = args.out or Path(f"forecast-{scenario.name}-{args.until}.csv")
+    variants = {"record": ({}, 1.0)} | {name: (v.assign, v.claim_factor)
+                                         for name, v in scenario.variants.items()}
+    runs = {}
+    for name, (values, factor) in variants.items():
+        laid = files.validate(extended(_with_values(data, values), until), f"{path} ({name})")
+        runs[name] = (factor, run_theatre(laid, args.seed, args.replicates, args.workers,
+                                          args.scheduler))
+    table = forecast_table(runs, months)
+    provenance = make_provenance(scenario.name, scenario_sha256(scenario), args.seed,
+                                 args.replicates * len(variants), WINDOW,
+                                 variants=list(variants), file=str(path))
+    try:
+        write_forecast(table, out, provenance)
+    except TableError as err:
+        raise UsageError(str(err)) from None
+    print(f"Forecast of {months[0]} to {months[-1]} from {len(variants)} readings of the "
+          f"record x {args.replicates} runs in {printable(out)}")
+    return 0
+
+
+def _month_end(month: str):
+    import calendar
+    import datetime
+
+    year, number = int(month[:4]), int(month[5:])
+    return datetime.date(year, number, calendar.monthrange(year, number)[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -510,6 +721,8 @@ def _command(args: argparse.Namespace) -> int:
             return _validate(args)
         if args.command == "score":
             return _score(args)
+        if args.command == "theatre":
+            return _theatre(args)
         return _run(args)
     except (scenarios.ScenarioError, UsageError, OutputError, StoreError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)

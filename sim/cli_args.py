@@ -283,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 f"{MAX_ABC_RUNS:,})")
     _add_validate(commands)
     _add_score(commands)
+    _add_theatre(commands)
     demo = commands.add_parser(
         "demo", help="serve the classroom page (works offline)",
         description="Serve the interactive classroom page (Mesa's SolaraViz): the front, "
@@ -380,3 +381,116 @@ def _add_score(commands) -> None:
                        help="also write score.json and score.csv into this new or empty "
                             "directory, made with any missing parent folders, whole or not "
                             "at all (default: write nothing)")
+
+
+DEFAULT_THEATRE = "theatre_2023_2024"
+#: Policies of `attrition theatre sustain` (sim.theatre.sustainability.POLICIES).
+POLICY_CHOICES = ("status_quo", "higher_tempo", "second_mobilisation", "drone_screen",
+                  "foreign_contingent")
+
+
+def _date(text: str):
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a date; allowed: YYYY-MM-DD"
+                                         ) from None
+
+
+def _month(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a month; allowed: YYYY-MM")
+    return text
+
+
+def _add_theatre(commands) -> None:
+    """``attrition theatre``: the national theatre (sim.theatre) run, calibrated, asked
+    whether the recruit pool sustains it, and made to forecast."""
+    theatre = commands.add_parser(
+        "theatre", help="the national theatre: run, calibrate, sustain, forecast",
+        description="A front of many sectors fed by each side's national force generation "
+                    "(sim.theatre; docs/ODD.md, the theatre). Theatres are TOML files in "
+                    "theatres/ (by name) or anywhere (by path).")
+    sub = theatre.add_subparsers(dest="theatre_command", metavar="ACTION", required=True,
+                                 parser_class=_Parser)
+
+    def common(command, replicates: int) -> None:
+        command.add_argument("theatre", nargs="?", default=DEFAULT_THEATRE,
+                             metavar="NAME|FILE",
+                             help=f"a theatre file or name (default {DEFAULT_THEATRE})")
+        command.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=0,
+                             help="master seed; replicate r is seeded from it and r")
+        command.add_argument("--replicates", type=_int_at_least(1, 1000), default=replicates,
+                             metavar="N", help=f"runs (of each policy and variant, where "
+                                               f"there are) (default {replicates})")
+        _add_executor_options(command, "the runs")
+        _add_memory_option(command)
+
+    run = sub.add_parser("run", help="run a theatre and set it beside the record",
+                         description="Run a theatre's replicates; write the daily records "
+                                     "per force category (daily.csv), per sector "
+                                     "(sectors.csv), the months (monthly.csv) and, over "
+                                     "2023-2024, the fit to the record (fit.csv, fit.png) "
+                                     "and the recruitment claims (recruitment.csv).")
+    common(run, 4)
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE", help="override a key, e.g. attacker.intensity=1.2")
+    run.add_argument("--days", type=_int_at_least(1, MAX_DAYS), default=None,
+                     help="days to run (replaces max_days)")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="results folder, new or empty (default: runs/NAME-<time>)")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    calibrate = sub.add_parser(
+        "calibrate", help="fit theatre keys to the record of 2023-2024",
+        description="Fit theatre keys so that the mean of the attacker's monthly "
+                    "claimed-loss and named-dead equivalents (logs) matches the record of "
+                    "January 2023 to December 2024, by the method of simulated moments "
+                    "with common random numbers (sim.calibration's engine; "
+                    "sim.theatre.calibration).")
+    common(calibrate, 4)
+    calibrate.add_argument("--fit", action="append", default=None, metavar="KEY",
+                           help="a key to fit, as `attrition calibrate --fit` takes it "
+                                "(repeatable; default attacker.intensity and "
+                                "attacker.killed_fraction)")
+    calibrate.add_argument("--claim-factor", type=_positive_finite("0.1 to 10"), default=1.0,
+                           metavar="F", help="read the claim as F times the truth's "
+                                             "killed and wounded (default 1: at face value)")
+    calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="also write estimates.json into this new or empty folder")
+    calibrate.add_argument("--json", action="store_true", help="print the fit as JSON")
+
+    sustain = sub.add_parser(
+        "sustain", help="can the recruit pool sustain it? policies past 2024",
+        description="Run the theatre and its variants past 2024 under named policies and "
+                    "answer: the force in the line, the net daily change, break-even "
+                    "recruitment, and when recruitment stops covering losses or the "
+                    "contract pool runs dry (sim.theatre.sustainability); writes "
+                    "answers.csv and sustainability.png.")
+    common(sustain, 4)
+    sustain.add_argument("--policy", action="append", choices=POLICY_CHOICES, default=None,
+                         help="a policy (repeatable; default all): " + ", ".join(
+                             POLICY_CHOICES))
+    sustain.add_argument("--until", type=_date, default=None, metavar="YYYY-MM-DD",
+                         help="the horizon (default 2027-12-31)")
+    sustain.add_argument("--out", type=Path, default=None, metavar="DIR",
+                         help="results folder, new or empty (default: runs/NAME-sustain-"
+                              "<time>)")
+    sustain.add_argument("--json", action="store_true", help="print the answers as JSON")
+
+    forecast = sub.add_parser(
+        "forecast", help="write a monthly forecast file a later record can score",
+        description="Run the calibrated theatre (and its variants) past its window and "
+                    "write a forecast file (sim.forecast: per month, quantity and side, "
+                    "the mean and the 5-95% of single runs); `attrition score` sets it "
+                    "beside a later record.")
+    common(forecast, 10)
+    forecast.add_argument("--until", type=_month, default="2025-12", metavar="YYYY-MM",
+                          help="the last month forecast (default 2025-12); the forecast "
+                               "starts the month after the calibration window")
+    forecast.add_argument("--out", type=Path, default=None, metavar="FILE",
+                          help="the forecast file (default forecast-NAME-UNTIL.csv)")

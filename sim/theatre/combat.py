@@ -99,6 +99,7 @@ class TheatreCombat:
         self._phases = [[sorted(((scenario.day_of(p.day), p.intensity)
                                  for p in getattr(s, side).tempo), key=lambda x: x[0])
                          for side in SIDES] for s in sectors]
+        self._national_level = np.array([side.intensity for side in sides])
         self._national_phases = [sorted(((scenario.day_of(p.day), p.intensity)
                                          for p in side.tempo), key=lambda x: x[0])
                                  for side in sides]
@@ -140,12 +141,13 @@ class TheatreCombat:
         return out
 
     def _national(self, day: int) -> np.ndarray:
-        """Per side: its national phase's intensity on ``day`` (1 before the first)."""
-        out = np.ones(2)
+        """Per side: its national intensity times its phase's on ``day`` (1 before the
+        first)."""
+        out = self._national_level.copy()
         for side, phases in enumerate(self._national_phases):
             for first_day, value in phases:
                 if first_day <= day:
-                    out[side] = value
+                    out[side] = self._national_level[side] * value
         return out
 
     def hazards(self, rows: np.ndarray, intensity: np.ndarray) -> np.ndarray:

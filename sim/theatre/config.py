@@ -190,10 +190,22 @@ class TheatreChange(_Strict):
                     "categories and what they held at the start cannot change.")
 
 
+class TheatreVariant(_Strict):
+    """The theatre calibrated under another reading of the record."""
+
+    claim_factor: Annotated[float, Field(ge=0.1, le=10.0)] = Field(
+        default=1.0, description="How this variant read the other side's claim: as this "
+                                 "many times the truth's killed and wounded (-).")
+    assign: dict[str, Any] = Field(
+        min_length=1, max_length=MAX_ITEMS,
+        description="Key path to its calibrated value, as a change sets them.")
+
+
 #: What a change may not touch: the front's sectors and lengths, the force categories
 #: and their stocks at the start (a change acts on the running theatre, whose people
 #: are already counted), the care ring's length, the calendar.
-_FIXED_BY_CHANGES = ("name", "description", "sources", "start_date", "max_days", "changes")
+_FIXED_BY_CHANGES = ("name", "description", "sources", "start_date", "max_days", "changes",
+                     "variants")
 _FIXED_CONTINGENT_KEYS = ("pool", "in_line_at_start", "training_days_at_start",
                           "experience_days_at_start", "adaptation_at_start",
                           "service_term_days")
@@ -227,6 +239,17 @@ class TheatreScenario(_Strict):
         default_factory=list, max_length=MAX_ITEMS,
         description="Decisions by day or date (a policy's schedule), applied in order of "
                     "day.")
+    variants: dict[str, TheatreVariant] = Field(
+        default_factory=dict, max_length=100,
+        description="The same theatre calibrated under other readings of the record: "
+                    "named sets of key values; the sustainability answers and forecasts "
+                    "run each beside the theatre itself.")
+
+    @model_validator(mode="after")
+    def _variants_apply(self) -> TheatreScenario:
+        for name, variant in self.variants.items():
+            self.changed(TheatreChange(day=1, assign=variant.assign), f"variants.{name}")
+        return self
 
     @model_validator(mode="after")
     def _changes_apply(self) -> TheatreScenario:
@@ -254,7 +277,7 @@ class TheatreScenario(_Strict):
         from sim.keypaths import assign
 
         data = self.model_dump()
-        data["changes"] = []
+        data["changes"], data["variants"] = [], {}
         for key, value in change.assign.items():
             if key.split(".")[0].split("[")[0] in _FIXED_BY_CHANGES:
                 raise ValueError(f"{where}.assign.{key}: fixed for the run; allowed: the "
