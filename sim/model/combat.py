@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.model import casualties, kernels, morale, physics
 from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, Tallies
-from sim.model.units import IS_IN_SECTOR, RESERVE, select_rows
+from sim.model.units import IS_IN_SECTOR, RESERVE
 from sim.sides import ATTACKER, DEFENDER
 from sim.tactics import TACTICS
 
@@ -37,6 +37,17 @@ class FireSupport(NamedTuple):
     drone_hazard: np.ndarray  # per side, per person and sub-step, before adaptation
     organic_strikes_per_person: np.ndarray  # per firing side, per day
     organic_lethal_area_m2: np.ndarray  # per firing side
+
+
+class _FireRates(NamedTuple):
+    """A side's fire from behind the line on a day (ODD 7.3)."""
+
+    artillery_strikes: float  # per sub-step
+    artillery_lethal_area_m2: float
+    drone_strikes: float  # per sub-step
+    drone_lethal_area_m2: float
+    organic_strikes_per_person: float  # per day
+    organic_lethal_area_m2: float
 
 
 class Combat:
@@ -128,6 +139,15 @@ class Combat:
         if np.any(self.tempo_today != 1.0):
             self._kill_rate_today *= self.tempo_today[units["side"]]
             self._exposure_today *= self.tempo_today[units["side"]]
+        # Each side's fire from behind the line today (per sub-step, at today's tempo),
+        # to be spread over the enemy's footprint whenever who is in the sector changes.
+        self._fire_rates = [_FireRates(
+            cfg.artillery_strikes_per_day * tempo * self._dt, cfg.artillery_lethal_area_m2,
+            cfg.drones * cfg.strikes_per_drone_per_day * tempo * self._dt,
+            cfg.drone_lethal_area_m2, cfg.area_strikes_per_person_per_day * tempo,
+            cfg.organic_lethal_area_m2)
+            for cfg, tempo in zip((model.config.attacker, model.config.defender),
+                                  self.tempo_today, strict=True)]
         self._aimed_radius_cells = max(1, math.ceil(config.aimed_fire_range_m
                                                     / model.sector.cell_size_m))
         self._ground = model.sector.ground(config)
@@ -171,13 +191,15 @@ class Combat:
             engaged = self._gather((IS_IN_SECTOR[units["state"]]
                                     & (units["personnel"] > 0)).nonzero()[0])
             if fresh:
-                return engaged, self._fire_support(engaged)
+                return engaged, self._fire_support(kernels.side_totals(engaged,
+                                                                       self._footprint_m2))
+            footprint_m2 = kernels.side_totals(engaged, self._footprint_m2)
         else:
-            engaged = self._engaged_today[0]
-            rows = engaged["index"]
-            engaged = select_rows(engaged, IS_IN_SECTOR[units["state"][rows]]
-                                  & (units["personnel"][rows] > 0))
-        support = self._fire_support(engaged)
+            # Those who left are dropped where they stand (the kept rows move up).
+            kept, footprint_m2 = kernels.keep_in_sector(self._engaged_today[0], units,
+                                                        self._footprint_m2)
+            engaged = self._engaged_today[0][:kept]
+        support = self._fire_support(footprint_m2)
         self._engaged_today, self._engaged_stale = (engaged, support), False
         return engaged, support
 
@@ -212,26 +234,23 @@ class Combat:
         engaged["fixed_hazard"] = self._fixed_hazard_per_day[side] * self._dt
         return engaged
 
-    def _fire_support(self, engaged: np.ndarray) -> FireSupport:
+    def _fire_support(self, footprint_m2: np.ndarray) -> FireSupport:
         """Artillery and drone hazards on each side's units in the sector, spread over
-        their footprints (ODD 7.3), and each side's organic fire rate."""
-        cfg_of = (self.model.config.attacker, self.model.config.defender)
-        dt = self._dt
-        footprint_m2 = kernels.side_totals(engaged, self._footprint_m2)
+        their footprints (``footprint_m2``, per side; ODD 7.3), and each side's organic
+        fire rate."""
         artillery, drones, organic, organic_area = np.zeros((4, 2))
         for firer, target in ((ATTACKER, DEFENDER), (DEFENDER, ATTACKER)):
             if footprint_m2[target] == 0.0:
                 continue
-            cfg, tempo = cfg_of[firer], self.tempo_today[firer]
+            rates = self._fire_rates[firer]
             area = float(footprint_m2[target])
             # Artillery and drones fire from behind the line, with or without infantry.
-            artillery[target] = physics.area_fire_hazard(
-                cfg.artillery_strikes_per_day * tempo * dt, cfg.artillery_lethal_area_m2, area)
-            drones[target] = physics.area_fire_hazard(
-                cfg.drones * cfg.strikes_per_drone_per_day * tempo * dt,
-                cfg.drone_lethal_area_m2, area)
-            organic[firer] = cfg.area_strikes_per_person_per_day * tempo
-            organic_area[firer] = cfg.organic_lethal_area_m2
+            artillery[target] = physics.area_fire_hazard(rates.artillery_strikes,
+                                                         rates.artillery_lethal_area_m2, area)
+            drones[target] = physics.area_fire_hazard(rates.drone_strikes,
+                                                      rates.drone_lethal_area_m2, area)
+            organic[firer] = rates.organic_strikes_per_person
+            organic_area[firer] = rates.organic_lethal_area_m2
         return FireSupport(footprint_m2, artillery, drones, organic, organic_area)
 
     # ------------------------------------------------------------ a sub-step

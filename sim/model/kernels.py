@@ -52,6 +52,7 @@ from sim.model.units import (
     DESTROYED,
     HOLDING,
     IS_FIGHTING,
+    IS_IN_SECTOR,
     ROUTED,
     WITHDRAWING,
     WITHDRAWN,
@@ -182,6 +183,25 @@ def side_totals(engaged, per_unit):
     for i in range(engaged.size):
         totals[engaged[i].side] += per_unit[engaged[i].index]
     return totals
+
+
+@njit(cache=True)
+def keep_in_sector(engaged, units, per_unit):
+    """Drop from ``engaged``, in place and keeping their order, the units that are no
+    longer in the sector (by the unit column store ``units``: destroyed, withdrawn, or
+    no one left). Returns how many are kept (the first rows of ``engaged``) and, per
+    side, the sum of ``per_unit`` (over all units) over them, as :func:`side_totals`."""
+    index, u_state, u_personnel = engaged.index, units.state, units.personnel
+    kept = 0
+    totals = np.zeros(2)
+    for i in range(index.size):
+        unit = index[i]
+        if IS_IN_SECTOR[u_state[unit]] and u_personnel[unit] > 0:
+            if kept != i:
+                engaged[kept] = engaged[i]
+            totals[engaged[kept].side] += per_unit[unit]
+            kept += 1
+    return kept, totals
 
 
 @njit(cache=True)

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 from mesa.discrete_space import OrthogonalMooreGrid
+from numba import njit
 
 from sim.config import CombatConfig, SectorConfig
 from sim.model.units import IS_IN_SECTOR
@@ -120,9 +121,14 @@ class Sector:
 
     def ground_gained_m(self, side: int = ATTACKER) -> float:
         """Net ground the side holds that the enemy held at start, as a mean advance (m)."""
-        gained = np.count_nonzero((self.grid.control.data == side)
-                                  & (self.initial_control == 1 - side))
-        return float(gained * self.cell_size_m / self.width)
+        return self.cells_held_and_gained()[1][side]
+
+    def cells_held_and_gained(self) -> tuple[np.ndarray, list[float]]:
+        """Per side: the cells it holds, and the ground it holds that the enemy held at
+        start, as a mean advance (m)."""
+        held, gained = _held_and_gained(self.grid.control.data.reshape(-1),
+                                        self.initial_control.reshape(-1))
+        return held, [float(cells * self.cell_size_m / self.width) for cells in gained.tolist()]
 
     # --------------------------------------------------------------- agents
     def place(self, agents: list, units: np.ndarray) -> None:
@@ -137,6 +143,20 @@ class Sector:
             flat = int(cell[i])
             agents[i].cell = None if flat < 0 else cells[flat]
         self._agent_cell = cell
+
+
+@njit(cache=True)
+def _held_and_gained(control, initial_control):
+    """Per side, over the cells: how many it holds, and how many of those the enemy held
+    at start."""
+    held = np.zeros(2, dtype=np.int64)
+    gained = np.zeros(2, dtype=np.int64)
+    for c in range(control.size):
+        side = control[c]
+        if side == ATTACKER or side == DEFENDER:
+            held[side] += 1
+            gained[side] += initial_control[c] == 1 - side
+    return held, gained
 
 
 def _stride(width: int) -> int:
