@@ -1,11 +1,11 @@
 """The theatre's scales against the sector model's (ODD, theatre section): a fine sector
-scenario as a one-sector theatre, the structure of a fine run measured at the theatre's
-scale, and the loss rates of both, per side and cause, over replicates.
+scenario as a one-sector theatre, the fine run's structure measured at the theatre's
+scale, and the two models' loss rates per side and cause over replicates.
 
 A sector of the sector model (:class:`sim.config.Scenario`: companies on 100 m cells,
 24 combat sub-steps a day) becomes a theatre of one sector
 (:class:`sim.theatre.config.TheatreScenario`: battalions in kilometre cells, a day a
-step, the sector well mixed) with the same physics parameters
+step, the sector a well-mixed front) with the same physics parameters
 (:func:`sector_as_theatre`)::
 
     >>> from sim.scenarios import load
@@ -16,19 +16,28 @@ step, the sector well mixed) with the same physics parameters
     >>> {name: c.in_line_at_start for name, c in theatre.attacker.contingents.items()}
     {'foreign': 900, 'regulars[1]': 200, 'regulars[2]': 60}
 
+Force categories: one per unit group (named after its contingent, or
+``CONTINGENT[i]``, ``i`` the group's index, when a contingent has several), with its
+tactic, training, experience and adaptation and its persons in the line on day 0. A
+contingent's pool and recruitment go to the category of its first group (the fine
+model's new units take its first tactic; the training days of those in the line are
+set so that, from the recruits' base level, they give the group's level); its refills,
+service term and casualty shares go to all of them. Battalions are
+``battalion_persons`` strong (a category's last one smaller).
+
 What the theatre has no counterpart for, and how it is handled:
 
-* **Geometry** (who is within aimed range of whom, and on what ground): the theatre's
-  ``contact_share`` stands for it and must be given. :class:`FineMeter` measures it in a
-  fine run as a structural quantity: each side's share of its aimed fire (persons times
-  kill rate) whose shooters have an enemy within range, sub-step by sub-step. Attackers
-  who close with a defence that holds fight from its cells, on its cover:
-  ``attacker_cover`` gives the cover they stand on (the meter measures it too), the
-  sector's ``cover`` if not given.
-* **One contact share for both sides.** The theatre's aimed fire on a side is
-  ``contact_share x`` the enemy's fire; in the fine model it is the enemy's fire in
-  range. Where one side stands deeper than aimed range, the two shares differ and the
-  theatre's single share cannot match both.
+* **Geometry** (who is within aimed range of whom, and on what ground): the sector's
+  ``contact_share`` stands for it and must be given. :class:`FineMeter` measures it in
+  a fine run as a structural quantity: each side's share of its aimed fire (persons
+  times kill rate) whose shooters have an enemy within range, sub-step by sub-step.
+  Attackers who close with a defence that holds fight from its cells, on its cover:
+  ``attacker_cover`` is the cover they stand on (the meter measures it), the sector's
+  ``cover`` if not given.
+* **One contact share for both sides.** In both models a side's aimed losses are the
+  enemy's fire in contact; the theatre has one share for the two sides. Where they
+  differ (one side deeper than aimed range, or its best shooters behind), it cannot
+  match both (``mixed_depth`` in :data:`CONFIGURATIONS`).
 * **Movement and ground**: none; ``objective`` and the stop rules are dropped (a
   theatre runs to ``max_days``).
 * **Morale and routing**: none (a theatre's battalions do not break); compare with
@@ -37,28 +46,31 @@ What the theatre has no counterpart for, and how it is handled:
   contingents'); the rest in the rear, which in the fine model lasts until morale
   recovers, is the longest that recovery takes (``return_morale /
   rear_morale_recovery_per_day``).
-* **Mines**: carried as a density, ``mines_per_cell`` over a cell's area, but the two
-  models use it differently. The fine minefield is a belt ``minefield_rows`` deep that
-  each attacking unit crosses once (mines set off are gone); the theatre's attackers walk
+* **Mines**: carried as a density, ``mines_per_cell`` over a cell's area, but used
+  differently: the fine minefield is a belt ``minefield_rows`` deep that each attacking
+  unit crosses once (mines set off are gone); the theatre's attackers walk
   ``contact_share x intensity x assault speed`` a day through mines renewed as they are
-  set off. Their mine losses are comparable only in their units.
+  set off. Their mine losses are comparable only in their units (``minefield``).
+* **Unit size**: area fire spreads over footprints at full strength (the linear law), a
+  unit's until it is gone. A line far below its units' strength keeps a battalion's
+  footprint where the fine model's companies are destroyed and leave, so its area fire
+  per person is lower in the theatre (``ground_down``); the theatre's rotation of
+  battalions below ``rotate_below_strength`` keeps lines near strength.
 * **Waves**: a unit group's later waves are trained reinforcements of a category of
   their own (``NAME[i] waves``), drawn into the reserve on each wave's day and formed
   into battalions (a remainder short of a battalion waits for the next wave); they
   arrive with no experience or adaptation.
 * **Organic area fire** (``area_strikes_per_person_per_day``): the theatre has none; a
-  scenario that uses it is refused. Day-to-day tempo variation (``tempo_variation``,
-  mean 1) and contingent withdrawal and return are dropped, as are mine clearance (a
-  sapper's tactic keeps its mine exposure, not its clearing) and the grouping of new
-  units into assault days (``new_units_every_days``).
+  scenario that uses it is refused, as is a sector under a kilometre wide. Day-to-day
+  tempo variation (``tempo_variation``, of mean 1), contingent withdrawal and return,
+  mine clearance (a sapper's tactic keeps its mine exposure, not its clearing) and the
+  grouping of new units into assault days (``new_units_every_days``) are dropped.
 
-Force categories: one per unit group (named after its contingent, or
-``CONTINGENT[i]`` with ``i`` the group's index when a contingent has several), with its
-tactic, training, experience and adaptation, and its persons in the line on day 0. The
-contingent's pool and recruitment go to the category of its first group, as the fine
-model's new units take its first tactic; its refills, service term and casualty shares
-to all of them. Battalions are ``battalion_persons`` strong (the last one of a category
-smaller).
+The comparison (:func:`compare`, :data:`CONFIGURATIONS`, the tolerance
+:data:`MODEL_TOLERANCE`): the structure is measured on fine runs of its own, the
+theatre is given it, and the loss rates of both models are compared on other runs;
+nothing is fitted to the losses compared. ``benchmarks/theatre_scales.py`` prints the
+table, ``tests/test_theatre_scales.py`` checks two sectors.
 """
 
 from __future__ import annotations
@@ -414,8 +426,8 @@ def ratio_and_se(coarse: float, coarse_se: float, fine: float,
     """``coarse / fine`` and its standard error, to first order (the replicates of the
     two models are independent).
 
-    >>> ratio_and_se(11.0, 0.3, 10.0, 0.4)
-    (1.1, 0.05)
+    >>> ratio_and_se(12.0, 0.36, 10.0, 0.4)
+    (1.2, 0.06)
     """
     if fine <= 0:
         return math.nan, math.nan
