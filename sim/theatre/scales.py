@@ -337,8 +337,9 @@ class FineMeter:
         return np.divide(self.fire_in_range, self.fire, out=np.zeros(2), where=self.fire > 0)
 
     def cover(self) -> np.ndarray:
-        """Per side: the cover of the ground its persons stood on, as a level (-)."""
-        factor = np.divide(self.cover_exposure, self.exposure, out=np.ones(2),
+        """Per side: the cover of the ground its persons stood on, as a level (-); nan
+        for a side never in the sector."""
+        factor = np.divide(self.cover_exposure, self.exposure, out=np.full(2, np.nan),
                            where=self.exposure > 0)
         protection = self.model.config.combat.cover_protection
         return (1.0 - factor) / protection if protection > 0 else np.zeros(2)
@@ -653,14 +654,25 @@ def compare(configuration: Configuration, replicates: int,
     scenario = configuration.scenario()
     structure = [run_fine(scenario, STRUCTURE_SEED + k) for k in range(structure_replicates)]
     shares = np.mean([r.contact_shares for r in structure], axis=0)
-    cover = np.mean([r.cover for r in structure], axis=0)
+    cover = _mean_of_finite([r.cover for r in structure])
     contact_share = float(np.clip(shares.mean(), 0.0, 1.0))
+    attacker_cover = (float(np.clip(cover[ATTACKER], 0.0, 1.0))
+                      if np.isfinite(cover[ATTACKER]) else None)
     theatre = sector_as_theatre(scenario, contact_share=contact_share,
                                 battalion_persons=configuration.battalion_persons,
-                                attacker_cover=float(np.clip(cover[ATTACKER], 0.0, 1.0)))
+                                attacker_cover=attacker_cover)
     fine = [run_fine(scenario, FINE_SEED + k) for k in range(replicates)]
     coarse = [run_coarse(theatre, COARSE_SEED + k) for k in range(replicates)]
     return Comparison(configuration, shares, cover, contact_share, fine, coarse)
+
+
+def _mean_of_finite(values) -> np.ndarray:
+    """Per column, the mean of its finite values (nan if none)."""
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    count = finite.sum(axis=0)
+    return np.divide(np.where(finite, values, 0.0).sum(axis=0), count,
+                     out=np.full(values.shape[1], np.nan), where=count > 0)
 
 
 def table(comparisons: list[Comparison], se_multiple: float = SE_MULTIPLE) -> str:
