@@ -42,7 +42,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 CLAIMS_FILE = PROJECT / "seeds" / "claims.csv"
 #: A claims file larger than this is refused unread (the shipped one is ~20 KB).
 MAX_CLAIMS_BYTES = 1 << 20
-_SCENARIO_USE = re.compile(r"scenarios/(?P<name>[\w-]+)\.toml#(?P<key>.+)")
+_SCENARIO_USE = re.compile(
+    r"(?P<folder>scenarios|theatres)/(?P<name>[\w-]+)\.toml#(?P<key>.+)")
 _TEST_USE = re.compile(r"(?P<file>tests/[\w/]+\.py)::(?P<test>\w+)")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCENARIO_NAME = re.compile(r"[\w-]+")
@@ -152,9 +153,11 @@ class Claim(BaseModel):
         and its kind agrees with the claim's role."""
         given = [key for key in _TARGET_COLUMNS if getattr(self, key) not in (None, [])]
         if not given:
-            if self.role == "validation":
+            if self.role == "validation" and not any(_TEST_USE.fullmatch(u)
+                                                     for u in self.used_by):
                 raise ValueError("target: empty, but role is validation; allowed: a "
-                                 "predicted target, or role calibration or context")
+                                 "predicted target, a test that checks it in used_by, or "
+                                 "role calibration or context")
             return self
         for key in ("scenario", "quantity", "who", "value", "target"):
             if key not in given:
@@ -326,7 +329,8 @@ def targeted_scenarios(claims: dict[str, Claim]) -> list[str]:
 def citation_problems(claims: dict[str, Claim], scenarios: dict[str, dict[str, list[str]]],
                       project: Path = PROJECT) -> list[str]:
     """Everything that does not add up between the claims, the scenarios' ``sources``
-    (scenario name -> key path -> claim ids, as written in the file) and the tests.
+    (scenario name -> key path -> claim ids, as written in the file; a theatre's name
+    as ``theatres/NAME``) and the tests.
 
     A claim with a target counts as used: ``attrition validate`` checks the model
     against it on its scenarios, which must exist.
@@ -339,9 +343,10 @@ def citation_problems(claims: dict[str, Claim], scenarios: dict[str, dict[str, l
     for name, sources in scenarios.items():
         for key, ids in sources.items():
             for claim_id in ids:
-                use = f"scenarios/{name}.toml#{key}"
+                file = f"{name}.toml" if "/" in name else f"scenarios/{name}.toml"
+                use = f"{file}#{key}"
                 if claim_id not in claims:
-                    problems.append(f"scenarios/{name}.toml cites '{claim_id}' for {key}, "
+                    problems.append(f"{file} cites '{claim_id}' for {key}, "
                                     f"which is not in seeds/claims.csv")
                     continue
                 cited.add((claim_id, use))
@@ -368,5 +373,6 @@ def citation_problems(claims: dict[str, Claim], scenarios: dict[str, dict[str, l
                     problems.append(f"claim '{claim.id}': {use} does not mention it")
             else:
                 problems.append(f"claim '{claim.id}': used_by entry '{use}' is neither "
-                                f"scenarios/NAME.toml#key nor tests/FILE.py::TEST")
+                                f"scenarios/NAME.toml#key, theatres/NAME.toml#key nor "
+                                f"tests/FILE.py::TEST")
     return problems

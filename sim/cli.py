@@ -660,8 +660,9 @@ def _theatre_forecast(args: argparse.Namespace) -> int:
         runs[name] = (factor, run_theatre(laid, args.seed, args.replicates, args.workers,
                                           args.scheduler))
     table = forecast_table(runs, months)
+    window = (f"{WINDOW[0]}-01", _month_end(WINDOW[1]).isoformat())
     provenance = make_provenance(scenario.name, scenario_sha256(scenario), args.seed,
-                                 args.replicates * len(variants), WINDOW,
+                                 args.replicates * len(variants), window,
                                  variants=list(variants), file=str(path))
     try:
         write_forecast(table, out, provenance)

@@ -22,9 +22,13 @@ from sim.scenarios import PROJECT_SCENARIOS
 
 
 def _shipped_sources() -> dict[str, dict[str, list[str]]]:
-    """Each shipped scenario's own [sources], as written in its file."""
-    return {p.stem: tomllib.loads(p.read_text()).get("sources", {})
-            for p in sorted(PROJECT_SCENARIOS.glob("*.toml"))}
+    """Each shipped scenario's and theatre's own [sources], as written in its file (a
+    theatre as theatres/NAME)."""
+    sources = {p.stem: tomllib.loads(p.read_text()).get("sources", {})
+               for p in sorted(PROJECT_SCENARIOS.glob("*.toml"))}
+    theatres = PROJECT_SCENARIOS.parent / "theatres"
+    return sources | {f"theatres/{p.stem}": tomllib.loads(p.read_text()).get("sources", {})
+                      for p in sorted(theatres.glob("*.toml"))}
 
 
 def test_claims_and_citations_agree():

@@ -124,7 +124,9 @@ class PolicyRun:
                                                         "released"))
         k = model.contingents.index(POOL_CATEGORY)
         pool = records.contingent_array()[:, k, 0]
+        casualties = records.side_series("killed") + records.side_series("wounded")
         return {"in_line": records.side_series("in_line"), "force": force,
+                "casualties": casualties,
                 "recruited": records.side_series("recruited"), "leaving": leaving,
                 "pool": pool, "monthly": monthly(model)}
 
