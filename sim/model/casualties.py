@@ -115,7 +115,8 @@ def book_casualties(hit, by_cause, casualties, killed, returning, permanently_lo
     ``permanently_lost`` match)
     (ODD 7.5, 7.6): killed, wounded who return after their delay, wounded permanently lost,
     the training days lost with the dead and the permanently lost, morale, and who
-    breaks or is destroyed (their states are set).
+    breaks or is destroyed (their states are set). Personnel and states change in the
+    column store ``units`` and among the ``engaged`` alike.
 
     Returns the units (indices into the model's columns) routed and destroyed, in the
     order hit.
@@ -141,7 +142,7 @@ def book_casualties(hit, by_cause, casualties, killed, returning, permanently_lo
             casualties_by_cause[s, k] += by_cause[j, k]
         before = personnel[i]
         after = before - casualties[j]
-        u_personnel[unit] = after
+        personnel[i] = u_personnel[unit] = after
         u_killed[unit] += killed[j]
         u_wounded[unit] += returning[j] + permanently_lost[j]
         u_permanently_lost[unit] += permanently_lost[j]
@@ -154,17 +155,21 @@ def book_casualties(hit, by_cause, casualties, killed, returning, permanently_lo
                                      r.morale_loss_per_casualty_fraction)
         u_morale[unit] = morale
         if after == 0:
-            destroyed[n_destroyed] = unit
+            destroyed[n_destroyed] = i
             n_destroyed += 1
         elif (r.morale_enabled and IS_FIGHTING[state[i]]
               and breaks(morale, break_morale[i])):
-            broken[n_broken] = unit
+            broken[n_broken] = i
             n_broken += 1
     tallies.training_days_lost[:] += lost_days
+    # Their states, in the column store and among the units in the sector; returned as
+    # rows of the column store.
     for j in range(n_broken):
-        u_state[broken[j]] = ROUTED
+        state[broken[j]] = u_state[index[broken[j]]] = ROUTED
+        broken[j] = index[broken[j]]
     for j in range(n_destroyed):
-        u_state[destroyed[j]] = DESTROYED
+        state[destroyed[j]] = u_state[index[destroyed[j]]] = DESTROYED
+        destroyed[j] = index[destroyed[j]]
     return broken[:n_broken], destroyed[:n_destroyed]
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from sim.model import casualties, kernels, morale, physics
-from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, Tallies
+from sim.model.kernels import RULES_DTYPE, Tallies
 from sim.model.units import IS_IN_SECTOR, RESERVE
 from sim.sides import ATTACKER, DEFENDER
 from sim.tactics import TACTICS
@@ -186,53 +186,33 @@ class Combat:
         start of each sub-step)."""
         if not fresh and self._engaged_today is not None and not self._engaged_stale:
             return self._engaged_today
-        units = self.model.units
         if fresh or self._engaged_today is None:
-            engaged = self._gather((IS_IN_SECTOR[units["state"]]
-                                    & (units["personnel"] > 0)).nonzero()[0])
+            engaged = self._gather()
             if fresh:
                 return engaged, self._fire_support(kernels.side_totals(engaged,
                                                                        self._footprint_m2))
             footprint_m2 = kernels.side_totals(engaged, self._footprint_m2)
         else:
             # Those who left are dropped where they stand (the kept rows move up).
-            kept, footprint_m2 = kernels.keep_in_sector(self._engaged_today[0], units,
-                                                        self._footprint_m2)
+            kept, footprint_m2 = kernels.keep_in_sector(self._engaged_today[0],
+                                                        self.model.units, self._footprint_m2)
             engaged = self._engaged_today[0][:kept]
         support = self._fire_support(footprint_m2)
         self._engaged_today, self._engaged_stale = (engaged, support), False
         return engaged, support
 
-    def _gather(self, rows: np.ndarray) -> np.ndarray:
-        """The units ``rows`` (rows of the column store, in the sector) as engaged today."""
+    def _gather(self) -> np.ndarray:
+        """The units in the sector as engaged today (:func:`sim.model.kernels.gather`)."""
         model = self.model
-        units, config, tactic, sector = model.units, model.config.combat, self._tactic, model.sector
-        engaged = np.zeros(rows.size, dtype=ENGAGED_DTYPE)
-        side = units["side"][rows]
-        engaged["index"], engaged["side"], engaged["attacking"] = rows, side, side == ATTACKER
-        for name in ("x", "y_m", "y0_m", "training_days"):
-            engaged[name] = units[name][rows]
-        engaged["row"] = sector.rows(engaged["y_m"])
-        engaged["cell"] = engaged["x"] * sector.depth + engaged["row"]
-        engaged["side_cell"] = side * sector.width * sector.depth
-        engaged["kill_rate"] = self._kill_rate_today[rows]
-        engaged["exposure"] = self._exposure_today[rows]
-        engaged["drone_exposure"] = (1.0 - config.drone_adaptation_effect
-                                     * units["theatre_adaptation"][rows])
-        engaged["skill"] = self._skill_today[rows]
-        for name in ("mine_exposure", "advance_speed_m_per_day", "assault_speed_m_per_day",
-                     "clears_mines", "break_morale"):
-            engaged[name] = tactic[name][rows]
-        engaged["tempo"] = self.tempo_today[side]
-        for name in ("advance_speed_m_per_day", "assault_speed_m_per_day"):
-            engaged[name] *= engaged["tempo"]
-        engaged["elastic"] = self._elastic[rows]
-        contingent = units["contingent"][rows]
-        engaged["killed_fraction"] = self._killed_fraction[contingent]
-        engaged["return_fraction"] = self._return_fraction[contingent]
-        engaged["return_delay_days"] = self._return_delay_days[side]
-        engaged["fixed_hazard"] = self._fixed_hazard_per_day[side] * self._dt
-        return engaged
+        tactic, sector = self._tactic, model.sector
+        return kernels.gather(
+            model.units, self._kill_rate_today, self._exposure_today, self._skill_today,
+            tactic["mine_exposure"], tactic["advance_speed_m_per_day"],
+            tactic["assault_speed_m_per_day"], tactic["clears_mines"], tactic["break_morale"],
+            self._elastic, self.tempo_today, self._killed_fraction, self._return_fraction,
+            self._return_delay_days, self._fixed_hazard_per_day, self._dt,
+            model.config.combat.drone_adaptation_effect, sector.width, sector.depth,
+            sector.cell_size_m)
 
     def _fire_support(self, footprint_m2: np.ndarray) -> FireSupport:
         """Artillery and drone hazards on each side's units in the sector, spread over

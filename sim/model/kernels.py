@@ -63,7 +63,9 @@ _NO_ROW = np.iinfo(np.int64).max
 # The units in the sector, one record each, in ascending order of their row in the
 # column store (``index``), so that random draws come in the order of a pass over all
 # units. Most fields stay fixed for the day; positions follow the units' moves, and
-# ``state``, ``personnel`` and ``fighting`` are set at the start of every sub-step.
+# ``state`` and ``personnel`` follow the column store's: the kernels that change those
+# change both (reading the column store's, a record of its own per unit, cost more than
+# a tenth of a sub-step). ``fighting`` is set at the start of every sub-step.
 ENGAGED_DTYPE = np.dtype([
     ("index", np.int64),  # row in the unit column store
     ("side", np.int64),
@@ -90,8 +92,8 @@ ENGAGED_DTYPE = np.dtype([
     ("return_fraction", np.float64),
     ("return_delay_days", np.int64),
     ("fixed_hazard", np.float64),  # per sub-step where a fixed loss share replaces fire
-    ("state", np.int64),  # at the start of the sub-step
-    ("personnel", np.int64),  # at the start of the sub-step
+    ("state", np.int64),  # as in the column store
+    ("personnel", np.int64),  # as in the column store
     ("fighting", np.bool_),  # at the start of the sub-step
 ])
 
@@ -141,17 +143,11 @@ class Tallies(NamedTuple):
 
 
 @njit(cache=True)
-def start_substep(engaged, units):
-    """Set the ``engaged`` units' state, personnel and whether they fight from the unit
-    column store ``units``, as the sub-step starts. Returns their extent in depth
-    (:func:`extent`), taken in the same pass."""
-    index, state, personnel, fighting = (engaged.index, engaged.state, engaged.personnel,
-                                         engaged.fighting)
-    u_state, u_personnel = units.state, units.personnel
-    for i in range(index.size):
-        unit = index[i]
-        state[i] = u_state[unit]
-        personnel[i] = u_personnel[unit]
+def start_substep(engaged):
+    """Set whether the ``engaged`` units fight, from their state as the sub-step
+    starts. Returns their extent in depth (:func:`extent`), taken in the same pass."""
+    state, fighting = engaged.state, engaged.fighting
+    for i in range(state.size):
         fighting[i] = IS_FIGHTING[state[i]]
     return extent(engaged)
 
@@ -183,6 +179,53 @@ def side_totals(engaged, per_unit):
     for i in range(engaged.size):
         totals[engaged[i].side] += per_unit[engaged[i].index]
     return totals
+
+
+@njit(cache=True)
+def gather(units, kill_rate, exposure, skill, mine_exposure, advance_speed_m_per_day,
+           assault_speed_m_per_day, clears_mines, break_morale, elastic, tempo,
+           killed_fraction, return_fraction, return_delay_days, fixed_hazard_per_day, dt,
+           drone_adaptation_effect, width, depth, cell_size_m):
+    """The units in the sector (by the unit column store ``units``: fighting or routed,
+    with someone left) as :data:`ENGAGED_DTYPE` records, in the order of their rows,
+    with what stays fixed for the day (:meth:`sim.model.combat.Combat.engaged`).
+
+    Per unit (over all units): ``kill_rate``, ``exposure``, ``skill``, the tactic's
+    ``mine_exposure``, speeds, ``clears_mines`` and ``break_morale``, and ``elastic``;
+    per side: ``tempo``, ``return_delay_days`` and ``fixed_hazard_per_day``; per
+    contingent: ``killed_fraction`` and ``return_fraction``."""
+    u_state, u_personnel = units.state, units.personnel
+    n = 0
+    for unit in range(u_state.size):
+        n += IS_IN_SECTOR[u_state[unit]] and u_personnel[unit] > 0
+    engaged = np.zeros(n, dtype=ENGAGED_DTYPE)
+    i = 0
+    for unit in range(u_state.size):
+        if not (IS_IN_SECTOR[u_state[unit]] and u_personnel[unit] > 0):
+            continue
+        e, u = engaged[i], units[unit]
+        side = u.side
+        e.index, e.side, e.attacking = unit, side, side == ATTACKER
+        e.x, e.y_m, e.y0_m, e.training_days = u.x, u.y_m, u.y0_m, u.training_days
+        # The row as Sector.rows gives it (numpy's floor division).
+        e.row = min(max(np.int64(u.y_m // cell_size_m), 0), depth - 1)
+        e.cell = e.x * depth + e.row
+        e.side_cell = side * width * depth
+        e.kill_rate, e.exposure, e.skill = kill_rate[unit], exposure[unit], skill[unit]
+        e.drone_exposure = 1.0 - drone_adaptation_effect * u.theatre_adaptation
+        e.mine_exposure = mine_exposure[unit]
+        e.tempo = tempo[side]
+        e.advance_speed_m_per_day = advance_speed_m_per_day[unit] * e.tempo
+        e.assault_speed_m_per_day = assault_speed_m_per_day[unit] * e.tempo
+        e.clears_mines, e.break_morale = clears_mines[unit], break_morale[unit]
+        e.elastic = elastic[unit]
+        e.killed_fraction = killed_fraction[u.contingent]
+        e.return_fraction = return_fraction[u.contingent]
+        e.return_delay_days = return_delay_days[side]
+        e.fixed_hazard = fixed_hazard_per_day[side] * dt
+        e.state, e.personnel, e.fighting = u.state, u.personnel, IS_FIGHTING[u.state]
+        i += 1
+    return engaged
 
 
 @njit(cache=True)
@@ -282,6 +325,7 @@ def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
                                     engaged.assault_speed_m_per_day)
     y0_m, state, personnel, fighting = (engaged.y0_m, engaged.state, engaged.personnel,
                                         engaged.fighting)
+    index, u_state = engaged.index, units.state
     band_first, band_rows = band.first_row, band.rows
     per_target, in_range, present = band.per_target, band.in_range, band.present
     cover_factor, fortification_factor = ground.cover_factor, ground.fortification_factor
@@ -299,6 +343,7 @@ def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
     any_moving = False
     band_cells = width * band_rows
     for i in range(n):
+        state_before = state[i]
         # Aimed fire (7.3): kills per person from the box sums, and who is near.
         aimed, enemy_near, own_near, enemy_here = 0.0, 0.0, 0.0, False
         if band_rows > 0 and band_first <= row[i] < band_first + band_rows:
@@ -346,7 +391,8 @@ def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
             clearing[i] = True
             any_clearing = True
             move = 0.0
-        units[engaged[i].index].state = state[i]
+        if state[i] != state_before:
+            u_state[index[i]] = state[i]
         # At most one cell a sub-step, so a mover cannot jump over an occupied cell.
         move_m[i] = min(max(move * dt, -cell_size_m), cell_size_m)
         if move_m[i] != 0:
@@ -397,7 +443,7 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
     """
     index, side, x, y_m, row, cells = (engaged.index, engaged.side, engaged.x, engaged.y_m,
                                        engaged.row, engaged.cell)
-    u_state, u_personnel, u_y_m = units.state, units.personnel, units.y_m
+    state, personnel, u_state, u_y_m = engaged.state, engaged.personnel, units.state, units.y_m
     cell_size_m, depth, control = ground.cell_size_m, ground.depth, ground.control
     edge_m = depth * cell_size_m
     edge_below_m = np.nextafter(edge_m, 0.0)
@@ -408,9 +454,9 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
     for i in range(index.size):
         unit = index[i]
         if any_moving:
-            y = y_m[i] if u_state[unit] == DESTROYED else y_m[i] + move_m[i]
-            if u_state[unit] == ROUTED and (y < 0.0 or y >= edge_m):
-                u_state[unit] = WITHDRAWN
+            y = y_m[i] if state[i] == DESTROYED else y_m[i] + move_m[i]
+            if state[i] == ROUTED and (y < 0.0 or y >= edge_m):
+                state[i] = u_state[unit] = WITHDRAWN
                 left = True
             y = min(max(y, 0.0), edge_below_m)
             if y != y_m[i]:
@@ -420,7 +466,7 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
                 u_y_m[unit] = y
                 row[i] = min(max(np.int64(y // cell_size_m), 0), depth - 1)
                 cells[i] = x[i] * depth + row[i]
-        if IS_FIGHTING[u_state[unit]] and u_personnel[unit] > 0:
+        if IS_FIGHTING[state[i]] and personnel[i] > 0:
             fighting[i] = True
             counts[side[i]] += 1
             breakthrough |= side[i] == ATTACKER and y_m[i] >= breakthrough_y_m
@@ -498,7 +544,7 @@ def area_fire(engaged, support, dt):
 @njit(cache=True)
 def plan_substep(engaged, units, support, rules, radius_cells, given_per_target,
                  given_in_range, *ground):
-    """The sub-step's passes before the casualty draw: the units' state as it starts
+    """The sub-step's passes before the casualty draw: who fights as it starts
     (:func:`start_substep`), the contact band (:func:`contact_grids`) and the aimed fire
     in it (:func:`sim.model.physics.aimed_fire`), area fire (:func:`area_fire`), hazards
     and moves (:func:`hazards_and_moves`; ``units`` gets the new states) and the terms
@@ -518,7 +564,7 @@ def plan_substep(engaged, units, support, rules, radius_cells, given_per_target,
     ground = Ground(*ground)
     dt = rules[0].dt
     first, rows, present, fire = contact_band(engaged, dt, radius_cells, ground.width,
-                                              start_substep(engaged, units))
+                                              start_substep(engaged))
     per_target = in_range = present.reshape(-1)
     if rows > 0:
         if radius_cells < max(ground.width, rows) - 1:

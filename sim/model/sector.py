@@ -139,8 +139,8 @@ class Sector:
                 [self._agent_cell, np.full(units.size - self._agent_cell.size, -1)])
         cell = np.where(IS_IN_SECTOR[units["state"]], self.cells(units["x"], units["y_m"]), -1)
         cells = self._grid_cells
-        for i in (cell != self._agent_cell).nonzero()[0].tolist():
-            flat = int(cell[i])
+        moved = (cell != self._agent_cell).nonzero()[0]
+        for i, flat in zip(moved.tolist(), cell[moved].tolist(), strict=True):
             agents[i].cell = None if flat < 0 else cells[flat]
         self._agent_cell = cell
 
