@@ -116,8 +116,13 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in (
              "the share of the dead a named list holds"),
     Quantity("force_in_line", "persons", "persons in the line at the month's end"),
     Quantity("recruits_needed", "persons/month",
-             "break-even recruitment: the recruits in the month that would have kept the "
-             "force in the line constant (negative if it grew without them)", signed=True),
+             "break-even recruitment: those who left the side for good in the month "
+             "(killed, permanently lost wounded, released), whom recruits must replace to "
+             "keep its force constant"),
+    Quantity("net_change", "persons/month",
+             "the change of the side's force in the month (everyone in battalions, the "
+             "reserve, training and care): recruits less those who left for good",
+             signed=True),
     Quantity("recruited", "persons/month", "recruits drawn in the month"),
     Quantity("killed", "persons/month", "killed in the month"),
     Quantity("wounded", "persons/month", "wounded in the month"),

@@ -76,7 +76,7 @@ def test_every_quantity_has_a_unit_and_a_meaning():
         assert quantity.name == name and quantity.unit.startswith("persons")
         assert len(quantity.meaning) > 15
     assert QUANTITIES["force_in_line"].unit == "persons"
-    assert [q for q in QUANTITIES.values() if q.signed] == [QUANTITIES["recruits_needed"]]
+    assert [q for q in QUANTITIES.values() if q.signed] == [QUANTITIES["net_change"]]
 
 
 # ------------------------------------------------------------------ the score
@@ -470,5 +470,5 @@ def test_a_malformed_record_is_one_line_naming_file_row_and_column(tmp_path, cas
 
 def test_a_signed_quantity_may_be_negative(tmp_path):
     path = tmp_path / "forecast.csv"
-    path.write_text(_forecast_text(rows=["2025-01,recruits_needed,defender,-50,-80,20,0.9,40"]))
+    path.write_text(_forecast_text(rows=["2025-01,net_change,defender,-50,-80,20,0.9,40"]))
     assert read_forecast(path).table["mean"].tolist() == [-50.0]

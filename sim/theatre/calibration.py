@@ -72,7 +72,8 @@ def monthly(model: TheatreModel) -> pd.DataFrame:
     ``killed``, ``wounded``, ``recruited``, ``leaving`` for good: killed, permanently
     lost and released) and stocks at the month's end (persons: ``in_line``, ``force``:
     everyone in battalions, the reserve, training and care). ``recruits_needed`` is the
-    break-even recruitment, what would have kept the force constant: ``leaving``."""
+    break-even recruitment, what would have kept the force constant: ``leaving``;
+    ``net_change`` the force's change, ``recruited - leaving``."""
     records = model.records
     dates = pd.to_datetime([model.config.date_of(d) for d in range(model.day + 1)])
     month = dates.strftime("%Y-%m")
@@ -99,7 +100,8 @@ def monthly(model: TheatreModel) -> pd.DataFrame:
         frames.append(pd.DataFrame({
             "side": side, "month": last.index, "casualties": killed + wounded,
             "killed": killed, "wounded": wounded, "recruited": flow("recruited"),
-            "leaving": leaving, "recruits_needed": leaving, "in_line": stock("in_line"),
+            "leaving": leaving, "recruits_needed": leaving,
+            "net_change": flow("recruited") - leaving, "in_line": stock("in_line"),
             "force": force}))
     return pd.concat(frames, ignore_index=True)
 

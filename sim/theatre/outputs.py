@@ -140,8 +140,9 @@ def forecast_table(runs_by_variant: dict[str, tuple[float, list[dict[str, Any]]]
     rows = []
     for (month, side), group in table.groupby(["month", "side"]):
         quantities = {"force_in_line": group["in_line"], "recruits_needed":
-                      group["recruits_needed"], "recruited": group["recruited"],
-                      "killed": group["killed"], "wounded": group["wounded"]}
+                      group["recruits_needed"], "net_change": group["net_change"],
+                      "recruited": group["recruited"], "killed": group["killed"],
+                      "wounded": group["wounded"]}
         if side == "attacker":
             quantities["claimed_losses"] = group["claimed_losses"]
         for name, values in quantities.items():
