@@ -35,3 +35,21 @@ def test_ci_runs_the_readme_test_command():
     command = "python3 -m pip install -e '.[test]' && python3 -m pytest -n auto"
     assert command in readme
     assert command in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("section", ["TheatreScenario", "TheatreSector", "SectorSide",
+                                     "TargetStep", "TheatreSide", "TheatreContingent",
+                                     "TheatreChange", "TheatreVariant"])
+def test_odd_theatre_tables_match_the_schema(section):
+    from sim.theatre import config as theatre_config
+
+    odd = (ROOT / "docs" / "ODD.md").read_text()
+    assert parameter_table(getattr(theatre_config, section)) in odd, (
+        f"docs/ODD.md section 10.7 is out of date for {section}: paste "
+        f"sim.fields.parameter_table({section})")
+
+
+def test_odd_battalion_table_is_the_declaration():
+    from sim.theatre.battalions import state_variable_table
+
+    assert state_variable_table() in (ROOT / "docs" / "ODD.md").read_text()

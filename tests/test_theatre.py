@@ -303,3 +303,22 @@ def test_a_change_that_cannot_apply_is_refused_naming_its_key(assign, problem):
     data["changes"] = [{"day": 5, "assign": assign}]
     with pytest.raises(ValueError, match=problem):
         TheatreScenario.model_validate(data)
+
+
+@pytest.mark.parametrize("where", ["tranche", "bonus", "tempo", "change"])
+def test_a_date_before_the_start_is_refused_wherever_it_is(where):
+    """Every day-or-date of a theatre is checked against its start: a category's draft
+    and bonus, a side's national tempo, a change."""
+    data = copy.deepcopy(EXAMPLE)
+    early = datetime.date(2022, 12, 1)
+    contract = data["attacker"]["contingents"]["contract"]
+    if where == "tranche":
+        contract["tranches"] = [{"day": early, "persons": 10}]
+    elif where == "bonus":
+        contract["bonus"] = [{"day": early, "multiple": 2.0}]
+    elif where == "tempo":
+        data["defender"]["tempo"] = [{"day": early, "intensity": 2.0}]
+    else:
+        data["changes"] = [{"day": early, "assign": {"attacker.intensity": 2.0}}]
+    with pytest.raises(ValueError, match="before start_date|changes\\[0\\].day: day -31"):
+        TheatreScenario.model_validate(data)

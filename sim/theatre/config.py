@@ -378,12 +378,12 @@ class TheatreScenario(_Strict):
         for side in SIDES:
             for j, phase in enumerate(getattr(self, side).tempo):
                 yield f"{side}.tempo[{j}].day", phase.day
-        for j, change in enumerate(self.changes):
-            yield f"changes[{j}].day", change.day
             for name, contingent in getattr(self, side).contingents.items():
                 for kind in DATED_LISTS:
                     for j, item in enumerate(getattr(contingent, kind)):
                         yield f"{side}.contingents.{name}.{kind}[{j}].day", item.day
+        for j, change in enumerate(self.changes):
+            yield f"changes[{j}].day", change.day
 
     def day_of(self, value: int | datetime.date) -> int:
         """The day number of a day or date (day 0 is ``start_date``)."""
