@@ -438,8 +438,9 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
     casualties and moves (ODD 7.8).
 
     Returns whether anyone left, the mask of those who fight, how many fight on each
-    side, whether a fighting attacker reached the defender's rear row, and whether a
-    fighting unit stands in a cell the enemy holds (only then can a cell change hands).
+    side, whether a fighting attacker reached the defender's rear row, and the fighting
+    units standing in cells the enemy holds (positions among the ``engaged``, in order:
+    only those cells can change hands).
     """
     index, side, x, y_m, row, cells = (engaged.index, engaged.side, engaged.x, engaged.y_m,
                                        engaged.row, engaged.cell)
@@ -448,9 +449,11 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
     edge_m = depth * cell_size_m
     edge_below_m = np.nextafter(edge_m, 0.0)
     breakthrough_y_m = (depth - 1) * cell_size_m
-    left = breakthrough = contested = False
+    left = breakthrough = False
     fighting = np.zeros(index.size, dtype=np.bool_)
     counts = np.zeros(2, dtype=np.int64)
+    contested = np.empty(index.size, dtype=np.int64)
+    n_contested = 0
     for i in range(index.size):
         unit = index[i]
         if any_moving:
@@ -470,31 +473,37 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
             fighting[i] = True
             counts[side[i]] += 1
             breakthrough |= side[i] == ATTACKER and y_m[i] >= breakthrough_y_m
-            contested |= control[cells[i]] == 1 - side[i]
-    return left, fighting, counts, breakthrough, contested
+            if control[cells[i]] == 1 - side[i]:
+                contested[n_contested] = i
+                n_contested += 1
+    return left, fighting, counts, breakthrough, contested[:n_contested]
 
 
 @njit(cache=True)
-def cells_changing_hands(engaged, standing, control):
+def cells_changing_hands(engaged, standing, contested, control):
     """Cells that change hands this sub-step (ODD 7.8): held by one side, with fighting
-    units of the other side alone in them. ``control`` (flat, per cell) is updated.
-    Returns the cells taken, in the order attacker then defender and ascending cells,
-    and for each the first of the taking side's units (index into the model's columns)
-    standing in it, which is credited with it."""
+    units (``standing``) of the other side alone in them; ``contested`` are the
+    positions, in order, of the fighting units standing in cells the enemy holds
+    (:func:`move_and_stand`), the only ones that can take one. ``control`` (flat, per
+    cell) is updated. Returns the cells taken, in the order attacker then defender and
+    ascending cells, and for each the first of the taking side's units (index into the
+    model's columns) standing in it, which is credited with it."""
     index, side, cells = engaged.index, engaged.side, engaged.cell
     # Rows: occupied by a fighting attacker, by a fighting defender; taken this sub-step.
     marks = np.zeros((3, control.size), dtype=np.bool_)
     for i in range(index.size):
         if standing[i]:
             marks[side[i], cells[i]] = True
-    taken = np.empty(index.size, dtype=np.int64)
-    takers = np.empty(index.size, dtype=np.int64)
+    taken = np.empty(contested.size, dtype=np.int64)
+    takers = np.empty(contested.size, dtype=np.int64)
     count = 0
     for s in range(2):
         first = count
-        for i in range(index.size):
+        # Cells the attacker takes have no defender fighting in them: the defender's
+        # candidates are the same after its turn.
+        for i in contested:
             c = cells[i]
-            if (standing[i] and side[i] == s and control[c] == 1 - s
+            if (side[i] == s and control[c] == 1 - s
                     and not marks[1 - s, c] and not marks[2, c]):
                 marks[2, c] = True
                 taken[count], takers[count] = c, index[i]
@@ -621,8 +630,8 @@ def settle_substep(generator, exp_exponent, keep, hazards, removed, any_clearing
     left |= destroyed.size > 0
     looked = occupancy_changed or broken.size > 0 or destroyed.size > 0 or any_moving
     takers = np.empty(0, dtype=np.int64)
-    if looked and contested:
-        takers = cells_changing_hands(engaged, fighting, ground.control)[1]
+    if looked and contested.size:
+        takers = cells_changing_hands(engaged, fighting, contested, ground.control)[1]
     return (broken, broken_rows, destroyed, destroyed_rows, takers, fighting, counts,
             breakthrough, looked, left)
 

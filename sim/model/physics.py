@@ -56,43 +56,47 @@ def _box_sums(grids, radius_cells):
     out = np.empty_like(grids)
     # The running sums of a line are kept side by side for all the lines of a grid (rows
     # along x, then lanes along rows), so that each step works along contiguous memory;
-    # each line's sum takes the same additions in the same order as alone.
+    # each line's sum takes the same additions in the same order as alone. The running
+    # sums are divided by the window's size afterwards, in loops of their own, which
+    # the compiler vectorises: the same divisions, a fraction of the time.
     along_rows = np.empty(rows)
     along_lanes = np.empty(width)
     for s in range(count):
+        sums_x, sums = along_x[s].reshape(width * rows), out[s].reshape(width * rows)
         along_rows[:] = 0.0
         for i in range(-radius_cells, radius_cells + 1):
             inside = 0 <= i < width
             for r in range(rows):
                 along_rows[r] += grids[s, i, r] if inside else 0.0
         for r in range(rows):
-            along_x[s, 0, r] = along_rows[r] / size
+            along_x[s, 0, r] = along_rows[r]
         for i in range(1, width):
             has_entering, has_leaving = i + radius_cells < width, i - 1 - radius_cells >= 0
             for r in range(rows):
                 entering = grids[s, i + radius_cells, r] if has_entering else 0.0
                 leaving = grids[s, i - 1 - radius_cells, r] if has_leaving else 0.0
                 along_rows[r] += entering - leaving
-                along_x[s, i, r] = along_rows[r] / size
+                along_x[s, i, r] = along_rows[r]
+        for k in range(sums_x.size):
+            sums_x[k] = sums_x[k] / size
         along_lanes[:] = 0.0
         for r in range(-radius_cells, radius_cells + 1):
             inside = 0 <= r < rows
             for i in range(width):
                 along_lanes[i] += along_x[s, i, r] if inside else 0.0
         for i in range(width):
-            out[s, i, 0] = along_lanes[i] / size
+            out[s, i, 0] = along_lanes[i]
         for r in range(1, rows):
             has_entering, has_leaving = r + radius_cells < rows, r - 1 - radius_cells >= 0
             for i in range(width):
                 entering = along_x[s, i, r + radius_cells] if has_entering else 0.0
                 leaving = along_x[s, i, r - 1 - radius_cells] if has_leaving else 0.0
                 along_lanes[i] += entering - leaving
-                out[s, i, r] = along_lanes[i] / size
+                out[s, i, r] = along_lanes[i]
         noise = 1e-10 * size**2 * grids[s].max()
-        for i in range(width):
-            for r in range(rows):
-                value = out[s, i, r] * size**2
-                out[s, i, r] = value if value > noise else 0.0
+        for k in range(sums.size):
+            value = sums[k] / size * size**2
+            sums[k] = value if value > noise else 0.0
     return out
 
 
