@@ -236,6 +236,10 @@ def test_the_same_seed_gives_the_same_theatre():
      "no sector named 'nowhere'"),
     (lambda d: d["sectors"][0].update(frontage_km=4000) or d["sectors"][1].update(
         frontage_km=4000), "at most 5,000 km"),
+    # Names land in CSV cells: nothing a spreadsheet would run as a formula.
+    (lambda d: d["sectors"][0].update(name="=HYPERLINK(1)"), "should match pattern"),
+    (lambda d: d["attacker"]["contingents"].update({"@cmd": {"tactic": "human_wave"}}),
+     "'@cmd' is not a category name"),
 ])
 def test_a_theatre_that_cannot_be_run_is_refused_in_one_line(change, problem):
     data = copy.deepcopy(EXAMPLE)
