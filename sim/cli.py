@@ -601,13 +601,15 @@ def _theatre_sustain(args: argparse.Namespace) -> int:
     policies = args.policy or list(POLICIES)
     with publishing(out, landed=landed) as folder:
         results = sustainability_runs(args.theatre, policies, until, args.replicates,
-                                      args.seed, args.workers, args.scheduler)
+                                      args.seed, args.workers, args.scheduler,
+                                      pools=args.pools)
         table = answers(results, scenario.start_date)
         table.to_csv(folder / "answers.csv", index=False)
         plot_sustainability(results, table, scenario.start_date,
                             folder / "sustainability.png",
                             f"{scenario.name}: can the recruit pool sustain it? "
-                            f"({len(results) // len(policies)} runs a policy)")
+                            f"({len(results) // (len(policies) * len(args.pools or [0]))} "
+                            f"runs a policy)")
     out = landed[0] if landed else out
     if args.json:
         print(table.to_json(orient="records", date_format="iso", indent=2))

@@ -475,6 +475,12 @@ def _add_theatre(commands) -> None:
     sustain.add_argument("--policy", action="append", choices=POLICY_CHOICES, default=None,
                          help="a policy (repeatable; default all): " + ", ".join(
                              POLICY_CHOICES))
+    sustain.add_argument("--contract-pool", dest="pools", action="append",
+                         type=_int_at_least(1, 10**9), default=None, metavar="PERSONS",
+                         help="run under this size of the attacker's contract pool (an "
+                              "assumption), its bonus re-derived so that 2023-2024's "
+                              "claimed signings stay as claimed (repeatable; default: the "
+                              "theatre's own)")
     sustain.add_argument("--until", type=_date, default=None, metavar="YYYY-MM-DD",
                          help="the horizon (default 2027-12-31)")
     sustain.add_argument("--out", type=Path, default=None, metavar="DIR",

@@ -191,3 +191,15 @@ def test_run_writes_its_frames_and_summary(tmp_path):
     assert set(daily["seed"]) and len(set(daily["seed"])) == 2
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["runs"] == 2 and set(summary["sides"]) == {"attacker", "defender"}
+
+
+def test_the_bonus_steps_are_those_the_recruitment_claims_imply():
+    """The shipped theatre's contract bonus is what sim.theatre.calibration derives from
+    the claimed signings for its pool (ru-contract-2023-jul and the rest), so that a
+    different pool (an assumption) can be set with the record kept."""
+    from sim.theatre.calibration import with_contract_pool
+
+    _, data = files.read("theatre_2023_2024")
+    contract = data["attacker"]["contingents"]["contract"]
+    derived = with_contract_pool(data, contract["pool"])["attacker"]["contingents"]["contract"]
+    assert derived["bonus"] == contract["bonus"]

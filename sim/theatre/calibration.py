@@ -157,6 +157,32 @@ def bonus_steps_for(claims: Sequence[tuple[datetime.date, datetime.date, int | N
     return steps
 
 
+#: The contract signings the theatre's recruitment reproduces (seeds/claims.csv:
+#: ru-contract-2023-jul, -2023-sep, -2023-dec14, -2024-jun, -2024-year): (start, end,
+#: persons), a none keeping the last effort (from 14 to 31 December 2023).
+RECRUITMENT_INTERVALS = (
+    (datetime.date(2023, 1, 1), datetime.date(2023, 7, 4), 185_000),
+    (datetime.date(2023, 7, 4), datetime.date(2023, 9, 26), 140_000),
+    (datetime.date(2023, 9, 26), datetime.date(2023, 12, 14), 161_000),
+    (datetime.date(2023, 12, 14), datetime.date(2024, 1, 1), None),
+    (datetime.date(2024, 1, 1), datetime.date(2024, 6, 30), 190_000),
+    (datetime.date(2024, 6, 30), datetime.date(2025, 1, 1), 260_000),
+)
+
+
+def with_contract_pool(data: dict[str, Any], pool: int,
+                       category: str = "contract") -> dict[str, Any]:
+    """Theatre data whose attacker ``category`` has a willing pool of ``pool`` and the
+    bonus steps that make it sign the claimed contracts of 2023-2024 all the same: the
+    pool, an assumption, changes what comes after 2024, not the record."""
+    out = copy.deepcopy(data)
+    contingent = out["attacker"]["contingents"][category]
+    contingent["pool"] = int(pool)
+    contingent["bonus"] = bonus_steps_for(RECRUITMENT_INTERVALS,
+                                          float(contingent["recruits_per_day"]), int(pool))
+    return out
+
+
 class TheatreSeries:
     """Runs the theatre ``base`` (data, as read) with the fitted keys set and returns the
     logarithms of the attacker's monthly claimed-loss and named-dead equivalents over

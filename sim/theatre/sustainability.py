@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 
 from sim.executors import executor_for
+from sim.fields import MAX_PERSONS
 from sim.scenarios import ScenarioError
 from sim.seeds import run_seed
 from sim.sides import SIDES
-from sim.theatre.calibration import monthly
+from sim.theatre.calibration import monthly, with_contract_pool
 from sim.theatre.files import read, validate
 from sim.theatre.model import TheatreModel
 
@@ -164,11 +165,14 @@ def dry_day(pool: np.ndarray, share: float = DRY_SHARE) -> int | None:
 
 def sustainability_runs(theatre: str | Path | dict[str, Any], policies: list[str],
                         until: datetime.date, replicates: int = 4, seed: int = 0,
-                        workers: int = 1, scheduler: str | None = None, progress=None
-                        ) -> list[dict[str, Any]]:
-    """Every policy x variant x replicate run to ``until``; each result carries its
-    policy, variant and replicate. Replicate ``r`` of every policy and variant has the
-    same seed (common random numbers: a policy, not luck, makes the difference)."""
+                        workers: int = 1, scheduler: str | None = None, progress=None,
+                        pools: list[int] | None = None) -> list[dict[str, Any]]:
+    """Every policy x variant x replicate run to ``until`` (and, with ``pools``, x each
+    size of the attacker's contract pool, an assumption: its bonus steps re-derived so
+    that 2023-2024's claimed signings stay as claimed; the policy's label then names the
+    pool). Each result carries its policy, variant and replicate. Replicate ``r`` of
+    every policy and variant has the same seed (common random numbers: a policy, not
+    luck, makes the difference)."""
     if isinstance(theatre, dict):
         file, data = "theatre", copy.deepcopy(theatre)
     else:
@@ -189,13 +193,20 @@ def sustainability_runs(theatre: str | Path | dict[str, Any], policies: list[str
                                                   f"'{missing[0]}'; allowed: a theatre with "
                                                   f"one, or another policy")
     variants = {"record": {}} | {n: v.assign for n, v in base.variants.items()}
+    for pool in pools or ():
+        if not 0 < pool <= MAX_PERSONS:
+            raise ScenarioError(file, "--contract-pool", f"{pool}; allowed: 1 to "
+                                                         f"{MAX_PERSONS:,}")
     jobs = []
-    for name in policies:
-        for variant, values in variants.items():
-            laid = POLICIES[name].apply(extended(_with_values(data, values), until))
-            validate(laid, f"{file} under {name} ({variant})")  # refused before any run
-            for r in range(replicates):
-                jobs.append(((name, variant, r), PolicyRun(laid, run_seed(seed, 0, r))))
+    for pool in pools or [None]:
+        pooled = data if pool is None else with_contract_pool(data, pool, POOL_CATEGORY[1])
+        for name in policies:
+            label = name if pool is None else f"{name}, pool {pool / 1e6:g}M"
+            for variant, values in variants.items():
+                laid = POLICIES[name].apply(extended(_with_values(pooled, values), until))
+                validate(laid, f"{file} under {label} ({variant})")  # refused before runs
+                for r in range(replicates):
+                    jobs.append(((label, variant, r), PolicyRun(laid, run_seed(seed, 0, r))))
     results = []
     with executor_for(workers, scheduler) as (executor, _):
         futures = [(key, executor.submit(job)) for key, job in jobs]
