@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from sim import AttritionModel, Scenario
 from sim.model import kernels
 from sim.model import physics as combat
+from sim.model.casualties import generator_addresses, generator_at
 from sim.model.combat import Combat
 from sim.model.kernels import ENGAGED_DTYPE, RULES_DTYPE, AreaFire, Band
 from sim.model.sector import Ground
@@ -207,6 +209,61 @@ def test_compiled_draws_are_numpys_draws(seed, n):
     for got, want in zip((hit, by_cause, killed, returning), expected, strict=True):
         np.testing.assert_array_equal(got, want)
     assert ours.random() == theirs.random()
+
+
+@njit
+def compiled_binomials(rng, n, p):
+    out = np.empty(n.size, dtype=np.int64)
+    for i in range(n.size):
+        out[i] = combat.binomial(rng, n[i], p[i])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_binomial_draw_is_numpys(seed):
+    """Shows that the compiled binomial draw, which decides most draws of 0 without
+    numpy's exp and log, gives numpy's numbers and leaves the Generator in numpy's state,
+    over trials from 0 to a billion and chances from 0 to 1: around the cases numpy's
+    algorithm tells apart (n p at 30, p at 1/2), nearly certain zeros and nearly
+    certain hits."""
+    setup = np.random.default_rng(100 + seed)
+    size = 300_000
+    n = setup.choice([0, 1, 2, 5, 29, 30, 31, 90, 1000, 10**6, 10**9], size)
+    p = (setup.choice([0.0, 1e-12, 1e-6, 1e-3, 0.0333, 0.5, 0.5000001, 0.9, 1.0], size)
+         * setup.random(size) ** setup.choice([0, 1, 3], size))
+    ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+    np.testing.assert_array_equal(compiled_binomials(ours, n, p), theirs.binomial(n, p))
+    assert ours.random() == theirs.random()
+
+
+@njit
+def uniforms_at(addresses, size):
+    rng = generator_at(addresses)
+    out = np.empty(size)
+    for i in range(size):
+        out[i] = rng.random()
+    return out
+
+
+def test_the_compiled_sub_step_draws_from_the_models_generator():
+    """The sub-step draws through the addresses of the Generator's bit generator
+    (numba reads them anew, through ctypes, at every call otherwise). Shows that those
+    draws are the Generator's own, and advance it; and that a model whose Generator is
+    replaced draws from the new one."""
+    rng, twin = np.random.default_rng(7), np.random.default_rng(7)
+    np.testing.assert_array_equal(uniforms_at(generator_addresses(rng), 1000), twin.random(1000))
+    assert rng.random() == twin.random()
+    model = AttritionModel(Scenario(max_days=2), rng=1)
+    model.step()
+    model.rng = np.random.default_rng(5)
+    model.step()
+    again = AttritionModel(Scenario(max_days=2), rng=1)
+    again.step()
+    again.rng = np.random.default_rng(5)
+    again.step()
+    assert model.rng.bit_generator.state == again.rng.bit_generator.state
+    assert (model.rng.bit_generator.state
+            != np.random.default_rng(5).bit_generator.state)  # the new one was drawn from
 
 
 @pytest.mark.parametrize("name, overrides, leaves_mid_day", [

@@ -243,6 +243,50 @@ def probability_terms(hazards):
     return exponent, keep
 
 
+# A little above the relative rounding of a double (2^-52), for the margin below.
+_EPSILON = 2.0**-50
+
+
+@njit(cache=True)
+def binomial(rng, n, p):
+    """A binomial draw of ``n`` trials of chance ``p`` from numba's Generator ``rng``:
+    numpy's number, from the same random numbers.
+
+    numba's ``Generator.binomial`` ports numpy's algorithm, which for ``n p <= 30`` and
+    ``p <= 1/2`` (nearly every draw here: a unit's casualties in a sub-step) is
+    inversion: X = 0 if the first uniform U is at most ``qn = (1 - p)^n``, computed as
+    ``exp(n log(1 - p))`` before U is drawn. That log and exp are most of a draw's cost.
+    But ``qn >= 1 - n p`` (Bernoulli's inequality), so a U below ``1 - n p``, less a
+    margin far above the roundings of both sides (a few in 1e16 of qn, and of ``1 - p``
+    n times), gives X = 0 without them; any other U goes on through numpy's algorithm,
+    copied here from numba's port (``random_binomial_inversion``) with U already drawn.
+    The other cases are numba's own. Either way the same uniforms are used, in the same
+    order, and give the same X."""
+    if n == 0 or p == 0.0:
+        return np.int64(0)
+    if not (p <= 0.5 and p * n <= 30.0):
+        return rng.binomial(n, p)
+    U = rng.random()
+    if U < 1.0 - n * p * (1.0 + 1e-9) - (1e-9 + n * _EPSILON):
+        return np.int64(0)
+    q = 1.0 - p
+    qn = np.exp(n * np.log(q))
+    _np = n * p
+    bound = min(n, _np + 10.0 * np.sqrt(_np * q + 1))
+    X = 0
+    px = qn
+    while U > px:
+        X = X + 1
+        if X > bound:
+            X = 0
+            px = qn
+            U = rng.random()
+        else:
+            U -= px
+            px = ((n - X + 1) * p * px) / (X * q)
+    return np.int64(X)
+
+
 @njit(cache=True)
 def draw_by_cause(rng, personnel, probability, hazards):
     """The draws of :func:`draw_casualties` given each person's ``probability``: who
@@ -253,7 +297,7 @@ def draw_by_cause(rng, personnel, probability, hazards):
     casualties = np.empty(n, dtype=np.int64)
     hit_count = 0
     for i in range(n):
-        casualties[i] = rng.binomial(personnel[i], probability[i])
+        casualties[i] = binomial(rng, personnel[i], probability[i])
         hit_count += casualties[i] > 0
     hit = np.empty(hit_count, dtype=np.int64)
     j = 0
@@ -281,7 +325,7 @@ def draw_by_cause(rng, personnel, probability, hazards):
             continue
         for j in range(hit_count):
             share = hazards[hit[j], k] / rest[j] if rest[j] > 0 else 0.0
-            by_cause[j, k] = rng.binomial(remaining[j], min(max(share, 0.0), 1.0))
+            by_cause[j, k] = binomial(rng, remaining[j], min(max(share, 0.0), 1.0))
             remaining[j] -= by_cause[j, k]
             rest[j] -= hazards[hit[j], k]
     for j in range(hit_count):
@@ -301,11 +345,11 @@ def split_wounded(rng, casualties, killed_fraction, return_fraction):
     """
     killed = np.empty(casualties.size, dtype=np.int64)
     for i in range(casualties.size):
-        killed[i] = rng.binomial(casualties[i], killed_fraction[i])
+        killed[i] = binomial(rng, casualties[i], killed_fraction[i])
     wounded = casualties - killed
     returning = np.empty(casualties.size, dtype=np.int64)
     for i in range(casualties.size):
-        returning[i] = rng.binomial(wounded[i], return_fraction[i])
+        returning[i] = binomial(rng, wounded[i], return_fraction[i])
     return killed, returning, wounded - returning
 
 
