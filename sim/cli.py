@@ -476,6 +476,12 @@ def _theatre(args: argparse.Namespace) -> int:
     from sim.theatre import files
 
     action = args.theatre_command
+    if action == "list":
+        named = scenarios.available(files.KIND)
+        width = max(map(len, named), default=0)
+        for name, path in named.items():
+            print(f"{name:<{width}}  {scenarios.description(path)}")
+        return 0
     if action == "run":
         return _theatre_run(args, files.load(args.theatre, args.overrides, days=args.days))
     if action == "calibrate":

@@ -430,6 +430,8 @@ def _add_theatre(commands) -> None:
         _add_executor_options(command, "the runs")
         _add_memory_option(command)
 
+    sub.add_parser("list", help="list the named theatres with a line on each",
+                   description="The theatres in theatres/ (here, then the project's).")
     run = sub.add_parser("run", help="run a theatre and set it beside the record",
                          description="Run a theatre's replicates; write the daily records "
                                      "per force category (daily.csv), per sector "

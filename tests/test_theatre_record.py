@@ -182,6 +182,11 @@ def test_theatre_commands_refuse_bad_input_in_one_line(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.toml"]
 
 
+def test_list_names_every_theatre_with_a_line(tmp_path):
+    done = run_cli("theatre", "list", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("theatre_2023_2024  Russia-Ukraine")
+
+
 def test_run_writes_its_frames_and_summary(tmp_path):
     path = _small_theatre(tmp_path)
     done = run_cli("theatre", "run", str(path), "--replicates", "2", "--workers", "1",
