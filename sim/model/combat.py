@@ -160,7 +160,7 @@ class Combat:
                                 self.training_days_lost)
         # Waves still to come (not of a withdrawn contingent: those wait for its return).
         waiting = (units["state"] == RESERVE) & ~model.forces.withdrawn[units["contingent"]]
-        self._reserve_units = np.bincount(units["side"][waiting], minlength=2)
+        self._reserve_units = np.bincount(units["side"][waiting], minlength=2).tolist()
         self._engaged_today, self._engaged_stale = None, False
 
     def tempo(self, side: int, day: int) -> float:
@@ -256,16 +256,21 @@ class Combat:
             per_target, in_range = physics.aimed_fire(plan[3], plan[4], radius)
             plan = kernels.plan_substep(engaged, units, self._support, rules, radius,
                                         per_target.reshape(-1), in_range.reshape(-1), *ground)
-        hazards, exponent, keep, move_m, removed, clearing, moving = plan[5:]
+        _, _, _, _, _, hazards, exponent, keep, move_m, removed, clearing, moving = plan
+        if model.rng is not self._generator_of:
+            self._generator_addresses = casualties.generator_addresses(model.rng)
+            self._generator_of = model.rng  # kept, so that the addresses hold
         (broken, broken_rows, destroyed, destroyed_rows, takers, standing, counts, breakthrough,
          looked, left) = kernels.settle_substep(
-            self._generator(), np.exp(exponent), keep, hazards, removed, clearing, move_m,
-            moving, self.occupancy_changed, engaged, units, *self._tallies, rules, *ground)
+            self._generator_addresses, np.exp(exponent), keep, hazards, removed, clearing,
+            move_m, moving, self.occupancy_changed, engaged, units, *self._tallies, rules,
+            *ground)
         records = model.records
-        for i, row in zip(broken.tolist(), broken_rows.tolist(), strict=True):
-            records.event(substep, "unit_routed", i, row=row)
-        for i, row in zip(destroyed.tolist(), destroyed_rows.tolist(), strict=True):
-            records.event(substep, "unit_destroyed", i, row=row)
+        if broken.size or destroyed.size:
+            for i, row in zip(broken.tolist(), broken_rows.tolist(), strict=True):
+                records.event(substep, "unit_routed", i, row=row)
+            for i, row in zip(destroyed.tolist(), destroyed_rows.tolist(), strict=True):
+                records.event(substep, "unit_destroyed", i, row=row)
         if looked:
             # Cells change hands when only the other side's fighting units stand in them.
             self.occupancy_changed = False
@@ -277,23 +282,14 @@ class Combat:
             self._engaged_stale = True
         return self._stop_condition(engaged, standing, counts, breakthrough)
 
-    def _generator(self) -> np.ndarray:
-        """The model's Generator as the compiled sub-step draws from it
-        (:func:`sim.model.casualties.generator_addresses`), read again if it was
-        replaced."""
-        rng = self.model.rng
-        if rng is not self._generator_of:
-            self._generator_addresses = casualties.generator_addresses(rng)
-            self._generator_of = rng
-        return self._generator_addresses
-
     def _stop_condition(self, engaged: np.ndarray, standing: np.ndarray, counts: np.ndarray,
                         breakthrough: bool) -> str | None:
         """Why the battle ends after this sub-step, if it does (``standing``: which of
         the units in the sector still fight; ``counts``: how many on each side;
         ``breakthrough``: whether an attacker among them reached the rear row)."""
-        able = [counts[ATTACKER] + self._reserve_units[ATTACKER] > 0,
-                counts[DEFENDER] + self._reserve_units[DEFENDER] > 0]
+        attackers, defenders = counts.tolist()
+        able = [attackers + self._reserve_units[ATTACKER] > 0,
+                defenders + self._reserve_units[DEFENDER] > 0]
         if not (able[ATTACKER] and able[DEFENDER]):
             # Units resting in the rear will fight again, and a contingent that forms new
             # units from its pipeline will send more; looked at only when needed.

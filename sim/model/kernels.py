@@ -289,15 +289,18 @@ def contact_band(engaged, dt, radius_cells, width, extent):
     if not in_contact:
         return 0, 0, empty, empty
     rows = band_last + 1 - band_first
-    present = np.zeros((2, width, rows))
-    fire = np.zeros((2, width, rows))
+    # Flat (side, lane, row) grids: one offset per unit rather than three indices each.
+    present = np.zeros(2 * width * rows)
+    fire = np.zeros(2 * width * rows)
     for i in range(side.size):
-        if band_first <= row[i] <= band_last:
+        r = row[i] - band_first
+        if 0 <= r < rows:
+            k = (side[i] * width + x[i]) * rows + r
             weight = float(personnel[i])
-            present[side[i], x[i], row[i] - band_first] += weight
+            present[k] += weight
             if fighting[i]:
-                fire[side[i], x[i], row[i] - band_first] += weight * kill_rate[i] * dt
-    return band_first, rows, present, fire
+                fire[k] += weight * kill_rate[i] * dt
+    return band_first, rows, present.reshape((2, width, rows)), fire.reshape((2, width, rows))
 
 
 @njit(cache=True)
@@ -417,7 +420,8 @@ def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
                 hazards[i, MINES] += (removed[i] * r.clearance_casualties_per_mine
                                   * (1.0 - skill[i]) / max(1.0, float(personnel[i])))
         for i in range(n):
-            cell_scratch[cells[i]] = 0.0
+            if clearing[i]:  # the only cells written
+                cell_scratch[cells[i]] = 0.0
     if r.any_fixed_loss:
         # Test configuration: a fixed daily loss share replaces fire and mines.
         fixed_hazard = engaged.fixed_hazard
@@ -451,7 +455,7 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
     breakthrough_y_m = (depth - 1) * cell_size_m
     left = breakthrough = False
     fighting = np.zeros(index.size, dtype=np.bool_)
-    counts = np.zeros(2, dtype=np.int64)
+    attackers = defenders = 0  # counted in registers, not in an array by side
     contested = np.empty(index.size, dtype=np.int64)
     n_contested = 0
     for i in range(index.size):
@@ -471,12 +475,16 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
                 cells[i] = x[i] * depth + row[i]
         if IS_FIGHTING[state[i]] and personnel[i] > 0:
             fighting[i] = True
-            counts[side[i]] += 1
-            breakthrough |= side[i] == ATTACKER and y_m[i] >= breakthrough_y_m
+            if side[i] == ATTACKER:
+                attackers += 1
+                breakthrough |= y_m[i] >= breakthrough_y_m
+            else:
+                defenders += 1
             if control[cells[i]] == 1 - side[i]:
                 contested[n_contested] = i
                 n_contested += 1
-    return left, fighting, counts, breakthrough, contested[:n_contested]
+    return (left, fighting, np.array([attackers, defenders]), breakthrough,
+            contested[:n_contested])
 
 
 @njit(cache=True)
