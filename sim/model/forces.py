@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from sim.config import ContingentConfig
 from sim.model.pipelines import Pipelines
@@ -90,9 +91,8 @@ class Forces:
 
     def contingent_sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Per contingent: the sum of a per-unit ``values`` (where ``mask``)."""
-        weights = values if mask is None else np.where(mask, values, 0)
-        return np.bincount(self._owner, weights=weights,
-                           minlength=len(self.configs)).astype(np.int64)
+        return _sum_by_owner(self._owner, values, _ALL if mask is None else mask,
+                             len(self.configs))
 
     # ------------------------------------------------------ start of the day
     def return_wounded(self) -> None:
@@ -102,6 +102,8 @@ class Forces:
         units, day = self.model.units, self.model.day
         slot = day % self.care_ring.shape[1]
         back = self.care_ring[:, slot].copy()
+        if not back.any():
+            return  # no one is due: the rest would add zeros
         self.care_ring[:, slot] = 0
         units["in_care"] -= back
         units["returned"] += back
@@ -152,8 +154,9 @@ class Forces:
         """Units below the refill threshold take from the reserve, weakest first."""
         units = self.model.units
         strength = units["personnel"] / units["initial_personnel"]
-        candidates = (units["personnel"] > 0) & (IS_FIGHTING[units["state"]] | self.in_rear()
-                                                 | self.resting_units())
+        in_rear, resting = self._resting()
+        candidates = (units["personnel"] > 0) & (IS_FIGHTING[units["state"]] | in_rear
+                                                 | resting)
         for contingent in np.flatnonzero((self.reserve > 0) & self.active()):
             needy = np.flatnonzero(candidates & (self._owner == contingent)
                                    & (strength < self._refill_below[contingent]))
@@ -363,7 +366,8 @@ class Forces:
         for i in np.flatnonzero(tired):
             model.records.event(-1, "unit_rotated", i)
         units["state"][tired] = WITHDRAWN
-        rear = self.in_rear() | self.resting_units()
+        in_rear, resting = self._resting()
+        rear = in_rear | resting
         units["morale"][rear] = np.minimum(1.0, units["morale"][rear]
                                            + self._rear_recovery[owner[rear]])
         # The withdrawal threshold is measured on this deployment: its killed and
@@ -401,17 +405,17 @@ class Forces:
     def in_rear(self) -> np.ndarray:
         """Units resting behind the line: out of the sector, not destroyed, of a contingent
         that rotates its units and has not been withdrawn."""
-        units = self.model.units
-        owner = self._owner
-        return ((units["state"] == WITHDRAWN) & (units["personnel"] > 0) & self._rotates[owner]
-                & ~self.withdrawn[owner])
+        return self._resting()[0]
 
     def resting_units(self) -> np.ndarray:
         """Units of contingents withdrawn to rest and return (not destroyed)."""
+        return self._resting()[1]
+
+    def _resting(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`in_rear` and :meth:`resting_units`, in one pass over the units."""
         units = self.model.units
-        owner = self._owner
-        return ((units["state"] == WITHDRAWN) & (units["personnel"] > 0)
-                & self.withdrawn[owner] & self._returns[owner])
+        return _resting(units["state"], units["personnel"], self._owner, self._rotates,
+                        self.withdrawn, self._returns)
 
     def _rotation_floor(self) -> np.ndarray:
         """Per unit: the personnel below which it rotates to the rear (and above which
@@ -466,6 +470,38 @@ class Forces:
         return (self.contingent_sum(units["personnel"] + units["in_care"] + units["killed"]
                                     + units["permanently_lost"]) + self.reserve
                 + self.pipelines.pool + self.pipelines.in_training + self.released)
+
+
+# No mask: every unit counts (contingent_sum).
+_ALL = np.ones(1, dtype=bool)
+
+
+@njit(cache=True)
+def _sum_by_owner(owner, values, mask, contingents):
+    """Per contingent (``owner``: each unit's), the sum of ``values`` where ``mask`` (or
+    all, for a mask of one True): as ``np.bincount`` with weights adds them (in
+    floating point, unit by unit), in one pass over fields read where they lie."""
+    out = np.zeros(contingents)
+    every = mask.size == 1 and mask[0]
+    for i in range(owner.size):
+        if every or mask[i]:
+            out[owner[i]] += values[i]
+    return out.astype(np.int64)
+
+
+@njit(cache=True)
+def _resting(state, personnel, owner, rotates, withdrawn, returns):
+    """Per unit, out of the sector (withdrawn, with someone left): whether it rests
+    behind the line (its contingent rotates units and is in the line), and whether it
+    rests with its contingent (withdrawn to return)."""
+    in_rear = np.zeros(owner.size, dtype=np.bool_)
+    resting = np.zeros(owner.size, dtype=np.bool_)
+    for i in range(owner.size):
+        if state[i] == WITHDRAWN and personnel[i] > 0:
+            k = owner[i]
+            in_rear[i] = rotates[k] and not withdrawn[k]
+            resting[i] = withdrawn[k] and returns[k]
+    return in_rear, resting
 
 
 def _shares(count: int, sizes: np.ndarray) -> np.ndarray:
