@@ -208,3 +208,34 @@ def test_the_bonus_steps_are_those_the_recruitment_claims_imply():
     contract = data["attacker"]["contingents"]["contract"]
     derived = with_contract_pool(data, contract["pool"])["attacker"]["contingents"]["contract"]
     assert derived["bonus"] == contract["bonus"]
+
+
+def test_the_calibration_matches_logs_of_both_series_month_by_month():
+    """What `attrition theatre calibrate` matches: the record as logs of the claim
+    (scaled by the claim factor) and of the named dead, 24 months; a run gives the same
+    two series from its months; a theatre that stops before the window ends is refused
+    before any run."""
+    from sim.calibration import FitKey
+    from sim.scenarios import ScenarioError
+    from sim.theatre.calibration import (
+        SERIES,
+        TheatreSeries,
+        calibrate_theatre,
+        observed_record,
+        record_months,
+    )
+
+    record = observed_record(claim_factor=1.5)
+    months = record_months()
+    assert list(record.observed) == list(SERIES) and record.days == 23
+    assert np.allclose(np.exp(record.observed[SERIES[0]]), 1.5 * months["claimed_losses"])
+    assert np.allclose(np.exp(record.observed[SERIES[1]]), months["named_dead"])
+    data = copy.deepcopy(EXAMPLE)
+    data.update(start_date=datetime.date(2023, 1, 1), max_days=730)
+    series = TheatreSeries(data, [FitKey("attacker.intensity", 0.5, 2.0)], list(months.index))
+    values = series([1.0], seed=1)
+    assert values.shape == (2, 24) and np.isfinite(values).all()
+    short = copy.deepcopy(data)
+    short["max_days"] = 400
+    with pytest.raises(ScenarioError, match="max_days: 400 ends on 2024-02-05"):
+        calibrate_theatre(short)
