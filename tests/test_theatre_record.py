@@ -174,7 +174,14 @@ def test_theatre_commands_refuse_bad_input_in_one_line(tmp_path):
             (["theatre", "sustain", str(path), "--policy", "second_mobilisation",
               "--until", "2025-03-01"], "needs an attacker category 'mobilised'"),
             (["theatre", "calibrate", str(path), "--fit", "attacker.nothing"],
-             "attacker.nothing")):
+             "attacker.nothing"),
+            # Sizes are bounded before anything is allocated.
+            (["theatre", "run", str(path), "--set", "attacker.contingents.contract.unit_size=1",
+              "--set", "attacker.contingents.contract.pool=1000000000"],
+             "attacker.contingents.contract.unit_size: the run would hold about"),
+            (["theatre", "run", str(path), "--set", "sectors[0].name=\"=cmd()\""],
+             "sectors[0].name"),
+            (["theatre", "sustain", str(path), "--contract-pool", "0"], "too small")):
         done = run_cli(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and problem in done.stderr, (
