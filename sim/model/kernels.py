@@ -7,11 +7,16 @@ took a few dozen small operations, and their fixed cost (about a microsecond eac
 outweighed the arithmetic in every scenario we ship. Each function here does the same
 arithmetic in one loop over the units, in the same order, so that the numbers are
 those of the array expressions bit for bit. The random draws use the model's numpy
-Generator, in the order of numpy's vectorised draws, through numba's port of numpy's
-binomial algorithm, which gives numpy's numbers (:func:`sim.model.physics.draw_by_cause`,
-:func:`sim.model.physics.split_wounded`); each person's casualty probability is numpy's
-(:func:`sim.model.physics.casualty_probability`), and the box sums of aimed fire do scipy's
-arithmetic (:func:`sim.model.physics.aimed_fire`): a seed gives the numbers it always gave.
+Generator, in the order of numpy's vectorised draws, through numpy's binomial
+algorithm as numba ports it, which gives numpy's numbers (:func:`sim.model.physics.binomial`,
+:func:`sim.model.physics.draw_by_cause`, :func:`sim.model.physics.split_wounded`); each
+person's casualty probability is numpy's (:func:`sim.model.physics.casualty_probability`),
+and the box sums of aimed fire do scipy's arithmetic (:func:`sim.model.physics.aimed_fire`):
+a seed gives the numbers it always gave.
+
+A sub-step is two calls from Python (:func:`plan_substep`, then numpy's exp, then
+:func:`settle_substep`), each making several passes: a call into numba costs a few
+microseconds before it starts, and the sub-step is made 24 times a day.
 
 The equations are those of ``docs/ODD.md`` (sections 7.3, 7.4, 7.7 and 7.8; the
 casualties of 7.4-7.6 are booked by :mod:`sim.model.casualties`). The kernels take named
@@ -23,7 +28,10 @@ are bound to local names at the top (``u_*`` for the column store's), so that th
 read as the equations.
 
 Compiled on first use and cached beside this file (or in numba's user cache), so a
-new environment pays a few seconds once.
+new environment pays a few seconds once. numba checks a cached function against its own
+file only: after a change to a function another file's kernel calls (physics,
+casualties, morale), delete the cache (``sim/model/__pycache__/*.nbi`` and ``*.nbc``),
+or the callers keep the old code.
 """
 
 from __future__ import annotations
@@ -525,12 +533,11 @@ def cells_changing_hands(engaged, standing, contested, control):
 
 
 # ------------------------------------------------------------- a sub-step in two calls
-# A call into numba costs a microsecond or more before it starts (each argument is
-# typed and unboxed, a named tuple field by field), and the sub-step is run 24 times a
-# day: so its passes are made in two calls, one on each side of numpy's exp, which
-# the casualty probability keeps (:func:`sim.model.physics.casualty_probability`).
-# The day's records (:class:`sim.model.sector.Ground`, :class:`Tallies`) are passed as
-# their fields, which cost half as much, and put together again inside.
+# Two calls, one on each side of numpy's exp, which the casualty probability keeps
+# (:func:`sim.model.physics.casualty_probability`). The day's records
+# (:class:`sim.model.sector.Ground`, :class:`Tallies`) are passed as their fields: numba
+# types a named tuple field by field in Python, at twice the cost, and they are put
+# together again inside.
 
 @njit(cache=True)
 def area_fire(engaged, support, dt):
