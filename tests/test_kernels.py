@@ -266,6 +266,28 @@ def test_the_compiled_sub_step_draws_from_the_models_generator():
             != np.random.default_rng(5).bit_generator.state)  # the new one was drawn from
 
 
+def test_a_copied_model_draws_from_its_own_generator():
+    """A deep copy of a model (its Generator copied with it) draws from the copy's
+    Generator, not through the addresses of its original's, which is then freed: it
+    runs on as the original would have, and its Generator advances as the original's
+    would have."""
+    import copy
+    import gc
+
+    scenario = load("human_wave_foreign_contingent").with_overrides({"max_days": 6})
+    original = AttritionModel(scenario, rng=3)
+    for _ in range(3):
+        original.step()
+    copied = copy.deepcopy(original)
+    del original
+    gc.collect()
+    copied.run()
+    reference = AttritionModel(scenario, rng=3)
+    reference.run()
+    assert copied.daily_records().equals(reference.daily_records())
+    assert copied.rng.bit_generator.state == reference.rng.bit_generator.state
+
+
 @pytest.mark.parametrize("name, overrides, leaves_mid_day", [
     ("human_wave_foreign_contingent", {"max_days": 30}, True),
     ("infiltration_trained", {}, True),

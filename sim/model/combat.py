@@ -89,7 +89,7 @@ class Combat:
         # Whether a unit may have entered, left or moved since cells last changed hands.
         self.occupancy_changed = True
         # The fire support the kernels were last given, as an array, and the Generator
-        # they draw from, as addresses (the Generator itself kept, so that they hold).
+        # they draw from, as addresses (its bit generator kept, so that they hold).
         self._support_of, self._support = None, np.zeros((5, 2))
         self._generator_of, self._generator_addresses = None, np.zeros(6, dtype=np.uint64)
         self.units_added()
@@ -257,9 +257,11 @@ class Combat:
             plan = kernels.plan_substep(engaged, units, self._support, rules, radius,
                                         per_target.reshape(-1), in_range.reshape(-1), *ground)
         _, _, _, _, _, hazards, exponent, keep, move_m, removed, clearing, moving = plan
-        if model.rng is not self._generator_of:
+        bit_generator = model.rng.bit_generator
+        if bit_generator.ctypes.state_address != self._generator_addresses[0]:
+            # A new Generator (or a copy of the model, whose addresses are its original's).
             self._generator_addresses = casualties.generator_addresses(model.rng)
-            self._generator_of = model.rng  # kept, so that the addresses hold
+            self._generator_of = bit_generator  # kept, so that the addresses hold
         (broken, broken_rows, destroyed, destroyed_rows, takers, standing, counts, breakthrough,
          looked, left) = kernels.settle_substep(
             self._generator_addresses, np.exp(exponent), keep, hazards, removed, clearing,
