@@ -671,7 +671,7 @@ def _theatre_forecast(args: argparse.Namespace) -> int:
     window = (f"{WINDOW[0]}-01", _month_end(WINDOW[1]).isoformat())
     provenance = make_provenance(scenario.name, scenario_sha256(scenario), args.seed,
                                  args.replicates * len(variants), window,
-                                 variants=list(variants), file=str(path))
+                                 variants=list(variants), file=_shown_path(path))
     try:
         write_forecast(table, out, provenance)
     except TableError as err:
@@ -679,6 +679,17 @@ def _theatre_forecast(args: argparse.Namespace) -> int:
     print(f"Forecast of {months[0]} to {months[-1]} from {len(variants)} readings of the "
           f"record x {args.replicates} runs in {printable(out)}")
     return 0
+
+
+def _shown_path(path: Path) -> str:
+    """A theatre's file as a forecast names it: relative to the project when it is one
+    of the project's (so that the file reads the same on every machine)."""
+    from sim.scenarios import PROJECT_SCENARIOS
+
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_SCENARIOS.parent))
+    except ValueError:
+        return str(path)
 
 
 def _month_end(month: str):
