@@ -388,3 +388,26 @@ def test_morale_regained_in_tenths_reaches_a_threshold_of_eight_tenths():
 
     assert returns_on_day_one(morale)
     assert not returns_on_day_one(seven_tenths)
+
+
+def test_a_sector_contingent_recruits_by_its_bonus_given_by_date():
+    """The recruiting lever in a sector scenario: a bonus four times the reference from a
+    date (day 10), with elasticity 0.5, doubles a constant recruitment from that day."""
+    import datetime
+
+    from sim import AttritionModel
+    from sim.scenarios import load
+
+    scenario = load("recruit_pool_exhaustion").with_overrides({
+        "start_date": datetime.date(2024, 1, 1), "max_days": 20})
+    contingent = next(iter(scenario.attacker.contingents))
+    base = scenario.attacker.contingents[contingent]
+    raised = scenario.with_overrides({"attacker": {"contingents": {contingent: {
+        "recruitment": "constant", "recruits_per_day": 10.0, "bonus_elasticity": 0.5,
+        "bonus": [{"day": datetime.date(2024, 1, 11), "multiple": 4.0}],
+        "pool": max(base.pool, 10_000)}}}})
+    model = AttritionModel(raised, rng=0)
+    model.run()
+    recruited = model.pipelines.recruited_total[model.contingents.index(
+        ("attacker", contingent))]
+    assert recruited == 10 * 9 + 20 * 11  # days 1-9 at 10, days 10-20 (from 11 January) at 20

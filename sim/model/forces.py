@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from sim.config import ContingentConfig
+from sim.config import DATED_LISTS, ContingentConfig
 from sim.model.pipelines import Pipelines
 from sim.model.units import (
     ADVANCING,
@@ -530,5 +530,5 @@ def _with_day_numbers(config: ContingentConfig | None, scenario) -> ContingentCo
         return None
     update = {kind: [item.model_copy(update={"day": scenario.day_of(item.day)})
                      for item in getattr(config, kind)]
-              for kind in ("schedule", "tranches", "reinforcements")}
+              for kind in DATED_LISTS}
     return config.model_copy(update=update)
