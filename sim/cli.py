@@ -583,7 +583,7 @@ def _theatre_calibrate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(fit.as_dict(), indent=2, default=float))
         return 0
-    print(f"{printable(fit.scenario)}: claim read as {args.claim_factor:g} x the truth, "
+    print(f"{printable(fit.scenario)}: the truth taken as {args.claim_factor:g} x the claim, "
           f"{fit.replicates} replicates, {fit.runs} runs")
     for key, value in fit.estimates.items():
         low, high = fit.intervals[key]

@@ -460,8 +460,9 @@ def _add_theatre(commands) -> None:
                                 "(repeatable; default attacker.intensity and "
                                 "attacker.killed_fraction)")
     calibrate.add_argument("--claim-factor", type=_positive_finite("0.1 to 10"), default=1.0,
-                           metavar="F", help="read the claim as F times the truth's "
-                                             "killed and wounded (default 1: at face value)")
+                           metavar="F", help="take the truth's killed and wounded as F "
+                                             "times the claim (default 1: the claim at face "
+                                             "value; 1.5: the claim understates them)")
     calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
                            help="also write estimates.json into this new or empty folder")
     calibrate.add_argument("--json", action="store_true", help="print the fit as JSON")

@@ -19,12 +19,12 @@ The record (``data/``, read by :mod:`sim.observed`) and how each series is compa
 
 Fitted by the calibration (``attrition theatre calibrate``): the attacker's national
 intensity and its killed share, on the logarithms of both monthly series (each month
-counts by its ratio, not its size), the claim taken at face value or scaled by a factor
-(``claim_factor``) to carry the claim's uncertainty into the estimates. The month-to-month
-shape of the attacker's tempo is an input, taken from the named dead (:func:`tempo_shape`:
-counts of people, not a combatant's claim); the claim's shape is not fitted, so the
-monthly agreement with it is a check of the model's ratio of killed to wounded and of the
-claim's own consistency.
+counts by its ratio, not its size), the claim taken at face value or the truth taken as a
+factor times it (``claim_factor``) to carry the claim's uncertainty into the estimates. The
+month-to-month shape of the attacker's tempo is an input, taken from the named dead
+(:func:`tempo_shape`: counts of people, not a combatant's claim); the claim's shape is not
+fitted, so the monthly agreement with it is a check of the model's ratio of killed to
+wounded and of the claim's own consistency.
 """
 
 from __future__ import annotations
@@ -220,8 +220,8 @@ def equivalents(months: pd.DataFrame, window: Sequence[str]) -> np.ndarray:
 
 
 def observed_record(claim_factor: float = 1.0, window: Sequence[str] = WINDOW) -> Record:
-    """The record as the calibration matches it: logs of the claim (times
-    ``claim_factor``) and of the named dead, month by month."""
+    """The record as the calibration matches it: logs of the truth the claim implies
+    (the claim times ``claim_factor``) and of the named dead, month by month."""
     months = observed.month_range(*window)
     record = record_months(months[0], months[-1])
     return Record({SERIES[0]: np.log(record["claimed_losses"].to_numpy(float) * claim_factor),

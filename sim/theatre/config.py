@@ -210,8 +210,9 @@ class TheatreVariant(_Strict):
     """The theatre calibrated under another reading of the record."""
 
     claim_factor: Annotated[float, Field(ge=0.1, le=10.0)] = Field(
-        default=1.0, description="How this variant read the other side's claim: as this "
-                                 "many times the truth's killed and wounded (-).")
+        default=1.0, description="How this variant read the other side's claim: the "
+                                 "truth's killed and wounded as this many times the claim "
+                                 "(-).")
     assign: dict[str, Any] = Field(
         min_length=1, max_length=MAX_ITEMS,
         description="Key path to its calibrated value, as a change sets them.")

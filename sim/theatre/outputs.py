@@ -125,7 +125,8 @@ def forecast_table(runs_by_variant: dict[str, tuple[float, list[dict[str, Any]]]
                    months: list[str]) -> pd.DataFrame:
     """A forecast (:mod:`sim.forecast`'s columns) of ``months`` from runs of the
     theatre's variants, each ``(claim_factor, runs)``: the claimed-loss equivalent of a
-    run is its killed and wounded over the factor its variant read the claim with; the
+    run is its killed and wounded over the factor its variant took the truth to be of
+    the claim; the
     named-dead equivalent its killed times the named share (the interval spans the
     share's range); the rest as the runs have them. Intervals are the 5-95% of single
     runs (and always hold the mean)."""
