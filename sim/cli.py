@@ -639,6 +639,8 @@ def _answers_text(table, until) -> str:
         lines.append(f"{row['policy']:<20}{row['side']:<10}{row['in_line_end']:>17,.0f}"
                      f"{row['net_change_per_day_end']:>+9,.0f}"
                      f"{row['break_even_per_day_end']:>16,.0f}  {when(row, 'cover_ends')}")
+        lines.append(f"{'':<30}line below half its strength of 2025: "
+                     f"{when(row, 'line_breaks')}")
         if row["side"] == "attacker":
             lines.append(f"{'':<30}contract pool under 10%: {when(row, 'pool_dry')}")
     return "\n".join(lines)

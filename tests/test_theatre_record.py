@@ -154,15 +154,19 @@ def test_sustainability_answers_count_every_policy_and_run():
     (np.full(300, 10.0), np.full(300, 5.0), None),  # always covered
     (np.full(300, 5.0), np.full(300, 10.0), 30),  # never covered: from the first day
     # 10 recruits a day against 5 leaving, then 20 from day 151: the 30-day mean of
-    # those leaving passes 10 once 11 of its days are at 20, on day 161.
+    # those leaving passes 10 once 11 of its days are at 20, on day 161, and stays above.
     (np.full(300, 10.0), np.r_[np.full(150, 5.0), np.full(150, 20.0)], 161),
-    # Short for a while, then covered again to the end: it never stopped for good.
+    # Short for 50 days, then covered again: a spell, not the end of covering.
     (np.full(300, 10.0), np.r_[np.full(100, 5.0), np.full(50, 20.0), np.full(150, 5.0)],
      None),
+    # Short from day 111 for over 90 days, then losses fall (the line has broken, few
+    # are left to lose) and recruits cover them again: it still counts.
+    (np.full(300, 10.0), np.r_[np.full(100, 5.0), np.full(100, 20.0), np.full(100, 5.0)],
+     111),
 ])
 def test_recruitment_stops_covering_losses_when_it_stays_short(recruits, leaving, expected):
     cumulative = [np.concatenate([[0.0], np.cumsum(x)]) for x in (recruits, leaving)]
-    assert cover_ends(*cumulative, first_day=30, window=30) == expected
+    assert cover_ends(*cumulative, first_day=30, window=30, hold=90) == expected
 
 
 def test_theatre_commands_refuse_bad_input_in_one_line(tmp_path):

@@ -64,8 +64,8 @@ def plot_sustainability(results: list[dict[str, Any]], answers: pd.DataFrame,
                         title: str = "") -> Path:
     """Three panels: each side's force in the line by policy (median of runs, the status
     quo's 5-95% shaded); the attacker's recruits a day against its break-even (90-day
-    means, status quo); when its recruitment stops covering its losses, by policy (each
-    run a dot; runs past the horizon at its edge, counted)."""
+    means, status quo); when its recruitment stops covering its losses and when its line
+    falls below half, by policy (each run a mark; runs past the horizon counted)."""
     policies = list(dict.fromkeys(r["policy"] for r in results))
     colours = dict(zip(policies, POLICY_COLOURS, strict=False))
     days = results[0]["in_line"].shape[0]
@@ -104,25 +104,33 @@ def plot_sustainability(results: list[dict[str, Any]], answers: pd.DataFrame,
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, frameon=False)
 
-    from sim.theatre.sustainability import cover_ends
+    from sim.theatre.sustainability import cover_ends, line_breaks
 
     ax = axes[2]
     first = (POLICY_START - start_date).days
     horizon = dates[-1]
     for y, name in enumerate(policies):
-        ends = [cover_ends(r["recruited"][:, 0], r["leaving"][:, 0], first)
-                for r in results if r["policy"] == name]
-        came = [dates[d] for d in ends if d is not None]
-        later = sum(d is None for d in ends)
-        ax.plot(came, np.full(len(came), y), "o", color=colours[name], alpha=0.6)
-        if later:
-            ax.plot([horizon], [y], ">", color=colours[name], ms=10)
-            ax.annotate(f"{later} of {len(ends)} after the horizon", (horizon, y),
-                        xytext=(-8, 8), textcoords="offset points", ha="right", fontsize=8)
+        mine = [r for r in results if r["policy"] == name]
+        for offset, marker, days, what in (
+                (-0.15, "o", [cover_ends(r["recruited"][:, 0], r["leaving"][:, 0], first)
+                              for r in mine], "recruits short"),
+                (0.15, "x", [line_breaks(r["in_line"][:, 0], first) for r in mine],
+                 "line halved")):
+            came = [dates[d] for d in days if d is not None]
+            later = sum(d is None for d in days)
+            ax.plot(came, np.full(len(came), y + offset), marker, color=colours[name],
+                    alpha=0.7, ms=7)
+            if later:
+                ax.annotate(f"{what}: {later} of {len(days)} later", (horizon, y + offset),
+                            xytext=(-4, 0), textcoords="offset points", ha="right",
+                            va="center", fontsize=8, color="0.3")
+    ax.plot([], [], "ko", label="recruitment stops covering losses")
+    ax.plot([], [], "kx", label="the line falls below half its strength of 2025")
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
     ax.set_yticks(range(len(policies)), [plain(p) for p in policies])
     ax.set_xlim(pd.Timestamp(POLICY_START), horizon + pd.Timedelta(days=30))
-    ax.invert_yaxis()
-    ax.set_title("Attacker: recruitment stops covering losses (each run)")
+    ax.set_ylim(len(policies) - 0.4, -1.1)
+    ax.set_title("Attacker: when, in each run (later: past the horizon)")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(mdates.YearLocator())

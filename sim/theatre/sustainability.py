@@ -5,10 +5,11 @@ to (its ``variants``), and what each run says:
 * the force in the line per side, day by day, and its net daily change;
 * break-even recruitment: the killed, permanently lost wounded and released a day, who
   must be replaced to keep a side's force constant;
-* the day recruitment stops covering losses for good (the 90-day mean of recruits stays
-  below the 90-day mean of those leaving, to the horizon), and the day the contract
-  pool runs dry (under :data:`DRY_SHARE` of what it held at the start); either may not
-  come by the horizon (censored).
+* the day recruitment stops covering losses (the 90-day mean of recruits falls below the
+  90-day mean of those leaving and stays below for 180 days), the day the line breaks
+  (under half what it held when the policy began), and the day the contract pool runs
+  dry (under :data:`DRY_SHARE` of what it held at the start); any may not come by the
+  horizon (censored).
 
     >>> [p.name for p in POLICIES.values()][:2]
     ['status_quo', 'higher_tempo']
@@ -39,8 +40,12 @@ from sim.theatre.model import TheatreModel
 POLICY_START = datetime.date(2025, 1, 1)
 #: A pool under this share of its size at the start has run dry.
 DRY_SHARE = 0.1
-#: Days of the moving means that decide when recruitment stops covering losses.
+#: Days of the moving means that decide when recruitment stops covering losses, and
+#: how long it must stay short to count.
 COVER_WINDOW_DAYS = 90
+COVER_HOLD_DAYS = 180
+#: A line under this share of its strength on the policy's first day has broken.
+BREAK_SHARE = 0.5
 #: The category whose pool is the question (the attacker's volunteers on contract).
 POOL_CATEGORY = ("attacker", "contract")
 
@@ -133,28 +138,40 @@ class PolicyRun:
 
 
 def cover_ends(recruited: np.ndarray, leaving: np.ndarray, first_day: int,
-               window: int = COVER_WINDOW_DAYS) -> int | None:
-    """The first day from ``first_day`` on after which the ``window``-day mean of daily
-    recruits stays below that of those leaving to the end; none if it never does.
+               window: int = COVER_WINDOW_DAYS, hold: int = COVER_HOLD_DAYS) -> int | None:
+    """The first day from ``first_day`` on when the ``window``-day mean of daily recruits
+    falls below that of those leaving and stays below for ``hold`` days (or to the end,
+    if that comes first); none if it never does. A short spell does not count, and
+    neither does recruitment that covers a line already broken (few left to lose).
 
-    >>> r = np.concatenate([[0], np.full(200, 10.0).cumsum()])  # cumulative
-    >>> l = np.concatenate([[0], np.r_[np.full(100, 5.0), np.full(100, 20.0)].cumsum()])
-    >>> cover_ends(r, l, first_day=10, window=10)
-    110
+    >>> r = np.concatenate([[0], np.full(400, 10.0).cumsum()])  # cumulative
+    >>> l = np.concatenate([[0], np.r_[np.full(100, 5.0), np.full(300, 20.0)].cumsum()])
+    >>> cover_ends(r, l, first_day=10, window=10, hold=30)
+    106
     """
     days = len(recruited) - 1
     if days - first_day < window:
         return None
     mean_in = (recruited[window:] - recruited[:-window]) / window
     mean_out = (leaving[window:] - leaving[:-window]) / window
-    short = mean_in < mean_out  # index i: the window ending on day i + window
-    ends = np.arange(window, days + 1)
-    short = short[ends >= first_day]
-    ends = ends[ends >= first_day]
-    if not short[-1]:
-        return None
-    covered = np.flatnonzero(~short)
-    return int(ends[covered[-1] + 1]) if covered.size else int(ends[0])
+    ends = np.arange(window, days + 1)  # index i: the window ending on day i + window
+    short = (mean_in < mean_out) & (ends >= first_day)
+    for i in np.flatnonzero(short):
+        stop = min(i + hold, len(short))
+        if short[i:stop].all():
+            return int(ends[i])
+    return None
+
+
+def line_breaks(in_line: np.ndarray, first_day: int, share: float = BREAK_SHARE) -> int | None:
+    """The first day from ``first_day`` on when the line is under ``share`` of what it
+    was on ``first_day``; none if never.
+
+    >>> line_breaks(np.array([10, 10, 8, 4, 9]), first_day=1)
+    3
+    """
+    below = np.flatnonzero(in_line[first_day:] < share * in_line[first_day])
+    return int(first_day + below[0]) if below.size else None
 
 
 def dry_day(pool: np.ndarray, share: float = DRY_SHARE) -> int | None:
@@ -230,22 +247,25 @@ def _with_values(data: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]
 
 
 def answers(results: list[dict[str, Any]], start_date: datetime.date) -> pd.DataFrame:
-    """Per policy and side: the day recruitment stops covering losses and the day the
-    contract pool runs dry (attacker), as median and 5-95% over runs, with the share
-    of runs where it comes by the horizon; the force in the line and the net daily
-    change over the last 90 days at the horizon; break-even recruitment then."""
+    """Per policy and side: the day recruitment stops covering losses, the day the line
+    breaks and the day the contract pool runs dry (attacker), as median and 5-95% over
+    runs, with the share of runs where it comes by the horizon; the force in the line and
+    the net daily change over the last 90 days at the horizon; break-even recruitment
+    then."""
     first = (POLICY_START - start_date).days
     rows = []
     for name in dict.fromkeys(r["policy"] for r in results):
         mine = [r for r in results if r["policy"] == name]
         for s, side in enumerate(SIDES):
             ends = [cover_ends(r["recruited"][:, s], r["leaving"][:, s], first) for r in mine]
+            broken = [line_breaks(r["in_line"][:, s], first) for r in mine]
             dry = [dry_day(r["pool"]) if s == 0 else None for r in mine]
             last = [r["in_line"][-1, s] for r in mine]
             change = [(r["force"][-1, s] - r["force"][-91, s]) / 90 for r in mine]
             needed = [(r["leaving"][-1, s] - r["leaving"][-91, s]) / 90 for r in mine]
             rows.append({"policy": name, "side": side, "runs": len(mine),
                          **_dates("cover_ends", ends, start_date),
+                         **_dates("line_breaks", broken, start_date),
                          **(_dates("pool_dry", dry, start_date) if s == 0 else {}),
                          "in_line_end": np.median(last),
                          "in_line_end_low": np.percentile(last, 5),
