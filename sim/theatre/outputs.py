@@ -126,9 +126,10 @@ def forecast_table(runs_by_variant: dict[str, tuple[float, list[dict[str, Any]]]
     """A forecast (:mod:`sim.forecast`'s columns) of ``months`` from runs of the
     theatre's variants, each ``(claim_factor, runs)``: the claimed-loss equivalent of a
     run is its killed and wounded over the factor its variant took the truth to be of
-    the claim; the
-    named-dead equivalent its killed times the named share (the interval spans the
-    share's range); the rest as the runs have them. Intervals are the 5-95% of single
+    the claim (the attacker's: the claim is the defender's of the attacker's losses); the
+    named-dead equivalent (the attacker's, whose lists' share is known) its killed times
+    the named share (the interval spans the share's range); the rest as the runs have
+    them, for both sides. Intervals are the 5-95% of single
     runs (and always hold the mean)."""
     frames = []
     for factor, runs in runs_by_variant.values():
@@ -148,6 +149,8 @@ def forecast_table(runs_by_variant: dict[str, tuple[float, list[dict[str, Any]]]
             quantities["claimed_losses"] = group["claimed_losses"]
         for name, values in quantities.items():
             rows.append(_row(month, name, side, values.to_numpy(float), replicates))
+        if side != "attacker":
+            continue  # the named share (45-65%) is the Russian lists'
         killed = group["killed"].to_numpy(float)
         low = float(np.percentile(killed * NAMED_SHARE[0], 100 * (1 - LEVEL) / 2))
         high = float(np.percentile(killed * NAMED_SHARE[1], 100 * (1 + LEVEL) / 2))
