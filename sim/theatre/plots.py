@@ -70,7 +70,7 @@ def plot_sustainability(results: list[dict[str, Any]], answers: pd.DataFrame,
     colours = dict(zip(policies, POLICY_COLOURS, strict=False))
     days = results[0]["in_line"].shape[0]
     dates = pd.date_range(start_date, periods=days, freq="D")
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.8))
     for s, side in enumerate(SIDES):
         ax = axes[0]
         for name in policies:
@@ -111,28 +111,29 @@ def plot_sustainability(results: list[dict[str, Any]], answers: pd.DataFrame,
     horizon = dates[-1]
     for y, name in enumerate(policies):
         mine = [r for r in results if r["policy"] == name]
-        for offset, marker, days, what in (
+        for offset, marker, days in (
                 (-0.15, "o", [cover_ends(r["recruited"][:, 0], r["leaving"][:, 0], first)
-                              for r in mine], "recruits short"),
-                (0.15, "x", [line_breaks(r["in_line"][:, 0], first) for r in mine],
-                 "line halved")):
+                              for r in mine]),
+                (0.15, "x", [line_breaks(r["in_line"][:, 0], first) for r in mine])):
             came = [dates[d] for d in days if d is not None]
             later = sum(d is None for d in days)
             ax.plot(came, np.full(len(came), y + offset), marker, color=colours[name],
                     alpha=0.7, ms=7)
             if later:
-                ax.annotate(f"{what}: {later} of {len(days)} later", (horizon, y + offset),
-                            xytext=(-4, 0), textcoords="offset points", ha="right",
-                            va="center", fontsize=8, color="0.3")
-    ax.plot([], [], "ko", label="recruitment stops covering losses")
+                ax.annotate(f"{later}/{len(days)} later", (horizon + pd.Timedelta(days=20),
+                                                          y + offset),
+                            ha="left", va="center", fontsize=8, color=colours[name])
+    ax.axvline(horizon, color="0.5", lw=1)
+    ax.plot([], [], "ko", label="recruitment stops covering losses (180 days short)")
     ax.plot([], [], "kx", label="the line falls below half its strength of 2025")
-    ax.legend(fontsize=8, frameon=False, loc="lower left")
+    ax.plot([], [], ls="", label="(right of the grey line: not by the horizon)")
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.08))
     ax.set_yticks(range(len(policies)), [plain(p) for p in policies])
-    ax.set_xlim(pd.Timestamp(POLICY_START), horizon + pd.Timedelta(days=30))
-    ax.set_ylim(len(policies) - 0.4, -1.1)
-    ax.set_title("Attacker: when, in each run (later: past the horizon)")
+    ax.set_xlim(pd.Timestamp(POLICY_START), horizon + pd.Timedelta(days=300))
+    ax.set_ylim(len(policies) - 0.5, -0.5)
+    ax.set_title("Attacker: when, run by run")
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_locator(mdates.YearLocator(month=1, day=1))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     return _finish(fig, path, title)
