@@ -633,16 +633,19 @@ def _answers_text(table, until) -> str:
         high = row[f"{name}_high"] or f"after {until}"
         return f"{median} ({row[f'{name}_low']} to {high}; {row[f'{name}_share']:.0%} of runs)"
 
-    lines = [f"{'policy':<20}{'side':<10}{'line at the end':>17}{'net/day':>9}"
+    width = max(20, *(len(printable(p)) + 2 for p in table["policy"]))
+    lines = [f"{'policy':<{width}}{'side':<10}{'line at the end':>17}{'net/day':>9}"
              f"{'break-even/day':>16}  recruitment stops covering losses"]
     for _, row in table.iterrows():
-        lines.append(f"{row['policy']:<20}{row['side']:<10}{row['in_line_end']:>17,.0f}"
+        lines.append(f"{printable(row['policy']):<{width}}{row['side']:<10}"
+                     f"{row['in_line_end']:>17,.0f}"
                      f"{row['net_change_per_day_end']:>+9,.0f}"
                      f"{row['break_even_per_day_end']:>16,.0f}  {when(row, 'cover_ends')}")
-        lines.append(f"{'':<30}line below half its strength of 2025: "
+        lines.append(f"{'':<{width + 10}}line below half its strength of 2025: "
                      f"{when(row, 'line_breaks')}")
         if row["side"] == "attacker":
-            lines.append(f"{'':<30}contract pool under 10%: {when(row, 'pool_dry')}")
+            lines.append(f"{'':<{width + 10}}contract pool under 10%: "
+                         f"{when(row, 'pool_dry')}")
     return "\n".join(lines)
 
 
@@ -651,7 +654,12 @@ def _theatre_forecast(args: argparse.Namespace) -> int:
     from sim.observed import TableError
     from sim.theatre import files
     from sim.theatre.calibration import WINDOW
-    from sim.theatre.outputs import forecast_table, months_between, run_theatre
+    from sim.theatre.outputs import (
+        forecast_table,
+        months_between,
+        record_scatter,
+        run_theatre,
+    )
     from sim.theatre.sustainability import POLICY_START, _with_values, extended
 
     scenario = files.load(args.theatre)
@@ -669,10 +677,16 @@ def _theatre_forecast(args: argparse.Namespace) -> int:
         laid = files.validate(extended(_with_values(data, values), until), f"{path} ({name})")
         runs[name] = (factor, run_theatre(laid, args.seed, args.replicates, args.workers,
                                           args.scheduler))
-    table = forecast_table(runs, months)
+    # The record's scatter about the theatre itself over the window, where its runs
+    # cover it (a theatre that starts later has no record to stray from).
+    covers = (scenario.start_date.strftime("%Y-%m") <= WINDOW[0]
+              and scenario.date_of(scenario.max_days).strftime("%Y-%m") >= WINDOW[1])
+    scatter = record_scatter(runs["record"][1]) if covers else None
+    table = forecast_table(runs, months, scatter)
     window = (f"{WINDOW[0]}-01", _month_end(WINDOW[1]).isoformat())
     provenance = make_provenance(scenario.name, scenario_sha256(scenario), args.seed,
                                  args.replicates * len(variants), window,
+                                 record_scatter_log=scatter,
                                  variants=list(variants), file=_shown_path(path))
     try:
         write_forecast(table, out, provenance)

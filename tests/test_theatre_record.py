@@ -251,3 +251,36 @@ def test_the_calibration_matches_logs_of_both_series_month_by_month():
     short["max_days"] = 400
     with pytest.raises(ScenarioError, match="max_days: 400 ends on 2024-02-05"):
         calibrate_theatre(short)
+
+
+def test_the_tempo_is_the_named_deads_shape_and_2024s_mean_after_it():
+    """The shipped theatre's national tempo is an input from the record: each month of
+    2023-2024 its named dead over their mean (ru-named-dead-2023-2024), and from 2025 the
+    status quo, 2024's mean, as a persistence forecast."""
+    from sim.theatre.calibration import tempo_shape
+
+    scenario = files.load("theatre_2023_2024")
+    phases = [(p.day, p.intensity) for p in scenario.attacker.tempo]
+    shape = [(p["day"], p["intensity"]) for p in tempo_shape()]
+    assert phases[:24] == shape
+    assert phases[24] == (datetime.date(2025, 1, 1),
+                          pytest.approx(np.mean([v for _, v in shape[12:]]), abs=1e-3))
+
+
+def test_forecast_intervals_carry_the_records_scatter():
+    """With the record's scatter about the model (log scale), a claimed-loss interval is
+    the runs' 5-95% times exp(+-1.645 scatter); without it, the runs' own."""
+    from sim.theatre.outputs import forecast_table
+
+    months = pd.DataFrame({"side": ["attacker", "defender"] * 3, "month": ["2025-01"] * 6,
+                           "casualties": [100.0, 10, 100, 10, 100, 10],
+                           "killed": [20.0, 2, 20, 2, 20, 2], "wounded": 80.0,
+                           "recruited": 5.0, "leaving": 3.0, "recruits_needed": 3.0,
+                           "net_change": 2.0, "in_line": 1000.0})
+    runs = [{"monthly": months.iloc[2 * i:2 * i + 2]} for i in range(3)]
+    plain = forecast_table({"record": (1.0, runs)}, ["2025-01"])
+    wide = forecast_table({"record": (1.0, runs)}, ["2025-01"], {"claimed_losses": 0.2})
+    pick = lambda t: t[(t["quantity"] == "claimed_losses")].iloc[0]  # noqa: E731
+    assert (pick(plain)["low"], pick(plain)["high"]) == (100.0, 100.0)
+    assert pick(wide)["low"] == pytest.approx(100 * np.exp(-1.6448536 * 0.2))
+    assert pick(wide)["high"] == pytest.approx(100 * np.exp(1.6448536 * 0.2))

@@ -30,8 +30,10 @@ from sim.theatre.calibration import (
 from sim.theatre.config import TheatreScenario
 from sim.theatre.model import TheatreModel
 
-#: Central probability of the intervals of single runs the theatre reports.
+#: Central probability of the intervals of single runs the theatre reports, and the
+#: standard normal's quantile for it.
 LEVEL = 0.9
+Z90 = 1.6448536269514722
 
 
 class TheatreRun:
@@ -121,16 +123,32 @@ def recruitment_table(runs: list[dict[str, Any]], scenario: TheatreScenario,
     return pd.DataFrame(rows)
 
 
+def record_scatter(runs: list[dict[str, Any]], window: tuple[str, str] = WINDOW
+                   ) -> dict[str, float]:
+    """How far the record strays from the runs' mean over ``window``: per attacker
+    series (``claimed_losses``, ``named_dead``), the root mean square of the log ratio
+    of record to model (what the calibration minimised): the month-to-month swings of
+    the record that the model does not follow, which a forecast's intervals must carry."""
+    table = fit_table(runs, window)
+    return {name: float(np.sqrt(np.mean(np.log(table[f"{name}_record"]
+                                               / table[f"{name}_model"]) ** 2)))
+            for name in ("claimed_losses", "named_dead")}
+
+
 def forecast_table(runs_by_variant: dict[str, tuple[float, list[dict[str, Any]]]],
-                   months: list[str]) -> pd.DataFrame:
+                   months: list[str], scatter: dict[str, float] | None = None
+                   ) -> pd.DataFrame:
     """A forecast (:mod:`sim.forecast`'s columns) of ``months`` from runs of the
     theatre's variants, each ``(claim_factor, runs)``: the claimed-loss equivalent of a
     run is its killed and wounded over the factor its variant took the truth to be of
     the claim (the attacker's: the claim is the defender's of the attacker's losses); the
     named-dead equivalent (the attacker's, whose lists' share is known) its killed times
     the named share (the interval spans the share's range); the rest as the runs have
-    them, for both sides. Intervals are the 5-95% of single
-    runs (and always hold the mean)."""
+    them, for both sides. Intervals are the 5-95% of single runs (and always hold the
+    mean); with ``scatter`` (:func:`record_scatter`, log scale), the claimed-loss and
+    named-dead intervals are widened by the record's own scatter about the model in the
+    window, ``exp(+-1.645 scatter)``, as a record of 2025 will stray as that of
+    2023-2024 did."""
     frames = []
     for factor, runs in runs_by_variant.values():
         table = monthly_runs(runs)
@@ -148,12 +166,14 @@ def forecast_table(runs_by_variant: dict[str, tuple[float, list[dict[str, Any]]]
         if side == "attacker":
             quantities["claimed_losses"] = group["claimed_losses"]
         for name, values in quantities.items():
-            rows.append(_row(month, name, side, values.to_numpy(float), replicates))
+            rows.append(_row(month, name, side, values.to_numpy(float), replicates,
+                             (scatter or {}).get(name, 0.0)))
         if side != "attacker":
             continue  # the named share (45-65%) is the Russian lists'
         killed = group["killed"].to_numpy(float)
-        low = float(np.percentile(killed * NAMED_SHARE[0], 100 * (1 - LEVEL) / 2))
-        high = float(np.percentile(killed * NAMED_SHARE[1], 100 * (1 + LEVEL) / 2))
+        spread = np.exp(Z90 * (scatter or {}).get("named_dead", 0.0))
+        low = float(np.percentile(killed * NAMED_SHARE[0], 100 * (1 - LEVEL) / 2)) / spread
+        high = float(np.percentile(killed * NAMED_SHARE[1], 100 * (1 + LEVEL) / 2)) * spread
         mean = float(killed.mean() * NAMED_SHARE_CENTRE)
         rows.append({"month": month, "quantity": "named_dead", "who": side, "mean": mean,
                      "low": min(low, mean), "high": max(high, mean), "level": LEVEL,
@@ -161,11 +181,12 @@ def forecast_table(runs_by_variant: dict[str, tuple[float, list[dict[str, Any]]]
     return pd.DataFrame(rows)
 
 
-def _row(month: str, quantity: str, who: str, values: np.ndarray,
-         replicates: int) -> dict[str, Any]:
+def _row(month: str, quantity: str, who: str, values: np.ndarray, replicates: int,
+         scatter: float = 0.0) -> dict[str, Any]:
     mean = float(values.mean())
-    low = float(np.percentile(values, 100 * (1 - LEVEL) / 2))
-    high = float(np.percentile(values, 100 * (1 + LEVEL) / 2))
+    spread = np.exp(Z90 * scatter)
+    low = float(np.percentile(values, 100 * (1 - LEVEL) / 2)) / spread
+    high = float(np.percentile(values, 100 * (1 + LEVEL) / 2)) * spread
     # A skewed handful of runs can put the mean outside the 5-95% of single runs.
     return {"month": month, "quantity": quantity, "who": who, "mean": mean,
             "low": min(low, mean), "high": max(high, mean), "level": LEVEL,
