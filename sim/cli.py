@@ -43,7 +43,14 @@ from sim.outputs import (
     write_estimates,
     write_run,
 )
-from sim.publish import OutputError, fresh_folder, named_folder, printable, publishing
+from sim.publish import (
+    OutputError,
+    fresh_folder,
+    named_folder,
+    printable,
+    publishing,
+    safe_name,
+)
 from sim.replicates import run_replicates
 from sim.sides import SIDES
 from sim.sweep_store import StoreError, holder_note
@@ -480,10 +487,11 @@ def _theatre(args: argparse.Namespace) -> int:
         named = scenarios.available(files.KIND)
         width = max(map(len, named), default=0)
         for name, path in named.items():
-            print(f"{name:<{width}}  {scenarios.description(path)}")
+            print(printable(f"{name:<{width}}  {files.description(path)}"))
         return 0
     if action == "run":
-        return _theatre_run(args, files.load(args.theatre, args.overrides, days=args.days))
+        return _theatre_run(args, files.load(args.theatre, args.overrides, days=args.days,
+                                             replicates=args.replicates))
     if action == "calibrate":
         return _theatre_calibrate(args)
     if action == "sustain":
@@ -604,7 +612,7 @@ def _theatre_sustain(args: argparse.Namespace) -> int:
     scenario = files.load(args.theatre)
     out = args.out or fresh_folder(f"{scenario.name}-sustain")
     landed: list[Path] | None = None if args.out else []
-    policies = args.policy or list(POLICIES)
+    policies = list(dict.fromkeys(args.policy or POLICIES))
     with publishing(out, landed=landed) as folder:
         results = sustainability_runs(args.theatre, policies, until, args.replicates,
                                       args.seed, args.workers, args.scheduler,
@@ -614,7 +622,7 @@ def _theatre_sustain(args: argparse.Namespace) -> int:
         plot_sustainability(results, table, scenario.start_date,
                             folder / "sustainability.png",
                             f"{scenario.name}: can the recruit pool sustain it? "
-                            f"({len(results) // (len(policies) * len(args.pools or [0]))} "
+                            f"({len(results) // (len(policies) * len(set(args.pools or [0])))} "
                             f"runs a policy)")
     out = landed[0] if landed else out
     if args.json:
@@ -669,7 +677,14 @@ def _theatre_forecast(args: argparse.Namespace) -> int:
         raise UsageError(f"--until: {args.until} is before {POLICY_START:%Y-%m}; allowed: a "
                          f"month from {POLICY_START:%Y-%m} on")
     until = _month_end(args.until)
-    out = args.out or Path(f"forecast-{scenario.name}-{args.until}.csv")
+    out = args.out or Path(f"forecast-{safe_name(scenario.name)}-{args.until}.csv")
+    # Checked before any run: a new file in a folder that exists (never over another file).
+    if os.path.lexists(out):
+        raise UsageError(f"--out: {printable(out)} exists; allowed: a new file (a forecast "
+                         f"is never written over another file)")
+    if not out.parent.resolve().is_dir() or not os.access(out.parent.resolve(), os.W_OK):
+        raise UsageError(f"--out: {printable(out.parent)} is not a folder this can write in; "
+                         f"allowed: a new file in a folder that exists")
     variants = {"record": ({}, 1.0)} | {name: (v.assign, v.claim_factor)
                                          for name, v in scenario.variants.items()}
     runs = {}

@@ -30,6 +30,7 @@ import calendar
 import csv
 import datetime
 import io
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -242,6 +243,8 @@ def number_cell(table: Table, row: Row, column: str, low: float, high: float,
     if not _NUMBER.fullmatch(text):
         raise table.fail(row, column, f"{_shown(text)} is not a number", allowed)
     value = float(text)
+    if not math.isfinite(value):  # 1e400 reads as infinity
+        raise table.fail(row, column, f"{_shown(text)} is out of range", allowed)
     if whole and value != round(value):
         raise table.fail(row, column, f"{text} is not a whole number", allowed)
     if not low <= value <= high:

@@ -360,8 +360,11 @@ def explain(err: ValidationError, file: str | Path,
         # Whole-model checks start their message with the key they are about.
         named = _NAMED_KEY.match(problem) if first["type"] == "value_error" else None
         if named:
-            loc += split_key_path(named.group(1))
-            problem = named.group(2)
+            try:
+                loc += split_key_path(named.group(1))
+                problem = named.group(2)
+            except ValueError:  # the key the check names is itself malformed: say it all
+                pass
         shown = first.get("input")
         if first["type"] != "value_error" and isinstance(shown, str | int | float | bool):
             problem += f" (got {shorten(repr(shown), 60)})"

@@ -322,3 +322,13 @@ def test_the_shipped_files_pass_every_check():
         assert len(named_dead_monthly(side)) == 35
     assert len(recruitment_rates()) == 9
     assert len(other_figures()) == 6
+
+
+def test_a_count_too_large_for_a_float_is_out_of_range(tmp_path):
+    """1e400 reads as infinity: refused in one line, not a crash (hypothesis found it)."""
+    from sim.forecast import ForecastError, read_scoring_record
+
+    path = tmp_path / "named.csv"
+    path.write_text("month,named_deaths\n2025-01,1e400\n")
+    with pytest.raises(ForecastError, match="row 2, column named_deaths: '1e400' is out of"):
+        read_scoring_record(path)

@@ -186,7 +186,19 @@ def test_theatre_commands_refuse_bad_input_in_one_line(tmp_path):
              "attacker.contingents.contract.unit_size: the run would hold about"),
             (["theatre", "run", str(path), "--set", "sectors[0].name=\"=cmd()\""],
              "sectors[0].name"),
-            (["theatre", "sustain", str(path), "--contract-pool", "0"], "too small")):
+            (["theatre", "sustain", str(path), "--contract-pool", "0"], "too small"),
+            # Found by a hostile tester: each once a traceback or a file written over.
+            (["theatre", "run", str(path), "--set", 'changes=[{day=1, assign={"x."=1}}]'],
+             "is not a key path"),
+            (["theatre", "sustain", str(path), "--policy", "status_quo"],
+             "start_date: 2024-12-01; allowed: a theatre that starts more than 90 days"),
+            (["theatre", "sustain", "--policy", "status_quo", "--contract-pool", "900000"],
+             "cannot sign the 936,000 claimed"),
+            (["theatre", "forecast", str(path), "--out", "small.toml"], "small.toml exists"),
+            (["theatre", "calibrate", str(path)], "start_date: 2024-12-01; allowed: a theatre "
+                                                  "that starts by 2023-01-01"),
+            (["theatre", "run", str(path), "--set", "start_date=9999-12-01"],
+             "start_date: 9999-12-01 is out of range")):
         done = run_cli(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and problem in done.stderr, (

@@ -177,9 +177,14 @@ def with_contract_pool(data: dict[str, Any], pool: int,
     pool, an assumption, changes what comes after 2024, not the record."""
     out = copy.deepcopy(data)
     contingent = out["attacker"]["contingents"][category]
+    rate = float(contingent.get("recruits_per_day", 0.0))
+    claimed = sum(persons or 0 for _, _, persons in RECRUITMENT_INTERVALS)
+    if rate <= 0 or pool <= claimed:
+        raise ValueError(f"a contract pool of {pool:,} with {rate:g} recruits a day cannot "
+                         f"sign the {claimed:,} claimed in 2023-2024; allowed: a pool above "
+                         f"{claimed:,} and a recruits_per_day above 0")
     contingent["pool"] = int(pool)
-    contingent["bonus"] = bonus_steps_for(RECRUITMENT_INTERVALS,
-                                          float(contingent["recruits_per_day"]), int(pool))
+    contingent["bonus"] = bonus_steps_for(RECRUITMENT_INTERVALS, rate, int(pool))
     return out
 
 
@@ -249,16 +254,20 @@ def calibrate_theatre(theatre: str | Path | dict[str, Any],
                                                   f"spread between replicates gives the "
                                                   f"intervals)")
     base = validate(data, file)
+    keys = [k if isinstance(k, FitKey) else fit_key(base, k, file) for k in fit]
+    if not keys or len({k.key for k in keys}) != len(keys):
+        raise ScenarioError(file, "--fit", "no key, or a key named twice; allowed: each key "
+                                           "once")
     months = observed.month_range(*WINDOW)
+    if base.start_date > datetime.date(int(months[0][:4]), int(months[0][5:]), 1):
+        raise ScenarioError(file, "start_date", f"{base.start_date}; allowed: a theatre that "
+                                                f"starts by {months[0]}-01, the calibration "
+                                                f"window's first day")
     if base.date_of(base.max_days) < datetime.date(int(months[-1][:4]), int(months[-1][5:]),
                                                     28):
         raise ScenarioError(file, "max_days", f"{base.max_days} ends on "
                                               f"{base.date_of(base.max_days)}; allowed: a run "
                                               f"that covers {WINDOW[0]} to {WINDOW[1]}")
-    keys = [k if isinstance(k, FitKey) else fit_key(base, k, file) for k in fit]
-    if not keys or len({k.key for k in keys}) != len(keys):
-        raise ScenarioError(file, "--fit", "no key, or a key named twice; allowed: each key "
-                                           "once")
     evaluator = TheatreSeries(data, keys, months)
     for corner in ([k.low for k in keys], [k.high for k in keys]):
         evaluator.scenario(corner)

@@ -264,7 +264,13 @@ class TheatreScenario(_Strict):
 
     @model_validator(mode="after")
     def _variants_apply(self) -> TheatreScenario:
+        import re
+
         for name, variant in self.variants.items():
+            if len(name) > 100 or not re.fullmatch(NAME_PATTERN, name) or name == "record":
+                raise ValueError(f"variants: {name[:40]!r} is not a variant name; allowed: up "
+                                 f"to 100 letters, digits, '_', '-', '.' and spaces, starting "
+                                 f"with a letter or digit, not 'record' (the theatre itself)")
             self.changed(TheatreChange(day=1, assign=variant.assign), f"variants.{name}")
         return self
 
@@ -273,10 +279,12 @@ class TheatreScenario(_Strict):
         """Every change applies to the theatre as it stands on its day and leaves a
         valid theatre with the same front and force categories."""
         for i, change in self.ordered_changes():
-            if not 1 <= self.day_of(change.day) <= self.max_days:
+            # A change after the last day is kept (a shorter run of the same theatre
+            # never reaches it); one on the start day is the theatre's own values.
+            if not 1 <= self.day_of(change.day) <= MAX_DAYS:
                 raise ValueError(f"changes[{i}].day: day {self.day_of(change.day)}; allowed: "
-                                 f"a day or date within the run after its start (1 to "
-                                 f"{self.max_days}); set day 0's values in the theatre")
+                                 f"a day or date after the start (1 to {MAX_DAYS:,}); set "
+                                 f"day 0's values in the theatre")
         current = self
         for i, change in self.ordered_changes():
             current = current.changed(change, f"changes[{i}]")
@@ -295,7 +303,14 @@ class TheatreScenario(_Strict):
 
         data = self.model_dump()
         data["changes"], data["variants"] = [], {}
+        from sim.keypaths import split_key_path
+
         for key, value in change.assign.items():
+            try:
+                split_key_path(key)
+            except ValueError as err:
+                raise ValueError(f"{where}.assign: {key[:60]!r} is not a key path "
+                                 f"({err}); allowed: key.path as --set takes it") from None
             if key.split(".")[0].split("[")[0] in _FIXED_BY_CHANGES:
                 raise ValueError(f"{where}.assign.{key}: fixed for the run; allowed: the "
                                  f"sectors' ground, fires, targets and tempo, the sides' and "
@@ -308,9 +323,12 @@ class TheatreScenario(_Strict):
             after = TheatreScenario.model_validate(data)
         except ValidationError as err:
             first = err.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
+            loc = ".".join(str(p) for p in first["loc"]) or "the theatre"
             raise ValueError(f"{where}.assign: leaves {loc} invalid: "
                              f"{first['msg'].removeprefix('Value error, ')}") from None
+        if len(after.sectors) != len(self.sectors):
+            raise ValueError(f"{where}.assign: changes the number of sectors; allowed: the "
+                             f"sectors' ground, fires, targets and tempo (the front is fixed)")
         fixed = [(f"sectors[{i}].{k}", getattr(a, k), getattr(b, k))
                  for i, (a, b) in enumerate(zip(self.sectors, after.sectors, strict=True))
                  for k in ("name", "kind", "frontage_km")]
@@ -370,6 +388,10 @@ class TheatreScenario(_Strict):
 
     @model_validator(mode="after")
     def _dates_fall_in_the_run(self) -> TheatreScenario:
+        first, last = datetime.date(1000, 1, 1), datetime.date(9000, 12, 31)
+        if not first <= self.start_date <= last:
+            raise ValueError(f"start_date: {self.start_date.isoformat()} is out of range; "
+                             f"allowed: a date from {first} to {last}")
         for key, value in self._days():
             if isinstance(value, datetime.date) and not (
                     0 <= (value - self.start_date).days <= MAX_DAYS):

@@ -36,9 +36,10 @@ def read(name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
 
 
 def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-         days: int | None = None) -> TheatreScenario:
+         days: int | None = None, replicates: int = 1) -> TheatreScenario:
     """Read, override (``key.path=value`` strings, as ``--set``) and validate; ``days``
-    replaces ``max_days``. Raises :class:`sim.scenarios.ScenarioError`."""
+    replaces ``max_days``; the memory of ``replicates`` runs' records is bounded. Raises
+    :class:`sim.scenarios.ScenarioError`."""
     path, data = read(name_or_path)
     for text in overrides:
         try:
@@ -51,17 +52,26 @@ def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
             raise ScenarioError(path, f"--set {key}", err.args[0]) from None
     if days is not None:
         data["max_days"] = days
-    return validate(data, path)
+    return validate(data, path, replicates)
 
 
-def validate(data: dict[str, Any], file: str | Path) -> TheatreScenario:
-    """Validate theatre data and its memory; the first problem as a ScenarioError."""
+def description(path: Path) -> str:
+    """A theatre file's one-line ``description``, without validating the whole file."""
+    try:
+        return str(read_toml(path).get("description", ""))
+    except ScenarioError:
+        return "(unreadable; see attrition theatre run)"
+
+
+def validate(data: dict[str, Any], file: str | Path, replicates: int = 1) -> TheatreScenario:
+    """Validate theatre data and the memory of ``replicates`` runs; the first problem as
+    a ScenarioError."""
     try:
         scenario = TheatreScenario.model_validate(data)
     except ValidationError as err:
         raise explain(err, file, root=TheatreScenario) from None
     try:
-        check_memory(scenario)
+        check_memory(scenario, replicates)
     except MemoryLimitError as err:
         raise ScenarioError(file, err.key, err.problem) from None
     return scenario

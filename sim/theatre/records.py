@@ -57,20 +57,23 @@ def most_battalions(scenario: TheatreScenario) -> int:
     return total
 
 
-def estimate_memory(scenario: TheatreScenario) -> tuple[int, str]:
-    """Bytes a run will hold at most, and the key that makes it large."""
+def estimate_memory(scenario: TheatreScenario, replicates: int = 1) -> tuple[int, str]:
+    """Bytes a run will hold at most (and the records of ``replicates`` runs, which a
+    command keeps together), and the key that makes it large."""
     n_cont = sum(len(getattr(scenario, side).contingents) for side in SIDES)
     days = scenario.max_days + 1
     records = days * (n_cont * len(CONTINGENT_COLUMNS)
                       + len(scenario.sectors) * 2 * len(SECTOR_COLUMNS)) * VALUE_BYTES
+    records *= max(1, replicates)
     battalions = most_battalions(scenario) * BATTALION_BYTES
     key = "max_days" if records > battalions else "unit_size"
     return BASE_BYTES + records + battalions, key
 
 
-def check_memory(scenario: TheatreScenario) -> None:
-    """Refuse, before anything is allocated, a run estimated above the limit."""
-    size, key = estimate_memory(scenario)
+def check_memory(scenario: TheatreScenario, replicates: int = 1) -> None:
+    """Refuse, before anything is allocated, a run (or ``replicates`` runs' records)
+    estimated above the limit."""
+    size, key = estimate_memory(scenario, replicates)
     if size > limit_bytes():
         if key == "unit_size":
             key = next(f"{side}.contingents.{name}.unit_size" for side in SIDES

@@ -46,6 +46,8 @@ COVER_WINDOW_DAYS = 90
 COVER_HOLD_DAYS = 180
 #: A line under this share of its strength on the policy's first day has broken.
 BREAK_SHARE = 0.5
+#: Runs one command may ask for (each keeps its daily series until the answers).
+MAX_RUNS = 10_000
 #: The category whose pool is the question (the attacker's volunteers on contract).
 POOL_CATEGORY = ("attacker", "contract")
 
@@ -195,6 +197,7 @@ def sustainability_runs(theatre: str | Path | dict[str, Any], policies: list[str
     else:
         path, data = read(theatre)
         file = str(path)
+    policies = list(dict.fromkeys(policies))
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or not policies:
         raise ScenarioError(file, "--policy", f"{unknown[0] if unknown else 'none'}; allowed: "
@@ -210,13 +213,25 @@ def sustainability_runs(theatre: str | Path | dict[str, Any], policies: list[str
                                                   f"'{missing[0]}'; allowed: a theatre with "
                                                   f"one, or another policy")
     variants = {"record": {}} | {n: v.assign for n, v in base.variants.items()}
-    for pool in pools or ():
+    if (POLICY_START - base.start_date).days <= COVER_WINDOW_DAYS:
+        raise ScenarioError(file, "start_date", f"{base.start_date}; allowed: a theatre that "
+                                                f"starts more than {COVER_WINDOW_DAYS} days "
+                                                f"before the policies begin ({POLICY_START})")
+    pools = list(dict.fromkeys(pools or []))
+    for pool in pools:
         if not 0 < pool <= MAX_PERSONS:
             raise ScenarioError(file, "--contract-pool", f"{pool}; allowed: 1 to "
                                                          f"{MAX_PERSONS:,}")
+    if len(policies) * (len(base.variants) + 1) * max(1, len(pools)) * replicates > MAX_RUNS:
+        raise ScenarioError(file, "--replicates", f"{replicates} makes more than "
+                                                  f"{MAX_RUNS:,} runs; allowed: fewer policies, "
+                                                  f"pools or replicates")
     jobs = []
     for pool in pools or [None]:
-        pooled = data if pool is None else with_contract_pool(data, pool, POOL_CATEGORY[1])
+        try:
+            pooled = data if pool is None else with_contract_pool(data, pool, POOL_CATEGORY[1])
+        except ValueError as err:
+            raise ScenarioError(file, "--contract-pool", str(err)) from None
         for name in policies:
             label = name if pool is None else f"{name}, pool {pool / 1e6:g}M"
             for variant, values in variants.items():
