@@ -244,7 +244,7 @@ def number_cell(table: Table, row: Row, column: str, low: float, high: float,
         raise table.fail(row, column, f"{_shown(text)} is not a number", allowed)
     value = float(text)
     if not math.isfinite(value):  # 1e400 reads as infinity
-        raise table.fail(row, column, f"{_shown(text)} is out of range", allowed)
+        raise table.fail(row, column, f"{text} is out of range", allowed)
     if whole and value != round(value):
         raise table.fail(row, column, f"{text} is not a whole number", allowed)
     if not low <= value <= high:

@@ -330,5 +330,5 @@ def test_a_count_too_large_for_a_float_is_out_of_range(tmp_path):
 
     path = tmp_path / "named.csv"
     path.write_text("month,named_deaths\n2025-01,1e400\n")
-    with pytest.raises(ForecastError, match="row 2, column named_deaths: '1e400' is out of"):
+    with pytest.raises(ForecastError, match="row 2, column named_deaths: 1e400 is out of"):
         read_scoring_record(path)

@@ -32,8 +32,11 @@ from sim.sweep_store import StoreError
 ROOT = Path(__file__).resolve().parents[1]
 
 # 60 runs of 12 days: long enough (several seconds) to be interrupted part way.
+# Long enough that a signal lands before the end: 5 x 40 runs (the compiled sub-step
+# ran 60 of 12 days before a signal could land once it got twice as fast).
+LONG_SWEEP_RUNS = 200
 LONG_SWEEP = ('question = "What does a longer assault cost, by drones?"\n'
-              'scenario = "fortified_defense"\nreplicates = 12\nseed = 3\n'
+              'scenario = "fortified_defense"\nreplicates = 40\nseed = 3\n'
               'metrics = ["attacker_killed", "defender_killed", "days"]\n'
               '[set]\nmax_days = 12\n'
               '[parameters."defender.drones"]\nvalues = [0, 20, 40, 60, 80]\n')
@@ -104,13 +107,13 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_sweep(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
     partial = stored_runs(out)
-    assert 0 < len(partial) < 60, "killed part way"
+    assert 0 < len(partial) < LONG_SWEEP_RUNS, "killed part way"
     assert not (out / "runs.parquet").exists()
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(partial)} already stored" in rerun.stdout
     resumed = read_runs(out)
-    assert resumed["run"].is_unique and sorted(resumed["run"]) == list(range(60))
+    assert resumed["run"].is_unique and sorted(resumed["run"]) == list(range(LONG_SWEEP_RUNS))
     whole = run_sweep(load_experiment(tmp_path / "exp.toml"), tmp_path / "whole",
                       progress=False)
     pd.testing.assert_frame_equal(resumed.drop(columns="wall_time_s"),
@@ -130,11 +133,11 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "interrupted;" in err and "the same command resumes" in err
     kept = len(stored_runs(out))
-    assert 0 < kept < 60
+    assert 0 < kept < LONG_SWEEP_RUNS
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert sorted(read_runs(out)["run"]) == list(range(60))
+    assert sorted(read_runs(out)["run"]) == list(range(LONG_SWEEP_RUNS))
 
 
 def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path):

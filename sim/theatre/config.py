@@ -33,7 +33,7 @@ MAX_SECTORS = 500
 SECTOR_KINDS = ("active", "holding", "quiet")
 #: Names of sectors and force categories: they land in CSV cells and figure legends, so
 #: none may start like a spreadsheet formula (=, +, -, @) or hold control characters.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_ .\-]*$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_ .\-\[\]]*$"
 
 
 class TargetStep(_Strict):
@@ -72,8 +72,8 @@ class TheatreSector(_Strict):
     """A stretch of front of one kind, with its own ground, mines, fires and tempo."""
 
     name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN,
-                      description="Sector name: letters, digits, '_', '-', '.' and spaces, "
-                                  "starting with a letter or digit.")
+                      description="Sector name: letters, digits, '_', '-', '.', '[]' and "
+                                  "spaces, starting with a letter or digit.")
     kind: Literal[SECTOR_KINDS] = Field(
         description="active (an axis of dense assaults), holding or quiet; a label for "
                     "records and figures (the numbers below make the difference).")
@@ -144,8 +144,9 @@ class TheatreSide(_Strict):
         for name in self.contingents:
             if len(name) > 100 or not re.fullmatch(NAME_PATTERN, name) or name == "all":
                 raise ValueError(f"contingents: {name[:40]!r} is not a category name; "
-                                 f"allowed: up to 100 letters, digits, '_', '-', '.' and "
-                                 f"spaces, starting with a letter or digit, not 'all'")
+                                 f"allowed: up to 100 letters, digits, '_', '-', '.', "
+                                 f"'[]' and spaces, starting with a letter or digit, not "
+                                 f"'all'")
         return self
 
     contingents: dict[str, TheatreContingent] = Field(

@@ -149,7 +149,7 @@ def cover_ends(recruited: np.ndarray, leaving: np.ndarray, first_day: int,
     >>> r = np.concatenate([[0], np.full(400, 10.0).cumsum()])  # cumulative
     >>> l = np.concatenate([[0], np.r_[np.full(100, 5.0), np.full(300, 20.0)].cumsum()])
     >>> cover_ends(r, l, first_day=10, window=10, hold=30)
-    106
+    104
     """
     days = len(recruited) - 1
     if days - first_day < window:
