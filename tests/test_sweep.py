@@ -31,12 +31,11 @@ from sim.sweep_store import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# 60 runs of 12 days: long enough (several seconds) to be interrupted part way.
-# Long enough that a signal lands before the end: 5 x 40 runs (the compiled sub-step
+# Long enough that a signal lands before the end: 5 x 120 runs (the compiled sub-step
 # ran 60 of 12 days before a signal could land once it got twice as fast).
-LONG_SWEEP_RUNS = 200
+LONG_SWEEP_RUNS = 600
 LONG_SWEEP = ('question = "What does a longer assault cost, by drones?"\n'
-              'scenario = "fortified_defense"\nreplicates = 40\nseed = 3\n'
+              'scenario = "fortified_defense"\nreplicates = 120\nseed = 3\n'
               'metrics = ["attacker_killed", "defender_killed", "days"]\n'
               '[set]\nmax_days = 12\n'
               '[parameters."defender.drones"]\nvalues = [0, 20, 40, 60, 80]\n')
