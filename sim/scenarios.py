@@ -287,6 +287,24 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...],
+                    path: str | Path, fixed: tuple[str, ...] = ()) -> None:
+    """Set each ``key.path=value`` of ``overrides`` (as ``--set``) in ``data``; a key of
+    ``fixed`` (chosen in the file only) or a bad assignment is a :class:`ScenarioError`."""
+    for text in overrides:
+        try:
+            key, value = parse_assignment(text)
+        except ValueError as err:
+            raise ScenarioError(path, f"--set {text}", str(err)) from None
+        if key in fixed:
+            raise ScenarioError(path, f"--set {key}", f"the {key} is chosen in the file; "
+                                                      f"allowed: the scenario's keys")
+        try:
+            assign(data, key, value)
+        except KeyError as err:
+            raise ScenarioError(path, f"--set {key}", err.args[0]) from None
+
+
 def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
          days: int | None = None, replicates: int = 1) -> Scenario:
     """Read, merge, override (``key.path=value`` strings, as ``--set``) and validate.
@@ -295,18 +313,7 @@ def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     the memory estimate counts. Raises :class:`ScenarioError`.
     """
     path, data = read(name_or_path)
-    for text in overrides:
-        try:
-            key, value = parse_assignment(text)
-        except ValueError as err:
-            raise ScenarioError(path, f"--set {text}", str(err)) from None
-        if key == "base":
-            raise ScenarioError(path, "--set base", "the base is chosen in the file; allowed: "
-                                                    "the scenario's keys")
-        try:
-            assign(data, key, value)
-        except KeyError as err:
-            raise ScenarioError(path, f"--set {key}", err.args[0]) from None
+    apply_overrides(data, overrides, path, fixed=("base",))
     if days is not None:
         validate(data, path, memory=False)  # --days replaces a max_days that is valid
         data["max_days"] = days

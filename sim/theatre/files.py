@@ -13,9 +13,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.keypaths import assign
 from sim.model.memory import MemoryLimitError
-from sim.scenarios import ScenarioError, available, explain, find, parse_assignment, read_toml
+from sim.scenarios import (
+    ScenarioError,
+    apply_overrides,
+    available,
+    explain,
+    find,
+    read_toml,
+)
 from sim.theatre.config import TheatreScenario
 from sim.theatre.records import check_memory
 
@@ -41,15 +47,7 @@ def load(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     replaces ``max_days``; the memory of ``replicates`` runs' records is bounded. Raises
     :class:`sim.scenarios.ScenarioError`."""
     path, data = read(name_or_path)
-    for text in overrides:
-        try:
-            key, value = parse_assignment(text)
-        except ValueError as err:
-            raise ScenarioError(path, f"--set {text}", str(err)) from None
-        try:
-            assign(data, key, value)
-        except KeyError as err:
-            raise ScenarioError(path, f"--set {key}", err.args[0]) from None
+    apply_overrides(data, overrides, path)
     if days is not None:
         data["max_days"] = days
     return validate(data, path, replicates)
