@@ -17,19 +17,23 @@ from sim.publish import printable
 if TYPE_CHECKING:
     from sim.model.records import FrontMap
 
-SIDE_COLOURS = {"attacker": "tab:red", "defender": "tab:blue"}
+# Okabe and Ito's palette: told apart with every common colour-vision deficiency, and
+# dark and saturated enough to survive a washed-out projector.
+SIDE_COLOURS = {"attacker": "#D55E00", "defender": "#0072B2"}
 # Colours of contingents, by side: the first contingent of a side takes the side's colour.
-CONTINGENT_PALETTES = {"attacker": ("tab:red", "tab:orange", "#8c2d04", "tab:pink"),
-                       "defender": ("tab:blue", "tab:cyan", "tab:green", "navy")}
-# The live charts of the demo page and of animations: (title, y label, lines), each line
-# (daily-record column, line style, label suffix).
+CONTINGENT_PALETTES = {"attacker": ("#D55E00", "#E69F00", "#CC79A7", "#8C2D04"),
+                       "defender": ("#0072B2", "#56B4E9", "#009E73", "#000000")}
+# The live charts of the demo page and of animations, each answering one question:
+# (title, y label, lines), each line (daily-record column, line style, label suffix).
 LIVE_CHARTS = (
-    ("Personnel in units", "persons", (("personnel", "-", ""),)),
-    ("Killed, cumulative", "persons", (("killed_total", "-", ""),)),
-    ("Recruit pool and in training", "persons",
-     (("pool", "-", " pool"), ("in_training", "--", " in training"))),
-    ("Loss exchange ratio", "attacker / defender casualties", ()),
+    ("How many are in the line?", "persons in units", (("personnel", "-", ""),)),
+    ("How many have been killed?", "killed, cumulative", (("killed_total", "-", ""),)),
+    ("How many recruits are left?", "persons",
+     (("pool", "-", ": pool"), ("in_training", ":", ": training"))),
+    ("Attackers hit for each defender hit", "loss exchange ratio", ()),
 )
+#: Width of the live charts' lines, in points: thick enough to read from the back.
+LINE_WIDTH = 3.0
 LIVE_COLUMNS = ("personnel", "killed_total", "wounded_total", "pool", "in_training")
 
 
@@ -56,6 +60,28 @@ def contingent_colours(contingents: list[tuple[str, str]]) -> dict[tuple[str, st
     return colours
 
 
+def font_size(ax, text_px: float | None, relative: str) -> float | str:
+    """A font size for text on ``ax``: ``text_px`` pixels (in points at its figure's
+    dpi), or matplotlib's ``relative`` size when no pixel size is asked for."""
+    if text_px is None:
+        return relative
+    return text_px * 72.0 / ax.figure.dpi
+
+
+def thousands(value: float, _position=None) -> str:
+    """A tick label short enough to read from the back: 950, 12k, 1.25M.
+
+    >>> [thousands(v) for v in (950, 1_500, 12_000, 1_250_000, 0.5)]
+    ['950', '1,500', '12k', '1.25M', '0.5']
+    """
+    size = abs(value)
+    if size >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if size >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    return f"{value:,.3g}" if size < 1000 else f"{value:,.0f}"
+
+
 class FrontView:
     """A front (:meth:`sim.AttritionModel.front_map`) drawn on ``ax`` and redrawn in
     place by :meth:`update`: who holds each cell (fortification darkens it), the
@@ -66,8 +92,10 @@ class FrontView:
     # Control -1 neutral, 0 attacker, 1 defender.
     _SHADES = np.array([[0.91, 0.91, 0.91], [0.96, 0.71, 0.69], [0.70, 0.80, 0.89]])
 
-    def __init__(self, ax, front: FrontMap, legend: bool = True):
+    def __init__(self, ax, front: FrontMap, legend: bool = True,
+                 text_px: float | None = None):
         self.ax = ax
+        text = font_size(ax, text_px, "small")
         size = front.cell_size_m
         width, depth = front.control.shape
         extent = (0, width * size, 0, depth * size)
@@ -83,18 +111,26 @@ class FrontView:
         self._mines = ax.scatter([], [], marker="x", s=8, color="0.35", linewidths=0.6,
                                  label="mines left")
         self._colours = contingent_colours(front.contingents)
-        self._units = ax.scatter([], [], alpha=0.7, edgecolors="k", linewidths=0.3)
+        # Not clipped by the axes: a unit in an edge cell is drawn whole.
+        self._units = ax.scatter([], [], alpha=0.7, edgecolors="k", linewidths=0.3,
+                                 clip_on=False)
         self._title = ax.text(0.5, 1.01, "", transform=ax.transAxes, ha="center",
-                              va="bottom", fontsize="small")
-        ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="along the front (m)",
-               ylabel="depth from the attacker's rear (m)")
+                              va="bottom", fontsize=text)
+        ax.set(xlim=extent[:2], ylim=extent[2:])
+        ax.set_xlabel("along the front (m)", fontsize=font_size(ax, text_px, "medium"))
+        ax.set_ylabel("depth from the attacker's rear (m)",
+                      fontsize=font_size(ax, text_px, "medium"))
+        ax.tick_params(labelsize=font_size(ax, text_px, "medium"))
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
         if legend:
             # Below the map, clear of what changes, so that it is drawn once.
             handles = [ax.scatter([], [], color=c, edgecolors="k", linewidths=0.3,
                                   label=plain(f"{side}: {name}"))
                        for (side, name), c in self._colours.items()]
-            ax.legend(handles=[*band, self._mines, *handles], fontsize="x-small",
-                      loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+            ax.legend(handles=[*band, self._mines, *handles],
+                      fontsize=font_size(ax, text_px, "x-small"), loc="upper center",
+                      bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
         # What changes from day to day, and what lies on top of it, in drawing order;
         # the rest is drawn once (see BlitFigure).
         self.changing = [self._image, *band, self._mines, self._units, self._title]
@@ -116,7 +152,7 @@ class FrontView:
         self._units.set_facecolors([self._colours.get((s, c), "0.5") for s, c in
                                     zip(units["side"], units["contingent"], strict=True)])
         taken = (front.control == 0) & (front.initial_control == 1)
-        self._title.set_text(f"Front on day {front.day}: {int(taken.sum())} cells taken "
+        self._title.set_text(f"Day {front.day}: {int(taken.sum())} cells taken\n"
                              f"(red: attacker's ground, blue: defender's)")
 
 
@@ -127,27 +163,37 @@ class ChartsView:
     With ``span`` (a whole run's history), the axes are fixed to the whole run, so
     that the frames of an animation do not jump; without, they follow the data."""
 
-    def __init__(self, axes, span: dict[str, np.ndarray] | None = None):
+    def __init__(self, axes, span: dict[str, np.ndarray] | None = None,
+                 text_px: float | None = None):
         self.axes = list(np.ravel(axes))
         self._fixed = span is not None
         self._lines: list[tuple[Any, str, int]] = []
         for ax, (title, ylabel, lines) in zip(self.axes, LIVE_CHARTS, strict=True):
+            text = font_size(ax, text_px, "x-small")
             for column, style, suffix in lines:
                 for s, side in enumerate(SIDE_COLOURS):
                     (line,) = ax.plot([], [], style, color=SIDE_COLOURS[side],
-                                      label=side + suffix)
+                                      label=side + suffix, linewidth=LINE_WIDTH)
                     self._lines.append((line, column, s))
             if not lines:
-                (line,) = ax.plot([], [], color="k", label="attacker / defender")
+                (line,) = ax.plot([], [], color="k", label="attacker / defender",
+                                  linewidth=LINE_WIDTH)
                 self._lines.append((line, "loss_exchange_ratio", -1))
-            ax.set_title(title, fontsize="small")
-            ax.set_ylabel(ylabel, fontsize="x-small")
-            ax.set_xlabel("day", fontsize="x-small")
-            ax.tick_params(labelsize="x-small")
-            # Few ticks: text is most of the cost of drawing these charts.
+            ax.set_ylabel(ylabel, fontsize=text)
+            ax.set_xlabel("day", fontsize=text)
+            ax.tick_params(labelsize=text)
+            ax.grid(alpha=0.3)
+            # Few ticks, short labels: text is most of the cost of drawing these charts.
             ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
             ax.yaxis.set_major_locator(MaxNLocator(4))
-            ax.legend(fontsize="xx-small", loc="upper right")
+            ax.yaxis.set_major_formatter(thousands)
+            # The legend above the plot, under the title: never over the data.
+            ax.legend(fontsize=text, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+                      ncol=2, frameon=False, borderaxespad=0.1, handlelength=1.6,
+                      columnspacing=1.0)
+            pad = 1.5 * (text if text_px is not None else 9.0)
+            ax.set_title(title, fontsize=font_size(ax, text_px and 1.1 * text_px, "small"),
+                         loc="left", pad=pad, fontweight="bold")
         if span is not None:
             self._set_limits(span)
 
