@@ -48,6 +48,21 @@ class Control:
     choices: tuple[str, ...] = ()
     # Needs an attacker contingent with a recruit pool to have any effect.
     needs_pool: bool = False
+    #: How a value is shown on the page: "{}" filled with the value, e.g. "{} days".
+    unit: str = "{}"
+
+    def shown(self, value: Any) -> str:
+        """``value`` as the page shows it, with its unit: "30 days", "0.60".
+
+        >>> CONTROLS["fortification_level"].shown(0.6)
+        '0.60'
+        >>> CONTROLS["recruits_per_day"].shown(120.0)
+        '120 a day'
+        """
+        if value is None or isinstance(value, str):
+            return str(value)
+        text = f"{value:.0f}" if float(self.step).is_integer() else f"{value:.2f}"
+        return self.unit.format(text)
 
     def read(self, data: dict) -> Any:
         """The value in a scenario's ``data`` (``model_dump()``): the first group's or
@@ -66,17 +81,18 @@ CONTROLS: dict[str, Control] = {
     "tactic": Control("Attacker tactic", ("attacker.units[*].tactic",),
                       choices=(MIXED, *ATTACK_TACTICS)),
     "attacker_training_days": Control("Attacker training (days)",
-                                      ("attacker.units[*].training_days",), 0, 730, 5),
+                                      ("attacker.units[*].training_days",), 0, 730, 5,
+                                      unit="{} days"),
     "fortification_level": Control("Fortification level (0-1)",
                                    ("sector.fortification_level",), 0, 1, 0.05),
     "defender_drones": Control("Defender drones over the sector", ("defender.drones",),
-                               0, 200, 5),
+                               0, 200, 5, unit="{} drones"),
     "recruits_per_day": Control("Attacker recruits a day (persons)",
                                 ("attacker.contingents[*].recruits_per_day",), 0, 500, 5,
-                                needs_pool=True),
+                                needs_pool=True, unit="{} a day"),
     "recruit_training_days": Control("Recruits' training length (days)",
                                      ("attacker.contingents[*].training_days",), 0, 365, 5,
-                                     needs_pool=True),
+                                     needs_pool=True, unit="{} days"),
 }
 
 

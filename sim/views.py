@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from sim.publish import printable
@@ -26,11 +27,11 @@ CONTINGENT_PALETTES = {"attacker": ("#D55E00", "#E69F00", "#CC79A7", "#8C2D04"),
 # The live charts of the demo page and of animations, each answering one question:
 # (title, y label, lines), each line (daily-record column, line style, label suffix).
 LIVE_CHARTS = (
-    ("How many are in the line?", "persons in units", (("personnel", "-", ""),)),
-    ("How many have been killed?", "killed, cumulative", (("killed_total", "-", ""),)),
-    ("How many recruits are left?", "persons",
-     (("pool", "-", ": pool"), ("in_training", ":", ": training"))),
-    ("Attackers hit for each defender hit", "loss exchange ratio", ()),
+    ("How many in the line?", "persons in units", (("personnel", "-", ""),)),
+    ("How many killed?", "killed, cumulative", (("killed_total", "-", ""),)),
+    ("How many recruits left?", "persons",
+     (("pool", "-", "pool"), ("in_training", ":", "in training"))),
+    ("Who loses more?", "attacker hit ÷ defender hit", ()),
 )
 #: Width of the live charts' lines, in points: thick enough to read from the back.
 LINE_WIDTH = 3.0
@@ -69,17 +70,17 @@ def font_size(ax, text_px: float | None, relative: str) -> float | str:
 
 
 def thousands(value: float, _position=None) -> str:
-    """A tick label short enough to read from the back: 950, 12k, 1.25M.
+    """A tick label short enough to read from the back: 950, 1.5k, 12k, 1.25M.
 
     >>> [thousands(v) for v in (950, 1_500, 12_000, 1_250_000, 0.5)]
-    ['950', '1,500', '12k', '1.25M', '0.5']
+    ['950', '1.5k', '12k', '1.25M', '0.5']
     """
     size = abs(value)
     if size >= 1e6:
         return f"{value / 1e6:.3g}M"
-    if size >= 1e4:
+    if size >= 1e3:
         return f"{value / 1e3:.3g}k"
-    return f"{value:,.3g}" if size < 1000 else f"{value:,.0f}"
+    return f"{value:.3g}"
 
 
 class FrontView:
@@ -128,9 +129,11 @@ class FrontView:
             handles = [ax.scatter([], [], color=c, edgecolors="k", linewidths=0.3,
                                   label=plain(f"{side}: {name}"))
                        for (side, name), c in self._colours.items()]
+            # Under the axis label whatever the axes' height: the gap is in font sizes.
             ax.legend(handles=[*band, self._mines, *handles],
                       fontsize=font_size(ax, text_px, "x-small"), loc="upper center",
-                      bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
+                      bbox_to_anchor=(0.5, 0.0), borderaxespad=3.2, ncol=2,
+                      frameon=False, columnspacing=1.0, handletextpad=0.4)
         # What changes from day to day, and what lies on top of it, in drawing order;
         # the rest is drawn once (see BlitFigure).
         self.changing = [self._image, *band, self._mines, self._units, self._title]
@@ -170,10 +173,10 @@ class ChartsView:
         self._lines: list[tuple[Any, str, int]] = []
         for ax, (title, ylabel, lines) in zip(self.axes, LIVE_CHARTS, strict=True):
             text = font_size(ax, text_px, "x-small")
-            for column, style, suffix in lines:
+            for column, style, _ in lines:
                 for s, side in enumerate(SIDE_COLOURS):
                     (line,) = ax.plot([], [], style, color=SIDE_COLOURS[side],
-                                      label=side + suffix, linewidth=LINE_WIDTH)
+                                      label=side, linewidth=LINE_WIDTH)
                     self._lines.append((line, column, s))
             if not lines:
                 (line,) = ax.plot([], [], color="k", label="attacker / defender",
@@ -187,11 +190,19 @@ class ChartsView:
             ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
             ax.yaxis.set_major_locator(MaxNLocator(4))
             ax.yaxis.set_major_formatter(thousands)
-            # The legend above the plot, under the title: never over the data.
-            ax.legend(fontsize=text, loc="lower left", bbox_to_anchor=(0.0, 1.0),
-                      ncol=2, frameon=False, borderaxespad=0.1, handlelength=1.6,
-                      columnspacing=1.0)
-            pad = 1.5 * (text if text_px is not None else 9.0)
+            # The legend above the plot, under the title: never over the data. With
+            # several kinds of line, the sides by colour and the kinds by style.
+            handles, _ = ax.get_legend_handles_labels()
+            if len(lines) > 1:
+                handles = handles[:len(SIDE_COLOURS)] + [
+                    Line2D([], [], linestyle=style, color="0.25", linewidth=LINE_WIDTH,
+                           label=suffix) for _, style, suffix in lines]
+            ax.legend(handles=handles, fontsize=text, loc="lower left",
+                      bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False, borderaxespad=0.1,
+                      handlelength=1.6, columnspacing=1.0)
+            # Above the legend's rows (two columns).
+            rows = -(-len(handles) // 2)
+            pad = (1.45 * rows + 0.4) * (text if text_px is not None else 9.0)
             ax.set_title(title, fontsize=font_size(ax, text_px and 1.1 * text_px, "small"),
                          loc="left", pad=pad, fontweight="bold")
         if span is not None:
@@ -322,3 +333,23 @@ def draw_live_charts(axes, history: dict[str, np.ndarray]) -> ChartsView:
     view = ChartsView(axes, span=history)
     view.update(history)
     return view
+
+
+def live_chart_table(history: dict[str, np.ndarray], chart: int) -> pd.DataFrame:
+    """The data behind :data:`LIVE_CHARTS` ``[chart]``, as the page exports it: ``day``,
+    then a column per line (``attacker_personnel``, ``defender_pool``, ...; the loss
+    exchange ratio's is ``loss_exchange_ratio``, empty while the defender has no
+    casualties).
+
+    >>> h = {c: np.array([[10.0, 8.0], [9.0, 6.0]]) for c in LIVE_COLUMNS}
+    >>> live_chart_table(h, 0).to_dict("list")
+    {'day': [0, 1], 'attacker_personnel': [10.0, 9.0], 'defender_personnel': [8.0, 6.0]}
+    """
+    _, _, lines = LIVE_CHARTS[chart]
+    table = {"day": np.arange(len(history["personnel"]))}
+    if not lines:
+        table["loss_exchange_ratio"] = loss_exchange_series(history)
+    for column, _, _ in lines:
+        for s, side in enumerate(SIDE_COLOURS):
+            table[f"{side}_{column}"] = history[column][:, s]
+    return pd.DataFrame(table)
