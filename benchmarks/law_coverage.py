@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from scipy import stats
 
-from sim.lawfit import BIC_TIE, FIT_LAWS, Record, compare_laws, fit_law, trajectory
+from sim.lawfit import BIC_DECISIVE, BIC_TIE, FIT_LAWS, Record, compare_laws, fit_law, trajectory
 
 A0, B0, DAYS = 20_000.0, 15_000.0, 40
 NOISE_SD, AUTOCORRELATION, MISSING_DAYS = 200.0, 0.4, 3
@@ -68,19 +68,22 @@ def true_values(law: str, record: Record) -> dict[str, float]:
             "defender_losses_per_day": truth["alpha"] * s_b**q * s_a**p}
 
 
-def trial(law: str, seed: int, choose: bool) -> tuple[dict[str, bool], str | None]:
-    """Whether each interval of the true law's fit holds the truth, and the verdict on
-    the laws: "true" (alone), "tie" (tied with the true law), or the law named."""
+def trial(law: str, seed: int, choose: bool
+          ) -> tuple[dict[str, bool], str | None, bool | None]:
+    """Whether each interval of the true law's fit holds the truth, the verdict on the
+    laws: "true" (alone), "tie" (tied with the true law), or the law named, and whether
+    the verdict rejects the true law (its BIC :data:`BIC_DECISIVE` or more worse)."""
     record = synthetic_record(law, seed)
     fit = fit_law(record, law)
     covered = {name: bool(fit.intervals[name][0] <= value <= fit.intervals[name][1])
                for name, value in true_values(law, record).items()}
     if not choose:
-        return covered, None
+        return covered, None, None
     fits = compare_laws(record, FIT_LAWS)
     tied = [f.law for f in fits if f.bic - fits[0].bic < BIC_TIE]
     said = ("true" if tied == [law] else "tie" if law in tied else fits[0].law)
-    return covered, said
+    gap = next(f.bic for f in fits if f.law == law) - fits[0].bic
+    return covered, said, gap >= BIC_DECISIVE
 
 
 def binomial_interval(hits: int, trials: int) -> tuple[float, float]:
@@ -90,7 +93,7 @@ def binomial_interval(hits: int, trials: int) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def run_case(law: str, trials: int, workers: int, choose: bool) -> None:
+def run_case(law: str, trials: int, workers: int, choose: bool) -> list:
     start = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
         results = list(pool.map(trial, [law] * trials, range(trials), [choose] * trials))
@@ -109,6 +112,20 @@ def run_case(law: str, trials: int, workers: int, choose: bool) -> None:
         print(f"    verdict names the {law} law or a tie with it in {right / trials:.1%} "
               f"(alone {said.count('true') / trials:.1%}); others named: "
               f"{', '.join(f'{o} {said.count(o)}' for o in others) or 'none'}")
+        rejected = sum(bool(r[2]) for r in results)
+        print(f"    verdict rejects the {law} law (BIC {BIC_DECISIVE:g} or more worse) in "
+              f"{rejected / trials:.1%}")
+    return results
+
+
+def pooled(results: dict[str, list]) -> None:
+    """The verdict over every case's records: the true law named or tied, and rejected."""
+    said = [r for case in results.values() for r in case]
+    right = sum(r[1] in ("true", "tie") for r in said)
+    low, high = binomial_interval(right, len(said))
+    print(f"all {len(results)} cases, {len(said)} records: the verdict names the true law or "
+          f"a tie with it in {right / len(said):.1%} [{low:.1%}, {high:.1%}]; rejects it in "
+          f"{sum(bool(r[2]) for r in said) / len(said):.1%}")
 
 
 def main() -> None:
@@ -119,8 +136,10 @@ def main() -> None:
     parser.add_argument("--no-choice", action="store_true",
                         help="only the intervals (the law choice fits every law)")
     args = parser.parse_args()
-    for law in args.case or list(CASES):
-        run_case(law, args.trials, args.workers, not args.no_choice)
+    results = {law: run_case(law, args.trials, args.workers, not args.no_choice)
+               for law in args.case or list(CASES)}
+    if not args.no_choice:
+        pooled(results)
 
 
 if __name__ == "__main__":
