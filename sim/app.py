@@ -217,7 +217,8 @@ def _frames(panel: str, model: ClassroomModel, make) -> tuple:
     (which returns the figure and its view)."""
     if model not in _figures[panel]:
         fig, view = make()
-        _figures[panel][model] = (view, BlitFigure(fig, view.changing))
+        _figures[panel][model] = (view, BlitFigure(fig, view.changing,
+                                                   getattr(view, "ground", ())))
     return _figures[panel][model]
 
 
@@ -252,8 +253,8 @@ def front_png(model: ClassroomModel) -> bytes:
         return fig, FrontView(fig.add_subplot(), front, text_px=TEXT_PX)
 
     view, frames = _frames("front", model, make)
-    view.update(model.front_map())
-    return frames.png()
+    ground_changed = view.update(model.front_map())
+    return frames.png(ground_changed=ground_changed)
 
 
 def charts_png(model: ClassroomModel) -> bytes:
@@ -346,11 +347,18 @@ def ControlRow(name: str, label: str, shown: str, pending_from: str | None, fiel
 
 
 @solara.component
-def Controls(base: Scenario, params: solara.Reactive[dict], model: ClassroomModel):
-    """Each control with its value and unit; changes wait for Reset, marked."""
+def Status(model: ClassroomModel):
+    """The run's day of at most how many, running or why it stopped."""
     from mesa.visualization.utils import update_counter
 
     update_counter.get()
+    solara.Div(children=[status(model)], classes=["status"])
+
+
+@solara.component
+def Controls(base: Scenario, params: solara.Reactive[dict], model: ClassroomModel):
+    """Each control with its value and unit; changes wait for Reset, marked. (Drawn
+    again when a control moves or Reset makes a model, not on every day.)"""
     running = running_values(model)
 
     def setter(name):
@@ -361,7 +369,7 @@ def Controls(base: Scenario, params: solara.Reactive[dict], model: ClassroomMode
     if waiting:
         solara.Div(children=["Changes wait for Reset"], classes=["waiting"])
     else:
-        solara.Div(children=[status(model)], classes=["status"])
+        Status(model)
     for name, control in controls_for(base).items():
         value = params.value[name]
         title = control.label.split(" (")[0]

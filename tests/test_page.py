@@ -87,6 +87,8 @@ def test_blitted_frame_equals_a_full_drawing(panel):
     blitted, full = draw(model), draw(twin)
     np.testing.assert_array_equal(pixels(blitted), pixels(full))
     assert not np.array_equal(pixels(blitted), pixels(first))
+    # Drawn again on the same day: the ground (cells, mines) is the kept one.
+    np.testing.assert_array_equal(pixels(draw(model)), pixels(full))
 
 
 @pytest.mark.parametrize("panel", ["front", "charts"])
