@@ -323,7 +323,11 @@ def _fit_model(args: argparse.Namespace, record, notes: list[str]):
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Check the scenario and the address, then serve sim.app with Solara until Ctrl-C."""
+    """Check the scenario and the address, step the model through its first days
+    (compiling it on a machine's first run), then serve sim.app with Solara until Ctrl-C
+    (see sim.serve)."""
+    from sim import serve
+
     path, _ = scenarios.read(args.scenario)
     scenario = scenarios.load(path)
     port = _free_port(args.host, args.port)
@@ -332,6 +336,9 @@ def _demo(args: argparse.Namespace) -> int:
         # Solara reports usage to an outside host unless told not to: a classroom
         # network may block it, and the page must not wait on it.
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        # No "This website runs on Solara" banner before the class; the tab's title.
+        "SOLARA_THEME_SHOW_BANNER": "False",
+        "SOLARA_THEME_TITLE": "attrition-sim",
         # Solara warns on every page load over plain http to an address other than
         # "localhost", which a class on 127.0.0.1 or the school network always is.
         "PYTHONWARNINGS": ",".join(filter(None, [
@@ -345,10 +352,31 @@ def _demo(args: argparse.Namespace) -> int:
     if args.host in ("0.0.0.0", "::"):
         where = (f"http://127.0.0.1:{port}/ here, and at this machine's network address, "
                  f"port {port}, for the class")
-    print(f"attrition demo: {scenario.name} at {where} (Ctrl-C stops it)", flush=True)
-    # The server takes this process's place, so that Ctrl-C and a kill reach it alone.
-    os.execve(sys.executable, command, env)
-    return 0  # not reached
+    try:
+        # The model's compiled kernels are cached on disk the first time it steps: built
+        # here, the server loads them instead of compiling on the class's first Step.
+        serve.warm_up(lambda: _first_days(scenario),
+                      notice=lambda: print(serve.COMPILING, flush=True))
+        return serve.serve(command, env, serve.local_url(args.host, port),
+                           f"attrition demo: {scenario.name} at {where} (Ctrl-C stops it)")
+    except serve.ServerError as err:
+        print(f"attrition demo: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("attrition demo: stopped", file=sys.stderr)
+        return 130
+
+
+def _first_days(scenario, days: int = 7) -> None:
+    """A week of the page's model: its first days call every kernel the page's first
+    Steps do (a few compile a second signature after day 1)."""
+    from sim.classroom import ClassroomModel
+
+    model = ClassroomModel(scenario)
+    for _ in range(days):
+        if not model.running:
+            break
+        model.step()
 
 
 def _free_port(host: str, port: int) -> int:

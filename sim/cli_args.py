@@ -289,7 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the interactive classroom page (Mesa's SolaraViz): the front, "
                     "live charts, and controls for tactic, training, fortification, drones, "
                     "recruitment, training length and seed; Step, Play and Reset. Every "
-                    "asset is served from this machine. Lesson notes are in docs/teaching/.")
+                    "asset is served from this machine. Lesson notes are in docs/teaching/. "
+                    "The address is printed once the page answers (on a machine's first "
+                    "run, after the model is compiled, about a minute); Ctrl-C stops the "
+                    "server (exit status 0, or 130 before the address is printed).")
     demo.add_argument("scenario", nargs="?", default=DEMO_SCENARIO, metavar="NAME|FILE",
                       help=f"scenario to start from (default: {DEMO_SCENARIO})")
     demo.add_argument("--port", type=_port, default=8765,

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,9 +56,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def demo_server(*args: str, timeout_s: float = 90):
-    """Start ``attrition demo ARGS`` on a free port of 127.0.0.1; yield its address and
-    the path of its output; stop it (and anything it started) at the end."""
+def demo_server(*args: str, timeout_s: float = 120):
+    """Start ``attrition demo ARGS`` on a free port of 127.0.0.1; yield its address (once
+    the launcher has printed it: the page answers by then) and the path of its output;
+    stop it (and anything it started) at the end."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="attrition-demo-", suffix=".log")[1])
     with open(log, "w") as out:
@@ -69,20 +69,14 @@ def demo_server(*args: str, timeout_s: float = 90):
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout_s
-        while True:
+        while f" at {url} " not in log.read_text():
             if server.poll() is not None:
                 pytest.fail(f"attrition demo exited with {server.returncode}: "
                             f"{log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
             if time.monotonic() > deadline:
-                pytest.fail(f"attrition demo did not answer on {url} in {timeout_s} s: "
+                pytest.fail(f"attrition demo did not print its address in {timeout_s} s: "
                             f"{log.read_text()[-2000:]}")
-            time.sleep(0.2)
+            time.sleep(0.1)
         yield url, log
     finally:
         with contextlib.suppress(ProcessLookupError):

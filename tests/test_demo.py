@@ -115,3 +115,214 @@ def test_demo_on_a_port_in_use_is_one_line():
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _gone(pid: int, timeout_s: float = 10.0) -> bool:
+    """Whether process ``pid`` has ended (or is a zombie) within ``timeout_s``."""
+    import time
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+class _Launcher:
+    """`attrition demo ARGS --port P` in its own process group (as a terminal would run
+    it), read line by line from its stdout until its address."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None):
+        from browser_helpers import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sim", "demo", *args, "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            start_new_session=True)
+        self.lines: list[str] = []
+
+    def address_line(self, timeout_s: float = 180.0) -> str:
+        import selectors
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(self.process.stdout, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if not waiting.select(timeout=deadline - time.monotonic()):
+                    break
+                line = self.process.stdout.readline()
+                if not line:
+                    break
+                self.lines.append(line)
+                if " at http://" in line:
+                    return line
+        self.stop()
+        pytest.fail(f"no address from attrition demo: {self.lines} {self.process.stderr.read()}")
+
+    def stop(self) -> None:
+        import os
+        import signal
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def _get(url: str) -> tuple[int, str]:
+    """The status and text of a GET of ``url``, once, at once (no proxy)."""
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+def test_demo_prints_its_address_once_the_page_answers_and_sigterm_stops_it():
+    """The address line comes when the page answers (a GET at once, not retried, gives
+    200, with Solara's banner off); SIGTERM to the launcher alone stops the server it
+    started, and the launcher exits 0 with one line."""
+    import os
+    import signal
+
+    demo = _Launcher()
+    try:
+        line = demo.address_line()
+        assert line == (f"attrition demo: recruit_pool_exhaustion at {demo.url} "
+                        f"(Ctrl-C stops it)\n")
+        status, page = _get(demo.url)
+        assert status == 200
+        assert '"show_banner": false' in page and "<title>attrition-sim</title>" in page
+        (server,) = _children(demo.process.pid)
+        os.kill(demo.process.pid, signal.SIGTERM)
+        assert demo.process.wait(timeout=30) == 0
+        assert demo.process.stderr.read() == "attrition demo: stopped\n"
+        assert _gone(server) and _refused(demo.port)
+    finally:
+        demo.stop()
+
+
+def test_ctrl_c_stops_the_demo_and_its_server_without_a_traceback():
+    """Ctrl-C in a terminal: SIGINT to the whole process group, launcher and server."""
+    import os
+    import signal
+
+    demo = _Launcher("lanchester_square")
+    try:
+        demo.address_line()
+        (server,) = _children(demo.process.pid)
+        os.killpg(demo.process.pid, signal.SIGINT)
+        assert demo.process.wait(timeout=30) == 0
+        said = demo.process.stderr.read()
+        assert said == "attrition demo: stopped\n", said
+        assert _gone(server) and _refused(demo.port)
+    finally:
+        demo.stop()
+
+
+def _fake_solara(folder, main: str) -> dict[str, str]:
+    """An environment in which `python -m solara` runs ``main`` instead of Solara (the
+    launcher itself does not import Solara)."""
+    import os
+
+    package = folder / "solara"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(main)
+    return os.environ | {"PYTHONPATH": os.pathsep.join(
+        filter(None, [str(folder), os.environ.get("PYTHONPATH")]))}
+
+
+def test_a_server_that_dies_before_answering_is_one_line_and_exit_1(tmp_path):
+    env = _fake_solara(tmp_path, "import sys\n"
+                                 "print('Solara server is starting at http://...')\n"
+                                 "sys.exit('OSError: [Errno 98] Address already in use')\n")
+    demo = _Launcher(env=env)
+    try:
+        assert demo.process.wait(timeout=120) == 1
+        assert demo.process.stdout.read() == ""
+        said = demo.process.stderr.read()
+        assert said == ("attrition demo: error: the server stopped before it answered "
+                        "(exit status 1): OSError: [Errno 98] Address already in use\n")
+    finally:
+        demo.stop()
+
+
+def test_the_server_ends_when_its_launcher_is_killed(tmp_path):
+    """SIGKILL gives the launcher no chance to stop its server: the kernel does
+    (PR_SET_PDEATHSIG)."""
+    import os
+    import signal
+
+    env = _fake_solara(tmp_path, (
+        "import http.server, sys\n"
+        "host, port = sys.argv[sys.argv.index('--host') + 1], "
+        "int(sys.argv[sys.argv.index('--port') + 1])\n"
+        "http.server.HTTPServer((host, port), http.server.SimpleHTTPRequestHandler)"
+        ".serve_forever()\n"))
+    demo = _Launcher(env=env)
+    try:
+        demo.address_line()
+        (server,) = _children(demo.process.pid)
+        os.kill(demo.process.pid, signal.SIGKILL)
+        demo.process.wait(timeout=10)
+        assert _gone(server) and _refused(demo.port)
+    finally:
+        demo.stop()
+
+
+def test_serve_reports_a_server_that_fails_or_never_answers():
+    from sim.serve import ServerError, serve
+
+    with pytest.raises(ServerError, match=r"^the server stopped before it answered \(exit "
+                                          r"status 1\): boom: no such thing$"):
+        serve([sys.executable, "-c", "import sys; print('starting'); "
+                                     "sys.exit('boom: no such thing')"],
+              {}, "http://127.0.0.1:9/", "never printed")
+    with pytest.raises(ServerError, match=r"did not answer on http://127\.0\.0\.1:9/ "
+                                          r"within 1 s; its last output: waiting"):
+        serve([sys.executable, "-c", "import time; print('waiting', flush=True); "
+                                     "time.sleep(60)"],
+              {}, "http://127.0.0.1:9/", "never printed", timeout_s=1.0)
+
+
+def test_warm_up_says_it_is_compiling_only_when_it_takes_a_while():
+    import time
+
+    from sim.serve import warm_up
+
+    said = []
+    warm_up(lambda: None, notice=lambda: said.append("compiling"), after_s=1.0)
+    assert said == []
+    warm_up(lambda: time.sleep(0.5), notice=lambda: said.append("compiling"), after_s=0.1)
+    assert said == ["compiling"]
+    with pytest.raises(MemoryError, match="too big"):
+        warm_up(lambda: (_ for _ in ()).throw(MemoryError("too big")), notice=lambda: None)
