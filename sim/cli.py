@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         write_run(folder, scenario, results, summary, args.format)
         if args.animate is not None:
             first = summary.get("seeds", [args.seed])[0]
-            _animate(scenario, first, args.animate, args.animate_every)
+            _animate(scenario, first, args)
     out = landed[0] if landed else out
     if args.json:
         print(to_json(summary))
@@ -110,15 +110,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _animate(scenario, seed: int, path: Path, every: int) -> None:
+def _animate(scenario, seed: int, args: argparse.Namespace) -> None:
     """The first replicate again, keeping its fronts: the same seed gives the same run,
     and the other replicates need not hold a front a day in memory. The file appears
     whole or not at all (sim.animation writes beside it, then moves)."""
     from sim import run
     from sim.animation import write_animation
 
-    animated = run(scenario, seed=seed, front_every_days=every)
-    write_animation(animated, path, title=f"{scenario.name}, seed {seed}")
+    animated = run(scenario, seed=seed, front_every_days=args.animate_every)
+    write_animation(animated, args.animate, title=f"{scenario.name}, seed {seed}",
+                    fps=args.fps, size=args.size)
 
 
 def _check_animation_target(path: Path) -> None:

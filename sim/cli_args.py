@@ -8,6 +8,16 @@ import argparse
 import os
 from pathlib import Path
 
+from sim.animation import (
+    FRAMES_PER_SECOND,
+    MAX_FPS,
+    MAX_SIZE,
+    MIN_FPS,
+    MIN_SIZE,
+    SIZE,
+    check_fps,
+    parse_size,
+)
 from sim.outputs import FORMATS
 from sim.publish import shown
 from sim.sides import SIDES
@@ -74,6 +84,24 @@ def _add_memory_option(command: argparse.ArgumentParser) -> None:
                               "ATTRITION_MAX_MEMORY, else 4); the estimate counts the "
                               "sector's cells, the most units the run can have and its "
                               "daily records")
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    """--size: WIDTHxHEIGHT within sim.animation's bounds."""
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _frame_rate(text: str) -> int:
+    """--fps: a whole number within sim.animation's bounds."""
+    try:
+        return check_fps(int(text) if len(text) <= 30 else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a frame rate; allowed: a "
+                                         f"whole number of frames a second from {MIN_FPS} "
+                                         f"to {MAX_FPS}") from None
 
 
 def _port(text: str) -> int:
@@ -158,10 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write an animation of the front and the live charts "
                               "of the first replicate for slides: FILE.gif, or FILE.mp4 "
                               "where ffmpeg is installed; one frame per day (see "
-                              "--animate-every)")
+                              "--animate-every), 1920x1080 with 20-pixel text (see --size)")
     run_cmd.add_argument("--animate-every", type=_int_at_least(1), default=1, metavar="DAYS",
                          help="days between frames of --animate; the first and last day are "
                               "always frames (default: 1)")
+    run_cmd.add_argument("--size", type=_frame_size, default=SIZE,
+                         metavar="WIDTHxHEIGHT",
+                         help=f"pixels of each frame of --animate, from "
+                              f"{MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]}; "
+                              f"text scales with the frame (default: {SIZE[0]}x{SIZE[1]})")
+    run_cmd.add_argument("--fps", type=_frame_rate, default=FRAMES_PER_SECOND, metavar="N",
+                         help=f"frames a second of --animate, {MIN_FPS} to {MAX_FPS} (default: "
+                              f"{FRAMES_PER_SECOND}); a GIF times frames in hundredths of a "
+                              f"second, so 6 shows each frame for 0.17 s")
     sweep = commands.add_parser(
         "sweep", help="run an experiment: a design of parameter values with replicates",
         description="Run an experiment file (experiments/*.toml): every design point times "

@@ -557,8 +557,9 @@ FLAG_VALUES = st.one_of(
 
 @CHEAP
 @given(st.lists(st.tuples(st.sampled_from(["--seed", "--days", "--replicates", "--format",
-                                           "--max-memory", "--animate-every", "--workers",
-                                           "--frobnicate"]), FLAG_VALUES),
+                                           "--max-memory", "--animate-every", "--size",
+                                           "--fps", "--workers", "--frobnicate"]),
+                              FLAG_VALUES),
                 min_size=1, max_size=3))
 def test_malformed_flags(flags):
     """Flags of ``attrition run`` (with ``--days 1`` first: a later --days wins) and of
