@@ -382,7 +382,12 @@ def test_step_play_and_the_csv_export_is_the_models_records(served, browser, tmp
         expect(day).to_have_text(re.compile(r"^([3-9]|\d\d+)$"))
         page.get_by_role("button", name="❚❚").click()
         expect(page.get_by_role("button", name="Step")).to_be_enabled()
-        days = int(day.inner_text())
+        # A day already under way when Pause was pressed still ends: wait until the
+        # day holds still.
+        days = -1
+        while days != int(day.inner_text()):
+            days = int(day.inner_text())
+            page.wait_for_timeout(1000)
         with page.expect_download() as caught:
             page.get_by_role("button", name="Killed (CSV)").click()
         download = caught.value
