@@ -41,11 +41,13 @@ from sim.classroom import (
     DEMO_SCENARIO,
     MIXED,
     ClassroomModel,
+    control_spreads,
     control_values,
     controls_for,
 )
 from sim.config import Scenario
 from sim.lessons import Lesson, Setting, lesson_for, lessons
+from sim.publish import printable
 from sim.views import (
     LIVE_COLUMNS,
     BlitFigure,
@@ -59,6 +61,9 @@ from sim.views import (
 # Solara's hook checker when it is imported; a teacher can do nothing about it.
 warnings.filterwarnings("ignore", message=r".*ComponentsView: `use_state` found despite",
                         category=UserWarning)
+# A scenario's name may hold characters (emoji) that matplotlib's font lacks: it draws a
+# box, and the teacher's terminal need not hear of it on every frame.
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from", category=UserWarning)
 
 SCENARIO_ENV = "ATTRITION_DEMO_SCENARIO"
 #: The page's design size (CSS pixels); smaller windows zoom it whole.
@@ -76,7 +81,7 @@ SPEEDS_MS = {1: 1000, 2: 500, 3: 250, 4: 100, 5: 20}
 DEFAULT_SPEED = 3
 # Windows smaller than the design zoom the page whole: each level applies below the
 # size of the one before (1280x720 gets two thirds).
-_ZOOMS = (1.0, 0.9, 0.8, 0.711, 0.6667, 0.5, 0.4)
+_ZOOMS = (1.0, 0.9, 0.8, 0.711, 0.6667, 0.6, 0.5333, 0.5, 0.4)
 
 CSS = """
 .attrition-page { width: 1920px; height: 1080px; overflow: hidden; font-size: 20px;
@@ -85,8 +90,10 @@ CSS = """
 .attrition-page .v-ripple__container { display: none !important; }  /* no splash on a click */
 .page-header { display: flex; align-items: center; gap: 16px; height: 118px; }
 .page-title { width: 380px; line-height: 1.2; }
-.page-title .name { font-size: 30px; font-weight: 700; overflow-wrap: anywhere; }
-.page-title .what { font-size: 18px; color: #333; max-height: 44px; overflow: hidden; }
+.page-title .name { font-size: 30px; font-weight: 700; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+.page-title .what { font-size: 18px; color: #333; overflow: hidden; display: -webkit-box;
+  -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
 .monitors { display: flex; gap: 12px; flex: 1; }
 .monitor { flex: 1; border: 2px solid #999; border-radius: 8px; padding: 4px 12px;
   min-width: 0; }
@@ -99,11 +106,13 @@ CSS = """
 .page-body { display: flex; gap: 16px; height: 950px; padding-bottom: 12px; }
 .controls { width: 400px; flex: none; display: flex; flex-direction: column; gap: 6px;
   overflow: hidden; }
+.control-list { flex: 1; min-height: 0; overflow-y: auto; display: flex;
+  flex-direction: column; gap: 6px; }
 .controls .v-btn { font-size: 20px !important; min-width: 110px !important;
   height: 48px !important; }
 .control { border-left: 6px solid transparent; padding: 0 0 0 8px; }
 .control.pending { border-left-color: #E69F00; background: #FFF4DC; }
-.control .head { display: flex; justify-content: space-between; font-size: 20px;
+.control .head { display: flex; justify-content: space-between; gap: 10px; font-size: 20px;
   line-height: 1.2; }
 .control .head .value { font-weight: 700; }
 .control .now { font-size: 18px; color: #7a4a00; }
@@ -116,7 +125,11 @@ CSS = """
 .waiting { font-size: 20px; font-weight: 700; background: #E69F00; color: black;
   padding: 4px 8px; border-radius: 6px; }
 .status { font-size: 18px; color: #333; }
-.exports { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; margin-top: auto; }
+.status.ended { font-size: 20px; font-weight: 700; background: #0072B2; color: white;
+  padding: 4px 8px; border-radius: 6px; }
+.controls .v-btn.back { font-size: 16px !important; height: 36px !important;
+  text-transform: none; }
+.exports { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; flex: none; }
 .exports > * { min-width: 0; }
 .exports .v-btn { font-size: 16px !important; min-width: 0 !important; height: 40px !important;
   width: 100%; max-width: 100%; text-transform: none; letter-spacing: 0;
@@ -167,10 +180,36 @@ def start_values(base: Scenario) -> dict:
 
 def slider_range(base: Scenario, name: str) -> tuple[float, float, float]:
     """(low, high, step) of a control's slider: its range, stretched to the scenario's
-    own value where that lies outside."""
+    own value where that lies outside, and a step that lands on that value (a slider
+    snaps to its steps: 14 days on steps of 5 would show 15 and count as a change).
+
+    >>> from sim import scenarios
+    >>> slider_range(scenarios.load("bakhmut_2022_2023"), "attacker_training_days")
+    (0, 730, 1)
+    >>> slider_range(scenarios.load("recruit_pool_exhaustion"), "attacker_training_days")
+    (0, 730, 5)
+    """
     control = CONTROLS[name]
     value = control_values(base)[name]
-    return control.low, max(control.high, value), control.step
+    step = control.step
+    for finer in (step, 1, 0.01, 0.001):
+        if finer <= step and abs((value - control.low) / finer
+                                 - round((value - control.low) / finer)) < 1e-6:
+            step = finer
+            break
+    else:
+        step = 0.0001
+    return control.low, max(control.high, value), step
+
+
+def value_text(scenario: Scenario, name: str) -> str:
+    """A control's value in ``scenario`` as the page shows it: with its unit, or the
+    lowest and highest where its groups differ ("14 to 180 days")."""
+    control = CONTROLS[name]
+    spread = control_spreads(scenario).get(name)
+    if spread is not None:
+        return control.shown_range(*spread)
+    return control.shown(control_values(scenario)[name])
 
 
 def running_values(model: ClassroomModel) -> dict:
@@ -206,10 +245,19 @@ def monitors(model: ClassroomModel) -> list[tuple[str, str, str]]:
             ("Recruit pool left", f"{pool:,.0f}" if recruits else "none", "attacker")]
 
 
+#: Why a run stopped, in words.
+STOP_REASONS = {"max_days": "it reached its last day", "attacker_broken": "the attacker broke",
+                "defender_broken": "the defender broke", "both_broken": "both sides broke",
+                "breakthrough": "the attacker broke through",
+                "objective_taken": "the attacker took its objective"}
+
+
 def status(model: ClassroomModel) -> str:
-    """Where the run is: its day of at most how many, running or why it stopped."""
-    state = "running" if model.running else f"stopped: {model.stop_reason}"
-    return f"Day {model.day} of at most {model.config.max_days} ({state})"
+    """Where the run is: its day of at most how many, or that it has ended and why."""
+    if model.running:
+        return f"Day {model.day} of at most {model.config.max_days}: running"
+    why = STOP_REASONS.get(model.stop_reason, str(model.stop_reason))
+    return f"Ended on day {model.day}: {why}. Reset runs it again."
 
 
 def _frames(panel: str, model: ClassroomModel, make) -> tuple:
@@ -265,7 +313,8 @@ def charts_png(model: ClassroomModel) -> bytes:
         # tick labels (at most five characters) and the axis label.
         _margins(fig, left=105, right=30, bottom=75, top=110, across=120, down=185,
                  grid=(2, 2))
-        return fig, ChartsView(fig.subplots(2, 2), text_px=TEXT_PX)
+        return fig, ChartsView(fig.subplots(2, 2), text_px=TEXT_PX,
+                               max_days=model.config.max_days)
 
     view, frames = _frames("charts", model, make)
     limits_changed = view.update(history(model))
@@ -273,18 +322,40 @@ def charts_png(model: ClassroomModel) -> bytes:
 
 
 def view_png(model: ClassroomModel) -> bytes:
-    """The front and the charts side by side, as one PNG (the page's "view" export)."""
-    from PIL import Image
+    """The front and the charts side by side under a caption (the scenario, day, seed,
+    how the run stands and the controls' values), as one PNG: the page's "view"
+    export, which says on its face what it shows."""
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
 
     front = Image.open(io.BytesIO(front_png(model))).convert("RGB")
     charts = Image.open(io.BytesIO(charts_png(model))).convert("RGB")
-    view = Image.new("RGB", (front.width + charts.width, max(front.height, charts.height)),
-                     "white")
-    view.paste(front, (0, 0))
-    view.paste(charts, (front.width, 0))
+    width = front.width + charts.width
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), TEXT_PX)
+    lines = [f"{model.base.name}, seed {model.seed}. {status(model)}",
+             "; ".join(f"{control.label.split(' (')[0]}: {value_text(model.config, name)}"
+                       for name, control in controls_for(model.config).items())]
+    lines = [_fit(printable(line), font, width - 2 * TEXT_PX) for line in lines]
+    caption = int(2.8 * TEXT_PX)
+    view = Image.new("RGB", (width, caption + max(front.height, charts.height)), "white")
+    draw = ImageDraw.Draw(view)
+    for i, line in enumerate(lines):
+        draw.text((TEXT_PX, int(0.2 * TEXT_PX) + i * int(1.3 * TEXT_PX)), line, fill="black",
+                  font=font)
+    view.paste(front, (0, caption))
+    view.paste(charts, (front.width, caption))
     out = io.BytesIO()
     view.save(out, format="png")
     return out.getvalue()
+
+
+def _fit(text: str, font, width: float) -> str:
+    """``text`` cut (with an ellipsis) to ``width`` pixels in ``font``."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
 
 
 def chart_csv(model: ClassroomModel, chart: int) -> str:
@@ -299,7 +370,7 @@ def file_stem(model: ClassroomModel) -> str:
 
 
 #: Each live chart's export: (file name, button label).
-CHART_FILES = (("personnel", "In the line"), ("killed", "Killed"),
+CHART_FILES = (("in_the_line", "In the line"), ("killed", "Killed"),
                ("recruits", "Recruits left"), ("loss_exchange_ratio", "Exchange ratio"))
 
 
@@ -352,7 +423,8 @@ def Status(model: ClassroomModel):
     from mesa.visualization.utils import update_counter
 
     update_counter.get()
-    solara.Div(children=[status(model)], classes=["status"])
+    solara.Div(children=[status(model)],
+               classes=["status"] if model.running else ["status", "ended"])
 
 
 @solara.component
@@ -370,10 +442,20 @@ def Controls(base: Scenario, params: solara.Reactive[dict], model: ClassroomMode
         solara.Div(children=["Changes wait for Reset"], classes=["waiting"])
     else:
         Status(model)
+    start = start_values(base)
+    spreads = control_spreads(base)
+    moved = any(differs(params.value[name], start[name]) for name in start)
+    solara.Button("Back to the scenario's values", disabled=not moved, outlined=True,
+                  classes=["back"],
+                  on_click=lambda: params.set({**params.value, **start}))
     for name, control in controls_for(base).items():
         value = params.value[name]
         title = control.label.split(" (")[0]
-        pending = (control.shown(running[name]) if name in waiting else None)
+        pending = value_text(model.config, name) if name in waiting else None
+        shown = control.shown(value)
+        if name in spreads and not differs(value, start[name]):
+            # The groups differ and the control is untouched: say so, not the first's.
+            shown = value_text(base, name)
         if control.choices:
             def field(control=control, value=value, name=name):
                 solara.Select(control.label, values=list(control.choices), value=value,
@@ -389,7 +471,7 @@ def Controls(base: Scenario, params: solara.Reactive[dict], model: ClassroomMode
                        min=int(low) if whole else low, max=int(high) if whole else high,
                        step=int(step) if whole else step, on_value=setter(name),
                        thumb_label=False)
-        ControlRow(name, title, control.shown(value), pending, field)
+        ControlRow(name, title, shown, pending, field)
     seed_pending = str(running["seed"]) if "seed" in waiting else None
 
     def seed_field():
@@ -519,7 +601,8 @@ def Page():
                 ModelController(model, model_parameters=params, play_interval=interval,
                                 render_interval=every_day, use_threads=no_threads)
                 Speed(speed, interval)
-                Controls(base, params, model.value)
+                with solara.Div(classes=["control-list"]):
+                    Controls(base, params, model.value)
                 Exports(model)
             if tab.value == "model":
                 with solara.Div(classes=["picture", "front-box"]):

@@ -51,6 +51,17 @@ class Control:
     #: How a value is shown on the page: "{}" filled with the value, e.g. "{} days".
     unit: str = "{}"
 
+    def spread(self, data: dict) -> tuple[Any, Any] | None:
+        """(lowest, highest) value across the groups or contingents of a scenario's
+        ``data`` where they differ (a numeric control shows the first group's value and
+        sets every group when moved), else None."""
+        found = []
+        for key in self.keys:
+            found += select(data, key)
+        if self.choices or len(set(found)) < 2:
+            return None
+        return min(found), max(found)
+
     def shown(self, value: Any) -> str:
         """``value`` as the page shows it, with its unit: "30 days", "0.60".
 
@@ -61,8 +72,14 @@ class Control:
         """
         if value is None or isinstance(value, str):
             return str(value)
-        text = f"{value:.0f}" if float(self.step).is_integer() else f"{value:.2f}"
-        return self.unit.format(text)
+        return self.unit.format(self._number(value))
+
+    def shown_range(self, low: float, high: float) -> str:
+        """A range of values with its unit once: "14 to 180 days"."""
+        return self.unit.format(f"{self._number(low)} to {self._number(high)}")
+
+    def _number(self, value: float) -> str:
+        return f"{value:.0f}" if float(self.step).is_integer() else f"{value:.2f}"
 
     def read(self, data: dict) -> Any:
         """The value in a scenario's ``data`` (``model_dump()``): the first group's or
@@ -112,6 +129,19 @@ def control_values(scenario: Scenario) -> dict[str, Any]:
     """Each control's value in ``scenario`` (see :meth:`Control.read`)."""
     data = scenario.model_dump()
     return {name: control.read(data) for name, control in controls_for(scenario).items()}
+
+
+def control_spreads(scenario: Scenario) -> dict[str, tuple[Any, Any]]:
+    """The controls whose groups or contingents differ in ``scenario``, with their
+    (lowest, highest) values (see :meth:`Control.spread`).
+
+    >>> from sim import scenarios
+    >>> control_spreads(scenarios.load("bakhmut_2022_2023"))["attacker_training_days"]
+    (14.0, 180.0)
+    """
+    data = scenario.model_dump()
+    spreads = {name: control.spread(data) for name, control in controls_for(scenario).items()}
+    return {name: spread for name, spread in spreads.items() if spread is not None}
 
 
 def apply_controls(base: Scenario, **values: Any) -> Scenario:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -349,7 +350,7 @@ def _demo(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host,
                "--port", str(port), "--production", "--no-open", "--no-check-version",
                "--log-level", "warning"]
-    where = f"http://{args.host}:{port}/"
+    where = serve.local_url(args.host, port)
     if args.host in ("0.0.0.0", "::"):
         where = (f"http://127.0.0.1:{port}/ here, and at this machine's network address, "
                  f"port {port}, for the class")
@@ -389,9 +390,16 @@ def _free_port(host: str, port: int) -> int:
                          f"address of this machine, e.g. 127.0.0.1 or 0.0.0.0") from None
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the server binds: a port whose last connections are closing (TIME_WAIT,
+        # a minute after the previous demo stopped) is free to listen on.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as err:
+            if err.errno == errno.EADDRNOTAVAIL:
+                raise UsageError(f"--host {host}: not an address of this machine "
+                                 f"({err.strerror}); allowed: an address of this machine, "
+                                 f"e.g. 127.0.0.1 or 0.0.0.0") from None
             raise UsageError(f"--port {port}: cannot listen on {host}:{port} "
                              f"({err.strerror}); allowed: a free port, or 0 for any") from None
         return probe.getsockname()[1]

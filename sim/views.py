@@ -27,7 +27,7 @@ CONTINGENT_PALETTES = {"attacker": ("#D55E00", "#E69F00", "#CC79A7", "#8C2D04"),
 # The live charts of the demo page and of animations, each answering one question:
 # (title, y label, lines), each line (daily-record column, line style, label suffix).
 LIVE_CHARTS = (
-    ("How many in the line?", "persons in units", (("personnel", "-", ""),)),
+    ("How many in the line?", "persons fighting", (("personnel_fighting", "-", ""),)),
     ("How many killed?", "killed, cumulative", (("killed_total", "-", ""),)),
     ("How many recruits left?", "persons",
      (("pool", "-", "pool"), ("in_training", ":", "in training"))),
@@ -35,7 +35,11 @@ LIVE_CHARTS = (
 )
 #: Width of the live charts' lines, in points: thick enough to read from the back.
 LINE_WIDTH = 3.0
-LIVE_COLUMNS = ("personnel", "killed_total", "wounded_total", "pool", "in_training")
+LIVE_COLUMNS = ("personnel_fighting", "killed_total", "wounded_total", "pool",
+                "in_training")
+#: Longest legend label of the front: longer names are cut, so that the legend stays
+#: inside its picture.
+LEGEND_CHARS = 24
 
 
 def plain(text: object) -> str:
@@ -59,6 +63,15 @@ def contingent_colours(contingents: list[tuple[str, str]]) -> dict[tuple[str, st
         colours[(side, name)] = palette[used[side] % len(palette)]
         used[side] += 1
     return colours
+
+
+def _cut(text: str, chars: int) -> str:
+    """``text`` cut to ``chars`` characters, an ellipsis marking the cut.
+
+    >>> _cut("attacker: a very long contingent name", 20)
+    'attacker: a very lo…'
+    """
+    return text if len(text) <= chars else text[:chars - 1] + "…"
 
 
 def font_size(ax, text_px: float | None, relative: str) -> float | str:
@@ -127,7 +140,7 @@ class FrontView:
         if legend:
             # Below the map, clear of what changes, so that it is drawn once.
             handles = [ax.scatter([], [], color=c, edgecolors="k", linewidths=0.3,
-                                  label=plain(f"{side}: {name}"))
+                                  label=plain(_cut(f"{side}: {name}", LEGEND_CHARS)))
                        for (side, name), c in self._colours.items()]
             # Under the axis label whatever the axes' height: the gap is in font sizes.
             ax.legend(handles=[*band, self._mines, *handles],
@@ -164,7 +177,9 @@ class FrontView:
         self._units.set_facecolors([self._colours.get((s, c), "0.5") for s, c in
                                     zip(units["side"], units["contingent"], strict=True)])
         taken = (front.control == 0) & (front.initial_control == 1)
-        self._title.set_text(f"Day {front.day}: {int(taken.sum())} cells taken\n"
+        cells = int(taken.sum())
+        self._title.set_text(f"Day {front.day}: {cells} cell{'s' if cells != 1 else ''} "
+                             f"taken\n"
                              f"(red: attacker's ground, blue: defender's)")
         return changed
 
@@ -177,9 +192,11 @@ class ChartsView:
     that the frames of an animation do not jump; without, they follow the data."""
 
     def __init__(self, axes, span: dict[str, np.ndarray] | None = None,
-                 text_px: float | None = None):
+                 text_px: float | None = None, max_days: int | None = None):
         self.axes = list(np.ravel(axes))
         self._fixed = span is not None
+        # The days axis never grows past the run's last possible day.
+        self._max_days = max_days
         self._lines: list[tuple[Any, str, int]] = []
         for ax, (title, ylabel, lines) in zip(self.axes, LIVE_CHARTS, strict=True):
             text = font_size(ax, text_px, "x-small")
@@ -241,25 +258,28 @@ class ChartsView:
         return tops
 
     def _set_limits(self, history: dict[str, np.ndarray]) -> None:
-        days = len(history["personnel"])
+        days = len(history[LIVE_COLUMNS[0]])
         for ax, top in zip(self.axes, self._tops(history), strict=True):
             ax.set_xlim(0, max(1, days - 1))
             ax.set_ylim(0, max(1.0, top) * 1.05)
 
     def _grow_limits(self, history: dict[str, np.ndarray]) -> bool:
-        """Widen an axis only when the data leave it, to twice the data (days: doubling
-        from 30), so that the axes, and their ticks, change on few days."""
+        """Widen an axis only when the data come near its end (the last tenth of it), to
+        twice the data (days: doubling from 30, up to the run's last day), so that the
+        axes, and their ticks, change on few days and a line never runs along the top."""
         changed = False
-        days = len(history["personnel"]) - 1
+        days = len(history[LIVE_COLUMNS[0]]) - 1
         for ax, top in zip(self.axes, self._tops(history), strict=True):
             right, high = ax.get_xlim()[1], ax.get_ylim()[1]
             if days > right or right <= 1:
                 right = 30.0
                 while right < days:
                     right *= 2
+                if self._max_days is not None:
+                    right = max(min(right, self._max_days), days, 1)
                 ax.set_xlim(0, right)
                 changed = True
-            if top > high or high <= 1:
+            if top > 0.9 * high or high <= 1:
                 ax.set_ylim(0, max(1.0, top) * 2)
                 changed = True
         return changed
@@ -267,7 +287,7 @@ class ChartsView:
     def update(self, history: dict[str, np.ndarray], last_day: int | None = None) -> bool:
         """Show ``history`` up to ``last_day`` (default: all of it). Returns whether the
         axes' limits changed (then the whole figure needs drawing)."""
-        shown = len(history["personnel"]) if last_day is None else last_day + 1
+        shown = len(history[LIVE_COLUMNS[0]]) if last_day is None else last_day + 1
         days = np.arange(shown)
         for line, column, side in self._lines:
             line.set_data(days, self._series(history, column, side)[:shown])
@@ -365,16 +385,17 @@ def draw_live_charts(axes, history: dict[str, np.ndarray]) -> ChartsView:
 
 def live_chart_table(history: dict[str, np.ndarray], chart: int) -> pd.DataFrame:
     """The data behind :data:`LIVE_CHARTS` ``[chart]``, as the page exports it: ``day``,
-    then a column per line (``attacker_personnel``, ``defender_pool``, ...; the loss
+    then a column per line (``attacker_personnel_fighting``, ``defender_pool``, ...; the loss
     exchange ratio's is ``loss_exchange_ratio``, empty while the defender has no
     casualties).
 
     >>> h = {c: np.array([[10.0, 8.0], [9.0, 6.0]]) for c in LIVE_COLUMNS}
-    >>> live_chart_table(h, 0).to_dict("list")
-    {'day': [0, 1], 'attacker_personnel': [10.0, 9.0], 'defender_personnel': [8.0, 6.0]}
+    >>> live_chart_table(h, 0).to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'day': [0, 1], 'attacker_personnel_fighting': [10.0, 9.0],
+     'defender_personnel_fighting': [8.0, 6.0]}
     """
     _, _, lines = LIVE_CHARTS[chart]
-    table = {"day": np.arange(len(history["personnel"]))}
+    table = {"day": np.arange(len(history[LIVE_COLUMNS[0]]))}
     if not lines:
         table["loss_exchange_ratio"] = loss_exchange_series(history)
     for column, _, _ in lines:

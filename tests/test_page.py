@@ -47,8 +47,12 @@ def test_every_shipped_scenario_opens_on_the_page(name):
     assert model.config == base
     for control in controls_for(base):
         if not CONTROLS[control].choices:
-            low, high, _ = app.slider_range(base, control)
+            low, high, step = app.slider_range(base, control)
             assert low <= start[control] <= high
+            # On the slider's grid: a slider snaps to its steps, which would count as a
+            # change waiting for Reset before anyone touched it.
+            steps = (start[control] - low) / step
+            assert steps == pytest.approx(round(steps), abs=1e-6), (control, step)
     model.step()
     assert app.front_png(model)[:4] == app.charts_png(model)[:4] == b"\x89PNG"
 
@@ -60,7 +64,7 @@ def test_pictures_follow_the_model():
         model.step()
     assert app.charts_png(model) != first_charts
     assert app.front_png(model) != first_front
-    assert app.status(model) == "Day 3 of at most 730 (running)"
+    assert app.status(model) == "Day 3 of at most 730: running"
     shown = {label: value for label, value, _ in app.monitors(model)}
     killed = model.side_history("killed_total")[-1]
     assert shown["Day"] == "3"
@@ -145,13 +149,41 @@ def test_the_view_export_is_both_pictures():
 
     model = _stepped(days=2)
     view = Image.open(io.BytesIO(app.view_png(model)))
-    assert view.size == (app.FRONT_PX[0] + app.CHARTS_PX[0], app.FRONT_PX[1])
+    caption = int(2.8 * app.TEXT_PX)
+    assert view.size == (app.FRONT_PX[0] + app.CHARTS_PX[0], caption + app.FRONT_PX[1])
+    front = Image.open(io.BytesIO(app.front_png(model))).convert("RGB")
+    shown = view.crop((0, caption, app.FRONT_PX[0], caption + app.FRONT_PX[1]))
+    np.testing.assert_array_equal(np.asarray(shown), np.asarray(front))
+    # The caption is written (dark pixels in its strip).
+    assert (np.asarray(view.convert("L"))[:caption] < 100).sum() > 500
 
 
 def test_export_names_are_safe_whatever_the_scenario_is_called():
     model = _stepped()
     model.base = model.base.model_copy(update={"name": "../../etc/<b>x</b> y"})
     assert re.fullmatch(r"[A-Za-z0-9_-]+-day0", app.file_stem(model))
+
+
+def test_a_run_that_ended_says_why_in_words():
+    model = _stepped("lanchester_square")
+    while model.running:
+        model.step()
+    assert model.stop_reason in app.STOP_REASONS
+    assert app.status(model) == (f"Ended on day {model.day}: "
+                                 f"{app.STOP_REASONS[model.stop_reason]}. Reset runs it again.")
+    # The days axis ends at the run's last possible day, not past it.
+    app.charts_png(model)
+    view, _ = app._figures["charts"][model]
+    assert view.axes[0].get_xlim()[1] <= model.config.max_days
+
+
+def test_controls_whose_groups_differ_show_their_range():
+    """Bakhmut's convicts train 14 days and its contract fighters 180: the page says so,
+    and leaving the control alone keeps each group's own."""
+    base = scenarios.load("bakhmut_2022_2023")
+    assert app.value_text(base, "attacker_training_days") == "14 to 180 days"
+    model = ClassroomModel(base, **app.start_values(base))
+    assert model.config == base
 
 
 def test_a_changed_control_waits_for_reset():
@@ -360,6 +392,22 @@ def test_a_thing_to_try_sets_its_controls_and_reset_runs_them(served, browser):
         expect(page.locator(".waiting")).to_have_count(0)
         expect(recruits).not_to_have_class(re.compile(r"\bpending\b"))
         expect(recruits.locator(".head .value")).to_have_text("60 a day")
+        # Every control changed at once: the exports stay on screen (the controls
+        # scroll in their own box), and one press brings back the scenario's values.
+        page.get_by_role("button", name="Set Recruits' training length (days) = 180").first \
+            .click()
+        page.locator(".tab-model").click()
+        for name in ("attacker_training_days", "fortification_level", "defender_drones",
+                     "seed"):
+            slider = page.locator(f".control-{name}").get_by_role("slider")
+            slider.focus()
+            slider.press("End")
+        expect(page.locator(".control.pending")).to_have_count(5)
+        expect(page.get_by_role("button", name="The view (PNG)")).to_be_in_viewport(ratio=1)
+        assert page.evaluate(_OVERFLOWING) == []
+        page.get_by_role("button", name="Back to the scenario's values").click()
+        expect(recruits.locator(".head .value")).to_have_text("120 a day")
+        expect(page.locator(".control.pending")).to_have_count(1)  # 60 runs now
     finally:
         page.context.close()
 
