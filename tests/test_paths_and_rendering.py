@@ -394,9 +394,18 @@ def test_a_sweep_folder_is_named_after_the_experiment_file_made_safe(tmp_path, m
     assert re.search(r"into sweeps/x-[0-9a-f]{8}/\n", out), out
 
 
+def _widgets(widget):
+    """``widget`` and every widget under it."""
+    yield widget
+    for child in getattr(widget, "children", None) or []:
+        if not isinstance(child, str):
+            yield from _widgets(child)
+
+
 def test_the_demo_page_shows_hostile_names_as_text():
-    """The page's scenario panel is HTML built by hand: every value escaped; the front's
-    legend draws a contingent's `$` literally."""
+    """A scenario's name and description reach the page as text nodes, never as HTML;
+    the one piece of hand-built HTML that names the scenario (the lesson's notice)
+    escapes it; the front's legend draws a contingent's `$` literally."""
     import solara
 
     from sim import app
@@ -407,10 +416,19 @@ def test_the_demo_page_shows_hostile_names_as_text():
                                       'description="<img src=x onerror=alert(1)> & [a](b)"',
                                       r'attacker.units[*].contingent="$\\foo$"'])
     model = ClassroomModel(base)
-    box, _ = solara.render(app.ScenarioPanel(model), handle_error=False)
-    page = box.children[0].unsafe_innerHTML
-    assert "<script" not in page and "<img" not in page
-    assert r"&lt;script&gt;x&lt;/script&gt; $\foo$: &lt;img src=x" in page
+    header, _ = solara.render(app.Header(model, base, solara.reactive("model")),
+                              handle_error=False)
+    texts = [c for w in _widgets(header) for c in getattr(w, "children", None) or []
+             if isinstance(c, str)]
+    assert r"<script>x</script> $\foo$" in texts
+    assert "<img src=x onerror=alert(1)> & [a](b)" in texts
+    assert not any(getattr(w, "unsafe_innerHTML", None) for w in _widgets(header))
+    notes, _ = solara.render(app.LessonNotes(base, solara.reactive(
+        {"base": base, **app.start_values(base)})), handle_error=False)
+    html = " ".join(w.unsafe_innerHTML for w in _widgets(notes)
+                    if getattr(w, "unsafe_innerHTML", None))
+    assert "<script" not in html and "<img" not in html
+    assert r"this page runs <code>&lt;script&gt;x&lt;/script&gt; $\foo$</code>" in html
     assert app.front_png(model)[:4] == b"\x89PNG"
 
 
