@@ -323,10 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_theatre(commands)
     demo = commands.add_parser(
         "demo", help="serve the classroom page (works offline)",
-        description="Serve the interactive classroom page (Mesa's SolaraViz): the front, "
-                    "live charts, and controls for tactic, training, fortification, drones, "
-                    "recruitment, training length and seed; Step, Play and Reset. Every "
-                    "asset is served from this machine. Lesson notes are in docs/teaching/. "
+        description="Serve the interactive classroom page, laid out for a projector "
+                    "(1920x1080; smaller windows zoom it whole): big monitors, the front, "
+                    "four live charts, and controls for tactic, training, fortification, "
+                    "drones, recruitment, training length and seed, each showing its value "
+                    "(changes take effect on Reset); Step, Play (at a speed from slower to "
+                    "faster) and Reset; each chart's data as CSV and the view as PNG; the "
+                    "lesson notes of docs/teaching/ on its Lesson notes tab, whose things "
+                    "to try set the controls. Every asset is served from this machine. "
                     "The address is printed once the page answers (on a machine's first "
                     "run, after the model is compiled, about a minute); Ctrl-C stops the "
                     "server (exit status 0, or 130 before the address is printed).")
