@@ -351,6 +351,9 @@ def view_png(model: ClassroomModel) -> bytes:
 
 def _fit(text: str, font, width: float) -> str:
     """``text`` cut (with an ellipsis) to ``width`` pixels in ``font``."""
+    # No glyph is narrower than a quarter of the font's size: longer text cannot fit,
+    # and is cut before it is measured (a hostile name may be long).
+    text = text[:int(width / (0.25 * font.size)) + 1]
     if font.getlength(text) <= width:
         return text
     while text and font.getlength(text + "…") > width:
