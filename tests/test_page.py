@@ -331,6 +331,7 @@ def _monitor(page, label: str):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("page-in-chromium")  # one server for them all
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_page_fits_shows_its_values_and_hides_the_framework(served, browser, size):
     """At projector sizes: nothing overflows the window; every control shows its value
@@ -372,6 +373,7 @@ def test_the_page_fits_shows_its_values_and_hides_the_framework(served, browser,
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("page-in-chromium")  # one server for them all
 def test_a_thing_to_try_sets_its_controls_and_reset_runs_them(served, browser):
     """One press on a lesson's setting sets its control, marked as waiting; the running
     model is unchanged until Reset, which runs the setting and clears the mark."""
@@ -413,6 +415,7 @@ def test_a_thing_to_try_sets_its_controls_and_reset_runs_them(served, browser):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("page-in-chromium")  # one server for them all
 def test_step_play_and_the_csv_export_is_the_models_records(served, browser, tmp_path):
     """Step and Play advance the day; the Killed CSV downloaded from the page equals the
     same model's records (the demo scenario, seed 0) for as many days."""
