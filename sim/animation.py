@@ -156,7 +156,7 @@ class Frames:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        from sim.views import LIVE_COLUMNS, ChartsView, FrontView, side_series
+        from sim.views import LIVE_COLUMNS, BlitFigure, ChartsView, FrontView, side_series
 
         if not result.fronts:
             raise ValueError("the run kept no fronts; run it with front_every_days")
@@ -173,7 +173,7 @@ class Frames:
                              layout="constrained")
         self.figure.get_layout_engine().set(w_pad=0.15, h_pad=0.12, wspace=0.04,
                                             hspace=0.05)
-        self.canvas = FigureCanvasAgg(self.figure)
+        canvas = FigureCanvasAgg(self.figure)
         px = text_px(self.size)
         grid = self.figure.add_gridspec(2, 3, width_ratios=(1.2, 1, 1))
         last = self.fronts[-1]
@@ -184,15 +184,12 @@ class Frames:
         self._heading = self.figure.suptitle(self._heading_text(last.day),
                                              fontsize=1.2 * px * 72 / dpi)
         self.charts.update(self.history, last_day=last.day)
-        # Lay out once, then keep it: a layout that followed each frame's texts would
-        # move the axes (and a blit needs them still).
-        self.canvas.draw()
+        # Lay out once (every text counted), then keep it: a layout that followed each
+        # frame's texts would move the axes (and a blit needs them still).
+        canvas.draw()
         self.figure.set_layout_engine("none")
-        self.changing = [*self.front.changing, *self.charts.changing, self._heading]
-        for artist in self.changing:
-            artist.set_animated(True)  # left out of the background
-        self.canvas.draw()
-        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self._blit = BlitFigure(self.figure, [*self.front.changing, *self.charts.changing,
+                                              self._heading], ground=self.front.ground)
 
     def _heading_text(self, day: int) -> str:
         from sim.views import plain
@@ -206,13 +203,10 @@ class Frames:
         """Frame ``index`` (that of ``fronts[index]``) as a (height, width, 4) uint8 array,
         valid until the next frame is drawn."""
         front = self.fronts[index]
-        self.front.update(front)
+        ground_changed = self.front.update(front)
         self.charts.update(self.history, last_day=front.day)
         self._heading.set_text(self._heading_text(front.day))
-        self.canvas.restore_region(self._background)
-        for artist in self.changing:
-            self.figure.draw_artist(artist)
-        return np.asarray(self.canvas.buffer_rgba())
+        return self._blit.rgba(ground_changed=ground_changed)
 
 
 def write_animation(result: RunResult, path: str | Path, title: str = "",

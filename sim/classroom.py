@@ -51,13 +51,15 @@ class Control:
     #: How a value is shown on the page: "{}" filled with the value, e.g. "{} days".
     unit: str = "{}"
 
+    def _values(self, data: dict) -> list:
+        """The control's value in every group or contingent of ``data``."""
+        return [value for key in self.keys for value in select(data, key)]
+
     def spread(self, data: dict) -> tuple[Any, Any] | None:
         """(lowest, highest) value across the groups or contingents of a scenario's
         ``data`` where they differ (a numeric control shows the first group's value and
         sets every group when moved), else None."""
-        found = []
-        for key in self.keys:
-            found += select(data, key)
+        found = self._values(data)
         if self.choices or len(set(found)) < 2:
             return None
         return min(found), max(found)
@@ -84,9 +86,7 @@ class Control:
     def read(self, data: dict) -> Any:
         """The value in a scenario's ``data`` (``model_dump()``): the first group's or
         contingent's; for a choice that differs between groups, :data:`MIXED`."""
-        found = []
-        for key in self.keys:
-            found += select(data, key)
+        found = self._values(data)
         if not found:
             return None
         if self.choices and len(set(found)) > 1:

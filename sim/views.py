@@ -330,6 +330,19 @@ class BlitFigure:
         ``ground_changed`` after a change to the ground's artists."""
         from PIL import Image
 
+        rgba = self.rgba(redraw_all, ground_changed)
+        # Opaque, and drawn in few colours: 256 of them (a fast octree) hold every
+        # pixel that matters, and the frame compresses in half the time to half the
+        # bytes of full colour (the page sends one a step).
+        image = Image.fromarray(rgba[..., :3]).quantize(256, method=Image.Quantize.FASTOCTREE)
+        out = io.BytesIO()
+        # Fast compression: speed beats bytes here.
+        image.save(out, format="png", compress_level=1)
+        return out.getvalue()
+
+    def rgba(self, redraw_all: bool = False, ground_changed: bool = True) -> np.ndarray:
+        """The figure now as a (height, width, 4) array, valid until the next frame is
+        drawn (see :meth:`png` for the arguments)."""
         if redraw_all or self._background is None:
             self.canvas.draw()
             self._background = self.canvas.copy_from_bbox(self.figure.bbox)
@@ -344,16 +357,7 @@ class BlitFigure:
             self.canvas.restore_region(self._ground_background)
         for artist in self.changing[len(self.ground):]:
             self.figure.draw_artist(artist)
-        width, height = self.canvas.get_width_height()
-        # Opaque, and drawn in few colours: 256 of them (a fast octree) hold every
-        # pixel that matters, and the frame compresses in half the time to half the
-        # bytes of full colour (the page sends one a step).
-        image = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba()) \
-            .convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE)
-        out = io.BytesIO()
-        # Fast compression: speed beats bytes here.
-        image.save(out, format="png", compress_level=1)
-        return out.getvalue()
+        return np.asarray(self.canvas.buffer_rgba())
 
 
 def draw_front(ax, front: FrontMap, legend: bool = True) -> FrontView:
