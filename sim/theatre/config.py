@@ -122,6 +122,11 @@ class TheatreContingent(RecruitmentConfig):
         default=0.9, description="Battalions below this share of their strength at "
                                  "formation are refilled from the trained reserve, "
                                  "neediest first (-).")
+    withdrawn: bool = Field(
+        default=False, description="Whether the category is pulled out of the line: while "
+                                   "set, its battalions leave for the rear at the end of "
+                                   "the day and are not sent back (they rest and refill "
+                                   "there); a change sets it and clears it.")
     service_term_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
         default=None, description="Those who have served this many days since joining a "
                                   "battalion are released (days); none serve on.")

@@ -73,6 +73,7 @@ class NationalForces:
                         for side, name in self.model.contingents]
         self.sides = [getattr(scenario, side) for side, _ in self.model.contingents]
         self._refill_below = np.array([c.refill_below_strength for c in self.configs])
+        self._withdrawn = np.array([c.withdrawn for c in self.configs], dtype=bool)
         self._unit_size = np.array([c.unit_size for c in self.configs])
         self._tactic = np.array([TACTICS.index(c.tactic) for c in self.configs])
         self._rotate_below = np.array([s.rotate_below_strength for s in
@@ -263,7 +264,8 @@ class NationalForces:
     # ------------------------------------------------------------ allocation
     def allocate(self) -> None:
         """Battalions ready in the rear (rested, refilled to ``return_at_strength``) go
-        to the line, one at a time, each to the sector whose line is weakest against its
+        to the line (unless their category is ``withdrawn``), one at a time, each to the
+        sector whose line is weakest against its
         target (the day's persons per km x frontage), among the sectors its category may
         go to (``sectors``); beyond every target they spread in proportion to the
         targets, or wait in the rear (``surplus``)."""
@@ -271,6 +273,7 @@ class NationalForces:
         side, owner = battalions["side"], battalions["contingent"]
         ready = np.flatnonzero(
             (battalions["state"] == REAR) & (battalions["personnel"] > 0)
+            & ~self._withdrawn[owner]
             & (battalions["rested_days"] >= self._rest_days[side])
             & (battalions["personnel"]
                >= self._return_at[side] * battalions["initial_personnel"] - 1e-9))
@@ -312,13 +315,15 @@ class NationalForces:
     # -------------------------------------------------------- end of the day
     def rotate(self) -> None:
         """Battalions in the line below ``rotate_below_strength`` go to the rear to be
-        refilled and rest; empty ones are disbanded; the rear rests a day."""
+        refilled and rest, as do all those of a withdrawn category; empty ones are
+        disbanded; the rear rests a day."""
         battalions = self.model.battalions
         side = battalions["side"]
         empty = (battalions["personnel"] == 0) & (battalions["state"] != DISBANDED)
         tired = ((battalions["state"] == LINE) & ~empty
-                 & (battalions["personnel"]
-                    < self._rotate_below[side] * battalions["initial_personnel"]))
+                 & ((battalions["personnel"]
+                     < self._rotate_below[side] * battalions["initial_personnel"])
+                    | self._withdrawn[battalions["contingent"]]))
         for rows, state in ((tired, REAR), (empty, DISBANDED)):
             battalions["state"][rows] = state
             battalions["sector"][rows] = battalions["front_cell"][rows] = NOWHERE

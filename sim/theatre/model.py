@@ -26,7 +26,7 @@ from mesa.discrete_space import OrthogonalMooreGrid
 from sim.sides import SIDES
 from sim.theatre.battalions import LINE, NOWHERE, Battalion
 from sim.theatre.combat import TheatreCombat
-from sim.theatre.config import TheatreScenario
+from sim.theatre.config import TheatreChange, TheatreScenario
 from sim.theatre.forces import NationalForces
 from sim.theatre.records import TheatreRecords, check_memory
 
@@ -103,6 +103,22 @@ class TheatreModel(mesa.Model):
         self.records.record_day(self.combat.sector_casualties, self.combat.sector_killed)
         if self.day >= self.config.max_days:
             self.running = False
+
+    def decide(self, change: TheatreChange) -> None:
+        """A decision taken as the run goes (a wargame's turn, :mod:`sim.wargame`):
+        ``change`` applies from its day, as one of the theatre's ``changes`` would, so a
+        theatre whose ``changes`` list the same decisions runs the same, number for
+        number. ValueError (one line) if its day is not after today, or if it would
+        leave the theatre invalid on that day."""
+        day = self.config.day_of(change.day)
+        if day <= self.day:
+            raise ValueError(f"day: {day} has begun; allowed: a day after {self.day}")
+        current = self.config
+        for due in sorted(d for d in self._changes if d <= day):
+            for earlier in self._changes[due]:
+                current = current.changed(earlier)
+        current.changed(change, "decision")
+        self._changes.setdefault(day, []).append(change)
 
     def _apply_changes(self) -> None:
         """Today's decisions: the configuration changes and the rules read it anew; the
