@@ -30,6 +30,7 @@ from pathlib import Path
 from sim import scenarios
 from sim.cli_args import DEFAULT_SCENARIO as DEFAULT_SCENARIO
 from sim.cli_args import LAW_CHOICES, build_parser
+from sim.cli_args import DEMO_SCENARIO
 from sim.model.memory import LIMIT_VARIABLE
 from sim.outputs import (
     POSTERIOR_FILES,
@@ -86,6 +87,16 @@ def _check(files: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if _is_theatre_file(args.scenario):
+        # A theatre (a wargame's export among them): run as `attrition theatre run`.
+        from sim.theatre import files
+
+        if args.animate is not None:
+            raise UsageError("--animate: a theatre has no sector front to animate; allowed: "
+                             "--animate with a sector scenario")
+        args.workers, args.scheduler = 1, None
+        return _theatre_run(args, files.load(args.scenario, args.overrides, days=args.days,
+                                             replicates=args.replicates))
     scenario = scenarios.load(args.scenario, args.overrides, days=args.days,
                               replicates=args.replicates)
     if args.animate is not None:
@@ -109,6 +120,20 @@ def _run(args: argparse.Namespace) -> int:
     if args.animate is not None:
         print(f"Animation in {args.animate}")
     return 0
+
+
+def _is_theatre_file(name_or_path: str) -> bool:
+    """Whether ``name_or_path`` is a theatre: a file whose ``sectors`` is a list of tables
+    (a sector scenario's ``sector`` is one table), or a named theatre that is not also a
+    named scenario."""
+    path = Path(name_or_path)
+    try:
+        if not path.is_file():
+            return (name_or_path in scenarios.available("theatres")
+                    and name_or_path not in scenarios.available())
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
+        return False
+    return isinstance(scenarios.read_toml(path).get("sectors"), list)
 
 
 def _animate(scenario, seed: int, args: argparse.Namespace) -> None:
@@ -330,23 +355,12 @@ def _demo(args: argparse.Namespace) -> int:
     (see sim.serve)."""
     from sim import serve
 
-    path, _ = scenarios.read(args.scenario)
+    if args.class_game:
+        return _class(args)
+    path, _ = scenarios.read(args.scenario or DEMO_SCENARIO)
     scenario = scenarios.load(path)
     port = _free_port(args.host, args.port)
-    env = os.environ | {
-        "ATTRITION_DEMO_SCENARIO": str(path),
-        # Solara reports usage to an outside host unless told not to: a classroom
-        # network may block it, and the page must not wait on it.
-        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-        # No "This website runs on Solara" banner before the class; the tab's title.
-        "SOLARA_THEME_SHOW_BANNER": "False",
-        "SOLARA_THEME_TITLE": "attrition-sim",
-        # Solara warns on every page load over plain http to an address other than
-        # "localhost", which a class on 127.0.0.1 or the school network always is.
-        "PYTHONWARNINGS": ",".join(filter(None, [
-            os.environ.get("PYTHONWARNINGS"),
-            "ignore:Cookies with samesite=none require https"])),
-    }
+    env = _solara_env() | {"ATTRITION_DEMO_SCENARIO": str(path)}
     command = [sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host,
                "--port", str(port), "--production", "--no-open", "--no-check-version",
                "--log-level", "warning"]
@@ -367,6 +381,63 @@ def _demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("attrition demo: stopped", file=sys.stderr)
         return 130
+
+
+def _class(args: argparse.Namespace) -> int:
+    """``attrition demo --class``: the wargame's pages (sim.wargame_page) for a class, on
+    a theatre; the teacher's address (with its key) and the students' printed once the
+    pages answer."""
+    import secrets
+
+    from sim import serve, wargame
+    from sim.theatre import files
+
+    theatre = files.load(args.scenario or wargame.CLASS_THEATRE)
+    path, _ = files.read(args.scenario or wargame.CLASS_THEATRE)
+    port = _free_port(args.host, args.port)
+    key = secrets.token_urlsafe(12)
+    students = serve.local_url(args.host, port)
+    if args.host in ("0.0.0.0", "::"):
+        students = serve.network_url(port)
+    env = _solara_env() | {"ATTRITION_CLASS_THEATRE": str(path),
+                           "ATTRITION_CLASS_KEY": key,
+                           "ATTRITION_CLASS_ADDRESS": students}
+    command = [sys.executable, "-m", "solara", "run", "sim.wargame_page", "--host", args.host,
+               "--port", str(port), "--production", "--no-open", "--no-check-version",
+               "--log-level", "warning"]
+    teacher = f"{serve.local_url(args.host, port)}teacher?key={key}"
+    try:
+        # One turn of a game: the theatre's kernels compile (and are cached) here.
+        serve.warm_up(lambda: wargame.Game(1, theatre, 0).resolve(wargame.DEFAULT_TURN_DAYS),
+                      notice=lambda: print(serve.COMPILING, flush=True))
+        return serve.serve(command, env, serve.local_url(args.host, port),
+                           f"attrition demo --class: {printable(theatre.name)}\n"
+                           f"  teacher's page (keep this address to yourself): {teacher}\n"
+                           f"  students join at: {students}\n"
+                           f"Ctrl-C stops it.")
+    except serve.ServerError as err:
+        print(f"attrition demo: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("attrition demo: stopped", file=sys.stderr)
+        return 130
+
+
+def _solara_env() -> dict[str, str]:
+    """The environment of a page's server (Solara's, quietened for a classroom)."""
+    return os.environ | {
+        # Solara reports usage to an outside host unless told not to: a classroom
+        # network may block it, and the page must not wait on it.
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        # No "This website runs on Solara" banner before the class; the tab's title.
+        "SOLARA_THEME_SHOW_BANNER": "False",
+        "SOLARA_THEME_TITLE": "attrition-sim",
+        # Solara warns on every page load over plain http to an address other than
+        # "localhost", which a class on 127.0.0.1 or the school network always is.
+        "PYTHONWARNINGS": ",".join(filter(None, [
+            os.environ.get("PYTHONWARNINGS"),
+            "ignore:Cookies with samesite=none require https"])),
+    }
 
 
 def _first_days(scenario, days: int = 7) -> None:

@@ -24,6 +24,7 @@ from sim.sides import SIDES
 
 DEFAULT_SCENARIO = "human_wave_foreign_contingent"
 DEMO_SCENARIO = "recruit_pool_exhaustion"  # sim.classroom.DEMO_SCENARIO, without Solara
+CLASS_THEATRE = "classroom_war"  # sim.wargame.CLASS_THEATRE, without the model
 # Law names of `attrition calibrate` ("log" is short for the logarithmic law).
 LAW_CHOICES = ("square", "linear", "mixed", "log", "power", "helmbold", "fatigue", "phases")
 
@@ -334,8 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "The address is printed once the page answers (on a machine's first "
                     "run, after the model is compiled, about a minute); Ctrl-C stops the "
                     "server (exit status 0, or 130 before the address is printed).")
-    demo.add_argument("scenario", nargs="?", default=DEMO_SCENARIO, metavar="NAME|FILE",
-                      help=f"scenario to start from (default: {DEMO_SCENARIO})")
+    demo.add_argument("scenario", nargs="?", default=None, metavar="NAME|FILE",
+                      help=f"scenario to start from (default: {DEMO_SCENARIO}); with "
+                           f"--class, a theatre (default: {CLASS_THEATRE})")
+    demo.add_argument("--class", dest="class_game", action="store_true",
+                      help="serve the class's wargame instead (sim.wargame): student staffs "
+                           "command each side's force generation on a theatre, a turn at a "
+                           "time, from their own browsers. Prints the teacher's address "
+                           "(with its key: keep it to yourself) and the students'; the "
+                           "teacher's page opens the class with a join code, runs one or "
+                           "several parallel games, sets the turn's length, pauses, "
+                           "reveals the true numbers, and debriefs with both sides' "
+                           "curves, their decisions and each game's export (a theatre "
+                           "file that attrition run replays); see "
+                           "docs/teaching/wargame.md")
     demo.add_argument("--port", type=_port, default=8765,
                       help="port to serve on; 0 picks a free one (default: 8765)")
     _add_memory_option(demo)

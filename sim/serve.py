@@ -93,6 +93,21 @@ def local_url(host: str, port: int) -> str:
     return f"http://{host}:{port}/"
 
 
+def network_url(port: int) -> str:
+    """The address at which other machines on this machine's network reach a server on
+    every address: the address of the interface that would carry traffic out (found
+    without sending anything; none without a network, and then said in words)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))  # UDP: no packet leaves
+            host = probe.getsockname()[0]
+    except OSError:
+        return f"this machine's network address, port {port}"
+    return f"http://{host}:{port}/"
+
+
 def answers(url: str, timeout_s: float = 2.0) -> bool:
     """Whether a GET of ``url`` returns 200 now (directly: never through a proxy that the
     environment names, which could not reach this machine's 127.0.0.1)."""
