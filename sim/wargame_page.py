@@ -1,0 +1,515 @@
+"""The classroom wargame's pages (``attrition demo --class``): the students' page, where a
+student joins a staff with the class's code and gives its orders each turn, and the
+teacher's page, for the projector, with the code, the controls and the debrief.
+
+A thin layer over :class:`sim.wargame.Classroom`, one per server, shared by every
+browser: each page watches the class's version (:meth:`Classroom.wait`, in a thread of
+its own) and draws again when it changes. A student is known by their browser session
+(Solara's session cookie): a page reloaded, or a Wi-Fi connection dropped and made
+again, finds its seat and its staff's orders as they were. The teacher's page needs the
+key the launcher printed; nothing a student sends is evaluated, and every name is shown
+as text.
+
+The theatre, the teacher's key and the seed come in through the environment
+(:data:`THEATRE_ENV`, :data:`KEY_ENV`, :data:`SEED_ENV`); the address students use
+through :data:`ADDRESS_ENV`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import urllib.parse
+
+import solara
+from matplotlib.figure import Figure
+
+from sim import wargame
+from sim.sides import SIDES
+from sim.views import SIDE_COLOURS
+from sim.wargame import (
+    MAX_GAMES,
+    MAX_NAME_CHARS,
+    MAX_TURN_DAYS,
+    TEAM_NAMES,
+    Classroom,
+    ContingentOrders,
+    Orders,
+    Refused,
+)
+
+THEATRE_ENV = "ATTRITION_CLASS_THEATRE"
+KEY_ENV = "ATTRITION_CLASS_KEY"
+SEED_ENV = "ATTRITION_CLASS_SEED"
+ADDRESS_ENV = "ATTRITION_CLASS_ADDRESS"
+#: Seconds a page waits for the class to change before it looks again.
+WATCH_S = 1.0
+
+CSS = """
+.wg { font-size: 18px; color: #111; padding: 8px; max-width: 760px; margin: 0 auto; }
+.wg h1 { font-size: 26px; margin: 4px 0; }
+.wg h2 { font-size: 21px; margin: 10px 0 4px; }
+.wg table { border-collapse: collapse; width: 100%; }
+.wg td, .wg th { padding: 2px 6px; text-align: right; border-bottom: 1px solid #ddd; }
+.wg td:first-child, .wg th:first-child { text-align: left; }
+.wg .refused { color: #A00; font-weight: 700; }
+.wg .status { background: #EEF; padding: 6px 10px; border-radius: 6px; margin: 6px 0; }
+.wg .card { border: 1px solid #bbb; border-radius: 8px; padding: 6px 10px; margin: 6px 0; }
+.wg .attacker { color: #D55E00; }
+.wg .defender { color: #0072B2; }
+.wgt { font-size: 22px; color: #111; padding: 12px 20px; }
+.wgt .code { font-size: 110px; font-weight: 800; letter-spacing: 12px; line-height: 1; }
+.wgt .join-at { font-size: 30px; }
+.wgt table { border-collapse: collapse; }
+.wgt td, .wgt th { padding: 4px 12px; border-bottom: 1px solid #ccc; text-align: left; }
+.wgt .verdict { font-size: 24px; font-weight: 700; }
+"""
+
+_room: Classroom | None = None
+_room_lock = threading.Lock()
+
+
+def classroom() -> Classroom:
+    """The server's class, made on first use from the environment."""
+    global _room
+    with _room_lock:
+        if _room is None:
+            from sim.theatre import files
+
+            theatre = files.load(os.environ.get(THEATRE_ENV, wargame.CLASS_THEATRE))
+            _room = Classroom(theatre, seed=int(os.environ.get(SEED_ENV, "0")),
+                              teacher_key=os.environ.get(KEY_ENV) or None)
+        return _room
+
+
+def use_version(room: Classroom) -> int:
+    """The class's version, drawing the component again when it changes."""
+    version, set_version = solara.use_state(room.version)
+
+    def watch(cancel: threading.Event) -> None:
+        while not cancel.is_set():
+            now = room.wait(version, WATCH_S)
+            if now != version:
+                set_version(now)
+                return
+
+    solara.use_thread(watch, dependencies=[version], intrusive_cancel=False)
+    return version
+
+
+def _query() -> dict[str, str]:
+    router = solara.use_router()
+    return {k: v[0] for k, v in urllib.parse.parse_qs(router.search or "").items()}
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+# ------------------------------------------------------------------ students
+@solara.component
+def StudentPage():
+    solara.Style(CSS)
+    solara.Title("attrition-sim: the class's wargame")
+    room = classroom()
+    version = use_version(room)
+    session = solara.get_session_id()
+    seat = room.seat(session)
+    query = _query()
+    with solara.Column(classes=["wg"]):
+        if seat is None:
+            JoinForm(room, session, version)
+            return
+        if "side" in query or "game" in query:
+            asked = (query.get("game", str(seat.game)), query.get("side", seat.side))
+            if asked != (str(seat.game), seat.side):
+                solara.HTML(tag="div", unsafe_innerHTML=(
+                    "<p class='refused'>Refused: you are on the "
+                    f"{seat.side}'s staff of game {seat.game}; you cannot see or give "
+                    "another staff's orders.</p>"), classes=["refused-other"])
+                return
+        StaffView(room, session, seat, version)
+
+
+@solara.component
+def JoinForm(room: Classroom, session: str, version: int):
+    code, set_code = solara.use_state("")
+    name, set_name = solara.use_state("")
+    game, set_game = solara.use_state(1)
+    side, set_side = solara.use_state("attacker")
+    error, set_error = solara.use_state("")
+
+    def join():
+        try:
+            room.join(session, code, name, int(game), side)
+            set_error("")
+        except Refused as err:
+            set_error(str(err))
+
+    solara.HTML(tag="h1", unsafe_innerHTML="Join the class's wargame")
+    solara.InputText("Code (on the teacher's screen)", value=code, on_value=set_code,
+                     continuous_update=True)
+    solara.InputText(f"Your name (up to {MAX_NAME_CHARS} characters)", value=name,
+                     on_value=set_name, continuous_update=True)
+    if len(room.games) > 1:
+        solara.Select("Game", values=list(range(1, len(room.games) + 1)), value=game,
+                      on_value=set_game)
+    solara.ToggleButtonsSingle(value=side, on_value=set_side,
+                               values=list(SIDES))
+    solara.Button("Join", on_click=join, color="primary", classes=["join"])
+    if error:
+        solara.Text(f"Refused: {error}", classes=["refused"])
+
+
+@solara.component
+def StaffView(room: Classroom, session: str, seat: wargame.Seat, version: int):
+    game = room.games[seat.game - 1]
+    side = seat.side
+    team = TEAM_NAMES[side]
+    others = [m for m in room.members(seat.game, side) if m != seat.name]
+    solara.HTML(tag="h1", unsafe_innerHTML=f"<span class='{side}'>{team}</span>, game "
+                                           f"{seat.game}", classes=["staff-title"])
+    solara.Text(f"You: {seat.name}" + (f"; with {', '.join(others)}" if others else ""))
+    report = game.reports[side][-1]
+    date = report["date"].strftime("%d %B %Y")
+    if game.over:
+        status = f"The game is over (day {game.model.day}). {game.outcome()}"
+    elif room.phase == "joining":
+        status = "Waiting for the teacher to start."
+    elif room.phase == "paused":
+        status = "Paused by the teacher."
+    elif room.phase == "ended":
+        status = "The teacher has ended the game."
+    elif game.submitted[side]:
+        status = (f"Week {game.turn}: orders submitted by {game.submitted[side]}; waiting "
+                  f"for the other staff or the teacher.")
+    else:
+        status = f"Week {game.turn}: give your orders."
+    solara.Text(f"Day {report['day']} ({date}). {status}", classes=["status"])
+    Numbers(game, side, room.revealed, version)
+    if room.phase == "running" and not game.over:
+        OrdersForm(room, session, game, side, version)
+
+
+@solara.component
+def Numbers(game: wargame.Game, side: str, revealed: bool, version: int):
+    """The staff's own numbers, exact, and the enemy's, estimated (or true once the
+    teacher reveals them), with the change over the last turn."""
+    enemy = SIDES[1 - SIDES.index(side)]
+    reports = game.reports[side]
+    now, before = reports[-1], reports[max(0, len(reports) - 2)]
+
+    def row(label, value, was, about=""):
+        change = f" ({value - was:+,.0f})" if len(reports) > 1 else ""
+        return f"<tr><td>{label}</td><td>{about}{_n(value)}{change}</td></tr>"
+
+    own = [(label, now["own"][k], before["own"][k]) for k, label in (
+        ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"),
+        ("pool", "Recruit pool left"), ("in_training", "In training"),
+        ("reserve", "Trained, waiting"))]
+    seen = "enemy_true" if revealed else "enemy_estimate"
+    theirs = [(label, now[seen][k], before[seen][k]) for k, label in (
+        ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"))]
+    about = "" if revealed else "about "
+    solara.HTML(tag="div", classes=["numbers"], unsafe_innerHTML=(
+        f"<div class='card'><h2 class='{side}'>Your side (exact)</h2><table>"
+        + "".join(row(*r) for r in own) + "</table></div>"
+        f"<div class='card'><h2 class='{enemy}'>The enemy "
+        f"({'true numbers, revealed' if revealed else 'estimated'})</h2><table>"
+        + "".join(row(*r, about=about) for r in theirs) + "</table></div>"))
+
+
+def _label(name: str, value: str) -> str:
+    return f"{name}: {value}"
+
+
+@solara.component
+def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, version: int):
+    limits = game.limits[side]
+    shown = game.pending.get(side, game.orders[side])
+    # The draft starts again from the staff's orders at each turn and each submission
+    # (its own or a teammate's).
+    key = (game.turn, game.submitted[side], shown.model_dump_json())
+    draft = solara.use_reactive(shown.model_dump())
+    error, set_error = solara.use_state("")
+    solara.use_effect(lambda: draft.set(shown.model_dump()), [key])
+    data = draft.value
+    submitted = game.submitted[side] is not None
+
+    def setter(*path):
+        def set_value(value):
+            new = {**data, "contingents": {k: dict(v) for k, v in data["contingents"].items()}}
+            node = new
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value
+            draft.set(new)
+        return set_value
+
+    def submit():
+        try:
+            room.submit(session, game.number, side, Orders.model_validate(data))
+            set_error("")
+        except (Refused, ValueError) as err:
+            set_error(str(err).splitlines()[0])
+
+    def change():
+        try:
+            room.withdraw_submission(session, game.number, side)
+        except Refused as err:
+            set_error(str(err))
+
+    solara.HTML(tag="h2", unsafe_innerHTML=f"Orders for week {game.turn}")
+    for name, orders in data["contingents"].items():
+        with solara.Column(classes=["card", f"orders-{name}"]):
+            solara.HTML(tag="b", unsafe_innerHTML=_escape(name))
+            r = limits.recruits_per_day[name]
+            if r.high > 0:
+                solara.SliderFloat(_label("Recruits a day", _n(orders["recruits_per_day"])),
+                                   value=orders["recruits_per_day"], min=r.low, max=r.high,
+                                   step=r.step, on_value=setter("contingents", name,
+                                                                "recruits_per_day"),
+                                   disabled=submitted)
+            else:
+                solara.Text("No one left to recruit for it: it has no pool.")
+            bonus = limits.bonus[name]
+            if bonus is not None:
+                solara.SliderFloat(_label("Signing bonus (x usual)",
+                                          f"{orders['bonus']:.1f}"),
+                                   value=orders["bonus"], min=bonus.low, max=bonus.high,
+                                   step=bonus.step, on_value=setter("contingents", name,
+                                                                    "bonus"),
+                                   disabled=submitted)
+            days = limits.training_days[name]
+            solara.SliderInt(_label("Training (days)", str(orders["training_days"])),
+                             value=orders["training_days"], min=int(days.low),
+                             max=int(days.high), on_value=setter("contingents", name,
+                                                                 "training_days"),
+                             disabled=submitted)
+            shortened = min(orders["shortened_training_days"], orders["training_days"])
+            solara.SliderInt(_label("Shortened training (days)", str(shortened)),
+                             value=shortened, min=int(days.low),
+                             max=max(int(days.low), orders["training_days"]),
+                             on_value=setter("contingents", name, "shortened_training_days"),
+                             disabled=submitted)
+            below = orders["shorten_below_strength"]
+            solara.SliderFloat(_label("...when the line is below",
+                                      "never" if below == 0 else f"{below:.0%}"),
+                               value=below, min=0.0, max=1.0, step=0.05,
+                               on_value=setter("contingents", name, "shorten_below_strength"),
+                               disabled=submitted)
+            solara.Select("Tactic of new battalions", values=list(limits.tactics),
+                          value=orders["tactic"],
+                          on_value=setter("contingents", name, "tactic"), disabled=submitted)
+            size = limits.unit_size[name]
+            solara.SliderInt(_label("Battalion size (persons)", _n(orders["unit_size"])),
+                             value=orders["unit_size"], min=int(size.low), max=int(size.high),
+                             step=int(size.step),
+                             on_value=setter("contingents", name, "unit_size"),
+                             disabled=submitted)
+            solara.Checkbox(label="Withdraw it from the line (rest and refill)",
+                            value=orders["withdrawn"],
+                            on_value=setter("contingents", name, "withdrawn"),
+                            disabled=submitted)
+    with solara.Column(classes=["card", "orders-side"]):
+        solara.Select("Priority sector (filled first)", values=["none", *limits.sectors],
+                      value=data["priority"] or "none",
+                      on_value=lambda v: setter("priority")(None if v == "none" else v),
+                      disabled=submitted)
+        solara.SliderFloat(_label("Rotate battalions out below",
+                                  f"{data['rotate_below_strength']:.0%}"),
+                           value=data["rotate_below_strength"],
+                           min=limits.rotate_below_strength.low,
+                           max=limits.rotate_below_strength.high, step=0.05,
+                           on_value=setter("rotate_below_strength"), disabled=submitted)
+        solara.SliderFloat(_label("Tempo of operations (x usual)",
+                                  f"{data['intensity']:.2f}"),
+                           value=data["intensity"], min=limits.intensity.low,
+                           max=limits.intensity.high, step=limits.intensity.step,
+                           on_value=setter("intensity"), disabled=submitted)
+    if submitted:
+        solara.Button("Change the orders", on_click=change, classes=["change"])
+    else:
+        solara.Button(f"Submit orders for week {game.turn}", on_click=submit,
+                      color="primary", classes=["submit"])
+    if error:
+        solara.Text(f"Refused: {error}", classes=["refused"])
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(str(text), quote=True)
+
+
+# ------------------------------------------------------------------- teacher
+@solara.component
+def TeacherPage():
+    solara.Style(CSS)
+    solara.Title("attrition-sim: the class's wargame (teacher)")
+    room = classroom()
+    version = use_version(room)
+    if not room.is_teacher(_query().get("key")):
+        with solara.Column(classes=["wgt"]):
+            solara.Text("This is the teacher's page: open it at the address the terminal "
+                        "printed (it holds the teacher's key).", classes=["refused"])
+        return
+    with solara.Column(classes=["wgt"]):
+        Setup(room, version)
+        if room.phase in ("joining", "running", "paused"):
+            Board(room, version)
+        if room.games and room.phase != "closed":
+            Debrief(room, version)
+
+
+@solara.component
+def Setup(room: Classroom, version: int):
+    games, set_games = solara.use_state(1)
+    error, set_error = solara.use_state("")
+
+    def act(action):
+        def run():
+            try:
+                action()
+                set_error("")
+            except Refused as err:
+                set_error(str(err))
+        return run
+
+    with solara.Row(classes=["controls"]):
+        if room.phase in ("closed", "ended"):
+            solara.SliderInt(f"Games (one per pair of staffs): {games}", value=games,
+                             min=1, max=MAX_GAMES, on_value=set_games)
+            solara.Button("Open a new class" if room.phase == "ended" else "Open the class",
+                          on_click=act(lambda: room.open(games, room.turn_days)),
+                          color="primary", classes=["open"])
+        if room.phase == "joining":
+            solara.Button("Start", on_click=act(room.start), color="primary",
+                          classes=["start"])
+        if room.phase == "running":
+            solara.Button("Pause", on_click=act(room.pause), classes=["pause"])
+            solara.Button("End the turn now", on_click=act(room.advance),
+                          classes=["advance"])
+        if room.phase == "paused":
+            solara.Button("Resume", on_click=act(room.start), color="primary",
+                          classes=["resume"])
+        if room.phase in ("joining", "running", "paused"):
+            solara.SliderInt(f"Turn: {room.turn_days} days", value=room.turn_days, min=1,
+                             max=MAX_TURN_DAYS, on_value=act_value(room.set_turn_days,
+                                                                   set_error))
+            solara.Button("Hide the true numbers" if room.revealed
+                          else "Reveal the true numbers",
+                          on_click=act(lambda: room.reveal(not room.revealed)),
+                          classes=["reveal"])
+            solara.Button("End the game: debrief", on_click=act(room.end), color="error",
+                          classes=["end"])
+    if error:
+        solara.Text(f"Refused: {error}", classes=["refused"])
+
+
+def act_value(action, set_error):
+    def run(value):
+        try:
+            action(value)
+            set_error("")
+        except Refused as err:
+            set_error(str(err))
+    return run
+
+
+@solara.component
+def Board(room: Classroom, version: int):
+    address = os.environ.get(ADDRESS_ENV, "this page's address, without /teacher")
+    with solara.Row():
+        with solara.Column():
+            solara.Text("Join code", classes=["join-at"])
+            solara.Text(room.code or "", classes=["code"])
+        with solara.Column():
+            solara.Text(f"Join at {address}", classes=["join-at"])
+            solara.Text(f"Class: {room.phase}. {len(room.seats)} students.")
+    rows = []
+    for game in room.games:
+        cells = [f"<td>{game.number}</td><td>{'over' if game.over else game.turn}</td>"]
+        manning = game.manning().iloc[-1]
+        for side in SIDES:
+            members = ", ".join(_escape(m) for m in room.members(game.number, side)) or "-"
+            state = ("submitted" if game.submitted[side] else "thinking")
+            cells.append(f"<td class='{side}'>{members}</td><td>{state}</td>"
+                         f"<td>{manning[side]:.0%}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    solara.HTML(tag="div", classes=["board"], unsafe_innerHTML=(
+        "<table><tr><th>game</th><th>week</th><th class='attacker'>attacker's staff</th>"
+        "<th>orders</th><th>line</th><th class='defender'>defender's staff</th>"
+        "<th>orders</th><th>line</th></tr>" + "".join(rows) + "</table>"))
+
+
+@solara.component
+def Debrief(room: Classroom, version: int):
+    shown, set_shown = solara.use_state(room.phase == "ended")
+    if not shown and room.phase != "ended":
+        solara.Button("Show the debrief", on_click=lambda: set_shown(True),
+                      classes=["show-debrief"])
+        return
+    solara.HTML(tag="h2", unsafe_innerHTML="Debrief")
+    for game in room.games:
+        with solara.Column(classes=[f"debrief-game-{game.number}"]):
+            solara.Text(f"Game {game.number}: {game.outcome()}", classes=["verdict"])
+            solara.Image(debrief_png(game), width="1400px")
+            Timeline(game, version)
+            solara.FileDownload(game.export_toml(), filename=f"game{game.number}.toml",
+                                label=f"Export game {game.number} (replay: attrition run "
+                                      f"game{game.number}.toml --seed {game.seed})")
+
+
+@solara.component
+def Timeline(game: wargame.Game, version: int):
+    rows = []
+    for d in game.decisions:
+        said = "; ".join(_escape(s) for s in d.said) or "-"
+        rows.append(f"<tr><td>{d.turn}</td><td>{d.day}</td><td class='{d.side}'>"
+                    f"{TEAM_NAMES[d.side]}</td><td>{_escape(d.by)}</td><td>{said}</td></tr>")
+    solara.HTML(tag="div", classes=["timeline"], unsafe_innerHTML=(
+        "<table><tr><th>week</th><th>from day</th><th>staff</th><th>by</th>"
+        "<th>what they changed</th></tr>" + "".join(rows) + "</table>"))
+
+
+def debrief_png(game: wargame.Game) -> bytes:
+    """Both sides' curves (line, killed, pool) with their decisions marked."""
+    daily = game.model.daily_records()
+    sides = daily[daily["contingent"] == "all"]
+    figure = Figure(figsize=(14, 4), dpi=100)
+    panels = figure.subplots(1, 3)
+    for ax, (column, title) in zip(panels, (("in_line", "In the line"),
+                                            ("killed", "Killed (so far)"),
+                                            ("pool", "Recruit pool left")), strict=True):
+        for side in SIDES:
+            rows = sides[sides["side"] == side]
+            ax.plot(rows["day"], rows[column], color=SIDE_COLOURS[side], lw=3, label=side)
+            for d in game.decisions:
+                if d.side == side:
+                    value = rows[column].iloc[min(d.day - 1, len(rows) - 1)]
+                    ax.plot([d.day - 1], [value], marker="v", ms=9, color=SIDE_COLOURS[side])
+        ax.set_title(title, fontsize=16)
+        ax.set_xlabel("day", fontsize=14)
+        ax.tick_params(labelsize=12)
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    panels[0].legend(fontsize=12, title="v = orders changed", title_fontsize=11)
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()
+
+
+@solara.component
+def Layout(children=()):
+    """No navigation bar: a student's page must not offer the teacher's."""
+    solara.Column(children=list(children))
+
+
+routes = [
+    solara.Route(path="/", component=StudentPage, label="Students", layout=Layout),
+    solara.Route(path="teacher", component=TeacherPage, label="Teacher"),
+]
+
+__all__ = ["ContingentOrders", "StudentPage", "TeacherPage", "classroom", "routes"]
