@@ -29,8 +29,7 @@ from pathlib import Path
 
 from sim import scenarios
 from sim.cli_args import DEFAULT_SCENARIO as DEFAULT_SCENARIO
-from sim.cli_args import LAW_CHOICES, build_parser
-from sim.cli_args import DEMO_SCENARIO
+from sim.cli_args import DEMO_SCENARIO, LAW_CHOICES, build_parser
 from sim.model.memory import LIMIT_VARIABLE
 from sim.outputs import (
     POSTERIOR_FILES,

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import math
-import re
 import secrets
 import threading
 from typing import Annotated, Any
@@ -48,7 +46,6 @@ from pydantic import Field, ValidationError
 
 from sim.fields import Fraction
 from sim.fields import StrictModel as _Strict
-from sim.keypaths import lookup, split_key_path
 from sim.seeds import run_seed
 from sim.sides import SIDES
 from sim.tactics import ATTACK_TACTICS, DEFENCE_TACTICS, Tactic
@@ -74,7 +71,7 @@ BROKEN_LINE = 0.5
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 5
 TEAM_NAMES = {"attacker": "Attacker's staff", "defender": "Defender's staff"}
-_NAME = re.compile(r"^[^\x00-\x1f\x7f<>&\"']{1,%d}$" % MAX_NAME_CHARS)
+_NAME_REFUSED = set("<>&\"'")
 
 
 class Refused(ValueError):
@@ -236,21 +233,19 @@ def assignments(base: TheatreScenario, side: str, orders: Orders, day: int) -> d
     return keys
 
 
-def changed_keys(config: TheatreScenario, keys: dict[str, Any], day: int) -> dict[str, Any]:
-    """Of ``keys``, those whose value differs from ``config`` 's on ``day`` (a bonus by
-    the multiple in force that day)."""
-    data = config.model_dump()
-    out = {}
-    for key, value in keys.items():
-        now = lookup(data, split_key_path(key))
-        if key.endswith(".bonus"):
-            steps = [s for s in now if config.day_of(s["day"]) <= day]
-            now = steps[-1]["multiple"] if steps else 1.0
-            if not math.isclose(now, value[0]["multiple"]):
-                out[key] = value
-        elif now != value:
-            out[key] = value
-    return out
+def changed_keys(base: TheatreScenario, side: str, before: Orders, after: Orders,
+                 day: int) -> dict[str, Any]:
+    """The theatre keys that orders ``after`` set otherwise than ``before``, from ``day``.
+    A category's training is set whole (length, shortened length, when to shorten) if
+    any of it changed: the theatre may hold "never shortened" as no shortened length."""
+    old, new = (assignments(base, side, o, day) for o in (before, after))
+    keys = {k: v for k, v in new.items() if v != old[k]}
+    for name in after.contingents:
+        group = [f"{side}.contingents.{name}.{k}" for k in
+                 ("training_days", "shortened_training_days", "shorten_below_strength")]
+        if any(k in keys for k in group):
+            keys |= {k: new[k] for k in group}
+    return keys
 
 
 # ------------------------------------------------------------------ a game
@@ -303,13 +298,15 @@ ESTIMATED = ("in_line", "killed", "wounded")
 
 
 class Game:
-    """One game: a theatre run by two staffs' orders, a turn at a time."""
+    """One game: a theatre run by two staffs' orders, a turn at a time. Its ``seed`` is
+    the one ``attrition run`` (or ``attrition theatre run``) replays it with: the model's
+    stream is ``run_seed(seed, 0, 0)``, as theirs is."""
 
     def __init__(self, number: int, base: TheatreScenario, seed: int):
         self.number = number
         self.base = base
         self.seed = seed
-        self.model = TheatreModel(base, rng=seed)
+        self.model = TheatreModel(base, rng=run_seed(seed, 0, 0))
         self.limits = {side: Limits.of(base, side) for side in SIDES}
         self.orders = {side: standing_orders(base, side) for side in SIDES}
         self.submitted: dict[str, str | None] = {side: None for side in SIDES}
@@ -335,7 +332,7 @@ class Game:
         # Checked against the theatre as it stands (a change that cannot be made is
         # refused now, not when the turn resolves).
         day = self.model.day + 1
-        keys = changed_keys(self.model.config, assignments(self.base, side, orders, day), day)
+        keys = changed_keys(self.base, side, self.orders[side], orders, day)
         if keys:
             try:
                 self.model.config.changed(TheatreChange(day=day, assign=keys), "orders")
@@ -357,10 +354,7 @@ class Game:
         day = self.model.day + 1
         for side in SIDES:
             orders = self.pending.get(side, self.orders[side])
-            # Orders as they stood change nothing (the theatre's own values may be written
-            # otherwise: no shortened training is a shortening never triggered).
-            keys = {} if orders == self.orders[side] else changed_keys(
-                self.model.config, assignments(self.base, side, orders, day), day)
+            keys = changed_keys(self.base, side, self.orders[side], orders, day)
             if keys:
                 change = TheatreChange(day=day, assign=keys)
                 self.model.decide(change)
@@ -383,8 +377,9 @@ class Game:
         estimated (log-normal errors of ESTIMATE_ERROR, seeded by the game's seed, the
         turn and the side: the same on a replay, and apart from the model's stream)."""
         day = self.model.day
-        numbers = {side: {k: int(v) for k, v in zip(REPORTED, self._side_numbers(side, day),
-                                                    strict=True)} for side in SIDES}
+        now = np.stack([self.model.records.side_series(name)[-1] for name in REPORTED])
+        numbers = {side: {name: int(v) for name, v in zip(REPORTED, now[:, k], strict=True)}
+                   for k, side in enumerate(SIDES)}
         for k, side in enumerate(SIDES):
             enemy = SIDES[1 - k]
             rng = np.random.default_rng([self.seed, self.turn, k])
@@ -396,20 +391,14 @@ class Game:
                                        "enemy_estimate": estimate,
                                        "enemy_true": numbers[enemy]})
 
-    def _side_numbers(self, side: str, day: int) -> list[float]:
-        frame = self._side_frame()
-        row = frame[(frame["side"] == side) & (frame["day"] == day)].iloc[0]
-        return [row[name] for name in REPORTED]
-
-    def _side_frame(self) -> pd.DataFrame:
-        daily = self.model.daily_records()
-        return daily[daily["contingent"] == "all"]
+    def series(self, column: str) -> pd.DataFrame:
+        """Per day (rows) and side (columns): a column of the daily record, both
+        sides' categories summed."""
+        return pd.DataFrame(self.model.records.side_series(column), columns=list(SIDES))
 
     def manning(self) -> pd.DataFrame:
         """Per day and side: the line as a share of the side's targets at the start."""
-        frame = self._side_frame()
-        out = frame.pivot(index="day", columns="side", values="in_line")[list(SIDES)]
-        return out / np.maximum(self._targets, 1)
+        return self.series("in_line") / np.maximum(self._targets, 1)
 
     def outcome(self) -> str:
         """The game's verdict so far, in words."""
@@ -443,11 +432,10 @@ class Game:
 
 
 # ---------------------------------------------------------------- the class
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class Seat:
-    """A student: their name, game and side, the browser session they hold it from."""
+    """A student: their name, game and side (held from one browser session or more)."""
 
-    session: str
     name: str
     game: int
     side: str
@@ -500,7 +488,8 @@ class Classroom:
         if not 1 <= games <= MAX_GAMES:
             raise Refused(f"games: {games}; allowed: 1 to {MAX_GAMES}")
         self._check_turn_days(turn_days)
-        made = [Game(i + 1, self.base, run_seed(self.seed, 0, i)) for i in range(games)]
+        # Seeds a teacher can read out: the class's seed, then the game's number.
+        made = [Game(i + 1, self.base, self.seed * 100 + i + 1) for i in range(games)]
         with self._lock:
             if self.code:
                 self.expired.add(self.code)
@@ -567,7 +556,8 @@ class Classroom:
     # ---------------------------------------------------------- students
     def join(self, session: str, code: str, name: str, game: int, side: str) -> Seat:
         """Seat the student of browser ``session`` on ``side`` 's staff of ``game``; the
-        same session (or the same name on the same staff) gets its seat back."""
+        same session, or the same name on the same staff from another browser, gets the
+        seat it had (a student back from a dropped connection or on another device)."""
         code = str(code).strip().upper()[:20]
         name = " ".join(str(name).split())
         with self._lock:
@@ -578,9 +568,10 @@ class Classroom:
                     code.encode(), self.code.encode()):
                 raise Refused("code: not this class's code; allowed: the code on the "
                               "teacher's screen")
-            if not _NAME.match(name):
-                raise Refused(f"name: allowed: 1 to {MAX_NAME_CHARS} characters, without "
-                              f"< > & or quotes")
+            if not (1 <= len(name) <= MAX_NAME_CHARS and name.isprintable()
+                    and not _NAME_REFUSED & set(name)):
+                raise Refused(f"name: allowed: 1 to {MAX_NAME_CHARS} printable characters, "
+                              f"without < > & or quotes")
             if side not in SIDES:
                 raise Refused(f"side: {str(side)[:20]!r}; allowed: attacker or defender")
             self.game(game)
@@ -588,25 +579,29 @@ class Classroom:
             if mine is not None and (mine.game, mine.side) != (game, side):
                 raise Refused(f"side: you are on the {mine.side}'s staff of game {mine.game}; "
                               f"allowed: that staff only")
-            for seat in self.seats.values():
+            for seat in self.students():
                 if (seat.game, seat.side, seat.name.casefold()) == (game, side,
                                                                     name.casefold()):
-                    if seat.session != session:  # the same student, from a new browser
-                        del self.seats[seat.session]
-                        seat.session = session
-                        self.seats[session] = seat
+                    # The same student, from this browser or another one (both hold it).
+                    if mine is not None and mine is not seat:
+                        raise Refused(f"name: {name} is another student of your staff; "
+                                      f"allowed: your own name, {mine.name}")
+                    self.seats[session] = seat
                     self._bump()
                     return seat
             if mine is not None:
-                mine.name = name
-                self._bump()
                 return mine
-            if len(self.seats) >= MAX_STUDENTS:
+            if len(self.students()) >= MAX_STUDENTS:
                 raise Refused(f"class: full; allowed: at most {MAX_STUDENTS} students")
-            seat = Seat(session, name, game, side)
+            seat = Seat(name, game, side)
             self.seats[session] = seat
             self._bump()
             return seat
+
+    def students(self) -> list[Seat]:
+        """Each student once, in the order they joined."""
+        with self._lock:
+            return list({id(s): s for s in self.seats.values()}.values())
 
     def seat(self, session: str) -> Seat | None:
         with self._lock:
@@ -614,11 +609,14 @@ class Classroom:
 
     def members(self, game: int, side: str) -> list[str]:
         with self._lock:
-            return [s.name for s in self.seats.values() if (s.game, s.side) == (game, side)]
+            return [s.name for s in self.students() if (s.game, s.side) == (game, side)]
 
-    def submit(self, session: str, game: int, side: str, orders: Orders | dict) -> bool:
+    def submit(self, session: str, game: int, side: str, orders: Orders | dict,
+               turn: int | None = None) -> bool:
         """The orders of ``side`` in ``game``, from the student of ``session``, who must
-        hold a seat on that staff; True if the turn resolved with them."""
+        hold a seat on that staff, for ``turn`` (the page's: orders given on a page that
+        still showed a turn since resolved are refused); True if the turn resolved with
+        them."""
         with self._lock:
             seat = self.seats.get(session)
             if seat is None:
@@ -636,6 +634,9 @@ class Classroom:
                     where = ".".join(str(p) for p in first["loc"])
                     raise Refused(f"{where}: {first['msg']}") from None
             this = self.game(game)
+            if turn is not None and turn != this.turn:
+                raise Refused(f"turn: week {turn} has ended; allowed: orders for week "
+                              f"{this.turn}")
             this.submit(side, seat.name, orders)
             resolved = self._resolve_ready()
             self._bump()

@@ -236,6 +236,7 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
     solara.use_effect(lambda: draft.set(shown.model_dump()), [key])
     data = draft.value
     submitted = game.submitted[side] is not None
+    turn = game.turn  # the week this form is for
 
     def setter(*path):
         def set_value(value):
@@ -249,7 +250,7 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
 
     def submit():
         try:
-            room.submit(session, game.number, side, Orders.model_validate(data))
+            room.submit(session, game.number, side, Orders.model_validate(data), turn)
             set_error("")
         except (Refused, ValueError) as err:
             set_error(str(err).splitlines()[0])
@@ -427,7 +428,7 @@ def Board(room: Classroom, version: int):
             solara.Text(room.code or "", classes=["code"])
         with solara.Column():
             solara.Text(f"Join at {address}", classes=["join-at"])
-            solara.Text(f"Class: {room.phase}. {len(room.seats)} students.")
+            solara.Text(f"Class: {room.phase}. {len(room.students())} students.")
     rows = []
     for game in room.games:
         cells = [f"<td>{game.number}</td><td>{'over' if game.over else game.turn}</td>"]
@@ -455,7 +456,7 @@ def Debrief(room: Classroom, version: int):
     for game in room.games:
         with solara.Column(classes=[f"debrief-game-{game.number}"]):
             solara.Text(f"Game {game.number}: {game.outcome()}", classes=["verdict"])
-            solara.Image(debrief_png(game), width="1400px")
+            solara.Image(debrief_png(game), width="1800px")
             Timeline(game, version)
             solara.FileDownload(game.export_toml(), filename=f"game{game.number}.toml",
                                 label=f"Export game {game.number} (replay: attrition run "
@@ -475,26 +476,38 @@ def Timeline(game: wargame.Game, version: int):
 
 
 def debrief_png(game: wargame.Game) -> bytes:
-    """Both sides' curves (line, killed, pool) with their decisions marked."""
-    daily = game.model.daily_records()
-    sides = daily[daily["contingent"] == "all"]
-    figure = Figure(figsize=(14, 4), dpi=100)
-    panels = figure.subplots(1, 3)
+    """Both sides' curves (line, killed, pool) with the days their orders changed, and
+    what each staff believed of the enemy's killed beside the truth."""
+    figure = Figure(figsize=(18, 4.2), dpi=100)
+    panels = figure.subplots(1, 4)
     for ax, (column, title) in zip(panels, (("in_line", "In the line"),
                                             ("killed", "Killed (so far)"),
-                                            ("pool", "Recruit pool left")), strict=True):
+                                            ("pool", "Recruit pool left")), strict=False):
+        series = game.series(column)
         for side in SIDES:
-            rows = sides[sides["side"] == side]
-            ax.plot(rows["day"], rows[column], color=SIDE_COLOURS[side], lw=3, label=side)
-            for d in game.decisions:
-                if d.side == side:
-                    value = rows[column].iloc[min(d.day - 1, len(rows) - 1)]
-                    ax.plot([d.day - 1], [value], marker="v", ms=9, color=SIDE_COLOURS[side])
+            ax.plot(series.index, series[side], color=SIDE_COLOURS[side], lw=3, label=side)
+            days = sorted({d.day for d in game.decisions if d.side == side})
+            ax.plot(days, series[side].iloc[days], ls="none", marker="v", ms=10,
+                    color=SIDE_COLOURS[side])
         ax.set_title(title, fontsize=16)
+    panels[0].legend(fontsize=12, title="v: orders changed", title_fontsize=12)
+    believed = panels[3]
+    killed = game.series("killed")
+    for k, side in enumerate(SIDES):
+        enemy = SIDES[1 - k]
+        believed.plot(killed.index, killed[enemy], color=SIDE_COLOURS[enemy], lw=3)
+        reports = game.reports[side][1:]
+        believed.plot([r["day"] for r in reports],
+                      [r["enemy_estimate"]["killed"] for r in reports], ls="none",
+                      marker="o", ms=7, color=SIDE_COLOURS[enemy], mfc="white", mew=2,
+                      label=f"{enemy}, as the {side} saw it")
+    believed.set_title("Killed: true, and the enemy's estimate (o)", fontsize=16)
+    believed.legend(fontsize=11)
+    for ax in panels:
         ax.set_xlabel("day", fontsize=14)
         ax.tick_params(labelsize=12)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
-    panels[0].legend(fontsize=12, title="v = orders changed", title_fontsize=11)
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")

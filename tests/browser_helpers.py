@@ -56,10 +56,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def demo_server(*args: str, timeout_s: float = 120):
+def demo_server(*args: str, timeout_s: float = 120, ready: str = " at {url} "):
     """Start ``attrition demo ARGS`` on a free port of 127.0.0.1; yield its address (once
-    the launcher has printed it: the page answers by then) and the path of its output;
-    stop it (and anything it started) at the end."""
+    the launcher has printed ``ready``, with ``{url}`` the address: the page answers by
+    then) and the path of its output; stop it (and anything it started) at the end."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="attrition-demo-", suffix=".log")[1])
     with open(log, "w") as out:
@@ -69,7 +69,7 @@ def demo_server(*args: str, timeout_s: float = 120):
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout_s
-        while f" at {url} " not in log.read_text():
+        while ready.format(url=url) not in log.read_text():
             if server.poll() is not None:
                 pytest.fail(f"attrition demo exited with {server.returncode}: "
                             f"{log.read_text()[-2000:]}")

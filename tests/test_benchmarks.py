@@ -96,3 +96,15 @@ def test_theatre_benchmark_refuses_an_unknown_part():
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "--only: unknown part speed; allowed: scale, dask" in done.stderr
+
+
+def test_wargame_load_benchmark_runs_a_small_class():
+    """The load benchmark at a small size: 8 students, 3 turns; no error, every game's
+    replay equal to it (its timing targets are the benchmark's to check)."""
+    done = subprocess.run([sys.executable, "benchmarks/wargame_load.py", "--games", "2",
+                           "--turns", "3"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "errors: 0" in done.stdout
+    assert "replays equal to their games: 2 of 2" in done.stdout
+    assert "turns resolved: 6 (per game: 3 to 3)" in done.stdout
