@@ -153,7 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run a scenario, write its results and print its summary",
         description="Run a named scenario or a scenario file. Writes the daily record, the "
                     "event log, summary.json, the resolved scenario and PNG plots into "
-                    "--out, and prints a summary table (casualties in persons, ground in m).")
+                    "--out, and prints a summary table (casualties in persons, ground in m). "
+                    "A theatre file (its sectors a list, such as a game exported from "
+                    "attrition demo --class) runs as attrition theatre run does: daily.csv, "
+                    "sectors.csv, monthly.csv and summary.json, replicate i seeded "
+                    "run_seed(SEED, 0, i).")
     run_cmd.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, metavar="NAME|FILE",
                          help=f"scenario name (see attrition list) or TOML file (default: "
                               f"{DEFAULT_SCENARIO})")

@@ -18,6 +18,7 @@ through :data:`ADDRESS_ENV`.
 from __future__ import annotations
 
 import io
+import math
 import os
 import threading
 import urllib.parse
@@ -43,6 +44,8 @@ THEATRE_ENV = "ATTRITION_CLASS_THEATRE"
 KEY_ENV = "ATTRITION_CLASS_KEY"
 SEED_ENV = "ATTRITION_CLASS_SEED"
 ADDRESS_ENV = "ATTRITION_CLASS_ADDRESS"
+#: An estimate of the enemy is within this factor of the truth 95 times in 100.
+SPREAD_95 = math.exp(1.96 * wargame.ESTIMATE_ERROR)
 #: Seconds a page waits for the class to change before it looks again.
 WATCH_S = 1.0
 
@@ -54,7 +57,8 @@ CSS = """
 .wg td, .wg th { padding: 2px 6px; text-align: right; border-bottom: 1px solid #ddd; }
 .wg td:first-child, .wg th:first-child { text-align: left; }
 .wg .refused { color: #A00; font-weight: 700; }
-.wg .status { background: #EEF; padding: 6px 10px; border-radius: 6px; margin: 6px 0; }
+.wg .status { background: #EEF; padding: 6px 10px; border-radius: 6px; margin: 6px 0;
+  position: sticky; top: 0; z-index: 5; }  /* the week stays in sight while scrolling */
 .wg .card { border: 1px solid #bbb; border-radius: 8px; padding: 6px 10px; margin: 6px 0; }
 .wg .attacker { color: #D55E00; }
 .wg .defender { color: #0072B2; }
@@ -200,9 +204,18 @@ def Numbers(game: wargame.Game, side: str, revealed: bool, version: int):
     reports = game.reports[side]
     now, before = reports[-1], reports[max(0, len(reports) - 2)]
 
-    def row(label, value, was, about=""):
+    def row(label, value, was):
         change = f" ({value - was:+,.0f})" if len(reports) > 1 else ""
-        return f"<tr><td>{label}</td><td>{about}{_n(value)}{change}</td></tr>"
+        return f"<tr><td>{label}</td><td>{_n(value)}{change}</td></tr>"
+
+    def estimate(label, value, was):
+        if revealed:
+            return row(label, value, was)
+        # Two estimates differ by their errors as much as by the change: no difference
+        # is shown, but the range a 95% error spans.
+        low, high = (round(value * f, -2) for f in (1 / SPREAD_95, SPREAD_95))
+        return (f"<tr><td>{label}</td><td>about {_n(value)}<br><small>(likely {_n(low)} "
+                f"to {_n(high)})</small></td></tr>")
 
     own = [(label, now["own"][k], before["own"][k]) for k, label in (
         ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"),
@@ -211,13 +224,12 @@ def Numbers(game: wargame.Game, side: str, revealed: bool, version: int):
     seen = "enemy_true" if revealed else "enemy_estimate"
     theirs = [(label, now[seen][k], before[seen][k]) for k, label in (
         ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"))]
-    about = "" if revealed else "about "
     solara.HTML(tag="div", classes=["numbers"], unsafe_innerHTML=(
         f"<div class='card'><h2 class='{side}'>Your side (exact)</h2><table>"
         + "".join(row(*r) for r in own) + "</table></div>"
         f"<div class='card'><h2 class='{enemy}'>The enemy "
         f"({'true numbers, revealed' if revealed else 'estimated'})</h2><table>"
-        + "".join(row(*r, about=about) for r in theirs) + "</table></div>"))
+        + "".join(estimate(*r) for r in theirs) + "</table></div>"))
 
 
 def _label(name: str, value: str) -> str:
@@ -470,6 +482,9 @@ def Timeline(game: wargame.Game, version: int):
         said = "; ".join(_escape(s) for s in d.said) or "-"
         rows.append(f"<tr><td>{d.turn}</td><td>{d.day}</td><td class='{d.side}'>"
                     f"{TEAM_NAMES[d.side]}</td><td>{_escape(d.by)}</td><td>{said}</td></tr>")
+    if not rows:
+        solara.Text("Neither staff changed its orders.", classes=["timeline"])
+        return
     solara.HTML(tag="div", classes=["timeline"], unsafe_innerHTML=(
         "<table><tr><th>week</th><th>from day</th><th>staff</th><th>by</th>"
         "<th>what they changed</th></tr>" + "".join(rows) + "</table>"))
