@@ -16,7 +16,7 @@ games at once; and the errors (target: each turn under one second, no error). At
 end every game is exported and replayed, and its replay must equal it.
 
     python3 benchmarks/wargame_load.py                  # 40 students, 20 turns, ~10 s
-    python3 benchmarks/wargame_load.py --games 20 --turns 20   # 80 students
+    python3 benchmarks/wargame_load.py --games 15 --turns 20   # 60 students, the most
 """
 
 from __future__ import annotations

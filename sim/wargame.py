@@ -65,8 +65,11 @@ DEFAULT_TURN_DAYS = 7
 PRIORITY_FACTOR = 1.5
 #: Relative error of an estimate of the enemy's numbers (the sd of its logarithm).
 ESTIMATE_ERROR = 0.25
-#: A side whose line falls below this share of its target has lost the initiative.
+#: A side whose line stays below this share of its targets for BROKEN_DAYS days running
+#: is broken: the first to break has lost (a line thinned for a few days, by a category
+#: pulled out to rest, is not).
 BROKEN_LINE = 0.5
+BROKEN_DAYS = 7
 #: Join codes: letters and digits a class cannot misread (no 0/O, 1/I/L).
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 5
@@ -400,17 +403,37 @@ class Game:
         """Per day and side: the line as a share of the side's targets at the start."""
         return self.series("in_line") / np.maximum(self._targets, 1)
 
+    def broken_on(self) -> dict[str, int]:
+        """Per side that broke: the first day its line had been below BROKEN_LINE of its
+        targets for BROKEN_DAYS days running."""
+        out = {}
+        for side, share in self.manning().items():
+            below = (share < BROKEN_LINE).to_numpy()
+            run = 0
+            for day, thin in enumerate(below):
+                run = run + 1 if thin else 0
+                if run == BROKEN_DAYS:
+                    out[side] = day
+                    break
+        return out
+
     def outcome(self) -> str:
-        """The game's verdict so far, in words."""
-        manning = self.manning()
-        broke = {side: manning.index[manning[side] < BROKEN_LINE] for side in SIDES}
-        first = {side: int(days[0]) for side, days in broke.items() if len(days)}
-        if not first:
-            return (f"Both lines held above {BROKEN_LINE:.0%} of their targets to day "
-                    f"{self.model.day}.")
-        side = min(first, key=lambda s: (first[s], SIDES.index(s)))
-        return (f"The {side}'s line fell below {BROKEN_LINE:.0%} of its target first, on "
-                f"day {first[side]}.")
+        """The game's verdict so far, in words: who broke first (if anyone), and what
+        each side has left of its recruit pools."""
+        broken = self.broken_on()
+        pool = self.series("pool")
+        left = ", ".join(f"{side} {pool[side].iloc[-1] / max(1, pool[side].iloc[0]):.0%}"
+                         for side in SIDES)
+        tail = f" Recruit pools left: {left}."
+        if not broken:
+            return (f"Both lines held (neither below {BROKEN_LINE:.0%} of its targets for "
+                    f"{BROKEN_DAYS} days running) to day {self.model.day}.{tail}")
+        first = min(broken.values())
+        sides = [s for s in SIDES if broken.get(s) == first]
+        if len(sides) == 2:
+            return f"Both lines broke on day {first}.{tail}"
+        return (f"The {sides[0]}'s line broke first: below {BROKEN_LINE:.0%} of its targets "
+                f"for {BROKEN_DAYS} days running by day {first}.{tail}")
 
     def scenario(self) -> TheatreScenario:
         """The game as a theatre: its decisions as ``changes``, its days as ``max_days``."""
@@ -530,14 +553,21 @@ class Classroom:
             self.revealed = bool(shown)
             self._bump()
 
-    def advance(self) -> None:
-        """End this turn in every game still running: the orders submitted, and the
-        standing orders of a staff that has not submitted."""
+    def advance(self, game: int | None = None) -> None:
+        """End the turn of ``game``, or of every game at the class's earliest turn (a
+        game that has resolved on its own is not pushed on): the orders submitted, and
+        the standing orders of a staff that has not submitted."""
         with self._lock:
             if self.phase != "running":
                 raise Refused(f"advance: the class is {self.phase}; allowed: while running")
-            for game in self.games:
-                game.resolve(self.turn_days)
+            running = [g for g in self.games if not g.over]
+            if game is not None:
+                running = [g for g in running if g.number == self.game(game).number]
+            elif running:
+                earliest = min(g.turn for g in running)
+                running = [g for g in running if g.turn == earliest]
+            for each in running:
+                each.resolve(self.turn_days)
             self._bump()
 
     def end(self) -> None:
@@ -635,7 +665,7 @@ class Classroom:
                     raise Refused(f"{where}: {first['msg']}") from None
             this = self.game(game)
             if turn is not None and turn != this.turn:
-                raise Refused(f"turn: week {turn} has ended; allowed: orders for week "
+                raise Refused(f"turn: turn {turn} has ended; allowed: orders for turn "
                               f"{this.turn}")
             this.submit(side, seat.name, orders)
             resolved = self._resolve_ready()

@@ -57,8 +57,9 @@ CSS = """
 .wg td, .wg th { padding: 2px 6px; text-align: right; border-bottom: 1px solid #ddd; }
 .wg td:first-child, .wg th:first-child { text-align: left; }
 .wg .refused { color: #A00; font-weight: 700; }
+.wg .verdict { font-weight: 700; margin: 4px 0; }
 .wg .status { background: #EEF; padding: 6px 10px; border-radius: 6px; margin: 6px 0;
-  position: sticky; top: 0; z-index: 5; }  /* the week stays in sight while scrolling */
+  position: sticky; top: 0; z-index: 5; }  /* the turn stays in sight while scrolling */
 .wg .card { border: 1px solid #bbb; border-radius: 8px; padding: 6px 10px; margin: 6px 0; }
 .wg .attacker { color: #D55E00; }
 .wg .defender { color: #0072B2; }
@@ -186,11 +187,13 @@ def StaffView(room: Classroom, session: str, seat: wargame.Seat, version: int):
     elif room.phase == "ended":
         status = "The teacher has ended the game."
     elif game.submitted[side]:
-        status = (f"Week {game.turn}: orders submitted by {game.submitted[side]}; waiting "
+        status = (f"Turn {game.turn}: orders submitted by {game.submitted[side]}; waiting "
                   f"for the other staff or the teacher.")
     else:
-        status = f"Week {game.turn}: give your orders."
+        status = f"Turn {game.turn} ({room.turn_days} days): give your orders."
     solara.Text(f"Day {report['day']} ({date}). {status}", classes=["status"])
+    if game.broken_on() and not game.over:  # a front that breaks is seen by both sides
+        solara.Text(game.outcome(), classes=["verdict"])
     Numbers(game, side, room.revealed, version)
     if room.phase == "running" and not game.over:
         OrdersForm(room, session, game, side, version)
@@ -217,6 +220,11 @@ def Numbers(game: wargame.Game, side: str, revealed: bool, version: int):
         return (f"<tr><td>{label}</td><td>about {_n(value)}<br><small>(likely {_n(low)} "
                 f"to {_n(high)})</small></td></tr>")
 
+    share = float(game.manning()[side].iloc[-1])
+    warn = (f"<br><small class='refused'>below {wargame.BROKEN_LINE:.0%} for "
+            f"{wargame.BROKEN_DAYS} days running and it is broken</small>"
+            if share < wargame.BROKEN_LINE else "")
+    manned = f"<tr><td>Your line, of its targets</td><td>{share:.0%}{warn}</td></tr>"
     own = [(label, now["own"][k], before["own"][k]) for k, label in (
         ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"),
         ("pool", "Recruit pool left"), ("in_training", "In training"),
@@ -225,7 +233,7 @@ def Numbers(game: wargame.Game, side: str, revealed: bool, version: int):
     theirs = [(label, now[seen][k], before[seen][k]) for k, label in (
         ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"))]
     solara.HTML(tag="div", classes=["numbers"], unsafe_innerHTML=(
-        f"<div class='card'><h2 class='{side}'>Your side (exact)</h2><table>"
+        f"<div class='card'><h2 class='{side}'>Your side (exact)</h2><table>" + manned
         + "".join(row(*r) for r in own) + "</table></div>"
         f"<div class='card'><h2 class='{enemy}'>The enemy "
         f"({'true numbers, revealed' if revealed else 'estimated'})</h2><table>"
@@ -257,6 +265,8 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
             for part in path[:-1]:
                 node = node[part]
             node[path[-1]] = value
+            if path[-1] == "training_days":  # shortened training is never the longer
+                node["shortened_training_days"] = min(node["shortened_training_days"], value)
             draft.set(new)
         return set_value
 
@@ -273,13 +283,16 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
         except Refused as err:
             set_error(str(err))
 
-    solara.HTML(tag="h2", unsafe_innerHTML=f"Orders for week {game.turn}")
+    solara.HTML(tag="h2", unsafe_innerHTML=f"Orders for turn {game.turn}")
     for name, orders in data["contingents"].items():
+        base = getattr(game.base, side).contingents[name]
         with solara.Column(classes=["card", f"orders-{name}"]):
             solara.HTML(tag="b", unsafe_innerHTML=_escape(name))
             r = limits.recruits_per_day[name]
             if r.high > 0:
-                solara.SliderFloat(_label("Recruits a day", _n(orders["recruits_per_day"])),
+                what = ("Recruits a day, at most (drafting what losses leave short)"
+                        if base.recruitment == "replacement" else "Recruits a day")
+                solara.SliderFloat(_label(what, _n(orders["recruits_per_day"])),
                                    value=orders["recruits_per_day"], min=r.low, max=r.high,
                                    step=r.step, on_value=setter("contingents", name,
                                                                 "recruits_per_day"),
@@ -312,7 +325,7 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
                                value=below, min=0.0, max=1.0, step=0.05,
                                on_value=setter("contingents", name, "shorten_below_strength"),
                                disabled=submitted)
-            solara.Select("Tactic of new battalions", values=list(limits.tactics),
+            solara.Select("Tactic of its battalions", values=list(limits.tactics),
                           value=orders["tactic"],
                           on_value=setter("contingents", name, "tactic"), disabled=submitted)
             size = limits.unit_size[name]
@@ -344,7 +357,7 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
     if submitted:
         solara.Button("Change the orders", on_click=change, classes=["change"])
     else:
-        solara.Button(f"Submit orders for week {game.turn}", on_click=submit,
+        solara.Button(f"Submit orders for turn {game.turn}", on_click=submit,
                       color="primary", classes=["submit"])
     if error:
         solara.Text(f"Refused: {error}", classes=["refused"])
@@ -390,20 +403,37 @@ def Setup(room: Classroom, version: int):
                 set_error(str(err))
         return run
 
+    confirming, set_confirming = solara.use_state(False)
+
+    def open_class():
+        set_confirming(False)
+        act(lambda: room.open(games, room.turn_days))()
+
     with solara.Row(classes=["controls"]):
         if room.phase in ("closed", "ended"):
             solara.SliderInt(f"Games (one per pair of staffs): {games}", value=games,
                              min=1, max=MAX_GAMES, on_value=set_games)
-            solara.Button("Open a new class" if room.phase == "ended" else "Open the class",
-                          on_click=act(lambda: room.open(games, room.turn_days)),
-                          color="primary", classes=["open"])
+            if room.phase == "closed":
+                solara.Button("Open the class", on_click=open_class, color="primary",
+                              classes=["open"])
+            elif not confirming:
+                solara.Button("Open a new class", on_click=lambda: set_confirming(True),
+                              color="primary", classes=["open"])
+            else:  # the games go with it: a second press, once the exports are saved
+                solara.Text("This class's games will be gone: export them first.",
+                            classes=["refused"])
+                solara.Button("Open a new class now", on_click=open_class, color="error",
+                              classes=["open-confirmed"])
+                solara.Button("Keep this class", on_click=lambda: set_confirming(False),
+                              classes=["keep"])
         if room.phase == "joining":
             solara.Button("Start", on_click=act(room.start), color="primary",
                           classes=["start"])
         if room.phase == "running":
             solara.Button("Pause", on_click=act(room.pause), classes=["pause"])
-            solara.Button("End the turn now", on_click=act(room.advance),
-                          classes=["advance"])
+            solara.Button("End the turn now" if len(room.games) == 1
+                          else "End the turn of the games behind",
+                          on_click=act(room.advance), classes=["advance"])
         if room.phase == "paused":
             solara.Button("Resume", on_click=act(room.start), color="primary",
                           classes=["resume"])
@@ -411,10 +441,12 @@ def Setup(room: Classroom, version: int):
             solara.SliderInt(f"Turn: {room.turn_days} days", value=room.turn_days, min=1,
                              max=MAX_TURN_DAYS, on_value=act_value(room.set_turn_days,
                                                                    set_error))
+        if room.phase != "closed":
             solara.Button("Hide the true numbers" if room.revealed
                           else "Reveal the true numbers",
                           on_click=act(lambda: room.reveal(not room.revealed)),
                           classes=["reveal"])
+        if room.phase in ("joining", "running", "paused"):
             solara.Button("End the game: debrief", on_click=act(room.end), color="error",
                           classes=["end"])
     if error:
@@ -448,11 +480,13 @@ def Board(room: Classroom, version: int):
         for side in SIDES:
             members = ", ".join(_escape(m) for m in room.members(game.number, side)) or "-"
             state = ("submitted" if game.submitted[side] else "thinking")
+            # The board is on the projector: each side's true line only once revealed.
+            line = f"{manning[side]:.0%}" if room.revealed else "hidden"
             cells.append(f"<td class='{side}'>{members}</td><td>{state}</td>"
-                         f"<td>{manning[side]:.0%}</td>")
+                         f"<td>{line}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     solara.HTML(tag="div", classes=["board"], unsafe_innerHTML=(
-        "<table><tr><th>game</th><th>week</th><th class='attacker'>attacker's staff</th>"
+        "<table><tr><th>game</th><th>turn</th><th class='attacker'>attacker's staff</th>"
         "<th>orders</th><th>line</th><th class='defender'>defender's staff</th>"
         "<th>orders</th><th>line</th></tr>" + "".join(rows) + "</table>"))
 
@@ -486,7 +520,7 @@ def Timeline(game: wargame.Game, version: int):
         solara.Text("Neither staff changed its orders.", classes=["timeline"])
         return
     solara.HTML(tag="div", classes=["timeline"], unsafe_innerHTML=(
-        "<table><tr><th>week</th><th>from day</th><th>staff</th><th>by</th>"
+        "<table><tr><th>turn</th><th>from day</th><th>staff</th><th>by</th>"
         "<th>what they changed</th></tr>" + "".join(rows) + "</table>"))
 
 

@@ -260,8 +260,8 @@ def test_a_turn_resolves_when_both_staffs_submit_and_not_before(theatre):
     room.submit("a1", 1, "attacker", game.orders["attacker"])
     assert room.submit("d1", 1, "defender", game.orders["defender"], turn=1) is True
     assert (game.turn, game.model.day) == (2, 7)
-    # Orders from a page that still showed week 1 are not taken for week 2.
-    with pytest.raises(Refused, match="^turn: week 1 has ended; allowed: orders for week 2"):
+    # Orders from a page that still showed turn 1 are not taken for turn 2.
+    with pytest.raises(Refused, match="^turn: turn 1 has ended; allowed: orders for turn 2"):
         room.submit("a1", 1, "attacker", game.orders["attacker"], turn=1)
     assert game.submitted == {"attacker": None, "defender": None}
 
@@ -297,7 +297,7 @@ def test_the_game_ends_with_the_theatre_and_refuses_more_orders(theatre):
     assert game.over and game.model.day == 10
     with pytest.raises(Refused, match="^game 1: it is over"):
         room.submit("a1", 1, "attacker", game.orders["attacker"])
-    assert "day 10" in game.outcome()
+    assert "to day 10" in game.outcome()
 
 
 def test_estimates_of_the_enemy_err_as_documented_and_never_touch_the_run(theatre):
@@ -384,3 +384,57 @@ def test_a_game_whose_turns_changed_length_still_replays(theatre, tmp_path):
     replay.run()
     pd.testing.assert_frame_equal(replay.daily_records(), game.model.daily_records(),
                                   check_exact=True)
+
+
+def test_the_teacher_brings_lagging_games_on_and_never_pushes_one_ahead(theatre):
+    room, _ = _class(theatre, games=3)
+    room.start()
+    first, second, third = room.games
+    for side in SIDES:  # game 1 resolves on its own: it is a turn ahead
+        room.submit(f"{side[0]}1", 1, side, first.orders[side])
+    room.advance()
+    assert [g.turn for g in room.games] == [2, 2, 2]
+    room.advance(game=3)
+    assert [g.turn for g in room.games] == [2, 2, 3]
+    room.advance()
+    assert [g.turn for g in room.games] == [3, 3, 3]
+    with pytest.raises(Refused, match="^game: 4; allowed: 1 to 3"):
+        room.advance(game=4)
+
+
+def _game_with_lines(theatre, attacker, defender):
+    """A game whose record of the line (as shares of the targets) is given."""
+    game = wargame.Game(1, theatre, 1)
+    shares = pd.DataFrame({"attacker": attacker, "defender": defender})
+    game.manning = lambda: shares
+    return game
+
+
+def test_a_line_is_broken_after_a_week_below_half_its_target(theatre):
+    thin_for_6 = [1.0] + [0.4] * 6 + [0.9] * 10
+    thin_for_7 = [1.0] * 3 + [0.4] * 7 + [0.9] * 7
+    held = _game_with_lines(theatre, thin_for_6, [1.0] * 17)
+    assert held.broken_on() == {}
+    assert held.outcome().startswith("Both lines held (neither below 50% of its targets "
+                                     "for 7 days running)")
+    broke = _game_with_lines(theatre, [1.0] * 17, thin_for_7)
+    assert broke.broken_on() == {"defender": 9}
+    assert broke.outcome().startswith("The defender's line broke first: below 50% of its "
+                                      "targets for 7 days running by day 9.")
+    assert "Recruit pools left: attacker 100%, defender 100%." in broke.outcome()
+    both = _game_with_lines(theatre, thin_for_7, thin_for_7)
+    assert both.outcome().startswith("Both lines broke on day 9.")
+
+
+def test_a_change_of_tactic_is_the_categorys_doctrine_for_all_its_battalions(theatre):
+    model = TheatreModel(theatre, rng=1)
+    model.step()
+    model.decide(TheatreChange(day=2, assign={
+        "attacker.contingents.volunteers.tactic": "human_wave"}))
+    model.step()
+    from sim.tactics import TACTICS
+
+    volunteers = model.contingents.index(("attacker", "volunteers"))
+    mine = model.battalions["contingent"] == volunteers
+    assert mine.any()
+    assert (model.battalions["tactic"][mine] == TACTICS.index("human_wave")).all()

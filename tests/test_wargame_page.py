@@ -116,7 +116,7 @@ def test_a_class_joins_plays_reconnects_and_debriefs(served, browser, tmp_path):
     expect(ana.locator(".status")).to_contain_text("Waiting for the teacher to start")
 
     t.locator("button.start").click()
-    expect(ana.locator("button.submit")).to_have_text(re.compile("Submit orders for week 1",
+    expect(ana.locator("button.submit")).to_have_text(re.compile("Submit orders for turn 1",
                                                                  re.I))
     # Ana pulls the conscripts out of the line and submits for her staff; Ben sees it.
     ana.locator(".orders-conscripts").get_by_text("Withdraw it from the line").click()
@@ -133,27 +133,27 @@ def test_a_class_joins_plays_reconnects_and_debriefs(served, browser, tmp_path):
     cai.locator(".orders-volunteers").get_by_text("Withdraw it from the line").click()
     cai.locator("button.submit").click()
     for page in (ana, ben, cai, dee):
-        expect(page.locator(".status")).to_contain_text("Week 2: give your orders")
+        expect(page.locator(".status")).to_contain_text("Turn 2 (7 days): give your orders")
     expect(t.locator(".board")).to_contain_text("thinking")
 
     # Dee's Wi-Fi drops: she opens the page again and her staff is as it was.
     dee = students["Dee"].reopen(url)
     expect(dee.locator(".staff-title")).to_contain_text("Defender's staff")
-    expect(dee.locator(".status")).to_contain_text("Week 2")
+    expect(dee.locator(".status")).to_contain_text("Turn 2")
     expect(dee.locator(".orders-volunteers input[type=checkbox]")).to_be_checked()
     # Ben comes back from another device: the same name and staff find his seat.
     phone = Person(browser, PHONE)
     _join(phone.page, url, code, "Ben", "attacker").to_contain_text("Attacker's staff")
-    expect(phone.page.locator(".status")).to_contain_text("Week 2")
+    expect(phone.page.locator(".status")).to_contain_text("Turn 2")
     expect(phone.page.locator(".orders-conscripts input[type=checkbox]")).to_be_checked()
 
-    # Week 2: only the attackers submit; the teacher ends the turn with the defenders'
+    # Turn 2: only the attackers submit; the teacher ends the turn with the defenders'
     # standing orders.
     ben.locator("button.submit").click()
     expect(t.locator(".board")).to_contain_text("submitted")
     t.locator("button.advance").click()
     for page in (ana, cai, dee):
-        expect(page.locator(".status")).to_contain_text("Week 3")
+        expect(page.locator(".status")).to_contain_text("Turn 3")
 
     # The teacher reveals the true numbers, then ends the game: the debrief.
     t.locator("button.reveal").click()

@@ -102,7 +102,8 @@ class TheatreContingent(RecruitmentConfig):
     contingent): its pool, recruitment and training (shared with the sector model),
     its units, and who of it is in the line at the start."""
 
-    tactic: Tactic = Field(description="Tactic of its battalions.")
+    tactic: Tactic = Field(description="Tactic of its battalions (all of them: a change "
+                                       "sets it for those it has from that day).")
     unit_size: Annotated[int, Field(ge=1, le=100_000)] = Field(
         default=500, description="Persons in a battalion it forms (persons).")
     in_line_at_start: Persons = Field(

@@ -88,9 +88,13 @@ class NationalForces:
 
     def reconfigure(self) -> None:
         """After a change of the configuration: the rules' parameters and the pipelines'
-        configurations anew; the people where they are."""
+        configurations anew; the people where they are, each category's battalions
+        fighting with its tactic (a category's tactic is its doctrine, not a battalion's
+        birthmark)."""
         self._configure()
         self.pipelines.configs = self.configs
+        battalions = self.model.battalions
+        battalions["tactic"] = self._tactic[battalions["contingent"]]
 
     # ------------------------------------------------------------ the start
     def initial_battalions(self) -> np.ndarray:
