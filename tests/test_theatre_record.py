@@ -208,7 +208,12 @@ def test_theatre_commands_refuse_bad_input_in_one_line(tmp_path):
 
 def test_list_names_every_theatre_with_a_line(tmp_path):
     done = run_cli("theatre", "list", cwd=tmp_path)
-    assert done.returncode == 0 and done.stdout.startswith("theatre_2023_2024  Russia-Ukraine")
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [
+        "classroom_war      Classroom wargame: Red attacks, Blue defends, 150 km of front, "
+        "20 weeks (invented numbers)",
+        "theatre_2023_2024  Russia-Ukraine 2023-2024: 1,290 km of front, national "
+        "recruitment, calibrated on 2023-2024"]
 
 
 def test_run_writes_its_frames_and_summary(tmp_path):
