@@ -10,7 +10,9 @@ anywhere else::
 Each ``page:`` comment becomes a button on the page that sets those controls (the names
 of :data:`sim.classroom.CONTROLS`, and ``seed``) with one press; Reset then runs them.
 The page scenario of each lesson is the one its row in ``docs/teaching/README.md`` gives
-(`` `attrition demo NAME` ``; plain `` `attrition demo` `` is the demo's default).
+(`` `attrition demo NAME` ``; plain `` `attrition demo` `` is the demo's default); a lesson
+whose page is another command (`` `attrition calibrate` ``, the wargame's
+`` `attrition demo --class` ``) has none.
 
     >>> lesson = lessons()["human_waves"]
     >>> lesson.scenario
@@ -38,7 +40,8 @@ SEED_RANGE = (0, 99)
 _SETTING = re.compile(r"<!--\s*page:(.*?)-->", re.S)
 _ROW = re.compile(r"^\|\s*(?P<title>[^|]+?)\s*\|\s*\[(?P<file>[\w.-]+\.md)\]\([\w.-]+\.md\)"
                   r".*\|\s*(?P<page>[^|]*?)\s*\|\s*$")
-_DEMO = re.compile(r"^`attrition demo(?: (?P<name>[\w-]+))?`$")
+# A scenario name, never an option: `attrition demo --class` is the wargame, not a scenario.
+_DEMO = re.compile(r"^`attrition demo(?: (?P<name>\w[\w-]*))?`$")
 # A relative link to another note: shown as its text (the page serves no files).
 _NOTE_LINK = re.compile(r'<a href="(?!https?:)[^"]*">(.*?)</a>', re.S)
 

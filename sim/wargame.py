@@ -96,7 +96,8 @@ class ContingentOrders(_Strict):
         description="Training while the line is under strength (days).")
     shorten_below_strength: Fraction = Field(
         description="Line strength below which training is shortened (-); 0 never.")
-    tactic: Tactic = Field(description="Tactic of the battalions it forms from now.")
+    tactic: Tactic = Field(description="Tactic of its battalions, all of them, from the next "
+                                       "day (the category's doctrine).")
     unit_size: Annotated[int, Field(ge=1, le=100_000)] = Field(
         description="Persons in each battalion it forms from now (persons).")
     withdrawn: bool = Field(default=False, description="Pulled out of the line to rest.")
@@ -417,14 +418,21 @@ class Game:
                     break
         return out
 
-    def outcome(self) -> str:
-        """The game's verdict so far, in words: who broke first (if anyone), and what
-        each side has left of its recruit pools."""
+    def days_below(self, side: str) -> int:
+        """Days running, up to today, that ``side`` 's line has been below BROKEN_LINE of
+        its targets."""
+        below = (self.manning()[side] < BROKEN_LINE).to_numpy()[::-1]
+        return int(np.argmin(below)) if not below.all() else len(below)
+
+    def outcome(self, pools: bool = True) -> str:
+        """The game's verdict so far, in words: who broke first (if anyone), and (with
+        ``pools``: not for a staff, which knows nothing of the enemy's pool) what each
+        side has left of its recruit pools."""
         broken = self.broken_on()
         pool = self.series("pool")
         left = ", ".join(f"{side} {pool[side].iloc[-1] / max(1, pool[side].iloc[0]):.0%}"
                          for side in SIDES)
-        tail = f" Recruit pools left: {left}."
+        tail = f" Recruit pools left: {left}." if pools else ""
         if not broken:
             return (f"Both lines held (neither below {BROKEN_LINE:.0%} of its targets for "
                     f"{BROKEN_DAYS} days running) to day {self.model.day}.{tail}")

@@ -179,7 +179,8 @@ def StaffView(room: Classroom, session: str, seat: wargame.Seat, version: int):
     report = game.reports[side][-1]
     date = report["date"].strftime("%d %B %Y")
     if game.over:
-        status = f"The game is over (day {game.model.day}). {game.outcome()}"
+        status = (f"The game is over (day {game.model.day}). "
+                  f"{game.outcome(pools=room.revealed)}")
     elif room.phase == "joining":
         status = "Waiting for the teacher to start."
     elif room.phase == "paused":
@@ -193,7 +194,7 @@ def StaffView(room: Classroom, session: str, seat: wargame.Seat, version: int):
         status = f"Turn {game.turn} ({room.turn_days} days): give your orders."
     solara.Text(f"Day {report['day']} ({date}). {status}", classes=["status"])
     if game.broken_on() and not game.over:  # a front that breaks is seen by both sides
-        solara.Text(game.outcome(), classes=["verdict"])
+        solara.Text(game.outcome(pools=room.revealed), classes=["verdict"])
     Numbers(game, side, room.revealed, version)
     if room.phase == "running" and not game.over:
         OrdersForm(room, session, game, side, version)
@@ -222,8 +223,8 @@ def Numbers(game: wargame.Game, side: str, revealed: bool, version: int):
 
     share = float(game.manning()[side].iloc[-1])
     warn = (f"<br><small class='refused'>below {wargame.BROKEN_LINE:.0%} for "
-            f"{wargame.BROKEN_DAYS} days running and it is broken</small>"
-            if share < wargame.BROKEN_LINE else "")
+            f"{game.days_below(side)} days running; at {wargame.BROKEN_DAYS} it is "
+            f"broken</small>" if share < wargame.BROKEN_LINE else "")
     manned = f"<tr><td>Your line, of its targets</td><td>{share:.0%}{warn}</td></tr>"
     own = [(label, now["own"][k], before["own"][k]) for k, label in (
         ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"),

@@ -438,3 +438,11 @@ def test_a_change_of_tactic_is_the_categorys_doctrine_for_all_its_battalions(the
     mine = model.battalions["contingent"] == volunteers
     assert mine.any()
     assert (model.battalions["tactic"][mine] == TACTICS.index("human_wave")).all()
+
+
+def test_a_staff_is_told_how_long_its_line_has_been_thin(theatre):
+    game = _game_with_lines(theatre, [1.0, 0.4, 0.3, 0.45], [1.0, 0.9, 0.4, 0.8])
+    assert game.days_below("attacker") == 3
+    assert game.days_below("defender") == 0
+    # The staffs' verdict keeps the enemy's pool to the debrief.
+    assert "pools" not in game.outcome(pools=False)
