@@ -150,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"the teacher ending the turn of all {args.games} games at once: median "
           f"{np.median(advance_ms):.0f} ms, max {max(advance_ms):.0f} ms (target: under "
           f"1,000 ms)")
-    print(f"until every student of the game saw the new week: median "
+    print(f"until every student of the game saw the new turn: median "
           f"{np.median(seen_ms):.0f} ms, max {seen_ms.max():.0f} ms")
-    print(f"stale submissions refused (a week resolved while a student was submitting): "
+    print(f"stale submissions refused (a turn resolved while a student was submitting): "
           f"{log['stale']}")
     print(f"errors: {len(log['errors'])}" + "".join(f"\n  {e}" for e in log["errors"][:10]))
     print(f"replays equal to their games: {args.games - mismatches} of {args.games}")

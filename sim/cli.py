@@ -93,6 +93,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.animate is not None:
             raise UsageError("--animate: a theatre has no sector front to animate; allowed: "
                              "--animate with a sector scenario")
+        if args.format != "csv":
+            raise UsageError(f"--format {args.format}: a theatre's run writes CSV; allowed: "
+                             f"--format csv with a theatre")
         args.workers, args.scheduler = 1, None
         return _theatre_run(args, files.load(args.scenario, args.overrides, days=args.days,
                                              replicates=args.replicates))
@@ -391,8 +394,14 @@ def _class(args: argparse.Namespace) -> int:
     from sim import serve, wargame
     from sim.theatre import files
 
-    theatre = files.load(args.scenario or wargame.CLASS_THEATRE)
-    path, _ = files.read(args.scenario or wargame.CLASS_THEATRE)
+    name = args.scenario or wargame.CLASS_THEATRE
+    path, data = files.read(name)
+    if not isinstance(data.get("sectors"), list):
+        raise scenarios.ScenarioError(path, "sectors", "not a theatre (a sector scenario?); "
+                                      "allowed: with --class, a theatre: a file whose "
+                                      "sectors is a list, or one of "
+                                      + ", ".join(scenarios.available(files.KIND)))
+    theatre = files.load(path)
     port = _free_port(args.host, args.port)
     key = secrets.token_urlsafe(12)
     students = serve.local_url(args.host, port)

@@ -37,6 +37,7 @@ import dataclasses
 import hmac
 import secrets
 import threading
+import unicodedata
 from typing import Annotated, Any
 
 import numpy as np
@@ -44,13 +45,15 @@ import pandas as pd
 import tomli_w
 from pydantic import Field, ValidationError
 
-from sim.fields import Fraction
+from sim.fields import MAX_ITEMS, Fraction
 from sim.fields import StrictModel as _Strict
+from sim.model.memory import LIMIT_VARIABLE, limit_bytes
 from sim.seeds import run_seed
 from sim.sides import SIDES
 from sim.tactics import ATTACK_TACTICS, DEFENCE_TACTICS, Tactic
 from sim.theatre.config import TheatreChange, TheatreScenario
 from sim.theatre.model import TheatreModel
+from sim.theatre.records import estimate_memory
 
 #: The theatre a class plays unless the teacher names another.
 CLASS_THEATRE = "classroom_war"
@@ -74,12 +77,40 @@ BROKEN_DAYS = 7
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 5
 TEAM_NAMES = {"attacker": "Attacker's staff", "defender": "Defender's staff"}
-_NAME_REFUSED = set("<>&\"'")
+_NAME_REFUSED = set("<>&\"")
 
 
 class Refused(ValueError):
     """A join, a submission or a control the class does not allow: one line, for the
     person who tried."""
+
+
+def _whole(value: Any, key: str) -> int:
+    """``value`` if it is a whole number (not a bool, a float or a string)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Refused(f"{key}: {str(value)[:20]!r} is not a whole number; allowed: a whole "
+                      f"number")
+    return value
+
+
+def _text(value: Any, key: str, most: int) -> str:
+    """``value`` if it is text of at most ``most`` characters."""
+    if not isinstance(value, str):
+        raise Refused(f"{key}: not text; allowed: text")
+    if len(value) > most:
+        raise Refused(f"{key}: {len(value):,} characters; allowed: at most {most}")
+    return value
+
+
+def _check_name(name: str) -> None:
+    """A name is shown on the board and the timeline: printable, at most MAX_NAME_CHARS,
+    without the characters of markup, and not a stack of accents."""
+    marks = [unicodedata.combining(c) > 0 for c in name]
+    stacked = any(all(marks[i:i + 3]) for i in range(len(marks) - 2))
+    if not (1 <= len(name) <= MAX_NAME_CHARS and name.isprintable()
+            and not _NAME_REFUSED & set(name)) or stacked:
+        raise Refused(f"name: allowed: 1 to {MAX_NAME_CHARS} printable characters, without "
+                      f"< > & or double quotes, and at most two accents on a letter")
 
 
 # ----------------------------------------------------------------- orders
@@ -147,25 +178,37 @@ class Limits:
     sectors: tuple[str, ...]
     rotate_below_strength: Range
     intensity: Range
+    fixed_bonus: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, base: TheatreScenario, side: str) -> Limits:
         config = getattr(base, side)
         cats = config.contingents
-        recruits = {n: Range(0.0, float(max(3 * c.recruits_per_day, 10)) if c.pool > 0 else 0.0,
-                             10.0) for n, c in cats.items()}
+
+        def around(own: float, low: float, high: float, step: float = 1.0) -> Range:
+            # Always the theatre's own value: its standing orders are orders too.
+            return Range(min(low, own), max(high, own), step)
+
         return cls(
-            side=side, recruits_per_day=recruits,
-            bonus={n: Range(0.5, 4.0, 0.1) if c.bonus_elasticity > 0 and c.pool > 0 else None
-                   for n, c in cats.items()},
-            training_days={n: Range(7, max(180, 2 * round(c.training_days))) for n, c in
-                           cats.items()},
-            unit_size={n: Range(100, max(200, 2 * c.unit_size), 50) for n, c in cats.items()},
+            side=side,
+            # A category without a pool recruits no one whatever the rate: it stays.
+            recruits_per_day={n: around(c.recruits_per_day, 0.0,
+                                        max(3 * c.recruits_per_day, 10), 10.0)
+                              if c.pool > 0 else Range(c.recruits_per_day, c.recruits_per_day)
+                              for n, c in cats.items()},
+            bonus={n: around(_bonus_at_start(base, c), 0.5, 4.0, 0.1)
+                   if c.bonus_elasticity > 0 and c.pool > 0 else None for n, c in cats.items()},
+            training_days={n: around(round(c.training_days), 7,
+                                     max(180, 2 * round(c.training_days)))
+                           for n, c in cats.items()},
+            unit_size={n: around(c.unit_size, 100, max(200, 2 * c.unit_size), 50)
+                       for n, c in cats.items()},
             tactics=ATTACK_TACTICS if side == "attacker" else DEFENCE_TACTICS,
             sectors=tuple(s.name for s in base.sectors),
-            rotate_below_strength=Range(0.2, 0.8, 0.05),
+            rotate_below_strength=around(config.rotate_below_strength, 0.2, 0.8, 0.05),
             intensity=Range(round(config.intensity / 4, 3), round(config.intensity * 2, 3),
-                            0.05))
+                            0.05),
+            fixed_bonus={n: _bonus_at_start(base, c) for n, c in cats.items()})
 
     def check(self, orders: Orders) -> None:
         """Refused (one line naming the order and what is allowed) unless every order is
@@ -176,9 +219,10 @@ class Limits:
         for name, o in orders.contingents.items():
             self.recruits_per_day[name].check(f"{name}.recruits_per_day", o.recruits_per_day)
             bonus = self.bonus[name]
-            if bonus is None and o.bonus != 1.0:
-                raise Refused(f"{name}.bonus: {o.bonus:g}; allowed: 1 (this category does "
-                              f"not answer to a bonus)")
+            if bonus is None and o.bonus != self.fixed_bonus[name]:
+                raise Refused(f"{name}.bonus: {o.bonus:g}; allowed: "
+                              f"{self.fixed_bonus[name]:g} (this category does not answer "
+                              f"to a bonus)")
             if bonus is not None:
                 bonus.check(f"{name}.bonus", o.bonus)
             days = self.training_days[name]
@@ -198,13 +242,19 @@ class Limits:
             raise Refused("withdrawn: every category; allowed: at least one left in the line")
 
 
+def _bonus_at_start(base: TheatreScenario, contingent) -> float:
+    """The bonus multiple in force on day 0."""
+    steps = [s for s in contingent.bonus if base.day_of(s.day) <= 0]
+    return steps[-1].multiple if steps else 1.0
+
+
 def standing_orders(base: TheatreScenario, side: str) -> Orders:
     """The orders the theatre itself gives ``side`` on day 0."""
     config = getattr(base, side)
     return Orders(
         contingents={name: ContingentOrders(
             recruits_per_day=c.recruits_per_day,
-            bonus=c.bonus[0].multiple if c.bonus and base.day_of(c.bonus[0].day) <= 0 else 1.0,
+            bonus=_bonus_at_start(base, c),
             training_days=round(c.training_days),
             shortened_training_days=round(c.shortened_training_days
                                           if c.shortened_training_days is not None
@@ -306,10 +356,14 @@ class Game:
     the one ``attrition run`` (or ``attrition theatre run``) replays it with: the model's
     stream is ``run_seed(seed, 0, 0)``, as theirs is."""
 
-    def __init__(self, number: int, base: TheatreScenario, seed: int):
+    def __init__(self, number: int, base: TheatreScenario, seed: int,
+                 estimate_salt: int = 0):
         self.number = number
         self.base = base
         self.seed = seed
+        # The estimates' stream: the seed is public (on the export), so a class draws a
+        # secret salt, or a student could recompute the errors and undo them.
+        self._salt = estimate_salt
         self.model = TheatreModel(base, rng=run_seed(seed, 0, 0))
         self.limits = {side: Limits.of(base, side) for side in SIDES}
         self.orders = {side: standing_orders(base, side) for side in SIDES}
@@ -356,6 +410,10 @@ class Game:
         if self.over:
             return
         day = self.model.day + 1
+        if len(self.base.changes) + len(self.changes) + len(SIDES) > MAX_ITEMS:
+            # An export holds at most MAX_ITEMS changes: the game ends before it cannot.
+            self.model.running = False
+            return
         for side in SIDES:
             orders = self.pending.get(side, self.orders[side])
             keys = changed_keys(self.base, side, self.orders[side], orders, day)
@@ -386,7 +444,7 @@ class Game:
                    for k, side in enumerate(SIDES)}
         for k, side in enumerate(SIDES):
             enemy = SIDES[1 - k]
-            rng = np.random.default_rng([self.seed, self.turn, k])
+            rng = np.random.default_rng([self._salt, self.seed, self.turn, k])
             noise = np.exp(rng.normal(0.0, ESTIMATE_ERROR, len(ESTIMATED)))
             estimate = {name: int(round(numbers[enemy][name] * f, -2))
                         for name, f in zip(ESTIMATED, noise, strict=True)}
@@ -444,10 +502,14 @@ class Game:
                 f"for {BROKEN_DAYS} days running by day {first}.{tail}")
 
     def scenario(self) -> TheatreScenario:
-        """The game as a theatre: its decisions as ``changes``, its days as ``max_days``."""
+        """The game as a theatre: its decisions as ``changes``, its days as ``max_days``
+        (Refused before its first day: a theatre runs a day at least)."""
+        if self.model.day == 0:
+            raise Refused(f"export: game {self.number} has not run a day; allowed: after "
+                          f"its first turn")
         data = self.base.model_dump()
         data["changes"] = list(data["changes"]) + [c.model_dump() for c in self.changes]
-        data["max_days"] = max(1, self.model.day)
+        data["max_days"] = self.model.day
         data["name"] = f"{self.base.name}-game{self.number}"[:100]
         data["description"] = (f"Game {self.number} of a class on {self.base.name}: "
                                f"{len(self.decisions)} decisions over {self.model.day} "
@@ -465,11 +527,14 @@ class Game:
 # ---------------------------------------------------------------- the class
 @dataclasses.dataclass(eq=False)
 class Seat:
-    """A student: their name, game and side (held from one browser session or more)."""
+    """A student: their name, game and side (held from one browser session or more), and
+    the PIN that lets them take it back from another browser (shown on their own page
+    only)."""
 
     name: str
     game: int
     side: str
+    pin: str = dataclasses.field(default_factory=lambda: f"{secrets.randbelow(10_000):04d}")
 
 
 class Classroom:
@@ -477,9 +542,13 @@ class Classroom:
     Thread-safe: every call holds one lock, and each change bumps :attr:`version`, which
     pages watch (:meth:`wait`)."""
 
-    def __init__(self, base: TheatreScenario, seed: int = 0, teacher_key: str | None = None):
+    def __init__(self, base: TheatreScenario, seed: int = 0, teacher_key: str | None = None,
+                 estimate_salt: int | None = None):
         self.base = base
         self.seed = seed
+        # Secret unless given (a test's or a notebook's class that must estimate the same
+        # twice): each class's estimates err differently, and cannot be recomputed.
+        self._estimate_salt = estimate_salt
         self.teacher_key = teacher_key or secrets.token_urlsafe(16)
         self.code: str | None = None
         self.expired: set[str] = set()
@@ -493,6 +562,12 @@ class Classroom:
         self._changed = threading.Condition(self._lock)
 
     # ------------------------------------------------------------ plumbing
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the class changes: a page reads the class (a game's records and
+        reports included) under it, never half-way through a turn."""
+        return self._lock
+
     def _bump(self) -> None:
         self.version += 1
         self._changed.notify_all()
@@ -508,6 +583,7 @@ class Classroom:
         return bool(key) and hmac.compare_digest(str(key).encode(), self.teacher_key.encode())
 
     def game(self, number: int) -> Game:
+        number = _whole(number, "game")
         if not 1 <= number <= len(self.games):
             raise Refused(f"game: {number}; allowed: 1 to {len(self.games)}")
         return self.games[number - 1]
@@ -516,11 +592,20 @@ class Classroom:
     def open(self, games: int = 1, turn_days: int = DEFAULT_TURN_DAYS) -> str:
         """A new class of ``games`` parallel games: a new join code (the old one
         expires, with its games); students may join."""
+        games = _whole(games, "games")
         if not 1 <= games <= MAX_GAMES:
             raise Refused(f"games: {games}; allowed: 1 to {MAX_GAMES}")
         self._check_turn_days(turn_days)
+        size, _ = estimate_memory(self.base)
+        if games * size > limit_bytes():
+            most = max(1, limit_bytes() // size)
+            raise Refused(f"games: {games} games of {self.base.name} would hold about "
+                          f"{games * size / 2**30:.1f} GiB; allowed: at most {most} games "
+                          f"(the memory limit, {LIMIT_VARIABLE})")
+        salt = (self._estimate_salt if self._estimate_salt is not None
+                else secrets.randbits(64))
         # Seeds a teacher can read out: the class's seed, then the game's number.
-        made = [Game(i + 1, self.base, self.seed * 100 + i + 1) for i in range(games)]
+        made = [Game(i + 1, self.base, self.seed * 100 + i + 1, salt) for i in range(games)]
         with self._lock:
             if self.code:
                 self.expired.add(self.code)
@@ -549,7 +634,7 @@ class Classroom:
             self._bump()
 
     def set_turn_days(self, days: int) -> None:
-        """The length of the turns to come."""
+        """The length of the turns still to resolve (this one too, if it has not)."""
         self._check_turn_days(days)
         with self._lock:
             self.turn_days = days
@@ -588,16 +673,22 @@ class Classroom:
 
     @staticmethod
     def _check_turn_days(days: int) -> None:
+        """A turn is 1 to MAX_TURN_DAYS days (a whole number); a change applies to the
+        turns not yet resolved, this one included."""
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_TURN_DAYS:
             raise Refused(f"turn length: {days!r}; allowed: 1 to {MAX_TURN_DAYS} days")
 
     # ---------------------------------------------------------- students
-    def join(self, session: str, code: str, name: str, game: int, side: str) -> Seat:
-        """Seat the student of browser ``session`` on ``side`` 's staff of ``game``; the
-        same session, or the same name on the same staff from another browser, gets the
-        seat it had (a student back from a dropped connection or on another device)."""
-        code = str(code).strip().upper()[:20]
-        name = " ".join(str(name).split())
+    def join(self, session: str, code: str, name: str, game: int, side: str,
+             pin: str | None = None) -> Seat:
+        """Seat the student of browser ``session`` on ``side`` 's staff of ``game``. The
+        same browser gets its seat back; another browser gets a seat already taken (the
+        same name on the same staff) only with that seat's ``pin`` (a student back on
+        another device): a name on the board is not enough to act as its student."""
+        code = _text(code, "code", 20).strip().upper()
+        name = unicodedata.normalize("NFC", " ".join(_text(name, "name", 200).split()))
+        game = _whole(game, "game")
+        side = _text(side, "side", 20)
         with self._lock:
             if code in self.expired:
                 raise Refused("code: that game has ended; allowed: the code on the "
@@ -606,27 +697,30 @@ class Classroom:
                     code.encode(), self.code.encode()):
                 raise Refused("code: not this class's code; allowed: the code on the "
                               "teacher's screen")
-            if not (1 <= len(name) <= MAX_NAME_CHARS and name.isprintable()
-                    and not _NAME_REFUSED & set(name)):
-                raise Refused(f"name: allowed: 1 to {MAX_NAME_CHARS} printable characters, "
-                              f"without < > & or quotes")
+            _check_name(name)
             if side not in SIDES:
-                raise Refused(f"side: {str(side)[:20]!r}; allowed: attacker or defender")
+                raise Refused(f"side: {side[:20]!r}; allowed: attacker or defender")
             self.game(game)
             mine = self.seats.get(session)
             if mine is not None and (mine.game, mine.side) != (game, side):
                 raise Refused(f"side: you are on the {mine.side}'s staff of game {mine.game}; "
                               f"allowed: that staff only")
             for seat in self.students():
-                if (seat.game, seat.side, seat.name.casefold()) == (game, side,
-                                                                    name.casefold()):
-                    # The same student, from this browser or another one (both hold it).
-                    if mine is not None and mine is not seat:
-                        raise Refused(f"name: {name} is another student of your staff; "
-                                      f"allowed: your own name, {mine.name}")
-                    self.seats[session] = seat
-                    self._bump()
+                if (seat.game, seat.side, seat.name.casefold()) != (game, side,
+                                                                     name.casefold()):
+                    continue
+                if seat is mine:
                     return seat
+                if mine is not None:
+                    raise Refused(f"name: {name} is another student of your staff; "
+                                  f"allowed: your own name, {mine.name}")
+                if pin is None or not hmac.compare_digest(str(pin).strip().encode(),
+                                                          seat.pin.encode()):
+                    raise Refused(f"name: {name} is taken on this staff; allowed: another "
+                                  f"name, or this name with its PIN (on its own page)")
+                self.seats[session] = seat  # the same student, on another browser
+                self._bump()
+                return seat
             if mine is not None:
                 return mine
             if len(self.students()) >= MAX_STUDENTS:
@@ -635,6 +729,25 @@ class Classroom:
             self.seats[session] = seat
             self._bump()
             return seat
+
+    def remove(self, game: int, side: str, name: str) -> None:
+        """The teacher takes a student off a staff (joined on the wrong one, or a name
+        that is not a student's): every browser that held the seat must join again."""
+        game = _whole(game, "game")
+        with self._lock:
+            gone = [s for s, seat in self.seats.items()
+                    if (seat.game, seat.side, seat.name) == (game, side, name)]
+            if not gone:
+                raise Refused(f"student: no {str(name)[:40]!r} on the {side}'s staff of "
+                              f"game {game}; allowed: a student on the board")
+            for session in gone:
+                del self.seats[session]
+            self._bump()
+
+    def holders(self, seat: Seat) -> int:
+        """How many browsers hold ``seat``."""
+        with self._lock:
+            return sum(held is seat for held in self.seats.values())
 
     def students(self) -> list[Seat]:
         """Each student once, in the order they joined."""
@@ -655,6 +768,7 @@ class Classroom:
         hold a seat on that staff, for ``turn`` (the page's: orders given on a page that
         still showed a turn since resolved are refused); True if the turn resolved with
         them."""
+        game = _whole(game, "game")
         with self._lock:
             seat = self.seats.get(session)
             if seat is None:
@@ -672,7 +786,7 @@ class Classroom:
                     where = ".".join(str(p) for p in first["loc"])
                     raise Refused(f"{where}: {first['msg']}") from None
             this = self.game(game)
-            if turn is not None and turn != this.turn:
+            if turn is not None and _whole(turn, "turn") != this.turn:
                 raise Refused(f"turn: turn {turn} has ended; allowed: orders for turn "
                               f"{this.turn}")
             this.submit(side, seat.name, orders)
@@ -682,6 +796,7 @@ class Classroom:
 
     def withdraw_submission(self, session: str, game: int, side: str) -> None:
         """Take this turn's submitted orders back (to change them)."""
+        game = _whole(game, "game")
         with self._lock:
             seat = self.seats.get(session)
             if seat is None or (seat.game, seat.side) != (game, side):

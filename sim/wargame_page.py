@@ -17,6 +17,7 @@ through :data:`ADDRESS_ENV`.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -143,11 +144,12 @@ def JoinForm(room: Classroom, session: str, version: int):
     name, set_name = solara.use_state("")
     game, set_game = solara.use_state(1)
     side, set_side = solara.use_state("attacker")
+    pin, set_pin = solara.use_state("")
     error, set_error = solara.use_state("")
 
     def join():
         try:
-            room.join(session, code, name, int(game), side)
+            room.join(session, code, name, int(game), side, pin=pin.strip() or None)
             set_error("")
         except Refused as err:
             set_error(str(err))
@@ -162,6 +164,8 @@ def JoinForm(room: Classroom, session: str, version: int):
                       on_value=set_game)
     solara.ToggleButtonsSingle(value=side, on_value=set_side,
                                values=list(SIDES))
+    solara.InputText("PIN (only to take your seat back from another device)", value=pin,
+                     on_value=set_pin, continuous_update=True)
     solara.Button("Join", on_click=join, color="primary", classes=["join"])
     if error:
         solara.Text(f"Refused: {error}", classes=["refused"])
@@ -169,13 +173,20 @@ def JoinForm(room: Classroom, session: str, version: int):
 
 @solara.component
 def StaffView(room: Classroom, session: str, seat: wargame.Seat, version: int):
+    with room.lock:  # never half-way through a turn
+        _staff_view(room, session, seat, version)
+
+
+def _staff_view(room: Classroom, session: str, seat: wargame.Seat, version: int):
     game = room.games[seat.game - 1]
     side = seat.side
     team = TEAM_NAMES[side]
     others = [m for m in room.members(seat.game, side) if m != seat.name]
     solara.HTML(tag="h1", unsafe_innerHTML=f"<span class='{side}'>{team}</span>, game "
                                            f"{seat.game}", classes=["staff-title"])
-    solara.Text(f"You: {seat.name}" + (f"; with {', '.join(others)}" if others else ""))
+    solara.Text(f"You: {seat.name}" + (f"; with {', '.join(others)}" if others else "")
+                + f". Your PIN, to take your seat back from another device: {seat.pin}",
+                classes=["you"])
     report = game.reports[side][-1]
     date = report["date"].strftime("%d %B %Y")
     if game.over:
@@ -195,15 +206,21 @@ def StaffView(room: Classroom, session: str, seat: wargame.Seat, version: int):
     solara.Text(f"Day {report['day']} ({date}). {status}", classes=["status"])
     if game.broken_on() and not game.over:  # a front that breaks is seen by both sides
         solara.Text(game.outcome(pools=room.revealed), classes=["verdict"])
-    Numbers(game, side, room.revealed, version)
-    if room.phase == "running" and not game.over:
+    Numbers(room, game, side, room.revealed, version)
+    if room.phase in ("running", "paused") and not game.over:
+        # Kept while paused: a staff's unsubmitted changes wait with it.
         OrdersForm(room, session, game, side, version)
 
 
 @solara.component
-def Numbers(game: wargame.Game, side: str, revealed: bool, version: int):
+def Numbers(room: Classroom, game: wargame.Game, side: str, revealed: bool, version: int):
     """The staff's own numbers, exact, and the enemy's, estimated (or true once the
     teacher reveals them), with the change over the last turn."""
+    with room.lock:
+        _numbers(game, side, revealed)
+
+
+def _numbers(game: wargame.Game, side: str, revealed: bool):
     enemy = SIDES[1 - SIDES.index(side)]
     reports = game.reports[side]
     now, before = reports[-1], reports[max(0, len(reports) - 2)]
@@ -247,17 +264,20 @@ def _label(name: str, value: str) -> str:
 
 @solara.component
 def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, version: int):
+    with room.lock:
+        shown = game.pending.get(side, game.orders[side])
+        submitted_by, turn = game.submitted[side], game.turn
     limits = game.limits[side]
-    shown = game.pending.get(side, game.orders[side])
     # The draft starts again from the staff's orders at each turn and each submission
     # (its own or a teammate's).
-    key = (game.turn, game.submitted[side], shown.model_dump_json())
+    key = (turn, submitted_by, shown.model_dump_json())
     draft = solara.use_reactive(shown.model_dump())
     error, set_error = solara.use_state("")
     solara.use_effect(lambda: draft.set(shown.model_dump()), [key])
     data = draft.value
-    submitted = game.submitted[side] is not None
-    turn = game.turn  # the week this form is for
+    # Disabled once submitted; while paused, kept as it is but not to be submitted.
+    submitted = submitted_by is not None
+    paused = room.phase == "paused"
 
     def setter(*path):
         def set_value(value):
@@ -284,13 +304,13 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
         except Refused as err:
             set_error(str(err))
 
-    solara.HTML(tag="h2", unsafe_innerHTML=f"Orders for turn {game.turn}")
+    solara.HTML(tag="h2", unsafe_innerHTML=f"Orders for turn {turn}")
     for name, orders in data["contingents"].items():
         base = getattr(game.base, side).contingents[name]
         with solara.Column(classes=["card", f"orders-{name}"]):
             solara.HTML(tag="b", unsafe_innerHTML=_escape(name))
             r = limits.recruits_per_day[name]
-            if r.high > 0:
+            if r.high > r.low:
                 what = ("Recruits a day, at most (drafting what losses leave short)"
                         if base.recruitment == "replacement" else "Recruits a day")
                 solara.SliderFloat(_label(what, _n(orders["recruits_per_day"])),
@@ -299,7 +319,8 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
                                                                 "recruits_per_day"),
                                    disabled=submitted)
             else:
-                solara.Text("No one left to recruit for it: it has no pool.")
+                solara.Text(f"Recruits a day: {_n(r.low)} (no pool to recruit from: it "
+                            f"cannot change)")
             bonus = limits.bonus[name]
             if bonus is not None:
                 solara.SliderFloat(_label("Signing bonus (x usual)",
@@ -356,10 +377,11 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
                            max=limits.intensity.high, step=limits.intensity.step,
                            on_value=setter("intensity"), disabled=submitted)
     if submitted:
-        solara.Button("Change the orders", on_click=change, classes=["change"])
+        solara.Button("Change the orders", on_click=change, classes=["change"],
+                      disabled=paused)
     else:
-        solara.Button(f"Submit orders for turn {game.turn}", on_click=submit,
-                      color="primary", classes=["submit"])
+        solara.Button(f"Submit orders for turn {turn}", on_click=submit,
+                      color="primary", classes=["submit"], disabled=paused)
     if error:
         solara.Text(f"Refused: {error}", classes=["refused"])
 
@@ -467,53 +489,111 @@ def act_value(action, set_error):
 @solara.component
 def Board(room: Classroom, version: int):
     address = os.environ.get(ADDRESS_ENV, "this page's address, without /teacher")
+    with room.lock:  # never half-way through a turn
+        code, phase, students = room.code or "", room.phase, room.students()
+        rows = [_board_row(room, game) for game in room.games]
     with solara.Row():
         with solara.Column():
             solara.Text("Join code", classes=["join-at"])
-            solara.Text(room.code or "", classes=["code"])
+            solara.Text(code, classes=["code"])
         with solara.Column():
             solara.Text(f"Join at {address}", classes=["join-at"])
-            solara.Text(f"Class: {room.phase}. {len(room.students())} students.")
-    rows = []
-    for game in room.games:
-        cells = [f"<td>{game.number}</td><td>{'over' if game.over else game.turn}</td>"]
-        manning = game.manning().iloc[-1]
-        for side in SIDES:
-            members = ", ".join(_escape(m) for m in room.members(game.number, side)) or "-"
-            state = ("submitted" if game.submitted[side] else "thinking")
-            # The board is on the projector: each side's true line only once revealed.
-            line = f"{manning[side]:.0%}" if room.revealed else "hidden"
-            cells.append(f"<td class='{side}'>{members}</td><td>{state}</td>"
-                         f"<td>{line}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+            solara.Text(f"Class: {phase}. {len(students)} students.")
     solara.HTML(tag="div", classes=["board"], unsafe_innerHTML=(
         "<table><tr><th>game</th><th>turn</th><th class='attacker'>attacker's staff</th>"
         "<th>orders</th><th>line</th><th class='defender'>defender's staff</th>"
         "<th>orders</th><th>line</th></tr>" + "".join(rows) + "</table>"))
+    RemoveStudent(room, students, version)
+
+
+def _board_row(room: Classroom, game: wargame.Game) -> str:
+    cells = [f"<td>{game.number}</td><td>{'over' if game.over else game.turn}</td>"]
+    manning = game.manning().iloc[-1]
+    for side in SIDES:
+        seats = [s for s in room.students() if (s.game, s.side) == (game.number, side)]
+        # A seat held from more than one browser is marked: a teacher sees a student
+        # who took a seat back on another device (with its PIN).
+        members = ", ".join(_escape(s.name) + (f" ({room.holders(s)} browsers)"
+                                               if room.holders(s) > 1 else "")
+                            for s in seats) or "-"
+        state = "submitted" if game.submitted[side] else "thinking"
+        # The board is on the projector: each side's true line only once revealed.
+        line = f"{manning[side]:.0%}" if room.revealed else "hidden"
+        cells.append(f"<td class='{side}'>{members}</td><td>{state}</td><td>{line}</td>")
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+@solara.component
+def RemoveStudent(room: Classroom, students: list, version: int):
+    """Take a student off a staff (joined on the wrong one, or not a student)."""
+    choice, set_choice = solara.use_state("")
+    error, set_error = solara.use_state("")
+    labels = {f"game {s.game}, {s.side}: {s.name}": s for s in students}
+    if not labels:
+        return
+
+    def remove():
+        seat = labels.get(choice)
+        if seat is None:
+            return
+        try:
+            room.remove(seat.game, seat.side, seat.name)
+            set_choice("")
+            set_error("")
+        except Refused as err:
+            set_error(str(err))
+
+    with solara.Row(classes=["remove-student"]):
+        solara.Select("Student to take off a staff", values=list(labels),
+                      value=choice if choice in labels else None, on_value=set_choice)
+        solara.Button("Remove", on_click=remove, disabled=choice not in labels,
+                      classes=["remove"])
+    if error:
+        solara.Text(f"Refused: {error}", classes=["refused"])
 
 
 @solara.component
 def Debrief(room: Classroom, version: int):
     shown, set_shown = solara.use_state(room.phase == "ended")
+    which, set_which = solara.use_state(1)
     if not shown and room.phase != "ended":
         solara.Button("Show the debrief", on_click=lambda: set_shown(True),
                       classes=["show-debrief"])
         return
     solara.HTML(tag="h2", unsafe_innerHTML="Debrief")
-    for game in room.games:
-        with solara.Column(classes=[f"debrief-game-{game.number}"]):
-            solara.Text(f"Game {game.number}: {game.outcome()}", classes=["verdict"])
-            solara.Image(debrief_png(game), width="1800px")
-            Timeline(game, version)
-            solara.FileDownload(game.export_toml(), filename=f"game{game.number}.toml",
+    # One game at a time: a class of 20 games draws one picture a change, not 20.
+    numbers = [g.number for g in room.games]
+    if len(numbers) > 1:
+        solara.ToggleButtonsSingle(value=which if which in numbers else 1,
+                                   values=numbers, on_value=set_which,
+                                   classes=["debrief-games"])
+    game = room.games[(which if which in numbers else 1) - 1]
+    with room.lock:  # never half-way through a turn
+        verdict = game.outcome()
+        picture = debrief_png(game, game.model.day, len(game.decisions))
+        day = game.model.day
+    with solara.Column(classes=[f"debrief-game-{game.number}"]):
+        solara.Text(f"Game {game.number}: {verdict}", classes=["verdict"])
+        solara.Image(picture, width="1800px")
+        Timeline(room, game, version)
+        if day > 0:
+            solara.FileDownload(lambda: _export(room, game), filename=f"game{game.number}.toml",
                                 label=f"Export game {game.number} (replay: attrition run "
                                       f"game{game.number}.toml --seed {game.seed})")
 
 
+def _export(room: Classroom, game: wargame.Game) -> str:
+    """The game's file, made when the teacher asks for it."""
+    with room.lock:
+        return game.export_toml()
+
+
 @solara.component
-def Timeline(game: wargame.Game, version: int):
+def Timeline(room: Classroom, game: wargame.Game, version: int):
+    with room.lock:
+        decisions = list(game.decisions)
     rows = []
-    for d in game.decisions:
+    for d in decisions:
         said = "; ".join(_escape(s) for s in d.said) or "-"
         rows.append(f"<tr><td>{d.turn}</td><td>{d.day}</td><td class='{d.side}'>"
                     f"{TEAM_NAMES[d.side]}</td><td>{_escape(d.by)}</td><td>{said}</td></tr>")
@@ -525,9 +605,12 @@ def Timeline(game: wargame.Game, version: int):
         "<th>what they changed</th></tr>" + "".join(rows) + "</table>"))
 
 
-def debrief_png(game: wargame.Game) -> bytes:
+@functools.lru_cache(maxsize=64)
+def debrief_png(game: wargame.Game, day: int, decisions: int) -> bytes:
     """Both sides' curves (line, killed, pool) with the days their orders changed, and
-    what each staff believed of the enemy's killed beside the truth."""
+    what each staff believed of the enemy's killed beside the truth; drawn once per game,
+    day and count of decisions (the arguments after the game are the cache's key), and
+    read under the class's lock."""
     figure = Figure(figsize=(18, 4.2), dpi=100)
     panels = figure.subplots(1, 4)
     for ax, (column, title) in zip(panels, (("in_line", "In the line"),
@@ -536,7 +619,7 @@ def debrief_png(game: wargame.Game) -> bytes:
         series = game.series(column)
         for side in SIDES:
             ax.plot(series.index, series[side], color=SIDE_COLOURS[side], lw=3, label=side)
-            days = sorted({d.day for d in game.decisions if d.side == side})
+            days = sorted({d.day for d in game.decisions if d.side == side and d.day <= day})
             ax.plot(days, series[side].iloc[days], ls="none", marker="v", ms=10,
                     color=SIDE_COLOURS[side])
         ax.set_title(title, fontsize=16)

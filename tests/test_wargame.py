@@ -25,8 +25,8 @@ def theatre():
     return files.load(wargame.CLASS_THEATRE)
 
 
-def _class(theatre, games=1, seed=5):
-    room = Classroom(theatre, seed=seed)
+def _class(theatre, games=1, seed=5, salt=7):
+    room = Classroom(theatre, seed=seed, estimate_salt=salt)
     code = room.open(games=games)
     for g in range(1, games + 1):
         room.join(f"a{g}", code, f"Attacker {g}", g, "attacker")
@@ -181,10 +181,18 @@ def test_a_student_who_comes_back_finds_the_staff_as_it_was(theatre):
     room.submit("a1", 1, "attacker", orders)
     # The same browser: the seat is there.
     assert room.seat("a1").name == "Attacker 1"
-    # A new browser, the same name and staff: the same seat, now held from it.
-    seat = room.join("a1-phone", code, "attacker 1", 1, "attacker")
+    # A new browser, the same name and staff: refused without the seat's PIN (a name on
+    # the board is not enough), the same seat with it.
+    with pytest.raises(Refused, match="^name: attacker 1 is taken on this staff; allowed: "
+                                      "another name, or this name with its PIN"):
+        room.join("a1-phone", code, "attacker 1", 1, "attacker")
+    with pytest.raises(Refused, match="^name: attacker 1 is taken"):
+        room.join("a1-phone", code, "attacker 1", 1, "attacker", pin="not it")
+    pin = room.seat("a1").pin
+    seat = room.join("a1-phone", code, "attacker 1", 1, "attacker", pin=pin)
     assert (seat.game, seat.side, seat.name) == (1, "attacker", "Attacker 1")
     assert room.seat("a1") is seat and room.seat("a1-phone") is seat
+    assert room.holders(seat) == 2
     # Not as someone else of the staff.
     with pytest.raises(Refused, match="^name: Attacker 1 is another student of your staff"):
         room.join("a1-b", code, "Attacker 1", 1, "attacker")
@@ -323,13 +331,30 @@ def test_estimates_of_the_enemy_err_as_documented_and_never_touch_the_run(theatr
 
 
 def test_a_class_plays_the_same_on_a_second_try(theatre):
+    """The same seed and the same estimates' salt: the same numbers, estimates included;
+    another salt (each class draws a secret one): the same run, other estimates."""
     first, _ = _class(theatre, games=2, seed=9)
     second, _ = _class(theatre, games=2, seed=9)
-    _play(first, turns=5, seed=1)
-    _play(second, turns=5, seed=1)
-    for a, b in zip(first.games, second.games, strict=True):
+    third, _ = _class(theatre, games=2, seed=9, salt=8)
+    for room in (first, second, third):
+        _play(room, turns=5, seed=1)
+    for a, b, c in zip(first.games, second.games, third.games, strict=True):
         assert a.reports == b.reports
         pd.testing.assert_frame_equal(a.model.daily_records(), b.model.daily_records())
+        pd.testing.assert_frame_equal(a.model.daily_records(), c.model.daily_records())
+        assert ([r["enemy_estimate"] for r in a.reports["attacker"][1:]]
+                != [r["enemy_estimate"] for r in c.reports["attacker"][1:]])
+
+
+def test_each_class_draws_a_secret_salt_for_its_estimates(theatre):
+    """The game's seed is public (on its export): without the class's secret salt a
+    student cannot recompute the estimates' errors."""
+    salts = {Classroom(theatre)._estimate_salt for _ in range(3)}
+    assert salts == {None}
+    rooms = [Classroom(theatre) for _ in range(2)]
+    for room in rooms:
+        room.open(games=1)
+    assert rooms[0].games[0]._salt != rooms[1].games[0]._salt
 
 
 # ------------------------------------------------------------------- the export
@@ -446,3 +471,81 @@ def test_a_staff_is_told_how_long_its_line_has_been_thin(theatre):
     assert game.days_below("defender") == 0
     # The staffs' verdict keeps the enemy's pool to the debrief.
     assert "pools" not in game.outcome(pools=False)
+
+
+def test_the_python_api_takes_no_coerced_types(theatre):
+    room, code = _class(theatre)
+    room.start()
+    orders = room.games[0].orders["attacker"]
+    for bad in ("1", 1.0, True):
+        with pytest.raises(Refused, match="^game: .* is not a whole number"):
+            room.join("x", code, "Eve", bad, "attacker")
+        with pytest.raises(Refused, match="^game: .* is not a whole number"):
+            room.submit("a1", bad, "attacker", orders)
+        with pytest.raises(Refused, match="^turn: .* is not a whole number"):
+            room.submit("a1", 1, "attacker", orders, turn=bad)
+    for bad in (None, 5, b"Eve"):
+        with pytest.raises(Refused, match="^name: not text; allowed: text"):
+            room.join("x", code, bad, 1, "attacker")
+    with pytest.raises(Refused, match="^code: not text"):
+        room.join("x", 12345, "Eve", 1, "attacker")
+    with pytest.raises(Refused, match="^name: 1,000,000 characters; allowed: at most 200"):
+        room.join("x", code, "a" * 1_000_000, 1, "attacker")
+    for bad in (2, True, "2"):
+        with pytest.raises(Refused, match="^games: "):
+            room.open(games=bad) if bad != 2 else room.open(games=wargame.MAX_GAMES + 1)
+
+
+def test_names_are_names_not_markup_or_stacks_of_accents(theatre):
+    room, code = _class(theatre)
+    assert room.join("o", code, "Siobhán O'Brien", 1, "attacker").name == "Siobhán O'Brien"
+    # Decomposed accents are the same name composed (NFC).
+    assert room.join("n", code, "Nguye\u0302\u0303n", 1, "defender").name == "Nguy\u1ec5n"
+    for name in ("Z" + "\u0301" * 25, 'Eve "the spy"', "<b>Eve</b>"):
+        with pytest.raises(Refused, match="^name: allowed: 1 to 30 printable characters"):
+            room.join("z", code, name, 1, "attacker")
+
+
+def test_the_teacher_removes_a_student_who_must_join_again(theatre):
+    room, code = _class(theatre)
+    room.remove(1, "attacker", "Attacker 1")
+    assert room.seat("a1") is None and room.members(1, "attacker") == []
+    with pytest.raises(Refused, match="^student: no 'Nobody' on the attacker's staff"):
+        room.remove(1, "attacker", "Nobody")
+    # Removed from the wrong staff, the student joins the right one.
+    assert room.join("a1", code, "Attacker 1", 1, "defender").side == "defender"
+
+
+def test_a_class_too_big_for_memory_is_refused_before_any_game_is_made(theatre,
+                                                                       monkeypatch):
+    from sim.model.memory import LIMIT_VARIABLE
+    from sim.theatre.records import estimate_memory
+
+    one, _ = estimate_memory(theatre)
+    monkeypatch.setenv(LIMIT_VARIABLE, str(3.5 * one / 2**30))
+    room = Classroom(theatre)
+    with pytest.raises(Refused, match=r"^games: 4 games of classroom_war would hold about "
+                                      r".* GiB; allowed: at most 3 games"):
+        room.open(games=4)
+    assert room.games == [] and room.code is None
+    room.open(games=3)
+
+
+def test_limits_always_allow_the_theatres_own_orders():
+    """A theatre whose own values lie outside the game's usual ranges can still be
+    played: its standing orders are within its limits."""
+    data = TheatreScenario.model_validate(EXAMPLE).model_dump()
+    contract = data["attacker"]["contingents"]["contract"]
+    contract.update(training_days=5.0, unit_size=60, pool=0)
+    data["attacker"]["rotate_below_strength"] = 0.9
+    theatre = TheatreScenario.model_validate(data)
+    for side in SIDES:
+        wargame.Limits.of(theatre, side).check(wargame.standing_orders(theatre, side))
+    limits = wargame.Limits.of(theatre, "attacker")
+    assert limits.recruits_per_day["contract"] == wargame.Range(300.0, 300.0)
+
+
+def test_a_game_exports_only_once_it_has_run_a_day(theatre):
+    room, _ = _class(theatre)
+    with pytest.raises(Refused, match="^export: game 1 has not run a day"):
+        room.games[0].export_toml()

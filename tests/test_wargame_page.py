@@ -65,12 +65,14 @@ class Person:
         return self.page
 
 
-def _join(page, url, code, name, side):
+def _join(page, url, code, name, side, pin=None):
     from playwright.sync_api import expect
 
     page.goto(url)
     page.get_by_label("Code (on the teacher's screen)").fill(code)
     page.get_by_label(re.compile("Your name")).fill(name)
+    if pin is not None:
+        page.get_by_label(re.compile("PIN")).fill(pin)
     page.get_by_role("button", name=side).click()
     page.locator("button.join").click()
     return expect(page.locator(".staff-title"))
@@ -141,11 +143,29 @@ def test_a_class_joins_plays_reconnects_and_debriefs(served, browser, tmp_path):
     expect(dee.locator(".staff-title")).to_contain_text("Defender's staff")
     expect(dee.locator(".status")).to_contain_text("Turn 2")
     expect(dee.locator(".orders-volunteers input[type=checkbox]")).to_be_checked()
-    # Ben comes back from another device: the same name and staff find his seat.
+    # Someone else types Cai's name, on Cai's staff: without Cai's PIN, refused (a name on
+    # the board is not enough to act for its student).
+    _join(stranger.page, url, code, "Cai", "defender").to_have_count(0)
+    expect(_refusal(stranger.page)).to_contain_text("Refused: name: Cai is taken on this "
+                                                    "staff")
+    # Ben comes back from another device: the same name and staff, with the PIN his page
+    # shows, find his seat.
+    pin = re.search(r"PIN, to take your seat back from another device: (\d{4})",
+                    ben.locator(".you").inner_text()).group(1)
     phone = Person(browser, PHONE)
-    _join(phone.page, url, code, "Ben", "attacker").to_contain_text("Attacker's staff")
+    _join(phone.page, url, code, "Ben", "attacker", pin).to_contain_text("Attacker's staff")
+    expect(t.locator(".board")).to_contain_text("Ben (2 browsers)")
     expect(phone.page.locator(".status")).to_contain_text("Turn 2")
     expect(phone.page.locator(".orders-conscripts input[type=checkbox]")).to_be_checked()
+
+    # A pause keeps what a staff has set and not yet submitted.
+    dee.locator(".orders-mobilised").get_by_text("Withdraw it from the line").click()
+    t.locator("button.pause").click()
+    expect(dee.locator(".status")).to_contain_text("Paused by the teacher")
+    expect(dee.locator("button.submit")).to_be_disabled()
+    t.locator("button.resume").click()
+    expect(dee.locator(".status")).to_contain_text("Turn 2")
+    expect(dee.locator(".orders-mobilised input[type=checkbox]")).to_be_checked()
 
     # Turn 2: only the attackers submit; the teacher ends the turn with the defenders'
     # standing orders.

@@ -113,8 +113,8 @@ class TheatreModel(mesa.Model):
         day = self.config.day_of(change.day)
         if day <= self.day:
             raise ValueError(f"day: {day} has begun; allowed: a day after {self.day}")
-        current = self.config
-        for due in sorted(d for d in self._changes if d <= day):
+        current = self.config  # today's: the changes of days up to today are in it
+        for due in sorted(d for d in self._changes if self.day < d <= day):
             for earlier in self._changes[due]:
                 current = current.changed(earlier)
         current.changed(change, "decision")
