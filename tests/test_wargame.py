@@ -549,3 +549,22 @@ def test_a_game_exports_only_once_it_has_run_a_day(theatre):
     room, _ = _class(theatre)
     with pytest.raises(Refused, match="^export: game 1 has not run a day"):
         room.games[0].export_toml()
+
+
+def test_the_class_and_the_replay_refuse_the_wrong_kind_of_file(tmp_path, capsys):
+    """`attrition demo --class` plays a theatre, not a sector scenario; `attrition run` on
+    a theatre writes CSV only: each says so in one line, exit 2, nothing written."""
+    from pathlib import Path
+
+    sector = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut_2022_2023.toml"
+    assert main(["demo", "--class", str(sector)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("sectors: not a theatre (a sector scenario?); allowed: with --class, "
+                        "a theatre: a file whose sectors is a list, or one of classroom_war, "
+                        "theatre_2023_2024") and "\n" not in err
+    assert main(["run", "classroom_war", "--format", "parquet", "--out",
+                 str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "attrition: error: --format parquet: a theatre's run writes CSV; allowed: --format "
+        "csv with a theatre")
+    assert not (tmp_path / "out").exists()
