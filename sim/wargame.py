@@ -9,8 +9,8 @@ Each turn (a week by default) each staff submits orders within the theatre's
 :class:`Limits`; when both have submitted, or the teacher advances, the orders that
 changed become one decision per side (:meth:`sim.theatre.TheatreModel.decide`), and the
 model runs the turn's days. Each staff then learns what it would know: its own numbers
-exactly, the enemy's as estimates with noise (drawn from their own seed, never from the
-model's). A game exports as a theatre whose ``changes`` are its decisions, which
+exactly, the enemy's as estimates with noise (drawn from a stream of their own, never the
+model's, salted with a secret the class draws). A game exports as a theatre whose ``changes`` are its decisions, which
 ``attrition run`` replays number for number for the same seed.
 
 The page (:mod:`sim.wargame_page`) is a thin layer over this; a notebook or a test
@@ -76,6 +76,7 @@ BROKEN_DAYS = 7
 #: Join codes: letters and digits a class cannot misread (no 0/O, 1/I/L).
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 5
+MAX_PIN_TRIES = 5
 TEAM_NAMES = {"attacker": "Attacker's staff", "defender": "Defender's staff"}
 _NAME_REFUSED = set("<>&\"")
 
@@ -436,8 +437,9 @@ class Game:
 
     def _report(self) -> None:
         """What each side learns at the end of a turn: its own numbers, and the enemy's
-        estimated (log-normal errors of ESTIMATE_ERROR, seeded by the game's seed, the
-        turn and the side: the same on a replay, and apart from the model's stream)."""
+        estimated (log-normal errors of ESTIMATE_ERROR, seeded by the class's salt, the
+        game's seed, the turn and the side: apart from the model's stream, so that a
+        replay runs the same without them)."""
         day = self.model.day
         now = np.stack([self.model.records.side_series(name)[-1] for name in REPORTED])
         numbers = {side: {name: int(v) for name, v in zip(REPORTED, now[:, k], strict=True)}
@@ -535,6 +537,9 @@ class Seat:
     game: int
     side: str
     pin: str = dataclasses.field(default_factory=lambda: f"{secrets.randbelow(10_000):04d}")
+    #: Wrong PINs tried for this seat: after MAX_PIN_TRIES it takes none (the teacher
+    #: removes the seat, and the student joins again).
+    wrong_pins: int = 0
 
 
 class Classroom:
@@ -714,8 +719,12 @@ class Classroom:
                 if mine is not None:
                     raise Refused(f"name: {name} is another student of your staff; "
                                   f"allowed: your own name, {mine.name}")
-                if pin is None or not hmac.compare_digest(str(pin).strip().encode(),
-                                                          seat.pin.encode()):
+                if pin is not None and seat.wrong_pins >= MAX_PIN_TRIES:
+                    raise Refused(f"pin: {MAX_PIN_TRIES} wrong PINs for {name}; allowed: "
+                                  f"ask the teacher to remove the seat, then join again")
+                if pin is None or not hmac.compare_digest(_text(pin, "pin", 20).strip()
+                                                          .encode(), seat.pin.encode()):
+                    seat.wrong_pins += pin is not None
                     raise Refused(f"name: {name} is taken on this staff; allowed: another "
                                   f"name, or this name with its PIN (on its own page)")
                 self.seats[session] = seat  # the same student, on another browser

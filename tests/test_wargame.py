@@ -190,6 +190,14 @@ def test_a_student_who_comes_back_finds_the_staff_as_it_was(theatre):
         room.join("a1-phone", code, "attacker 1", 1, "attacker", pin="not it")
     pin = room.seat("a1").pin
     seat = room.join("a1-phone", code, "attacker 1", 1, "attacker", pin=pin)
+    # A PIN is not guessed: after 5 wrong ones, the seat takes no more (1 tried above).
+    for _ in range(wargame.MAX_PIN_TRIES - 1):
+        with pytest.raises(Refused, match="^name: Attacker 1 is taken"):
+            room.join("guesser", code, "Attacker 1", 1, "attacker", pin="0000"
+                      if pin != "0000" else "1111")
+    with pytest.raises(Refused, match="^pin: 5 wrong PINs for Attacker 1; allowed: ask the "
+                                      "teacher"):
+        room.join("guesser", code, "Attacker 1", 1, "attacker", pin=pin)
     assert (seat.game, seat.side, seat.name) == (1, "attacker", "Attacker 1")
     assert room.seat("a1") is seat and room.seat("a1-phone") is seat
     assert room.holders(seat) == 2
