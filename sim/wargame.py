@@ -10,8 +10,9 @@ Each turn (a week by default) each staff submits orders within the theatre's
 changed become one decision per side (:meth:`sim.theatre.TheatreModel.decide`), and the
 model runs the turn's days. Each staff then learns what it would know: its own numbers
 exactly, the enemy's as estimates with noise (drawn from a stream of their own, never the
-model's, salted with a secret the class draws). A game exports as a theatre whose ``changes`` are its decisions, which
-``attrition run`` replays number for number for the same seed.
+model's, salted with a secret the class draws). A game exports as a theatre whose
+``changes`` are its decisions, which ``attrition run`` replays number for number for the
+same seed.
 
 The page (:mod:`sim.wargame_page`) is a thin layer over this; a notebook or a test
 drives a class the same way::
