@@ -363,20 +363,35 @@ def _demo(args: argparse.Namespace) -> int:
     scenario = scenarios.load(path)
     port = _free_port(args.host, args.port)
     env = _solara_env() | {"ATTRITION_DEMO_SCENARIO": str(path)}
-    command = [sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host,
-               "--port", str(port), "--production", "--no-open", "--no-check-version",
-               "--log-level", "warning"]
+    command = _solara_command("sim.app", args.host, port)
     where = serve.local_url(args.host, port)
     if args.host in ("0.0.0.0", "::"):
         where = (f"http://127.0.0.1:{port}/ here, and at this machine's network address, "
                  f"port {port}, for the class")
+    # The model's compiled kernels are cached on disk the first time it steps: built
+    # here, the server loads them instead of compiling on the class's first Step.
+    return _serve_page(command, env, serve.local_url(args.host, port),
+                       f"attrition demo: {scenario.name} at {where} (Ctrl-C stops it)",
+                       warm=lambda: _first_days(scenario))
+
+
+def _solara_command(module: str, host: str, port: int) -> list[str]:
+    """The command that serves ``module`` 's page with Solara, quietly, for a class."""
+    return [sys.executable, "-m", "solara", "run", module, "--host", host, "--port",
+            str(port), "--production", "--no-open", "--no-check-version", "--log-level",
+            "warning"]
+
+
+def _serve_page(command: list[str], env: dict[str, str], url: str, ready: str,
+                warm) -> int:
+    """Run ``warm`` (saying that it compiles if it takes a while), then serve the page
+    until Ctrl-C or SIGTERM (sim.serve): 0 once served, 130 if stopped before, 1 (one
+    line) if the server dies."""
+    from sim import serve
+
     try:
-        # The model's compiled kernels are cached on disk the first time it steps: built
-        # here, the server loads them instead of compiling on the class's first Step.
-        serve.warm_up(lambda: _first_days(scenario),
-                      notice=lambda: print(serve.COMPILING, flush=True))
-        return serve.serve(command, env, serve.local_url(args.host, port),
-                           f"attrition demo: {scenario.name} at {where} (Ctrl-C stops it)")
+        serve.warm_up(warm, notice=lambda: print(serve.COMPILING, flush=True))
+        return serve.serve(command, env, url, ready)
     except serve.ServerError as err:
         print(f"attrition demo: error: {err}", file=sys.stderr)
         return 1
@@ -410,25 +425,16 @@ def _class(args: argparse.Namespace) -> int:
     env = _solara_env() | {"ATTRITION_CLASS_THEATRE": str(path),
                            "ATTRITION_CLASS_KEY": key,
                            "ATTRITION_CLASS_ADDRESS": students}
-    command = [sys.executable, "-m", "solara", "run", "sim.wargame_page", "--host", args.host,
-               "--port", str(port), "--production", "--no-open", "--no-check-version",
-               "--log-level", "warning"]
     teacher = f"{serve.local_url(args.host, port)}teacher?key={key}"
-    try:
-        # One turn of a game: the theatre's kernels compile (and are cached) here.
-        serve.warm_up(lambda: wargame.Game(1, theatre, 0).resolve(wargame.DEFAULT_TURN_DAYS),
-                      notice=lambda: print(serve.COMPILING, flush=True))
-        return serve.serve(command, env, serve.local_url(args.host, port),
-                           f"attrition demo --class: {printable(theatre.name)}\n"
-                           f"  teacher's page (keep this address to yourself): {teacher}\n"
-                           f"  students join at: {students}\n"
-                           f"Ctrl-C stops it.")
-    except serve.ServerError as err:
-        print(f"attrition demo: error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("attrition demo: stopped", file=sys.stderr)
-        return 130
+    # One turn of a game: the theatre's kernels compile (and are cached) here.
+    return _serve_page(_solara_command("sim.wargame_page", args.host, port), env,
+                       serve.local_url(args.host, port),
+                       f"attrition demo --class: {printable(theatre.name)}\n"
+                       f"  teacher's page (keep this address to yourself): {teacher}\n"
+                       f"  students join at: {students}\n"
+                       f"Ctrl-C stops it.",
+                       warm=lambda: wargame.Game(1, theatre, 0).resolve(
+                           wargame.DEFAULT_TURN_DAYS))
 
 
 def _solara_env() -> dict[str, str]:

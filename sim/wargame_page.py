@@ -18,6 +18,7 @@ through :data:`ADDRESS_ENV`.
 from __future__ import annotations
 
 import functools
+import html
 import io
 import math
 import os
@@ -387,8 +388,6 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
 
 
 def _escape(text: str) -> str:
-    import html
-
     return html.escape(str(text), quote=True)
 
 
