@@ -321,34 +321,45 @@ def say(before: Orders, after: Orders) -> tuple[str, ...]:
     """The orders that changed, in words: 'volunteers: training 45 -> 30 days'."""
     units = {"recruits_per_day": "a day", "training_days": "days",
              "shortened_training_days": "days", "unit_size": "persons"}
+    # The page's words for the orders (the debrief's timeline is read beside it).
+    words_for = {"recruits_per_day": "recruits", "training_days": "training",
+                 "shortened_training_days": "shortened training",
+                 "shorten_below_strength": "shorten when the line is below",
+                 "unit_size": "battalion size", "rotate_below_strength": "rotate out below",
+                 "intensity": "tempo", "priority": "priority sector"}
     words = []
     for name, o in after.contingents.items():
         old = before.contingents[name]
         for field in ContingentOrders.model_fields:
             a, b = getattr(old, field), getattr(o, field)
             if a != b:
-                label = field.replace("_", " ")
+                label = words_for.get(field, field.replace("_", " "))
                 unit = f" {units[field]}" if field in units else ""
-                words.append(f"{name}: {label} {_word(a)} -> {_word(b)}{unit}")
+                words.append(f"{name}: {label} {_word(a, field)} -> {_word(b, field)}{unit}")
     for field in ("priority", "rotate_below_strength", "intensity"):
         a, b = getattr(before, field), getattr(after, field)
         if a != b:
-            words.append(f"{field.replace('_', ' ')} {_word(a)} -> {_word(b)}")
+            words.append(f"{words_for[field]} {_word(a, field)} -> {_word(b, field)}")
     return tuple(words)
 
 
-def _word(value: Any) -> str:
+def _word(value: Any, field: str = "") -> str:
     if value is None:
         return "none"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if field.endswith("below_strength"):
+        return f"{value:.0%}"
+    if field == "tactic":
+        return value.replace("_", " ").replace("defense", "defence")
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)
 
 
 #: What a staff is told each turn, per side: the record's columns.
-REPORTED = ("in_line", "pool", "in_training", "reserve", "killed", "wounded", "recruited")
+REPORTED = ("in_line", "in_rear", "pool", "in_training", "reserve", "killed", "wounded",
+            "recruited")
 #: Of these, what it learns of the enemy (estimates).
 ESTIMATED = ("in_line", "killed", "wounded")
 

@@ -63,6 +63,9 @@ CSS = """
 .wg .status { background: #EEF; padding: 6px 10px; border-radius: 6px; margin: 6px 0;
   position: sticky; top: 0; z-index: 5; }  /* the turn stays in sight while scrolling */
 .wg .card { border: 1px solid #bbb; border-radius: 8px; padding: 6px 10px; margin: 6px 0; }
+.wg .slider-label { margin-top: 6px; }
+.wg .v-btn, .wgt .v-btn { text-transform: none !important; }  /* a command is typed as shown */
+.wgt .turn-length { min-width: 420px; }
 .wg .attacker { color: #D55E00; }
 .wg .defender { color: #0072B2; }
 .wgt { font-size: 22px; color: #111; padding: 12px 20px; }
@@ -165,7 +168,7 @@ def JoinForm(room: Classroom, session: str, version: int):
                       on_value=set_game)
     solara.ToggleButtonsSingle(value=side, on_value=set_side,
                                values=list(SIDES))
-    solara.InputText("PIN (only to take your seat back from another device)", value=pin,
+    solara.InputText("PIN (only to take a seat back)", value=pin,
                      on_value=set_pin, continuous_update=True)
     solara.Button("Join", on_click=join, color="primary", classes=["join"])
     if error:
@@ -198,7 +201,7 @@ def _staff_view(room: Classroom, session: str, seat: wargame.Seat, version: int)
     elif room.phase == "paused":
         status = "Paused by the teacher."
     elif room.phase == "ended":
-        status = "The teacher has ended the game."
+        status = f"The teacher has ended the game. {game.outcome(pools=room.revealed)}"
     elif game.submitted[side]:
         status = (f"Turn {game.turn}: orders submitted by {game.submitted[side]}; waiting "
                   f"for the other staff or the teacher.")
@@ -240,14 +243,17 @@ def _numbers(game: wargame.Game, side: str, revealed: bool):
                 f"to {_n(high)})</small></td></tr>")
 
     share = float(game.manning()[side].iloc[-1])
-    warn = (f"<br><small class='refused'>below {wargame.BROKEN_LINE:.0%} for "
-            f"{game.days_below(side)} days running; at {wargame.BROKEN_DAYS} it is "
-            f"broken</small>" if share < wargame.BROKEN_LINE else "")
+    days = game.days_below(side)
+    warn = ("" if share >= wargame.BROKEN_LINE else
+            f"<br><small class='refused'>broken: below {wargame.BROKEN_LINE:.0%} for {days} "
+            f"days running</small>" if days >= wargame.BROKEN_DAYS else
+            f"<br><small class='refused'>below {wargame.BROKEN_LINE:.0%} for {days} of the "
+            f"{wargame.BROKEN_DAYS} days running that break it</small>")
     manned = f"<tr><td>Your line, of its targets</td><td>{share:.0%}{warn}</td></tr>"
     own = [(label, now["own"][k], before["own"][k]) for k, label in (
         ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"),
-        ("pool", "Recruit pool left"), ("in_training", "In training"),
-        ("reserve", "Trained, waiting"))]
+        ("in_rear", "Resting in the rear"), ("pool", "Recruit pool left"),
+        ("in_training", "In training"), ("reserve", "Trained, waiting"))]
     seen = "enemy_true" if revealed else "enemy_estimate"
     theirs = [(label, now[seen][k], before[seen][k]) for k, label in (
         ("in_line", "In the line"), ("killed", "Killed"), ("wounded", "Wounded"))]
@@ -261,6 +267,20 @@ def _numbers(game: wargame.Game, side: str, revealed: bool):
 
 def _label(name: str, value: str) -> str:
     return f"{name}: {value}"
+
+
+def _slider(kind, label: str, **slider) -> None:
+    """A slider the width of the card, its label and value on a line above it (beside
+    it, a long label left a phone's slider no width at all)."""
+    solara.Text(label, classes=["slider-label"])
+    kind(label="", **slider)
+
+
+#: Tactics as words (a Select shows its values).
+TACTIC_WORDS = {t: t.replace("_", " ").replace("defense", "defence") for t in
+                ("human_wave", "infiltration", "mine_clearance", "fortified_defense",
+                 "elastic_defense")}
+_TACTIC_OF = {words: tactic for tactic, words in TACTIC_WORDS.items()}
 
 
 @solara.component
@@ -314,7 +334,7 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
             if r.high > r.low:
                 what = ("Recruits a day, at most (drafting what losses leave short)"
                         if base.recruitment == "replacement" else "Recruits a day")
-                solara.SliderFloat(_label(what, _n(orders["recruits_per_day"])),
+                _slider(solara.SliderFloat, _label(what, _n(orders["recruits_per_day"])),
                                    value=orders["recruits_per_day"], min=r.low, max=r.high,
                                    step=r.step, on_value=setter("contingents", name,
                                                                 "recruits_per_day"),
@@ -324,35 +344,39 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
                             f"cannot change)")
             bonus = limits.bonus[name]
             if bonus is not None:
-                solara.SliderFloat(_label("Signing bonus (x usual)",
+                _slider(solara.SliderFloat, _label("Signing bonus (x usual)",
                                           f"{orders['bonus']:.1f}"),
                                    value=orders["bonus"], min=bonus.low, max=bonus.high,
                                    step=bonus.step, on_value=setter("contingents", name,
                                                                     "bonus"),
                                    disabled=submitted)
             days = limits.training_days[name]
-            solara.SliderInt(_label("Training (days)", str(orders["training_days"])),
+            _slider(solara.SliderInt, _label("Training (days)", str(orders["training_days"])),
                              value=orders["training_days"], min=int(days.low),
                              max=int(days.high), on_value=setter("contingents", name,
                                                                  "training_days"),
                              disabled=submitted)
             shortened = min(orders["shortened_training_days"], orders["training_days"])
-            solara.SliderInt(_label("Shortened training (days)", str(shortened)),
+            _slider(solara.SliderInt, _label("Shortened training (days)", str(shortened)),
                              value=shortened, min=int(days.low),
                              max=max(int(days.low), orders["training_days"]),
                              on_value=setter("contingents", name, "shortened_training_days"),
                              disabled=submitted)
             below = orders["shorten_below_strength"]
-            solara.SliderFloat(_label("...when the line is below",
+            _slider(solara.SliderFloat, _label("...when the line is below",
                                       "never" if below == 0 else f"{below:.0%}"),
                                value=below, min=0.0, max=1.0, step=0.05,
                                on_value=setter("contingents", name, "shorten_below_strength"),
                                disabled=submitted)
-            solara.Select("Tactic of its battalions", values=list(limits.tactics),
-                          value=orders["tactic"],
-                          on_value=setter("contingents", name, "tactic"), disabled=submitted)
+            set_tactic = setter("contingents", name, "tactic")
+            solara.Select("Tactic of its battalions",
+                          values=[TACTIC_WORDS.get(x, x) for x in limits.tactics],
+                          value=TACTIC_WORDS.get(orders["tactic"], orders["tactic"]),
+                          on_value=lambda words, set_tactic=set_tactic: set_tactic(
+                              _TACTIC_OF.get(words, words)),
+                          disabled=submitted)
             size = limits.unit_size[name]
-            solara.SliderInt(_label("Battalion size (persons)", _n(orders["unit_size"])),
+            _slider(solara.SliderInt, _label("Battalion size (persons)", _n(orders["unit_size"])),
                              value=orders["unit_size"], min=int(size.low), max=int(size.high),
                              step=int(size.step),
                              on_value=setter("contingents", name, "unit_size"),
@@ -362,17 +386,19 @@ def OrdersForm(room: Classroom, session: str, game: wargame.Game, side: str, ver
                             on_value=setter("contingents", name, "withdrawn"),
                             disabled=submitted)
     with solara.Column(classes=["card", "orders-side"]):
-        solara.Select("Priority sector (filled first)", values=["none", *limits.sectors],
-                      value=data["priority"] or "none",
-                      on_value=lambda v: setter("priority")(None if v == "none" else v),
+        kinds = {f"{s.name} ({s.kind})": s.name for s in game.base.sectors}
+        shown_as = {name: words for words, name in kinds.items()}
+        solara.Select("Priority sector (filled first)", values=["none", *kinds],
+                      value=shown_as.get(data["priority"], "none"),
+                      on_value=lambda v: setter("priority")(kinds.get(v)),
                       disabled=submitted)
-        solara.SliderFloat(_label("Rotate battalions out below",
+        _slider(solara.SliderFloat, _label("Rotate battalions out below",
                                   f"{data['rotate_below_strength']:.0%}"),
                            value=data["rotate_below_strength"],
                            min=limits.rotate_below_strength.low,
                            max=limits.rotate_below_strength.high, step=0.05,
                            on_value=setter("rotate_below_strength"), disabled=submitted)
-        solara.SliderFloat(_label("Tempo of operations (x usual)",
+        _slider(solara.SliderFloat, _label("Tempo of operations (x usual)",
                                   f"{data['intensity']:.2f}"),
                            value=data["intensity"], min=limits.intensity.low,
                            max=limits.intensity.high, step=limits.intensity.step,
@@ -460,9 +486,10 @@ def Setup(room: Classroom, version: int):
             solara.Button("Resume", on_click=act(room.start), color="primary",
                           classes=["resume"])
         if room.phase in ("joining", "running", "paused"):
-            solara.SliderInt(f"Turn: {room.turn_days} days", value=room.turn_days, min=1,
-                             max=MAX_TURN_DAYS, on_value=act_value(room.set_turn_days,
-                                                                   set_error))
+            with solara.Column(classes=["turn-length"]):
+                _slider(solara.SliderInt, f"Turn: {room.turn_days} days",
+                        value=room.turn_days, min=1, max=MAX_TURN_DAYS,
+                        on_value=act_value(room.set_turn_days, set_error))
         if room.phase != "closed":
             solara.Button("Hide the true numbers" if room.revealed
                           else "Reveal the true numbers",
@@ -497,7 +524,8 @@ def Board(room: Classroom, version: int):
             solara.Text(code, classes=["code"])
         with solara.Column():
             solara.Text(f"Join at {address}", classes=["join-at"])
-            solara.Text(f"Class: {phase}. {len(students)} students.")
+            solara.Text(f"Class: {phase}. {len(students)} "
+                        f"student{'' if len(students) == 1 else 's'}.")
     solara.HTML(tag="div", classes=["board"], unsafe_innerHTML=(
         "<table><tr><th>game</th><th>turn</th><th class='attacker'>attacker's staff</th>"
         "<th>orders</th><th>line</th><th class='defender'>defender's staff</th>"
@@ -506,7 +534,11 @@ def Board(room: Classroom, version: int):
 
 
 def _board_row(room: Classroom, game: wargame.Game) -> str:
-    cells = [f"<td>{game.number}</td><td>{'over' if game.over else game.turn}</td>"]
+    broken = game.broken_on()
+    # A broken line is public (both staffs' pages say so): the board says it too.
+    state = ("over" if game.over else f"{game.turn}") + f" (day {game.model.day})" + "".join(
+        f"<br><b class='{side}'>{side} broke</b>" for side in SIDES if side in broken)
+    cells = [f"<td>{game.number}</td><td>{state}</td>"]
     manning = game.manning().iloc[-1]
     for side in SIDES:
         seats = [s for s in room.students() if (s.game, s.side) == (game.number, side)]
@@ -556,9 +588,12 @@ def Debrief(room: Classroom, version: int):
     shown, set_shown = solara.use_state(room.phase == "ended")
     which, set_which = solara.use_state(1)
     if not shown and room.phase != "ended":
-        solara.Button("Show the debrief", on_click=lambda: set_shown(True),
-                      classes=["show-debrief"])
+        solara.Button("Show the debrief (the true curves)", on_click=lambda: set_shown(True),
+                      classes=["show-debrief"], style={"align-self": "flex-start"})
         return
+    if room.phase != "ended":
+        solara.Button("Hide the debrief", on_click=lambda: set_shown(False),
+                      classes=["hide-debrief"], style={"align-self": "flex-start"})
     solara.HTML(tag="h2", unsafe_innerHTML="Debrief")
     # One game at a time: a class of 20 games draws one picture a change, not 20.
     numbers = [g.number for g in room.games]
@@ -569,11 +604,14 @@ def Debrief(room: Classroom, version: int):
     game = room.games[(which if which in numbers else 1) - 1]
     with room.lock:  # never half-way through a turn
         verdict = game.outcome()
-        picture = debrief_png(game, game.model.day, len(game.decisions))
         day = game.model.day
+        picture = debrief_png(game, day, len(game.decisions)) if day > 0 else None
     with solara.Column(classes=[f"debrief-game-{game.number}"]):
         solara.Text(f"Game {game.number}: {verdict}", classes=["verdict"])
-        solara.Image(picture, width="1800px")
+        if picture is None:
+            solara.Text("No curves before the first turn.")
+        else:
+            solara.Image(picture, width="1800px")
         Timeline(room, game, version)
         if day > 0:
             solara.FileDownload(lambda: _export(room, game), filename=f"game{game.number}.toml",
@@ -612,17 +650,21 @@ def debrief_png(game: wargame.Game, day: int, decisions: int) -> bytes:
     read under the class's lock."""
     figure = Figure(figsize=(18, 4.2), dpi=100)
     panels = figure.subplots(1, 4)
-    for ax, (column, title) in zip(panels, (("in_line", "In the line"),
+    for ax, (column, title) in zip(panels, (("in_line", "The line, % of its targets"),
                                             ("killed", "Killed (so far)"),
                                             ("pool", "Recruit pool left")), strict=False):
-        series = game.series(column)
+        # The line as the verdict reads it: a share of the targets, half of them marked.
+        series = game.manning() * 100 if column == "in_line" else game.series(column)
+        ax.set_ylim(0, max(1.0, float(series.to_numpy().max())) * 1.05)
         for side in SIDES:
             ax.plot(series.index, series[side], color=SIDE_COLOURS[side], lw=3, label=side)
             days = sorted({d.day for d in game.decisions if d.side == side and d.day <= day})
             ax.plot(days, series[side].iloc[days], ls="none", marker="v", ms=10,
                     color=SIDE_COLOURS[side])
         ax.set_title(title, fontsize=16)
-    panels[0].legend(fontsize=12, title="v: orders changed", title_fontsize=12)
+    panels[0].axhline(wargame.BROKEN_LINE * 100, color="#555", ls="--", lw=1.5)
+    panels[0].legend(fontsize=12, title="v: orders changed", title_fontsize=12,
+                     loc="lower left")
     believed = panels[3]
     killed = game.series("killed")
     for k, side in enumerate(SIDES):
@@ -634,7 +676,7 @@ def debrief_png(game: wargame.Game, day: int, decisions: int) -> bytes:
                       marker="o", ms=7, color=SIDE_COLOURS[enemy], mfc="white", mew=2,
                       label=f"{enemy}, as the {side} saw it")
     believed.set_title("Killed: true, and the enemy's estimate (o)", fontsize=16)
-    believed.legend(fontsize=11)
+    believed.legend(fontsize=11, loc="upper left")
     for ax in panels:
         ax.set_xlabel("day", fontsize=14)
         ax.tick_params(labelsize=12)

@@ -298,7 +298,7 @@ def test_pause_holds_the_turn_and_the_teacher_ends_it_with_standing_orders(theat
     room.advance()
     assert [g.model.day for g in room.games] == [3, 3]
     assert first.orders["attacker"].intensity == 1.8
-    assert [d.said for d in first.decisions] == [("intensity 1 -> 1.8",)]
+    assert [d.said for d in first.decisions] == [("tempo 1 -> 1.8",)]
     assert [d.by for d in first.decisions] == ["Attacker 1"]
     assert second.decisions == []
 
