@@ -14,8 +14,6 @@ import pytest
 
 from tests.browser_helpers import CHROMIUM_ARGS, demo_server, ensure_chromium
 
-pytestmark = pytest.mark.xdist_group("page-in-chromium")  # the browser tests share a worker
-
 PHONE = {"width": 390, "height": 844}
 PROJECTOR = {"width": 1920, "height": 1080}
 
