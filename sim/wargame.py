@@ -384,7 +384,6 @@ class Game:
         self.pending: dict[str, Orders] = {}
         self.turn = 1
         self.decisions: list[Decision] = []
-        self.changes: list[TheatreChange] = []
         # Per side, per turn ended: (day, own numbers, the enemy's estimates).
         self.reports: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
         self._targets = np.array([[getattr(s, side).target_persons_per_km * s.frontage_km
@@ -423,7 +422,7 @@ class Game:
         if self.over:
             return
         day = self.model.day + 1
-        if len(self.base.changes) + len(self.changes) + len(SIDES) > MAX_ITEMS:
+        if len(self.base.changes) + len(self.decisions) + len(SIDES) > MAX_ITEMS:
             # An export holds at most MAX_ITEMS changes: the game ends before it cannot.
             self.model.running = False
             return
@@ -431,9 +430,7 @@ class Game:
             orders = self.pending.get(side, self.orders[side])
             keys = changed_keys(self.base, side, self.orders[side], orders, day)
             if keys:
-                change = TheatreChange(day=day, assign=keys)
-                self.model.decide(change)
-                self.changes.append(change)
+                self.model.decide(TheatreChange(day=day, assign=keys))
                 self.decisions.append(Decision(self.turn, day, side,
                                                self.submitted[side] or "standing orders",
                                                say(self.orders[side], orders), keys))
@@ -522,7 +519,9 @@ class Game:
             raise Refused(f"export: game {self.number} has not run a day; allowed: after "
                           f"its first turn")
         data = self.base.model_dump()
-        data["changes"] = list(data["changes"]) + [c.model_dump() for c in self.changes]
+        # Each decision is a change of the theatre, on its day: the model took them so.
+        data["changes"] = list(data["changes"]) + [{"day": d.day, "assign": d.assign}
+                                                   for d in self.decisions]
         data["max_days"] = self.model.day
         data["name"] = f"{self.base.name}-game{self.number}"[:100]
         data["description"] = (f"Game {self.number} of a class on {self.base.name}: "

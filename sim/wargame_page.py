@@ -544,8 +544,9 @@ def _board_row(room: Classroom, game: wargame.Game) -> str:
         seats = [s for s in room.students() if (s.game, s.side) == (game.number, side)]
         # A seat held from more than one browser is marked: a teacher sees a student
         # who took a seat back on another device (with its PIN).
-        members = ", ".join(_escape(s.name) + (f" ({room.holders(s)} browsers)"
-                                               if room.holders(s) > 1 else "")
+        held = {id(s): room.holders(s) for s in seats}
+        members = ", ".join(_escape(s.name) + (f" ({held[id(s)]} browsers)"
+                                               if held[id(s)] > 1 else "")
                             for s in seats) or "-"
         state = "submitted" if game.submitted[side] else "thinking"
         # The board is on the projector: each side's true line only once revealed.
