@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-from sim.config import Scenario
-from sim.model import AttritionModel, FrontMap
+    from sim.config import Scenario
+    from sim.model import AttritionModel, FrontMap
 
 __all__ = ["AttritionModel", "FrontMap", "RunResult", "Scenario", "__version__", "run"]
 
@@ -25,6 +26,25 @@ try:
     __version__ = metadata.version("attrition-sim")
 except metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
+
+#: What ``import sim`` gives on first use, not at import (PEP 562): the model pulls in
+#: numpy, pandas, Mesa and numba (about 2 s), which ``attrition --help`` and
+#: ``attrition --version`` never need.
+_LAZY = {"Scenario": "sim.config", "AttritionModel": "sim.model", "FrontMap": "sim.model"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # looked up once
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 @dataclass
@@ -50,6 +70,8 @@ def run(scenario: Scenario | None = None, seed: int | None = None,
         >>> [front.day for front in result.fronts]
         [0, 2, 4, 5]
     """
+    from sim.model import AttritionModel
+
     if front_every_days is not None and front_every_days < 1:
         raise ValueError(f"front_every_days must be 1 or more, not {front_every_days}")
     model = AttritionModel(scenario, rng=seed)

@@ -3,10 +3,11 @@ process, and say where the page is only once it answers.
 
 The server (``python -m solara run sim.app``) takes several seconds to start, and on a
 machine where the model has never run, its compiled kernels (numba, cached on disk)
-take about a minute to build on first use. So :func:`warm_up` first steps the model
-once in this process (which compiles and caches the kernels, and says so if it takes a
-while), then :func:`serve` starts the server and prints the address when a GET of it
-returns 200: a teacher who clicks the address at once gets the page.
+take a while to build on first use. So :func:`warm_up` first steps the model once in
+this process (which compiles and caches the kernels, and says so:
+:func:`sim.model.kernels.announce_compiling`), then :func:`serve` starts the server
+and prints the address when a GET of it returns 200: a teacher who clicks the address
+at once gets the page.
 
 The server stops with the launcher, however it ends: Ctrl-C in the terminal reaches
 both (the child stays in the launcher's process group), SIGTERM to the launcher is
@@ -36,8 +37,7 @@ from sim.publish import shown
 
 #: Seconds the warm-up may take before the launcher says it is compiling.
 NOTICE_AFTER_S = 1.5
-COMPILING = ("attrition demo: compiling the model for its first run on this machine "
-             "(about a minute, once)...")
+COMPILING = "attrition demo: getting the model ready..."
 #: Seconds the server may take to answer (far more than it needs, even on a busy
 #: machine) before the launcher gives up on it.
 READY_TIMEOUT_S = 300.0
@@ -72,8 +72,9 @@ def warm_up(work: Callable[[], object], *, notice: Callable[[], None],
     thread = threading.Thread(target=run, name="attrition-warm-up", daemon=True)
     thread.start()
     thread.join(after_s)
-    if thread.is_alive():
-        notice()
+    kernels = sys.modules.get("sim.model.kernels")
+    if thread.is_alive() and not (kernels is not None and kernels.announced()):
+        notice()  # unless the model has said that it is compiling
         while thread.is_alive():  # short joins: Ctrl-C is seen between them
             thread.join(0.5)
     if failure:

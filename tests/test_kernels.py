@@ -351,3 +351,28 @@ def test_a_widened_front_repeats_the_sector():
     assert scenario.widened(1) == scenario
     with pytest.raises(ValueError, match="factor"):
         Scenario().widened(0)
+
+
+def test_a_first_run_says_once_that_it_compiles_and_a_cached_one_says_nothing(
+        monkeypatch, capsys):
+    """A machine's first run (kernels neither compiled nor cached) says so on stderr,
+    once per process; with the kernels cached it says nothing."""
+    from sim.model import kernels
+
+    monkeypatch.setattr(kernels, "_announced", False)
+    monkeypatch.setattr(kernels, "compiled", lambda: True)
+    assert not kernels.announce_compiling()
+    monkeypatch.setattr(kernels, "compiled", lambda: False)
+    assert kernels.announce_compiling() and not kernels.announce_compiling()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("compiling the model, once: about") == 1
+    assert kernels.announced()
+
+
+def test_the_kernels_know_they_are_compiled_once_a_model_has_stepped():
+    from sim import Scenario, run
+    from sim.model import kernels
+
+    run(Scenario(max_days=1), seed=0)
+    assert kernels.compiled()

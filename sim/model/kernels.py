@@ -36,6 +36,7 @@ or the callers keep the old code.
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -660,3 +661,53 @@ def _rows_of(rows_in_store, units, ground):
         y = units[rows_in_store[j]].y_m
         out[j] = min(ground.depth - 1, max(0, np.int64(y // ground.cell_size_m)))
     return out
+
+
+# ---------------------------------------------------------------- compiling, once
+#: Seconds a machine's first run spends compiling the kernels (numba), on 2 cores with
+#: nothing else running: said in the notice (``benchmarks/cli_manners.py`` measures it).
+COMPILE_SECONDS = 20
+#: The kernels a run calls first; the others compile as they do.
+_ENTRY_POINTS = (plan_substep, settle_substep)
+_announced = False
+
+
+def compiled() -> bool:
+    """Whether the kernels are compiled in this process or in numba's cache for this
+    version of their source (the cache's index names the source's time stamp)."""
+    try:
+        return all(kernel.overloads or kernel._cache._cache_file._load_index()
+                   for kernel in _ENTRY_POINTS)
+    except (AttributeError, OSError, ValueError, EOFError):
+        # numba's cache is private API; if it changed, say nothing rather than say
+        # something untrue.
+        return True
+
+
+def announce_compiling(stream=None) -> bool:
+    """Say once per process, on stderr, that the model is being compiled, if its
+    kernels are neither compiled nor cached: a machine's first run otherwise sits
+    silent for its compile time. Returns whether it said so."""
+    global _announced
+    if _announced or compiled():
+        return False
+    _announced = True
+    print(f"attrition: compiling the model, once: about {COMPILE_SECONDS} s (numba keeps "
+          f"it in its cache for later runs)", file=stream or sys.stderr, flush=True)
+    return True
+
+
+def announced() -> bool:
+    """Whether :func:`announce_compiling` has spoken in this process."""
+    return _announced
+
+
+def compile_kernels() -> None:
+    """Compile every kernel (or load it from numba's cache), announced as above, by
+    running a small scenario for a day: a sweep's driver does this before it starts its
+    workers, so that they load the code instead of each compiling it."""
+    from sim.config import Scenario
+    from sim.model.model import AttritionModel
+
+    model = AttritionModel(Scenario(max_days=1), rng=0)
+    model.step()

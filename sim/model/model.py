@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import Scenario
+from sim.model import kernels
 from sim.model.combat import Combat
 from sim.model.forces import Forces
 from sim.model.memory import check_memory
@@ -50,6 +51,8 @@ class AttritionModel(mesa.Model):
         scenario = scenario if scenario is not None else Scenario()
         # Refused before anything is allocated if it would not fit (MemoryLimitError).
         check_memory(scenario)
+        # A machine's first run compiles the kernels: said, not sat through in silence.
+        kernels.announce_compiling()
         super().__init__(rng=rng)
         # ``config``, not ``scenario``: Mesa 3.5 uses ``Model.scenario`` for its own.
         self.config = scenario
