@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,42 +32,29 @@ import pandas as pd
 import tomli_w
 
 from sim import RunResult, Scenario, __version__
+from sim.model.records import PROJECTION_HORIZON_DAYS, PROJECTION_WINDOW_DAYS
 from sim.publish import printable
 from sim.replicates import replicate_seeds, summarise
 from sim.sides import SIDES
 
 FORMATS = ("csv", "parquet")
-#: The rows of the terminal table: label and summary key, ``{side}`` for each side.
-SIDE_ROWS = (
-    ("killed", "{side}_killed"), ("wounded", "{side}_wounded"),
-    ("permanently lost", "{side}_permanently_lost"),
-    ("released (served their term)", "{side}_released"),
-    ("personnel at end", "{side}_personnel"),
-    ("casualties to aimed fire", "{side}_casualties_aimed"),
-    ("casualties to area fire", "{side}_casualties_area"),
-    ("casualties to mines", "{side}_casualties_mines"),
-    ("training days lost", "{side}_training_days_lost"),
-    ("pool exhausted (day)", "{side}_pool_exhausted_day"),
-    ("pool exhaustion, projected (day)", "{side}_projected_exhaustion_day"),
-    ("recruits a day, mean", "{side}_mean_daily_recruits"),
-    ("permanent losses a day, mean", "{side}_mean_daily_permanent_losses"),
-)
-#: Rows of one number for the whole battle.
-BATTLE_ROWS = (("loss exchange ratio", "loss_exchange_ratio"),
-               ("ground gained by attacker (m)", "ground_gained_m"),
-               ("attacker casualties per km", "attacker_casualties_per_km"))
 
 
 # ------------------------------------------------------------------- a run's files
 def run_summary(scenario: Scenario, seed: int, results: list[RunResult]) -> dict[str, Any]:
     """What ``summary.json`` holds: scenario, seed(s), package version, then the run
-    summary's keys (per key mean and interval with more than one replicate)."""
+    summary's keys (per key mean and interval with more than one replicate); a
+    :class:`RunSummary` that also knows which sides have a recruit pool."""
     head: dict[str, Any] = {"scenario": scenario.name, "seed": seed,
                             "replicates": len(results), "package_version": __version__}
+    daily = results[0].daily
+    first = daily[(daily["day"] == daily["day"].min()) & (daily["contingent"] == "all")]
+    pool_sides = tuple(side for side in SIDES
+                       if (first.loc[first["side"] == side, "pool"] > 0).any())
     if len(results) == 1:
-        return head | results[0].summary
+        return RunSummary(head | results[0].summary, pool_sides)
     head["seeds"] = replicate_seeds(seed, len(results))
-    return head | summarise([r.summary for r in results])
+    return RunSummary(head | summarise([r.summary for r in results]), pool_sides)
 
 
 def write_run(folder: Path, scenario: Scenario, results: list[RunResult],
@@ -165,61 +154,258 @@ def to_json(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------ tables
-def _cell(value: Any) -> str:
-    if isinstance(value, dict) and "mean" in value:
-        if value["ci95_low"] is None:
-            return _cell(value["mean"])
-        return f"{_cell(value['mean'])} [{_cell(value['ci95_low'])}, {_cell(value['ci95_high'])}]"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} x{v}" for k, v in value.items())
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if abs(value) >= 100 or value.is_integer():
-            return f"{value:,.0f}"
-        return f"{value:,.2f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+# The run table's number formats, one per kind of quantity, the same in every row and
+# column, for one run and for the mean and interval of replicates: whole persons (and
+# person-days, metres) with thousands separators, rates and ratios to three significant
+# digits, days as whole days with their date.
+def whole(value: float) -> str:
+    """A count of persons (or person-days, or metres): whole, thousands separated.
+
+    >>> whole(774165.0), whole(3386.6)
+    ('774,165', '3,387')
+    """
+    return f"{round(value):,}"
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """A rate or ratio to ``digits`` significant digits (trailing zeros kept, thousands
+    separated); 0 as 0.
+
+    >>> [significant(v) for v in (10.005, 5.3043, 46.1087, 0.01234, 9.996, 12_345.0, 0.0)]
+    ['10.0', '5.30', '46.1', '0.0123', '10.0', '12,300', '0']
+    """
+    if value == 0:
+        return "0"
+    rounded = float(f"{value:.{digits - 1}e}")  # rounded first: 9.996 is 10.0, not 10.00
+    exponent = math.floor(math.log10(abs(rounded)))
+    return f"{rounded:,.{max(0, digits - 1 - exponent)}f}"
+
+
+def day_and_date(day: float, start: date | None) -> str:
+    """A day of the run, whole, with its date when the run has a calendar.
+
+    >>> day_and_date(46.2, date(2024, 12, 6)), day_and_date(3650, None)
+    ('day 46 (2025-01-21)', 'day 3,650')
+    """
+    day = round(day)
+    return f"day {day:,}" + (f" ({start + timedelta(days=day)})" if start else "")
+
+
+#: The terminal table's rows: label with its unit, summary key (``{side}`` for each
+#: side) and kind of number: ``whole`` (:func:`whole`), ``rate`` (:func:`significant`)
+#: or ``day`` (:func:`day_and_date`).
+SIDE_ROWS = (
+    ("killed (persons)", "{side}_killed", "whole"),
+    ("wounded (persons)", "{side}_wounded", "whole"),
+    ("wounded permanently lost (persons)", "{side}_permanently_lost", "whole"),
+    ("released after their term (persons)", "{side}_released", "whole"),
+    ("in units at the end (persons)", "{side}_personnel", "whole"),
+    ("casualties to aimed fire (persons)", "{side}_casualties_aimed", "whole"),
+    ("casualties to area fire (persons)", "{side}_casualties_area", "whole"),
+    ("casualties to mines (persons)", "{side}_casualties_mines", "whole"),
+    ("training lost with the dead and crippled (person-days)",
+     "{side}_training_days_lost", "whole"),
+    ("recruit pool exhausted (day)", "{side}_pool_exhausted_day", "day"),
+    ("recruit pool exhausted, projected (day)", "{side}_projected_exhaustion_day", "day"),
+    ("recruits a day, mean (persons/day)", "{side}_mean_daily_recruits", "rate"),
+    ("killed + permanently lost a day, mean (persons/day)",
+     "{side}_mean_daily_permanent_losses", "rate"),
+)
+#: Rows of one number for the whole battle.
+BATTLE_ROWS = (
+    ("loss exchange ratio (attacker casualties per defender casualty)",
+     "loss_exchange_ratio", "rate"),
+    ("ground gained by the attacker (m)", "ground_gained_m", "whole"),
+    ("attacker casualties per km gained (persons/km)", "attacker_casualties_per_km",
+     "rate"),
+)
+#: What a null value of a key means, as its cell says it (ODD 7.9, 7.11).
+MISSING = {
+    "pool_exhausted_day": "not exhausted",
+    "projected_exhaustion_day": "not falling",
+    "mean_daily_recruits": "n/a: no days run",
+    "mean_daily_permanent_losses": "n/a: no days run",
+    "loss_exchange_ratio": "n/a: no defender casualties",
+    "attacker_casualties_per_km": "n/a: less than one cell gained",
+}
+NO_POOL, NONE_DRAWN = "no pool", "none drawn"
+
+
+class RunSummary(dict):
+    """What ``summary.json`` holds (a dict of its keys), knowing also what the file does
+    not say: ``pool_sides``, the sides whose recruit pools held anyone on day 0. A null
+    pool day reads "not exhausted" for those and "no pool" for the others. Not a key,
+    so that ``summary.json`` keeps its keys."""
+
+    def __init__(self, keys: dict[str, Any], pool_sides: tuple[str, ...] | None = None):
+        super().__init__(keys)
+        self.pool_sides = pool_sides
+
+
+def _beyond_horizon(summary: dict[str, Any], side: str) -> int:
+    """In how many runs a side's exhaustion projection passes the horizon."""
+    flag = summary.get(f"{side}_projected_exhaustion_beyond_horizon")
+    if isinstance(flag, dict):  # replicates: each value's count
+        return flag.get("True", 0)
+    return summary["replicates"] if flag is True else 0
+
+
+def _drew_on_a_pool(summary: dict[str, Any], side: str) -> bool:
+    """Whether a summary shows a side drawing on a recruit pool (recruits, an exhaustion
+    day or a projection): a summary read back from ``summary.json`` says no more."""
+    def positive(value: Any) -> bool:
+        if isinstance(value, dict):
+            value = value.get("mean")
+        return isinstance(value, int | float) and value > 0
+
+    return _beyond_horizon(summary, side) > 0 or any(
+        positive(summary.get(f"{side}_{part}")) for part in
+        ("mean_daily_recruits", "pool_exhausted_day", "projected_exhaustion_day"))
+
+
+def _start_date(summary: dict[str, Any]) -> date | None:
+    """Day 0's date; none for a run without a calendar. Replicates share their start,
+    so their mean last date is the start plus their mean length."""
+    end, days = summary.get("end_date"), summary["days"]
+    if isinstance(end, str):
+        return date.fromisoformat(end) - timedelta(days=days)
+    if isinstance(end, dict) and end and isinstance(days, dict):
+        runs = sum(end.values())
+        mean_end = sum(date.fromisoformat(d).toordinal() * k for d, k in end.items()) / runs
+        return date.fromordinal(round(mean_end - days["mean"]))
+    return None
+
+
+class _Table:
+    """A summary's cells, and the notes that explain the words in them."""
+
+    def __init__(self, summary: dict[str, Any]):
+        self.summary = summary
+        self.runs = summary["replicates"]
+        self.start = _start_date(summary)
+        horizon = summary.get("projection_horizon_day")
+        horizon = horizon["mean"] if isinstance(horizon, dict) else horizon
+        self.past = f"beyond day {round(horizon or PROJECTION_HORIZON_DAYS):,}"
+        window = PROJECTION_WINDOW_DAYS
+        self.explain = {
+            NO_POOL: "no pool: the side has no recruit pool, so it recruits no one.",
+            NONE_DRAWN: "none drawn: the side drew no recruits in this run (it has no "
+                        "recruit pool, or did not draw on it).",
+            "not exhausted": "not exhausted: the pool still held recruits on the last day.",
+            "not falling": f"not falling: the pool did not fall over the last {window} days "
+                           f"of the run, so no exhaustion day can be projected.",
+            self.past: f"{self.past}: the projection (the last day, plus the pool left "
+                       f"divided by its mean daily fall over the last {window} days) "
+                       f"passes that horizon.",
+            "n/a": "n/a: the summary holds no value for this row.",
+            **{text: f"{text}: {why}" for text, why in (
+                ("n/a: no days run", "a rate needs at least one day."),
+                ("n/a: no defender casualties", "the ratio has none to divide by."),
+                ("n/a: less than one cell gained", "the attacker's mean advance is less "
+                 "than one cell deep, and per km it would be millions."))},
+        }
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> str:
+        """``text``, its explanation added to the notes (once)."""
+        if self.explain[text] not in self.notes:
+            self.notes.append(self.explain[text])
+        return text
+
+    def number(self, value: float, kind: str) -> str:
+        if kind == "day":
+            return day_and_date(value, self.start)
+        return whole(value) if kind == "whole" else significant(value)
+
+    def value(self, value: Any, kind: str) -> str:
+        """A number, or replicates' mean [95% CI] (for days, the mean's date only). Every
+        quantity of the table is at least 0, and so is the interval it prints (the
+        Student-t interval of a few counts can reach below 0; ``summary.json`` keeps it)."""
+        if not isinstance(value, dict):
+            return self.number(value, kind)
+        text = self.number(value["mean"], kind)
+        if value["ci95_low"] is not None:
+            ends = kind if kind != "day" else "whole"
+            text += (f" [{self.number(max(0.0, value['ci95_low']), ends)} to "
+                     f"{self.number(value['ci95_high'], ends)}]")
+        return text
+
+    def cell(self, label: str, key: str, kind: str, side: str | None = None) -> str:
+        part = key.replace("{side}_", "")
+        value = self.summary[key.format(side=side)]
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None  # as summary.json holds it (json_ready)
+        if part in ("pool_exhausted_day", "projected_exhaustion_day"):
+            known = getattr(self.summary, "pool_sides", None)
+            if known is not None and side not in known:
+                return self.note(NO_POOL)
+            if known is None and not _drew_on_a_pool(self.summary, side):
+                return self.note(NONE_DRAWN)
+        if value is None:
+            return self.none_of(part, side, self.runs)
+        text = self.value(value, kind)
+        runs_with = value["n"] if isinstance(value, dict) else self.runs
+        if runs_with < self.runs:
+            # The mean is of the replicates that have a value: say how many, and what
+            # the others had.
+            what = label.rsplit(" (", 1)[0] + (f", {side}" if side else "")
+            others = self.none_of(part, side, self.runs - runs_with)
+            self.notes.append(f"{runs_with}/{self.runs} ({what}): the mean [95% CI] of "
+                              f"the {runs_with} of {self.runs} runs that have one; in the "
+                              f"other {self.runs - runs_with}: {others}.")
+            text = f"{runs_with}/{self.runs}: {text}"
+        return text
+
+    def none_of(self, part: str, side: str | None, runs: int) -> str:
+        """What ``runs`` runs without a value of ``part`` say instead; for a projection,
+        in how many it passes the horizon and in how many the pool is not falling."""
+        if part != "projected_exhaustion_day":
+            return self.note(MISSING.get(part, "n/a"))
+        past = min(runs, _beyond_horizon(self.summary, side))
+        if past == runs:
+            return self.note(self.past)
+        if past == 0:
+            return self.note(MISSING[part])
+        return f"{self.note(self.past)} in {past}, {self.note(MISSING[part])} in {runs - past}"
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """The terminal's compact summary: a row per measure, a column per side."""
+    """The terminal's compact summary: a row per measure with its unit in its label, a
+    column per side, then the battle's rows; below, notes on every cell that gives
+    words for a number or a mean of fewer than all replicates."""
+    table = _Table(summary)
     n = summary["replicates"]
     seeds = f"seed {summary['seed']}" if n == 1 else \
         f"{n} replicates from seed {summary['seed']} (mean [95% CI])"
-    end = summary.get("end_date")
-    until = f" (to {_cell(end)})" if isinstance(end, str) else ""
-    lines = [f"{printable(summary['scenario'])}, {seeds}: {_cell(summary['days'])} days"
-             f"{until}, stop: {_cell(summary['stop_reason'])}, winner: "
-             f"{_cell(summary['winner'])}", ""]
-    rows = [(label, *(_side_cell(summary, key, side) for side in SIDES))
-            for label, key in SIDE_ROWS]
-    width = max(len(label) for label, _ in SIDE_ROWS + BATTLE_ROWS)
-    col = max(10, *(len(r[1]) for r in rows), *(len(r[2]) for r in rows))
+    end = summary.get("end_date")  # replicates: each last date's count
+    last = [end] if isinstance(end, str) else sorted(end or ())
+    span = "" if table.start is None else f" ({table.start} to {last[0]})" \
+        if len(last) == 1 else f" (from {table.start}; last day {last[0]} to {last[-1]})"
+    lines = [f"{printable(summary['scenario'])}, {seeds}: {table.value(summary['days'], 'whole')}"
+             f" days{span}, stop: {_counts(summary['stop_reason'])}, winner: "
+             f"{_counts(summary['winner'])}", ""]
+    rows = [(label, *(table.cell(label, key, kind, side) for side in SIDES))
+            for label, key, kind in SIDE_ROWS]
+    battle = [(label, table.cell(label, key, kind)) for label, key, kind in BATTLE_ROWS]
+    width = max(len(label) for label, *_ in SIDE_ROWS)
+    col = max(10, *(len(cell) for row in rows for cell in row[1:]))
     lines.append(f"{'':<{width}}  " + "  ".join(f"{side:>{col}}" for side in SIDES))
     lines += [f"{label:<{width}}  {a:>{col}}  {d:>{col}}" for label, a, d in rows]
     lines.append("")
-    lines += [f"{label:<{width}}  {_battle_cell(summary, key):>{col}}"
-              for label, key in BATTLE_ROWS]
+    battle_width = max(len(label) for label, _ in battle)
+    lines += [f"{label:<{battle_width}}  {cell}" for label, cell in battle]
+    if table.notes:
+        lines += ["", "Notes:", *(textwrap.fill(note, 92, initial_indent="  ",
+                                                subsequent_indent="    ")
+                                  for note in table.notes)]
     return "\n".join(lines)
 
 
-def _side_cell(summary: dict[str, Any], key: str, side: str) -> str:
-    """A side's cell: a projection past the horizon reads "beyond day N" (ODD 7.9)."""
-    value = summary[key.format(side=side)]
-    beyond = summary.get(f"{side}_projected_exhaustion_beyond_horizon")
-    if key.endswith("projected_exhaustion_day") and value is None and beyond is True:
-        return f"beyond day {summary['projection_horizon_day']:,}"
-    return _cell(value)
-
-
-def _battle_cell(summary: dict[str, Any], key: str) -> str:
-    """A battle's cell: casualties per km read "n/a: less than one cell gained" where
-    the attacker gained less than one cell (ODD 7.9)."""
-    if key == "attacker_casualties_per_km" and summary[key] is None:
-        return "n/a: less than one cell gained"
-    return _cell(summary[key])
+def _counts(value: Any) -> str:
+    """A stop reason or winner: the word, or, over replicates, each word's count."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} x{v}" for k, v in value.items())
+    return "none" if value is None else str(value)
 
 
 def _metric_lines(metrics: dict[str, dict[str, float]]) -> list[str]:

@@ -3,9 +3,14 @@ casualties, recruit pool and training pipeline, a map of the front, and the fits
 calibration. The front and the live charts drawn in place (the demo page, animations)
 are in :mod:`sim.views`.
 
-Each function takes the tidy daily record of :func:`sim.run` (one run, or several
-replicates told apart by a ``seed`` column: then lines are means and bands the 95%
-confidence interval of the mean) and returns the file it wrote.
+Each ``plot_*`` function takes the tidy daily record of :func:`sim.run` (one run, or
+several replicates told apart by a ``seed`` column: then lines are means and bands the
+95% confidence interval of the mean) and returns the file it wrote; the run's figures
+come from ``*_figure`` functions that return the matplotlib figure (to draw further, or
+to test what is drawn). A run's figures give each side its own panel, with its own y
+axis when the sides' scales differ (:func:`scales_differ`); draw only what a side has
+(no pool curve for a side without a recruit pool); and draw two series that are equal
+on every day as one line labelled "a = b".
 
     >>> import tempfile, os
     >>> from sim import Scenario, run
@@ -18,6 +23,7 @@ confidence interval of the mean) and returns the file it wrote.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,14 +34,19 @@ if not os.environ.get("MPLBACKEND"):
     # purpose is kept: Jupyter's kernels set MPLBACKEND to draw figures inline.
     matplotlib.use("Agg")
 
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from sim.replicates import band_label, mean_interval  # noqa: E402
+from sim.sides import SIDES  # noqa: E402
 from sim.views import SIDE_COLOURS, draw_front, plain  # noqa: E402
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from sim.model.records import FrontMap
 
 
@@ -70,16 +81,238 @@ def calendar(daily: pd.DataFrame, days) -> tuple[object, str]:
     return start + pd.to_timedelta(np.asarray(days), unit="D"), "date"
 
 
-def _line(ax, daily: pd.DataFrame, side: str, column: str, label: str, **style) -> None:
-    band = side_band(daily, side, column)
+#: The two sides' panels share one y axis only while the larger side's peak is at most this
+#: many times the smaller's: beyond it the smaller side's curves would lie squashed along
+#: zero (an attacker of 10,000 beside a defence of hundreds).
+SHARED_AXIS_MAX_RATIO = 3.0
+
+
+@dataclass(frozen=True)
+class Series:
+    """A curve of a side's panel: a side row's daily-record ``column``, its legend
+    ``label`` and its matplotlib line ``style``."""
+
+    column: str
+    label: str
+    style: dict = field(default_factory=dict)
+
+
+#: Strength: "in units" as a wide pale line under a thin "fighting" line, so that both
+#: are seen where they meet; on days they are equal throughout, one line says so.
+STRENGTH_SERIES = (
+    Series("personnel_fighting", "fighting", {"linewidth": 1.6, "zorder": 3}),
+    Series("personnel", "in units (fighting, waiting, routed or withdrawn)",
+           {"linewidth": 6.0, "alpha": 0.3, "zorder": 2, "solid_capstyle": "butt"}))
+#: The legend of series equal on every day, where "a = b" would not say what it means.
+MERGED_LABELS = {("personnel_fighting", "personnel"):
+                 "fighting = in units (none waiting, routed or withdrawn)"}
+CASUALTY_SERIES = (
+    Series("killed_total", "killed", {"linewidth": 2.0}),
+    Series("wounded_total", "wounded", {"linestyle": "--", "linewidth": 1.6}),
+    Series("permanently_lost_total", "wounded permanently lost",
+           {"linestyle": ":", "linewidth": 2.4}))
+POOL_SERIES = (Series("pool", "recruit pool left", {"linewidth": 2.0}),)
+#: Persons outside the units: drawn only where a side has any (a side that recruits no one
+#: has no one in training; a side without a pool, no pool).
+PIPELINE_SERIES = (
+    Series("in_training", "in training", {"linewidth": 2.0}),
+    Series("reserve", "trained reserve", {"linestyle": "--", "linewidth": 1.6}),
+    Series("in_care", "wounded in care", {"linestyle": ":", "linewidth": 2.4}))
+
+
+def side_rows(daily: pd.DataFrame, side: str) -> pd.DataFrame:
+    """A side's rows of the daily record (``contingent == "all"``)."""
+    return daily[(daily["side"] == side) & (daily["contingent"] == "all")]
+
+
+def has_any(daily: pd.DataFrame, side: str, column: str) -> bool:
+    """Whether a side's ``column`` is above zero on any day of any replicate: a side
+    without a recruit pool has a pool of 0 throughout, and gets no pool curve."""
+    return bool((side_rows(daily, side)[column] > 0).any())
+
+
+def side_bands(daily: pd.DataFrame, side: str,
+               series: tuple[Series, ...] | list[Series]) -> list[tuple[list[Series],
+                                                                        pd.DataFrame]]:
+    """Each series' :func:`side_band`, series whose bands are equal on every day merged
+    into one entry (drawn twice, the second line would hide the first)."""
+    merged: list[tuple[list[Series], pd.DataFrame]] = []
+    for one in series:
+        band = side_band(daily, side, one.column)
+        for group, other in merged:
+            if band.index.equals(other.index) and np.array_equal(band.to_numpy(),
+                                                                 other.to_numpy()):
+                group.append(one)
+                break
+        else:
+            merged.append(([one], band))
+    return merged
+
+
+def _draw(ax, daily: pd.DataFrame, side: str,
+          bands: list[tuple[list[Series], pd.DataFrame]]) -> None:
+    """A side's curves (mean lines, bands of the 95% CI of the mean) in its colour; one
+    line for series equal throughout, labelled "a = b"."""
     colour = SIDE_COLOURS[side]
-    x, xlabel = calendar(daily, band.index)
-    ax.plot(x, band["mean"], color=colour, label=label, **style)
-    if (band["high"] > band["low"]).any():
-        ax.fill_between(x, band["low"], band["high"], color=colour, alpha=0.2, linewidth=0)
-    ax.set_xlabel(xlabel)
-    if xlabel == "date":
-        ax.figure.autofmt_xdate()
+    for group, band in bands:
+        x, _ = calendar(daily, band.index)
+        label = MERGED_LABELS.get(tuple(s.column for s in group),
+                                  " = ".join(s.label for s in group))
+        ax.plot(x, band["mean"], color=colour, label=label, **group[0].style)
+        if (band["high"] > band["low"]).any():
+            ax.fill_between(x, band["low"], band["high"], color=colour, alpha=0.2,
+                            linewidth=0)
+
+
+def _peak(bands: list[tuple[list[Series], pd.DataFrame]]) -> float:
+    return max(float(band["high"].max()) for _, band in bands)
+
+
+def _persons_axes(ax, daily: pd.DataFrame, ylabel: str, peak: float) -> None:
+    """Persons from 0 to a little above ``peak`` (a flat line at the peak stays off the
+    frame), with thousands separators as the run's table writes them; days or dates
+    along the bottom (:func:`date_label`, the years in the axis's label)."""
+    ax.set_ylim(0, max(peak, 1.0) * 1.06)
+    ax.yaxis.set_major_formatter(ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.set_ylabel(ylabel)
+    if "date" in daily:
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(date_label))
+        years = sorted({str(d)[:4] for d in (daily["date"].min(), daily["date"].max())})
+        ax.set_xlabel(f"date ({' to '.join(years)})")
+    else:
+        ax.set_xlabel("day")
+
+
+def date_label(value: float, _position=None) -> str:
+    """A date tick, short and never turned on its side: a day with its month, a month's
+    first as the month, a year's first with the year.
+
+    >>> [date_label(mdates.date2num(pd.Timestamp(d))) for d in
+    ...  ("2024-12-08", "2024-12-01", "2025-01-01")]
+    ['08 Dec', 'Dec', 'Jan 2025']
+    """
+    day = mdates.num2date(value)
+    if day.day == 1:
+        return day.strftime("%b %Y" if day.month == 1 else "%b")
+    return day.strftime("%d %b")
+
+
+def scales_differ(peaks: dict[str, float]) -> bool:
+    """Whether the sides' peaks are too far apart for one y axis
+    (:data:`SHARED_AXIS_MAX_RATIO`).
+
+    >>> scales_differ({"attacker": 10_890, "defender": 1_800})
+    True
+    >>> scales_differ({"attacker": 900, "defender": 600})
+    False
+    """
+    low, high = min(peaks.values()), max(peaks.values())
+    return high > SHARED_AXIS_MAX_RATIO * low
+
+
+def _heading(fig, daily: pd.DataFrame, title: str) -> None:
+    """The figure's title (user text: never mathtext) and, for replicates, what the lines
+    and bands are."""
+    n = daily["seed"].nunique() if "seed" in daily else 1
+    lines = [plain(title)] if title else []
+    if n > 1:
+        lines.append(f"lines: mean of {n} replicates; bands: 95% confidence interval of "
+                     f"the mean")
+    if lines:
+        fig.suptitle("\n".join(lines))
+
+
+def _sides_figure(daily: pd.DataFrame, series: tuple[Series, ...], what: str,
+                  ylabel: str, title: str) -> Figure:
+    """A panel per side, side by side and sharing days; one y axis for both unless
+    :func:`scales_differ`."""
+    bands = {side: side_bands(daily, side, series) for side in SIDES}
+    peaks = {side: _peak(bands[side]) for side in SIDES}
+    fig, axes = plt.subplots(1, len(SIDES), figsize=(11, 4.2), sharex=True)
+    shared = not scales_differ(peaks)
+    if shared:
+        for ax in axes[1:]:
+            ax.sharey(axes[0])
+    for ax, side in zip(axes, SIDES, strict=True):
+        _draw(ax, daily, side, bands[side])
+        ax.set_title(f"{side}: {what}")
+        _persons_axes(ax, daily, ylabel, max(peaks.values()) if shared else peaks[side])
+        ax.legend(fontsize="small", loc="best")
+    _heading(fig, daily, title)
+    return fig
+
+
+def strengths_figure(daily: pd.DataFrame, title: str = "") -> Figure:
+    """Persons fighting and persons in units (any state), a panel per side."""
+    return _sides_figure(daily, STRENGTH_SERIES, "strength", "persons", title)
+
+
+def casualties_figure(daily: pd.DataFrame, title: str = "") -> Figure:
+    """Cumulative killed, wounded and wounded permanently lost, a panel per side."""
+    return _sides_figure(daily, CASUALTY_SERIES, "casualties", "persons, cumulative",
+                         title)
+
+
+def force_generation_figure(daily: pd.DataFrame, title: str = "") -> Figure:
+    """A row per side: its recruit pool left (only for a side with a pool) and, in a
+    panel of their own (persons outside the units are hundreds where a pool is tens of
+    thousands), those in training, in the trained reserve and wounded in care (each
+    only where the side has any). A panel's title says what the side lacks."""
+    rows = []
+    for side in SIDES:
+        pipeline = [s for s in PIPELINE_SERIES if has_any(daily, side, s.column)]
+        panels = [(["recruit pool left"], POOL_SERIES)] if has_any(daily, side, "pool") \
+            else []
+        if pipeline:
+            panels.append(([s.label for s in pipeline], pipeline))
+        lacks = [words for column, words in (("pool", "no recruit pool"),
+                                             ("in_training", "no one in training"))
+                 if not has_any(daily, side, column)]
+        rows.append((side, panels, lacks))
+    columns = max(1, *(len(panels) for _, panels, _ in rows))
+    fig = plt.figure(figsize=(5.2 * columns + 0.6, 7.0))
+    grid = fig.add_gridspec(len(rows), columns)
+    first = None
+    for row, (side, panels, lacks) in enumerate(rows):
+        if not panels:
+            ax = fig.add_subplot(grid[row, :])
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{side}: {', '.join(lacks)}, no trained reserve and no "
+                              f"wounded in care", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_title(side)
+            continue
+        for k, (contents, series) in enumerate(panels):
+            where = grid[row, k] if len(panels) == columns else grid[row, :]
+            ax = fig.add_subplot(where, sharex=first)
+            first = first or ax
+            bands = side_bands(daily, side, series)
+            _draw(ax, daily, side, bands)
+            heading = f"{side}: {', '.join(contents)}"
+            if lacks and k == len(panels) - 1:
+                heading += f"\n({'; '.join(lacks)})"
+            ax.set_title(heading, fontsize="medium")
+            _persons_axes(ax, daily, "persons", _peak(bands))
+            if len(bands) > 1:
+                ax.legend(fontsize="small", loc="best")
+    _heading(fig, daily, title)
+    return fig
+
+
+def plot_strengths(daily: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """:func:`strengths_figure`, written to ``path``."""
+    return _finish(strengths_figure(daily, title), path, "")
+
+
+def plot_casualties(daily: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """:func:`casualties_figure`, written to ``path``."""
+    return _finish(casualties_figure(daily, title), path, "")
+
+
+def plot_force_generation(daily: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """:func:`force_generation_figure`, written to ``path``."""
+    return _finish(force_generation_figure(daily, title), path, "")
 
 
 def _finish(fig, path: str | Path, title: str) -> Path:
@@ -90,50 +323,6 @@ def _finish(fig, path: str | Path, title: str) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def _replicate_note(daily: pd.DataFrame) -> str:
-    n = daily["seed"].nunique() if "seed" in daily else 1
-    return f" (mean of {n} replicates, 95% CI)" if n > 1 else ""
-
-
-def plot_strengths(daily: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Personnel fighting, and all personnel in units, per side and day."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for side in SIDE_COLOURS:
-        _line(ax, daily, side, "personnel_fighting", f"{side} fighting")
-        _line(ax, daily, side, "personnel", f"{side} in units", linestyle=":")
-    ax.set(ylabel="persons", title="Strength" + _replicate_note(daily))
-    ax.legend(fontsize="small")
-    return _finish(fig, path, title)
-
-
-def plot_casualties(daily: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Cumulative killed, wounded and permanently lost, per side and day."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for side in SIDE_COLOURS:
-        _line(ax, daily, side, "killed_total", f"{side} killed")
-        _line(ax, daily, side, "wounded_total", f"{side} wounded", linestyle="--")
-        _line(ax, daily, side, "permanently_lost_total", f"{side} permanently lost",
-              linestyle=":")
-    ax.set(ylabel="cumulative persons", title="Casualties" + _replicate_note(daily))
-    ax.legend(fontsize="small")
-    return _finish(fig, path, title)
-
-
-def plot_force_generation(daily: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Recruit pool left, and people in training, in the trained reserve and in care."""
-    fig, (pool, pipe) = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
-    for side in SIDE_COLOURS:
-        _line(pool, daily, side, "pool", side)
-        _line(pipe, daily, side, "in_training", f"{side} in training")
-        _line(pipe, daily, side, "reserve", f"{side} trained reserve", linestyle="--")
-        _line(pipe, daily, side, "in_care", f"{side} wounded in care", linestyle=":")
-    pool.set(ylabel="persons", title="Recruit pool left")
-    pipe.set(ylabel="persons", title="Pipeline" + _replicate_note(daily))
-    pool.legend(fontsize="small")
-    pipe.legend(fontsize="small")
-    return _finish(fig, path, title)
 
 
 def plot_front_map(front: FrontMap, path: str | Path, title: str = "") -> Path:
@@ -222,7 +411,6 @@ def plot_posterior(posterior, path: str | Path, truth: dict[str, float] | None =
     where given. The axis spans the prior, or zooms in on a posterior far narrower than
     the prior (the label says which). Below: the models' probabilities and the verdict
     on convergence."""
-    from matplotlib import ticker
     from scipy.stats import gaussian_kde
 
     truth = truth or {}
