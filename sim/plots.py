@@ -3,14 +3,15 @@ casualties, recruit pool and training pipeline, a map of the front, and the fits
 calibration. The front and the live charts drawn in place (the demo page, animations)
 are in :mod:`sim.views`.
 
-Each ``plot_*`` function takes the tidy daily record of :func:`sim.run` (one run, or
-several replicates told apart by a ``seed`` column: then lines are means and bands the
-95% confidence interval of the mean) and returns the file it wrote; the run's figures
-come from ``*_figure`` functions that return the matplotlib figure (to draw further, or
-to test what is drawn). A run's figures give each side its own panel, with its own y
-axis when the sides' scales differ (:func:`scales_differ`); draw only what a side has
-(no pool curve for a side without a recruit pool); and draw two series that are equal
-on every day as one line labelled "a = b".
+Each ``plot_*`` function returns the file it wrote. Those of a run's strengths,
+casualties and force generation take the tidy daily record of :func:`sim.run` (one run,
+or several replicates told apart by a ``seed`` column: then lines are means and bands
+the 95% confidence interval of the mean) and draw what a ``*_figure`` function returns
+(the matplotlib figure: to draw on further, or to test what is drawn). A run's figures
+give each side its own panel, with its own y axis when the sides' scales differ
+(:func:`scales_differ`); draw only what a side has (no pool curve for a side without a
+recruit pool); and draw two series that are equal on every day as one line labelled
+"a = b".
 
     >>> import tempfile, os
     >>> from sim import Scenario, run
