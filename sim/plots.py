@@ -165,6 +165,21 @@ def _draw(ax, daily: pd.DataFrame, side: str,
                             linewidth=0)
 
 
+def _mark_thinning(ax, daily: pd.DataFrame, series) -> None:
+    """Shade the days on which some replicates have stopped and others run on: there a
+    stock's mean is of the runs still going (a cumulative total keeps every run's last
+    value, :func:`side_band`), and its band widens on few runs."""
+    if "seed" not in daily or all(s.column.endswith("_total") for s in series):
+        return
+    ends = daily.groupby("seed")["day"].max()
+    if ends.min() == ends.max():
+        return
+    (first, last), _ = calendar(daily, [ends.min(), ends.max()])
+    ax.axvspan(first, last, color="0.5", alpha=0.12, linewidth=0,
+               label=f"replicates end (days {ends.min()} to {ends.max()}): mean of "
+                     f"those still running")
+
+
 def _peak(bands: list[tuple[list[Series], pd.DataFrame]]) -> float:
     return max(float(band["high"].max()) for _, band in bands)
 
@@ -237,6 +252,7 @@ def _sides_figure(daily: pd.DataFrame, series: tuple[Series, ...], what: str,
             ax.sharey(axes[0])
     for ax, side in zip(axes, SIDES, strict=True):
         _draw(ax, daily, side, bands[side])
+        _mark_thinning(ax, daily, series)
         ax.set_title(f"{side}: {what}")
         _persons_axes(ax, daily, ylabel, max(peaks.values()) if shared else peaks[side])
         ax.legend(fontsize="small", loc="best")
@@ -290,12 +306,13 @@ def force_generation_figure(daily: pd.DataFrame, title: str = "") -> Figure:
             first = first or ax
             bands = side_bands(daily, side, series)
             _draw(ax, daily, side, bands)
+            _mark_thinning(ax, daily, series)
             heading = f"{side}: {', '.join(contents)}"
             if lacks and k == len(panels) - 1:
                 heading += f"\n({'; '.join(lacks)})"
             ax.set_title(heading, fontsize="medium")
             _persons_axes(ax, daily, "persons", _peak(bands))
-            if len(bands) > 1:
+            if len(ax.get_legend_handles_labels()[1]) > 1:
                 ax.legend(fontsize="small", loc="best")
     _heading(fig, daily, title)
     return fig

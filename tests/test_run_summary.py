@@ -348,3 +348,21 @@ def test_series_equal_throughout_are_one_line_that_says_so_and_others_differ_in_
         assert len(styles) == 3
     finally:
         plt.close(fig)
+
+
+def test_days_after_the_first_replicate_ends_are_marked_where_means_thin_out():
+    """A stock's mean after some replicates stopped is of those still running: the
+    figure shades those days and says so; cumulative totals keep every run's last value
+    and need no shading."""
+    record = daily_record(FOREIGN_CONTINGENT, days=8, seeds=(0, 1, 2))
+    record = record[(record["seed"] != 1) | (record["day"] <= 5)]
+    for figure, marked in ((plots.strengths_figure, True), (plots.casualties_figure, False),
+                           (plots.force_generation_figure, True)):
+        fig = figure(record)
+        try:
+            shaded = [ax for ax in fig.axes if any(
+                patch.get_label().startswith("replicates end (days 5 to 8)")
+                for patch in ax.patches)]
+            assert bool(shaded) == marked, figure.__name__
+        finally:
+            plt.close(fig)
