@@ -32,7 +32,6 @@ import pandas as pd
 import tomli_w
 
 from sim import RunResult, Scenario, __version__
-from sim.model.records import PROJECTION_HORIZON_DAYS, PROJECTION_WINDOW_DAYS
 from sim.publish import printable
 from sim.replicates import replicate_seeds, summarise
 from sim.sides import SIDES
@@ -280,6 +279,10 @@ class _Table:
     """A summary's cells, and the notes that explain the words in them."""
 
     def __init__(self, summary: dict[str, Any]):
+        # Here, not at the top: importing the model loads numba, which the module's
+        # other readers (JSON, a calibration's files) never need.
+        from sim.model.records import PROJECTION_HORIZON_DAYS, PROJECTION_WINDOW_DAYS
+
         self.summary = summary
         self.runs = summary["replicates"]
         self.start = _start_date(summary)
