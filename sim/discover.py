@@ -1,0 +1,705 @@
+"""Scenario discovery over a finished sweep: under which conditions does an outcome occur?
+
+``discover(folder, where)`` reads a sweep's runs, marks each ok run by whether the
+condition ``where`` holds (:mod:`sim.where`, parsed as data, never run as code), and
+asks two questions of the varied parameters:
+
+* **PRIM** (the Patient Rule Induction Method of Friedman and Fisher, as EMA Workbench
+  implements it, :mod:`ema_workbench.analysis.prim`): a box, limits on a few parameters,
+  inside which the condition holds for most runs (density) and which holds most of the
+  runs where it does (coverage). PRIM peels the box from the whole sampled space, a
+  slice of ``PEEL_ALPHA`` of the runs at a time, then pastes back what helps; every step
+  is a box on its *peeling trajectory*. The box reported is chosen by a stated rule:
+  **the densest box on the trajectory whose coverage is at least** ``min_coverage``
+  (ties: the larger coverage, then fewer restricted parameters, then the earlier step).
+  For each restricted limit, EMA Workbench's quasi-p value (Bryant and Lempert 2010, a
+  one-sided binomial test of the box's density against the box without that limit)
+  says whether the limit could be chance; a parameter whose every limit has a quasi-p
+  value above :data:`SIGNIFICANCE` is dropped from the box, the least significant first,
+  one at a time (each drop is a further box on the trajectory), and the box left is the
+  one reported.
+* **Feature scores**: how much each parameter tells of the condition, as the impurity
+  importance of extra trees (EMA Workbench's ``get_ex_feature_scores``, scikit-learn's
+  ``ExtraTreesClassifier``), with a ``random_state`` drawn from the sweep's master seed,
+  so that the same sweep gives the same scores.
+
+Only runs with status ``ok`` enter: a failed run has no metrics. A comparison with a
+missing value (a pool never exhausted has no ``attacker_pool_exhausted_day``) is false;
+the output counts such runs. Numeric parameters are intervals to PRIM (an integer one's
+limits may fall between two whole values, as PRIM sets a limit halfway between the last
+run kept and the first one peeled); text and true/false parameters are categories, and
+the box keeps a set of them. Parameters that are the same in every ok run are left out.
+
+``write_discovery(folder, discovery)`` writes ``discover-SLUG/`` inside the sweep's
+folder whole or not at all (:func:`sim.publish.publishing`): ``discovery.md``,
+``discovery.json``, ``peeling.png``, ``box.png`` and ``feature_scores.png``; the same
+condition again replaces its folder.
+
+    >>> import tempfile
+    >>> from sim.experiments import Experiment
+    >>> from sim.sweep import run_sweep
+    >>> exp = Experiment.model_validate({"question": "When do the defenders hold?",
+    ...     "scenario": "fortified_defense", "set": {"max_days": 2}, "design": "random",
+    ...     "samples": 1, "parameters": {"defender.drones": {"values": [0, 50]}},
+    ...     "metrics": ["attacker_killed"]})
+    >>> out = run_sweep(exp, tempfile.mkdtemp(), progress=False).out
+    >>> try:
+    ...     discover(out, "attacker_killed > 0")
+    ... except DiscoveryError as err:
+    ...     print(str(err).split(": ", 1)[1])
+    1 ok run; allowed: a sweep of at least 20 ok runs (PRIM's smallest box holds 5% of them)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import math
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sim.config import Scenario  # noqa: E402
+from sim.experiments import Experiment  # noqa: E402
+from sim.fields import schema_at  # noqa: E402
+from sim.keypaths import split_key_path  # noqa: E402
+from sim.publish import named_folder, publishing, safe_name, shown  # noqa: E402
+from sim.report import md, md_code  # noqa: E402
+from sim.sweep_check import check, read_manifest  # noqa: E402
+from sim.sweep_store import MANIFEST_FILE, RUNS_FILE, StoreError  # noqa: E402
+from sim.views import plain  # noqa: E402
+from sim.where import WhereError, kinds, parse  # noqa: E402
+
+#: Ok runs at least: PRIM's smallest box (``MASS_MIN`` of the runs) then holds a run.
+MIN_RUNS = 20
+#: The chosen box's coverage at least, by default: it holds 80% of the runs where the
+#: condition holds (the usual starting point of scenario discovery, Bryant and Lempert
+#: 2010, who trade coverage against density from there).
+DEFAULT_MIN_COVERAGE = 0.8
+#: PRIM's settings (EMA Workbench's defaults): each peel removes 5% of the runs in the
+#: box, each paste adds up to 5%, and no box holds fewer than 5% of the runs.
+PEEL_ALPHA = 0.05
+PASTE_ALPHA = 0.05
+MASS_MIN = 0.05
+#: A quasi-p value above this says a limit may be chance (Bryant and Lempert 2010).
+SIGNIFICANCE = 0.05
+#: A numeric parameter with at most this many values (a grid's) has them listed in a box.
+FEW_VALUES = 12
+#: Trees in the extra-trees forest of the feature scores (EMA Workbench's default).
+TREES = 100
+#: The feature scores' seed stream: ``SeedSequence(sweep seed, spawn_key=(SCORE_KEY,))``,
+#: apart from the runs' ``(point, replicate)`` and the design's ``(2**31,)``.
+SCORE_KEY = 2**31 + 1
+#: The note every output carries about missing values.
+MISSING_RULE = ("A comparison with a missing value (a metric a run did not reach, such as "
+                "the day of a pool that was never exhausted) is false, != included; not "
+                "negates the result, so not (day <= 730) holds where the day is missing "
+                "but day > 730 does not.")
+OK_RULE = "Only runs with status ok enter; failed runs have no metrics and are left out."
+
+
+class DiscoveryError(ValueError):
+    """A sweep or a condition discovery cannot work with; ``str()`` is one line."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A box's limit on one parameter. Numbers: ``low``/``high`` (``None`` on a side the
+    box does not restrict); categories: ``kept`` of ``categories``. ``sampled_low`` and
+    ``sampled_high`` span the values the ok runs took; ``qp_low``/``qp_high`` are the
+    quasi-p values of each restricted side (a category set has one, ``qp_low``)."""
+
+    parameter: str
+    unit: str
+    low: float | None = None
+    high: float | None = None
+    sampled_low: float | None = None
+    sampled_high: float | None = None
+    kept: tuple[str, ...] | None = None
+    categories: tuple[str, ...] | None = None
+    qp_low: float | None = None
+    qp_high: float | None = None
+    #: A number the runs took at most :data:`FEW_VALUES` values of (a grid's): those in
+    #: the box.
+    values: tuple[float, ...] | None = None
+
+    def text(self) -> str:
+        """The limit as a condition: ``0.2 <= x1 <= 0.5``, ``x2 >= 0.7``,
+        ``tactic in {human_wave}``."""
+        if self.kept is not None:
+            return f"{self.parameter} in {{{', '.join(self.kept)}}}"
+        unit = f" {self.unit}" if self.unit else ""
+        if self.low is not None and self.high is not None:
+            text = f"{_number(self.low)} <= {self.parameter} <= {_number(self.high)}{unit}"
+        elif self.low is not None:
+            text = f"{self.parameter} >= {_number(self.low)}{unit}"
+        else:
+            text = f"{self.parameter} <= {_number(self.high)}{unit}"
+        if self.values is not None:
+            text += f" (of the values run: {', '.join(_number(v) for v in self.values)})"
+        return text
+
+    def significant(self) -> bool:
+        """Whether every restricted side's quasi-p value is below :data:`SIGNIFICANCE`."""
+        return all(p < SIGNIFICANCE for p in (self.qp_low, self.qp_high) if p is not None)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box of the peeling trajectory: ``step`` on it, its statistics (``coverage``:
+    share of the runs where the condition holds that are in the box; ``density``: share
+    of the box's runs where it holds; ``mass``: share of all runs in the box) and its
+    limits on the restricted parameters."""
+
+    step: int
+    coverage: float
+    density: float
+    mass: float
+    runs: int
+    cases: int
+    limits: tuple[Limit, ...]
+    #: For a box made from another by dropping a limit that may be chance: that box's
+    #: step and the parameter whose limit was dropped.
+    derived_from: int | None = None
+    dropped: str | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What :func:`discover` found; :func:`write_discovery` writes it."""
+
+    where: str
+    condition: str
+    question: str
+    runs: int
+    failed: int
+    cases: int
+    missing: dict[str, int]
+    parameters: tuple[str, ...]
+    constant: tuple[str, ...]
+    min_coverage: float
+    #: PRIM's boxes: its peeling and pasting steps, then any made by dropping limits.
+    trajectory: tuple[Box, ...]
+    #: The step the rule picks (:func:`choose`), and the box reported: that box with the
+    #: limits that may be chance dropped (the same step if none was).
+    picked: int
+    chosen: int
+    scores: tuple[tuple[str, float], ...]
+    score_seed: int
+    oob_accuracy: float | None
+    library: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def box(self) -> Box:
+        """The chosen box."""
+        return self.trajectory[self.chosen]
+
+
+# -------------------------------------------------------------------- discovery
+def discover(folder: str | Path, where: str,
+             min_coverage: float = DEFAULT_MIN_COVERAGE) -> Discovery:
+    """Scenario discovery of the condition ``where`` over the finished sweep in
+    ``folder``: PRIM's box (the densest on its peeling trajectory with coverage of at
+    least ``min_coverage``) and the parameters' feature scores. Raises
+    :class:`DiscoveryError` or :class:`sim.where.WhereError` (one line) for a sweep that
+    is not complete, has fewer than :data:`MIN_RUNS` ok runs, or a condition that holds
+    for none or all of them."""
+    folder = Path(folder)
+    if isinstance(min_coverage, bool) or not (isinstance(min_coverage, int | float)
+                                              and 0 < min_coverage <= 1):
+        raise DiscoveryError(f"min_coverage {min_coverage!r}: allowed: a number above 0 and "
+                             f"at most 1 (a share of the runs where the condition holds)")
+    exp, runs = _read_sweep(folder)
+    ok = runs[runs["status"] == "ok"].reset_index(drop=True)
+    names = [*exp.metrics, *(p for p in exp.parameters if p not in exp.metrics)]
+    condition = parse(where, kinds(ok, names) if len(ok) else dict.fromkeys(names, "empty"))
+    if len(ok) < MIN_RUNS:
+        raise DiscoveryError(f"{shown(folder)}: {len(ok)} ok run{'s' * (len(ok) != 1)}; "
+                             f"allowed: a sweep of at least {MIN_RUNS} ok runs (PRIM's "
+                             f"smallest box holds {MASS_MIN:.0%} of them)")
+    truth = condition.truth(ok)
+    cases = int(truth.sum())
+    if cases in (0, len(ok)):
+        which = "none" if cases == 0 else "every one"
+        raise DiscoveryError(f"where {condition}: holds for {which} of the {len(ok)} ok runs "
+                             f"of {shown(folder)}, nothing to discover; allowed: a condition "
+                             f"true for some runs and false for others")
+    x, columns, constant = _inputs(ok, exp)
+    if not columns:
+        raise DiscoveryError(f"{shown(folder)}: every varied parameter has one value in all "
+                             f"ok runs; allowed: a sweep whose parameters vary")
+    seed = int(np.random.SeedSequence(exp.seed, spawn_key=(SCORE_KEY,)).generate_state(1)[0])
+    trajectory, picked, chosen = _prim(x, truth, columns, min_coverage)
+    scores, oob = _scores(x, truth, columns, seed)
+    missing = {n: int(ok[n].isna().sum()) for n in sorted(condition.names())}
+    return Discovery(where=where, condition=str(condition), question=exp.question,
+                     runs=len(ok), failed=len(runs) - len(ok), cases=cases,
+                     missing={n: k for n, k in missing.items() if k},
+                     parameters=tuple(columns.values()), constant=tuple(constant),
+                     min_coverage=float(min_coverage), trajectory=trajectory, picked=picked,
+                     chosen=chosen,
+                     scores=scores, score_seed=seed, oob_accuracy=oob, library=_library(),
+                     settings={"peel_alpha": PEEL_ALPHA, "paste_alpha": PASTE_ALPHA,
+                               "mass_min": MASS_MIN, "objective": "lenient1",
+                               "trees": TREES, "significance": SIGNIFICANCE})
+
+
+def choose(trajectory: tuple[Box, ...] | list[Box], min_coverage: float) -> int:
+    """The step of the box chosen from a peeling trajectory: the densest box whose
+    coverage is at least ``min_coverage``; ties go to the larger coverage, then to fewer
+    restricted parameters, then to the earlier step. The first box (all runs, coverage
+    1) always qualifies."""
+    eligible = [b for b in trajectory if b.coverage >= min_coverage - 1e-12]
+    best = max(eligible, key=lambda b: (b.density, b.coverage, -len(b.limits), -b.step))
+    return best.step
+
+
+def _read_sweep(folder: Path) -> tuple[Experiment, pd.DataFrame]:
+    problems = check(folder)
+    if problems:
+        raise DiscoveryError(f"{problems[0]}; allowed: a complete sweep folder (attrition "
+                             f"verify {shown(folder)} lists every problem)")
+    try:
+        manifest = read_manifest(folder / MANIFEST_FILE)
+        exp = Experiment.model_validate(manifest["experiment"])
+    except (StoreError, KeyError, TypeError, ValueError) as err:
+        raise DiscoveryError(f"{shown(folder / MANIFEST_FILE)}: not a sweep's manifest "
+                             f"({str(err).splitlines()[0][:200]}); allowed: a folder "
+                             f"attrition sweep wrote") from None
+    return exp, pd.read_parquet(folder / RUNS_FILE)
+
+
+def _inputs(ok: pd.DataFrame, exp: Experiment
+            ) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """PRIM's inputs: a column per parameter that varies among the ok runs, named
+    ``x0, x1, ...`` (EMA Workbench need not read key paths), numbers as floats and
+    anything else as categories of their text (true/false as TOML writes them). Returns
+    the inputs, their names to parameters, and the parameters left out as constant."""
+    x, columns, constant = {}, {}, []
+    for parameter in exp.parameters:
+        values = ok[parameter]
+        if values.nunique(dropna=False) < 2:
+            constant.append(parameter)
+            continue
+        name = f"x{len(columns)}"
+        if kinds(ok, [parameter])[parameter] == "number":
+            # As floats: EMA Workbench 2.5 fails to paste an integer column under pandas 3
+            # (it writes a halfway limit into an int64 frame).
+            x[name] = values.astype(float)
+        else:
+            x[name] = pd.Categorical(values.map(_label))
+        columns[name] = parameter
+    return pd.DataFrame(x), columns, constant
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _ema(module: str):
+    """An EMA Workbench analysis module, imported without side effects: the workbench
+    warns on import that ipyparallel (a cluster back end not used here) is missing, and
+    sets seaborn's palette, which is matplotlib's colour cycle for every later figure
+    (restored here)."""
+    with warnings.catch_warnings(), matplotlib.rc_context():
+        warnings.filterwarnings("ignore", message="ipyparallel not installed")
+        return importlib.import_module(f"ema_workbench.analysis.{module}")
+
+
+@contextmanager
+def _library_calls() -> Iterator[None]:
+    """EMA Workbench 2.5 calls pandas in ways pandas 3 deprecates (``inplace=``): those
+    warnings are the library's, not the user's."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                module=r"ema_workbench\.")
+        yield
+
+
+def _prim(x: pd.DataFrame, truth: np.ndarray, columns: dict[str, str],
+          min_coverage: float) -> tuple[tuple[Box, ...], int, int]:
+    """PRIM's peeling trajectory, the box :func:`choose` picks on it, and that box with
+    its limits that may be chance dropped (:func:`_drop_chance_limits`). Returns every
+    box (those made by dropping a limit last), the step picked and the step reported."""
+    prim = _ema("prim")
+    y = truth.astype(int)
+    with _library_calls():
+        # A case of interest is y >= threshold, i.e. y = 1, for any threshold in (0, 1];
+        # EMA Workbench also throws a box away whose density is below the threshold, and
+        # 1/n keeps every box that holds a case: the box is chosen here, by choose().
+        finder = prim.Prim(x, y, threshold=1 / len(y), peel_alpha=PEEL_ALPHA,
+                           paste_alpha=PASTE_ALPHA, mass_min=MASS_MIN)
+        found = finder.find_box()
+        picked = choose(_boxes(found, columns), min_coverage)
+        drops = _drop_chance_limits(found, picked)
+    return _boxes(found, columns, drops), picked, max(drops, default=picked)
+
+
+def _drop_chance_limits(found, step: int) -> dict[int, tuple[int, str]]:
+    """From box ``step``, drop one at a time the parameter whose limits may be chance
+    (every restricted side's quasi-p value above :data:`SIGNIFICANCE`), the least
+    significant first, as Bryant and Lempert (2010) advise; each drop adds a box to the
+    trajectory (EMA Workbench's ``drop_restriction``). Returns each added box's step
+    with the step it was made from and the (EMA) name of the parameter dropped."""
+    drops = {}
+    while True:
+        weak = {name: min(q for q in sides if q >= 0)
+                for name, sides in found.qp[step].items() if any(q >= 0 for q in sides)}
+        weak = {name: q for name, q in weak.items() if q > SIGNIFICANCE}
+        if not weak:
+            return drops
+        name = max(weak, key=weak.get)
+        found.drop_restriction(name, i=step)
+        drops[len(found.box_lims) - 1] = (step, name)
+        step = len(found.box_lims) - 1
+
+
+def _boxes(found, columns: dict[str, str],
+           drops: dict[int, tuple[int, str]] | None = None) -> tuple[Box, ...]:
+    """The boxes of EMA Workbench's PrimBox ``found``, those made by dropping a limit
+    (``drops``, from :func:`_drop_chance_limits`) marked as such."""
+    initial = found.box_lims[0]
+    units = {name: _unit(parameter) for name, parameter in columns.items()}
+    boxes = []
+    for step, row in found.peeling_trajectory.reset_index(drop=True).iterrows():
+        limits = found.box_lims[step]
+        source, dropped = (drops or {}).get(step, (None, None))
+        boxes.append(Box(
+            step=int(step), coverage=float(row["coverage"]), density=float(row["density"]),
+            mass=float(row["mass"]), runs=int(row["n"]), cases=int(row["k"]),
+            limits=tuple(_limit(columns[name], units[name], limits[name], initial[name],
+                                found.qp[step].get(name), found.prim.x[name])
+                         for name in columns if not _same(limits[name], initial[name])),
+            derived_from=source, dropped=columns[dropped] if dropped else None))
+    return tuple(boxes)
+
+
+def _same(limits: pd.Series, initial: pd.Series) -> bool:
+    return all(a == b for a, b in zip(limits, initial, strict=True))
+
+
+def _limit(parameter: str, unit: str, limits: pd.Series, initial: pd.Series,
+           qp: list[float] | None, values: pd.Series) -> Limit:
+    """A restricted parameter's :class:`Limit` from its box limits and the initial box's
+    (rows: lower, upper; EMA Workbench marks a quasi-p value that does not apply -1),
+    and the values the runs took."""
+    qp_low, qp_high = [None if q is None or q < 0 else float(q) for q in (qp or [None, None])]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return Limit(parameter, unit, kept=tuple(sorted(limits.iloc[0])),
+                     categories=tuple(sorted(initial.iloc[0])), qp_low=qp_low)
+    low, high = float(limits.iloc[0]), float(limits.iloc[1])
+    first, last = float(initial.iloc[0]), float(initial.iloc[1])
+    distinct = np.unique(values.to_numpy(dtype=float))
+    inside = tuple(float(v) for v in distinct if low <= v <= high)
+    return Limit(parameter, unit, low=None if low == first else low,
+                 high=None if high == last else high, sampled_low=first, sampled_high=last,
+                 qp_low=qp_low if low != first else None,
+                 qp_high=qp_high if high != last else None,
+                 values=inside if len(distinct) <= FEW_VALUES else None)
+
+
+def _scores(x: pd.DataFrame, truth: np.ndarray, columns: dict[str, str], seed: int
+            ) -> tuple[tuple[tuple[str, float], ...], float | None]:
+    scoring = _ema("feature_scoring")
+    with _library_calls():
+        # max_features: EMA Workbench's a third of the parameters, at least one (its own
+        # rounding gives none for one parameter, which scikit-learn refuses).
+        table, forest = scoring.get_ex_feature_scores(
+            x, truth.astype(int), mode=scoring.RuleInductionType.CLASSIFICATION,
+            nr_trees=TREES, max_features=max(1, round(len(columns) / 3)),
+            random_state=seed)
+    scores = tuple((columns[name], float(table.loc[name].iloc[0])) for name in table.index)
+    oob = getattr(forest, "oob_score_", None)
+    return scores, None if oob is None or not math.isfinite(oob) else float(oob)
+
+
+def _library() -> str:
+    from importlib.metadata import version
+
+    return (f"EMA Workbench {version('ema_workbench')}, scikit-learn "
+            f"{version('scikit-learn')}")
+
+
+#: A unit in a field's description: the last parenthesis before a full stop, a colon or
+#: the end ("Recruitment rate ... (persons/day)."); "(-)" is a pure number.
+_UNIT = re.compile(r"\(([^()]{1,24})\)(?=[.:;]|$)")
+
+
+def _unit(parameter: str) -> str:
+    """The unit of a scenario key as its field's description gives it; none for a
+    number without a unit, a text, or a key outside the scenario schema."""
+    try:
+        _, info = schema_at(split_key_path(parameter), Scenario)
+    except (ValueError, TypeError):
+        return ""
+    found = _UNIT.findall((info.description or "") if info is not None else "")
+    return "" if not found or found[-1] == "-" else found[-1]
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+# ---------------------------------------------------------------------- writing
+def discovery_folder(folder: str | Path, discovery: Discovery) -> Path:
+    """Where :func:`write_discovery` writes: ``discover-WORDS-HASH`` inside the sweep's
+    folder, WORDS the condition with its operators as words (``le`` for ``<=``), made
+    safe and bounded (:func:`sim.publish.named_folder`), HASH the condition's, so that two
+    conditions never share a folder."""
+    words = discovery.condition
+    for op, word in (("<=", " le "), (">=", " ge "), ("==", " eq "), ("!=", " ne "),
+                     ("<", " lt "), (">", " gt ")):
+        words = words.replace(op, word)
+    digest = hashlib.sha256(discovery.condition.encode("utf-8", "surrogatepass")).hexdigest()
+    return named_folder(folder, f"discover-{safe_name(words, 'condition', 60)}",
+                        f"-{digest[:8]}")
+
+
+def write_discovery(folder: str | Path, discovery: Discovery) -> Path:
+    """Write ``discovery.md``, ``discovery.json`` and the figures ``peeling.png``,
+    ``box.png`` and ``feature_scores.png`` into :func:`discovery_folder`, whole or not
+    at all (one found before with the same condition is replaced). Every user text in
+    ``discovery.md`` is escaped (:func:`sim.report.md`) and drawn as plain text. Returns
+    the folder."""
+    out = discovery_folder(folder, discovery)
+    with publishing(out, option="discover", replace=True) as staging:
+        _peeling_plot(discovery, staging / "peeling.png")
+        _box_plot(discovery, staging / "box.png")
+        _scores_plot(discovery, staging / "feature_scores.png")
+        text = json.dumps(_json(discovery), indent=2, allow_nan=False)
+        (staging / "discovery.json").write_text(text + "\n")
+        (staging / "discovery.md").write_text(_markdown(discovery))
+    return out
+
+
+def _json(discovery: Discovery) -> dict[str, Any]:
+    return {"where": discovery.where, "condition": discovery.condition,
+            "question": discovery.question, "missing_values": MISSING_RULE,
+            "runs": {"ok": discovery.runs, "failed_left_out": discovery.failed,
+                     "condition_true": discovery.cases,
+                     "missing": discovery.missing, "rule": OK_RULE},
+            "parameters": list(discovery.parameters), "constant": list(discovery.constant),
+            "prim": {"library": discovery.library, **discovery.settings,
+                     "rule": "the densest box on the peeling trajectory whose coverage is "
+                             "at least min_coverage (ties: larger coverage, fewer restricted "
+                             "parameters, earlier step), then each parameter whose every "
+                             "limit has a quasi-p value above the significance level "
+                             "dropped, the least significant first",
+                     "min_coverage": discovery.min_coverage, "picked": discovery.picked,
+                     "chosen": discovery.chosen},
+            "boxes": [asdict(box) for box in discovery.trajectory],
+            "feature_scores": {"method": "extra trees (impurity importance)",
+                               "random_state": discovery.score_seed,
+                               "oob_accuracy": discovery.oob_accuracy,
+                               "scores": [{"parameter": p, "score": s}
+                                          for p, s in discovery.scores]}}
+
+
+def _markdown(d: Discovery) -> str:
+    box = d.box
+    share = d.cases / d.runs
+    lines = [f"# Scenario discovery: {md_code(d.condition)}", "",
+             f"Sweep: {md(d.question)}", "",
+             f"{d.runs} ok runs{f' ({d.failed} failed runs left out)' if d.failed else ''}; "
+             f"the condition holds for {d.cases} ({share:.1%}). {md(OK_RULE)}", "",
+             f"Missing values: {md(MISSING_RULE)}"]
+    for name, count in d.missing.items():
+        lines.append(f"{count} of the {d.runs} runs have no value of {md_code(name)}.")
+    lines += [""]
+    if d.constant:
+        lines += [f"Left out, the same in every ok run: "
+                  f"{', '.join(md_code(p) for p in d.constant)}.", ""]
+    drops = [b.dropped for b in d.trajectory if b.derived_from is not None]
+    dropped = (f" Then the limits that may be chance (every quasi-p value above "
+               f"{SIGNIFICANCE}) were dropped, one parameter at a time: "
+               f"{', '.join(md_code(p) for p in drops)}, giving step {box.step}."
+               if drops else "")
+    lines += ["## The box", "",
+              f"Chosen by the rule: the densest box on PRIM's peeling trajectory whose "
+              f"coverage is at least {d.min_coverage:.0%} (ties: the larger coverage, then "
+              f"fewer restricted parameters), step {d.picked}.{dropped}", "",
+              f"- coverage {box.coverage:.3f}: the box holds {box.cases} of the {d.cases} "
+              f"runs where the condition holds;",
+              f"- density {box.density:.3f}: the condition holds for {box.cases} of the "
+              f"{box.runs} runs in the box (all runs: {share:.3f});",
+              f"- mass {box.mass:.3f}: the box holds {box.runs} of the {d.runs} runs.", ""]
+    if box.limits:
+        lines += ["| parameter | in the box | sampled | quasi-p |", "| --- | --- | --- | --- |"]
+        for limit in box.limits:
+            lines.append(f"| {md_code(limit.parameter)} | {md(limit.text())} | "
+                         f"{md(_sampled(limit))} | {_quasi_p(limit)} |")
+        weak = [md_code(limit.parameter) for limit in box.limits if not limit.significant()]
+        lines += ["", f"A quasi-p value is a one-sided binomial test of the box's density "
+                  f"against the box without that limit; below {SIGNIFICANCE} the limit is "
+                  f"unlikely to be chance."
+                  + (f" One side of {', '.join(weak)} is not significant (the other is, so "
+                     f"the parameter stays)." if weak else ""), ""]
+    else:
+        lines += ["No box restricts any parameter at this coverage: the condition is not "
+                  "concentrated in a region of the sampled space (lower the coverage to see "
+                  "denser boxes).", ""]
+    lines += ["![the box's limits within the sampled ranges](box.png)", "",
+              "## Peeling trajectory", "",
+              "Each step of PRIM's peeling (and pasting) is a box: density rises as coverage "
+              "falls. The ring marks the box reported"
+              + ("; diamonds, the boxes made by dropping limits." if drops else "."), "",
+              "![coverage and density along the peeling trajectory](peeling.png)", "",
+              "| step | coverage | density | mass | runs | cases | restricted | |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for b in d.trajectory:
+        note = ("reported" if b.step == d.chosen else "picked by the rule"
+                if b.step == d.picked else "")
+        if b.derived_from is not None:
+            note = f"step {b.derived_from} without {md_code(b.dropped)}" + (
+                f"; {note}" if note else "")
+        lines.append(f"| {b.step} | {b.coverage:.3f} | {b.density:.3f} | {b.mass:.3f} | "
+                     f"{b.runs} | {b.cases} | {len(b.limits)} | {note} |")
+    lines += ["", "## Which parameters matter", "",
+              f"Feature scores: the impurity importance of {TREES} extra trees classifying "
+              f"the runs by the condition (random_state {d.score_seed}, drawn from the "
+              f"sweep's seed); they sum to 1."
+              + (f" Out-of-bag accuracy {d.oob_accuracy:.3f} (always guessing the commoner "
+                 f"outcome: {max(share, 1 - share):.3f})." if d.oob_accuracy is not None
+                 else ""), "",
+              "![feature scores](feature_scores.png)", "", "| parameter | score |",
+              "| --- | --- |"]
+    lines += [f"| {md_code(p)} | {s:.3f} |" for p, s in d.scores]
+    lines += ["", "## Method", "",
+              f"{md(d.library)}. PRIM with peel alpha {PEEL_ALPHA}, paste alpha "
+              f"{PASTE_ALPHA}, minimum mass {MASS_MIN}, lenient objective. Condition as "
+              f"given: {md_code(d.where)}.", ""]
+    return "\n".join(lines)
+
+
+def _sampled(limit: Limit) -> str:
+    if limit.categories is not None:
+        return "{" + ", ".join(limit.categories) + "}"
+    return f"{_number(limit.sampled_low)} to {_number(limit.sampled_high)}"
+
+
+def _quasi_p(limit: Limit) -> str:
+    if limit.kept is not None:
+        return _p(limit.qp_low)
+    return ", ".join(f"{side} {_p(q)}" for side, q in (("low", limit.qp_low),
+                                                     ("high", limit.qp_high)) if q is not None)
+
+
+def _p(value: float | None) -> str:
+    return "" if value is None else f"{value:.2g}"
+
+
+# ---------------------------------------------------------------------- figures
+def _save(fig, path: Path) -> None:
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _peeling_plot(d: Discovery, path: Path) -> None:
+    peeled = [b for b in d.trajectory if b.derived_from is None]
+    derived = [b for b in d.trajectory if b.derived_from is not None]
+    top = max(len(b.limits) for b in d.trajectory) or 1
+    style = {"cmap": plt.get_cmap("viridis", top + 1), "vmin": -0.5, "vmax": top + 0.5,
+             "zorder": 3}
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    ax.plot([b.coverage for b in peeled], [b.density for b in peeled], color="0.75",
+            linewidth=1, zorder=2)
+    points = ax.scatter([b.coverage for b in peeled], [b.density for b in peeled], s=28,
+                        c=[len(b.limits) for b in peeled], **style)
+    if derived:
+        ax.scatter([b.coverage for b in derived], [b.density for b in derived], s=60,
+                   marker="D", c=[len(b.limits) for b in derived], edgecolors="k",
+                   label="a limit that may be chance dropped", **style)
+    fig.colorbar(points, ax=ax, ticks=range(top + 1), label="restricted parameters")
+    box = d.box
+    ax.scatter([box.coverage], [box.density], s=260, facecolors="none", edgecolors="red",
+               linewidths=2, zorder=4, label=f"reported: step {box.step}")
+    ax.axvline(d.min_coverage, color="red", linestyle=":", linewidth=1,
+               label=f"coverage {d.min_coverage:.0%}")
+    ax.axhline(d.cases / d.runs, color="0.4", linestyle="--", linewidth=1,
+               label="density of all runs")
+    ax.set(xlabel="coverage (share of the runs where it holds, in the box)",
+           ylabel="density (share of the box's runs where it holds)",
+           xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
+    ax.set_title(plain(_cut(f"Peeling trajectory: {d.condition}", 90)), fontsize="small")
+    ax.legend(fontsize="small", loc="lower left")
+    _save(fig, path)
+
+
+def _box_plot(d: Discovery, path: Path) -> None:
+    limits = d.box.limits
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.7 * max(1, len(limits))))
+    if not limits:
+        ax.text(0.5, 0.5, "the chosen box restricts no parameter", ha="center",
+                va="center")
+        ax.set_axis_off()
+    for row, limit in enumerate(reversed(limits)):
+        ax.barh(row, 1, left=0, height=0.5, color="0.88", edgecolor="0.6")
+        if limit.kept is not None:
+            share = len(limit.kept) / len(limit.categories)
+            ax.barh(row, share, left=0, height=0.5, color="tab:blue", alpha=0.8)
+            note = f"{len(limit.kept)} of {len(limit.categories)}: {', '.join(limit.kept)}"
+        else:
+            span = (limit.sampled_high - limit.sampled_low) or 1.0
+            low = limit.low if limit.low is not None else limit.sampled_low
+            high = limit.high if limit.high is not None else limit.sampled_high
+            start, end = (low - limit.sampled_low) / span, (high - limit.sampled_low) / span
+            ax.barh(row, end - start, left=start, height=0.5, color="tab:blue", alpha=0.8)
+            ax.text(-0.01, row, _number(limit.sampled_low), ha="right", va="center",
+                    fontsize="x-small")
+            ax.text(1.01, row, _number(limit.sampled_high), ha="left", va="center",
+                    fontsize="x-small")
+            note = limit.text()
+        ax.text(0.5, row + 0.38, plain(_cut(f"{note}   (quasi-p {_quasi_p(limit)})", 90)),
+                ha="center",
+                va="bottom", fontsize="x-small")
+    if limits:
+        ax.set_yticks(range(len(limits)),
+                      [plain(_cut(lim.parameter, 40)) for lim in reversed(limits)],
+                      fontsize="small")
+        ax.set_xlim(-0.12, 1.12)
+        ax.set_ylim(-0.6, len(limits) - 0.1)
+        ax.set_xticks([0, 1], ["lowest sampled", "highest sampled"], fontsize="x-small")
+    box = d.box
+    ax.set_title(plain(f"The box (step {box.step}): coverage {box.coverage:.2f}, density "
+                       f"{box.density:.2f}, mass {box.mass:.2f}"), fontsize="small")
+    _save(fig, path)
+
+
+def _scores_plot(d: Discovery, path: Path) -> None:
+    names = [plain(_cut(p, 40)) for p, _ in d.scores]
+    values = [s for _, s in d.scores]
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.4 * len(names)))
+    at = np.arange(len(names))[::-1]
+    ax.barh(at, values, color="tab:blue")
+    ax.set_yticks(at, names, fontsize="small")
+    ax.set_xlabel("feature score (extra trees; the scores sum to 1)")
+    ax.set_title(plain(_cut(f"Which parameters tell whether {d.condition}", 90)),
+                 fontsize="small")
+    _save(fig, path)
+
+
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else f"{text[:chars - 3]}..."
+
+
+__all__ = ["DEFAULT_MIN_COVERAGE", "MIN_RUNS", "Box", "Discovery", "DiscoveryError", "Limit",
+           "WhereError", "choose", "discover", "discovery_folder", "write_discovery"]
