@@ -360,6 +360,9 @@ def test_a_first_run_says_once_that_it_compiles_and_a_cached_one_says_nothing(
     from sim.model import kernels
 
     monkeypatch.setattr(kernels, "_announced", False)
+    monkeypatch.delenv(kernels.NO_HELPER_VARIABLE, raising=False)
+    started = []
+    monkeypatch.setattr(kernels, "_start_helper", lambda: started.append(True))
     monkeypatch.setattr(kernels, "compiled", lambda: True)
     assert not kernels.announce_compiling()
     monkeypatch.setattr(kernels, "compiled", lambda: False)
@@ -367,7 +370,7 @@ def test_a_first_run_says_once_that_it_compiles_and_a_cached_one_says_nothing(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("compiling the model, once: about") == 1
-    assert kernels.announced()
+    assert kernels.announced() and started == [True]  # the helper, once
 
 
 def test_the_kernels_know_they_are_compiled_once_a_model_has_stepped():
@@ -376,3 +379,40 @@ def test_the_kernels_know_they_are_compiled_once_a_model_has_stepped():
 
     run(Scenario(max_days=1), seed=0)
     assert kernels.compiled()
+
+
+def test_the_compile_helpers_stand_in_for_a_plan_returns_the_plans_types(monkeypatch):
+    """A first run's helper compiles settle_substep from a stand-in plan: unless its
+    values have the types of plan_substep's, the helper compiles a version no run asks
+    for, and the run compiles settle_substep again itself."""
+    import numba
+
+    from sim import Scenario
+    from sim.model import AttritionModel, kernels
+
+    returned = []
+    real = kernels.plan_substep
+
+    def plan(*args):
+        returned.append(real(*args))
+        return returned[-1]
+
+    monkeypatch.setattr(kernels, "plan_substep", plan)
+    model = AttritionModel(Scenario(max_days=1), rng=0)
+    model.step()
+    engaged = model.combat.engaged()[0]
+    planned = returned[-1]
+    stand_in = kernels.planned_nothing(engaged)
+    # What settle_substep takes of the plan: hazards, exponent, keep, moves, mines
+    # removed, whether any clears and whether any moves.
+    for got, wanted in zip(stand_in[5:], planned[5:], strict=True):
+        assert numba.typeof(got) == numba.typeof(wanted)
+    assert len(stand_in) == len(planned)
+
+
+def test_a_cached_run_starts_no_compile_helper():
+    from sim import Scenario, run
+    from sim.model import kernels
+
+    run(Scenario(max_days=1), seed=0)
+    assert kernels._helper is None and not kernels.announce_compiling()

@@ -262,6 +262,7 @@ class Combat:
             # A new Generator (or a copy of the model, whose addresses are its original's).
             self._generator_addresses = casualties.generator_addresses(model.rng)
             self._generator_of = bit_generator  # kept, so that the addresses hold
+        kernels.await_helper()  # a first run's settle_substep, compiled alongside
         (broken, broken_rows, destroyed, destroyed_rows, takers, standing, counts, breakthrough,
          looked, left) = kernels.settle_substep(
             self._generator_addresses, np.exp(exponent), keep, hazards, removed, clearing,
