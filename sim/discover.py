@@ -235,9 +235,9 @@ def discover(folder: str | Path, where: str,
     cases = int(truth.sum())
     if cases in (0, len(ok)):
         which = "none" if cases == 0 else "every one"
-        raise DiscoveryError(f"where {condition}: holds for {which} of the {len(ok)} ok runs "
-                             f"of {shown(folder)}, nothing to discover; allowed: a condition "
-                             f"true for some runs and false for others")
+        raise DiscoveryError(f"where {shown(condition)}: holds for {which} of the {len(ok)} ok "
+                             f"runs of {shown(folder)}, nothing to discover; allowed: a "
+                             f"condition true for some runs and false for others")
     x, columns, constant = _inputs(ok, exp)
     if not columns:
         raise DiscoveryError(f"{shown(folder)}: every varied parameter has one value in all "
@@ -251,8 +251,8 @@ def discover(folder: str | Path, where: str,
                      missing={n: k for n, k in missing.items() if k},
                      parameters=tuple(columns.values()), constant=tuple(constant),
                      min_coverage=float(min_coverage), trajectory=trajectory, picked=picked,
-                     chosen=chosen,
-                     scores=scores, score_seed=seed, oob_accuracy=oob, library=_library(),
+                     chosen=chosen, scores=scores, score_seed=seed, oob_accuracy=oob,
+                     library=_library(),
                      settings={"peel_alpha": PEEL_ALPHA, "paste_alpha": PASTE_ALPHA,
                                "mass_min": MASS_MIN, "objective": "lenient1",
                                "trees": TREES, "significance": SIGNIFICANCE})

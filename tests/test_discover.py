@@ -34,6 +34,9 @@ from sim.sweep import run_sweep
 from sim.sweep_store import RUNS_FILE
 from sim.where import MAX_CHARS, MAX_DEPTH, And, Not, Or, WhereError, parse, tokens
 
+# One worker runs them all: the sweeps, the discoveries and EMA Workbench's import are
+# made once per worker.
+pytestmark = pytest.mark.xdist_group("discover")
 EXHAUSTIVE = os.environ.get("ATTRITION_EXHAUSTIVE") == "1"
 UNIT = {"interval": {"low": 0.0, "high": 1.0}}
 #: The planted box of the interval sweep: the pool runs dry within two years where
