@@ -199,6 +199,11 @@ class ReportSpec(_Strict):
         "placed on the first parameter's axis (e.g. the recruitment that replaces the "
         "losses of a force kept at strength, on a recruitment-ceiling axis).")
 
+    theory: Literal["lanchester"] | None = Field(
+        default=None, description="A theory drawn over a grid's cell means, its prediction "
+        "beside each cell in the tables (sim.sweep_theory): 'lanchester' is Lanchester's "
+        "square law, for docking scenarios (survivors, casualties, exchange ratio, days).")
+
 
 class Experiment(_Strict):
     """A sweep: what it asks, over what, how many times."""

@@ -1,7 +1,24 @@
-"""Reports of finished sweeps: each metric against the varied parameters with 95%
-confidence intervals over runs, heatmaps of two-parameter grids, and Sobol (S1, ST) or
-Morris (mu*, sigma) sensitivity indices with their confidence bars (SALib), gathered in
-``report.md``.
+"""Reports of finished sweeps: ``report.md`` and ``figures/``, written whole or not at
+all, answering the experiment's question factor by factor.
+
+For a grid: each factor's effect at every level of the other factors (small multiples:
+nothing is averaged away), its main effect (the mean over the other factors' levels of
+the cell means), the interaction of every pair of factors (a test, and the two-way
+table where it matters), a heatmap of the cell means, and the table of every cell. For
+a sampling design: each metric against each parameter, and for Sobol and Morris the
+sensitivity indices (SALib) with their convergence on growing parts of the design and
+plain warnings when the design is too small (second-order indices too when the
+experiment asks for them). With kept daily series: their envelopes by factor level.
+With ``[report] theory``: the theory's prediction over the model's means
+(:mod:`sim.sweep_theory`).
+
+Every interval is a 95% confidence interval from the spread between replicates of a
+cell, never from the spread across other factors' levels, propagated as
+:mod:`sim.sweep_stats` says; the interval of a quantity that cannot be negative (a
+count, days, a ratio of counts: :mod:`sim.quantities`) is cut at 0
+(:func:`sim.sweep_stats.bounded_interval` says why that keeps its coverage). Axes and
+tables say what a parameter or metric means and in what unit, from the scenario schema
+and the run summary's definitions.
 
     >>> import tempfile
     >>> from sim.experiments import Experiment
@@ -19,70 +36,52 @@ from __future__ import annotations
 
 import hashlib
 import html
+import itertools
 import json
-import math
 import re
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
 
-matplotlib.use("Agg")
+from sim.experiments import Experiment, base_data
+from sim.publish import publishing, write_atomically
+from sim.quantities import Quantity, metric_quantity, parameter_quantity, series_quantity
+from sim.report_figures import MAX_PANELS, categorical, tick
+from sim.report_figures import convergence_plot as _convergence_plot
+from sim.report_figures import effects_figure as _effects_figure
+from sim.report_figures import envelope_figure as _envelope_figure
+from sim.report_figures import heatmap as _heatmap
+from sim.report_figures import indices_plot as _indices_plot
+from sim.report_figures import scatter as _scatter
+from sim.report_figures import second_order_plot as _second_order_plot
+from sim.report_figures import theory_figure as _theory_figure
+from sim.scenarios import ScenarioError
+from sim.sweep import MANIFEST_FILE, RUNS_FILE, SERIES_FILE
+from sim.sweep_stats import (
+    cell_means,
+    convergence,
+    envelopes,
+    interaction,
+    main_effects,
+    marginal_means,
+    noise_share,
+    point_means,
+    second_order_indices,
+    sensitivity_indices,
+    sensitivity_warnings,
+)
+from sim.sweep_theory import THEORIES, Theory, predictions
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+__all__ = ["md", "md_code", "point_means", "sensitivity_indices", "write_report"]
 
-from sim.experiments import Experiment, design_matrix  # noqa: E402
-from sim.publish import publishing, write_atomically  # noqa: E402
-from sim.replicates import mean_interval  # noqa: E402
-from sim.sweep import MANIFEST_FILE, RUNS_FILE  # noqa: E402
-from sim.views import plain  # noqa: E402
-
-
-def _mean_interval(values: pd.Series) -> pd.Series:
-    """:func:`sim.replicates.mean_interval` of a column's numbers, as a row."""
-    numbers = pd.to_numeric(values, errors="coerce").dropna().tolist()
-    found = mean_interval(numbers) or {"mean": math.nan, "ci95_low": math.nan,
-                                       "ci95_high": math.nan, "n": 0}
-    return pd.Series({k: math.nan if found[k] is None else found[k]
-                      for k in ("mean", "ci95_low", "ci95_high", "n")})
-
-
-def point_means(runs: pd.DataFrame, exp: Experiment, metric: str) -> pd.Series:
-    """The metric's mean over replicates at each design point, in point order."""
-    ok = runs[runs["status"] == "ok"]
-    means = ok.groupby("point")[metric].apply(lambda v: pd.to_numeric(v, errors="coerce")
-                                              .mean())
-    return means.reindex(range(int(runs["point"].max()) + 1))
-
-
-def sensitivity_indices(runs: pd.DataFrame, exp: Experiment, metric: str,
-                        confidence: float = 0.95) -> pd.DataFrame:
-    """Sobol first and total order indices (``S1``, ``ST`` and their confidence
-    half-widths) or Morris ``mu_star`` and ``sigma``, of the metric's mean over
-    replicates, by SALib. Raises ``ValueError`` if a design point has no value."""
-    y = point_means(runs, exp, metric).to_numpy(dtype=float)
-    if np.isnan(y).any():
-        raise ValueError(f"{int(np.isnan(y).sum())} of {len(y)} design points have no "
-                         f"value of {metric}")
-    problem = exp.problem()
-    seed = exp.seed
-    if exp.design == "sobol":
-        from SALib.analyze import sobol
-
-        res = sobol.analyze(problem, y, calc_second_order=False, conf_level=confidence,
-                            seed=seed)
-        return pd.DataFrame({"S1": res["S1"], "S1_conf": res["S1_conf"], "ST": res["ST"],
-                             "ST_conf": res["ST_conf"]}, index=problem["names"])
-    if exp.design == "morris":
-        from SALib.analyze import morris
-
-        res = morris.analyze(problem, design_matrix(exp), y, conf_level=confidence,
-                             num_levels=exp.morris_levels, seed=seed)
-        return pd.DataFrame({"mu_star": res["mu_star"], "mu_star_conf": res["mu_star_conf"],
-                             "sigma": res["sigma"]}, index=problem["names"])
-    raise ValueError(f"design '{exp.design}' has no sensitivity indices; allowed: sobol, "
-                     f"morris")
+#: A two-way table is shown (for three factors or more) when its interaction test
+#: gives a p-value below this.
+INTERACTION_P = 0.05
+#: Values of a numeric factor at which a theory is evaluated for its curve, at most.
+THEORY_CURVE_POINTS = 121
 
 
 # ------------------------------------------------------------ text in report.md
@@ -148,125 +147,88 @@ def _markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
-def _tick(value) -> str:
-    """A parameter's value as a tick label, drawn as plain text."""
-    return plain(f"{value:g}" if isinstance(value, float) else value)
+def _cell_text(v: Any, digits: int) -> str:
+    if v is None or (isinstance(v, float | np.floating) and not np.isfinite(v)):
+        return "n/a"
+    if isinstance(v, float | np.floating):
+        return f"{v:.{digits}g}"
+    if isinstance(v, bool | np.bool_ | int | np.integer):
+        return str(v)
+    return md(v)
 
 
-def _axis_values(column: pd.Series) -> pd.Series:
-    """A parameter's values for an x axis: numbers as they are, anything else as plain
-    text (a category)."""
-    return column if pd.api.types.is_numeric_dtype(column) else column.map(plain)
+def _markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A table whose cells are numbers (``digits`` significant; none or not finite:
+    ``n/a``) or user text (:func:`md`: a ``|`` in a value does not make a cell)."""
+    cols = [md(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+    lines += ["| " + " | ".join(_cell_text(v, digits) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
 
 
-def _save(fig, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+def _number(value: float, unit: str | None = None) -> str:
+    """A number as report.md says it, with its unit (none for ``-``)."""
+    text = "n/a" if value is None or not np.isfinite(value) else f"{value:.3g}"
+    return f"{text} {md(unit)}" if unit and unit != "-" and text != "n/a" else text
 
 
-def _effect_plot(ok: pd.DataFrame, x: str, by: str | None, metric: str,
-                 path: Path) -> pd.DataFrame:
-    """The metric against parameter ``x``, a line per value of ``by`` (means over the
-    other parameters and the replicates, with 95% CIs). Every text drawn is
-    :func:`sim.views.plain`: names and values are user text."""
-    keys = [x] if by is None else [x, by]
-    table = ok.groupby(keys, sort=True)[metric].apply(_mean_interval).unstack().reset_index()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    groups = [(None, table)] if by is None else list(table.groupby(by, sort=True))
-    try:
-        for label, rows in groups:
-            name = metric if label is None else f"{by} = {label}"
-            ax.errorbar(_axis_values(rows[x]), rows["mean"],
-                        yerr=[rows["mean"] - rows["ci95_low"], rows["ci95_high"] - rows["mean"]],
-                        marker="o", capsize=3, label=plain(name))
-        ax.set(xlabel=plain(x), ylabel=plain(metric),
-               title=plain(f"{metric}: mean and 95% CI over runs"))
-        ax.title.set_fontsize("small")
-        if by is not None:
-            ax.legend(fontsize="small")
-        _save(fig, path)
-    finally:
-        plt.close(fig)
-    return table
+def _interval_column(table: pd.DataFrame) -> pd.DataFrame:
+    """The table's ``truncated`` flags as a column saying which intervals were cut at 0
+    (none when no interval was)."""
+    if not table["truncated"].any():
+        return table.drop(columns="truncated")
+    return table.assign(interval=np.where(table["truncated"], "cut at 0", "")).drop(
+        columns="truncated")
 
 
-def _heatmap(ok: pd.DataFrame, x: str, y: str, metric: str, path: Path,
-             break_even: str | None) -> None:
-    grid = ok.assign(**{metric: pd.to_numeric(ok[metric], errors="coerce")}).pivot_table(
-        index=y, columns=x, values=metric, aggfunc="mean")
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    try:
-        xs, ys = list(grid.columns), list(grid.index)
-        image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto",
-                          cmap="viridis")
-        ax.set_xticks(range(len(xs)), [_tick(v) for v in xs], rotation=45)
-        ax.set_yticks(range(len(ys)), [_tick(v) for v in ys])
-        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
-            if np.isfinite(value):
-                ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize="x-small",
-                        color="w")
-        fig.colorbar(image, ax=ax, label=plain(f"{metric} (mean)"))
-        if break_even and pd.api.types.is_numeric_dtype(grid.columns.dtype):
-            # Where the first parameter is largest it constrains least (a recruitment
-            # ceiling above the losses): the metric there is the break-even of that row.
-            top = ok[ok[x] == max(xs)]
-            level = top.assign(v=pd.to_numeric(top[break_even], errors="coerce")).groupby(y)["v"]
-            line = level.mean().reindex(ys)
-            # Place each row's break-even value on the (index) x axis by interpolation.
-            positions = np.interp(line.to_numpy(dtype=float), np.asarray(xs, dtype=float),
-                                  np.arange(len(xs)), left=-0.5, right=len(xs) - 0.5)
-            ax.plot(positions, range(len(ys)), "w--", linewidth=2,
-                    label=plain(f"break-even ({break_even} at the largest "
-                                f"{x.split('.')[-1]})"))
-            ax.legend(fontsize="x-small", loc="lower right", framealpha=0.9)
-        ax.set(xlabel=plain(x), ylabel=plain(y), title=plain(f"{metric}, mean over replicates"))
-        _save(fig, path)
-    finally:
-        plt.close(fig)
+# ------------------------------------------------------------------ the report
+def _levels(exp: Experiment, quantities: dict[str, Quantity]) -> dict[str, list[Any]]:
+    """Each grid factor's levels: numbers in increasing order, categories as given."""
+    out = {}
+    for name, parameter in exp.parameters.items():
+        values = list(dict.fromkeys(parameter.discrete() or []))
+        out[name] = values if categorical(values, quantities[name]) else sorted(values)
+    return out
 
 
-def _scatter(ok: pd.DataFrame, params: list[str], metric: str, path: Path) -> None:
-    ncols = min(4, len(params))
-    nrows = math.ceil(len(params) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows), sharey=True,
-                             squeeze=False)
-    try:
-        for ax, p in zip(axes.flat, params, strict=False):
-            ax.scatter(_axis_values(ok[p]), pd.to_numeric(ok[metric], errors="coerce"), s=6,
-                       alpha=0.5)
-            ax.set_xlabel(plain(p), fontsize="small")
-        for ax in axes.flat[len(params):]:
-            ax.set_visible(False)
-        for row in axes:
-            row[0].set_ylabel(plain(metric))
-        _save(fig, path)
-    finally:
-        plt.close(fig)
+def _values_text(exp: Experiment, name: str) -> str:
+    parameter = exp.parameters[name]
+    if parameter.interval is not None:
+        whole = ", whole numbers" if parameter.integer else ""
+        return f"{parameter.interval.low:g} to {parameter.interval.high:g}{whole}"
+    values = parameter.discrete()
+    shown = ", ".join(str(v) if not isinstance(v, float) else f"{v:g}" for v in values[:12])
+    return shown + (f", ... ({len(values)} values)" if len(values) > 12 else "")
 
 
-def _indices_plot(indices: pd.DataFrame, metric: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    try:
-        names = [plain(name) for name in indices.index]
-        at = np.arange(len(names))
-        if "S1" in indices:
-            ax.bar(at - 0.2, indices["S1"], 0.4, yerr=indices["S1_conf"], capsize=3,
-                   label="S1")
-            ax.bar(at + 0.2, indices["ST"], 0.4, yerr=indices["ST_conf"], capsize=3,
-                   label="ST")
-            ax.set_ylabel("Sobol index")
-        else:
-            ax.bar(at - 0.2, indices["mu_star"], 0.4, yerr=indices["mu_star_conf"], capsize=3,
-                   label="mu*")
-            ax.bar(at + 0.2, indices["sigma"], 0.4, label="sigma")
-            ax.set_ylabel("Morris elementary effects")
-        ax.set_xticks(at, names, rotation=30, ha="right", fontsize="small")
-        ax.set_title(plain(f"Sensitivity of {metric} (bars: 95% confidence)"),
-                     fontsize="small")
-        ax.legend()
-        _save(fig, path)
-    finally:
-        plt.close(fig)
+def _parameter_lines(exp: Experiment, quantities: dict[str, Quantity]) -> list[str]:
+    """The table of the varied parameters: key, meaning, unit and values."""
+    lines = ["| parameter | meaning | unit | values |", "| --- | --- | --- | --- |"]
+    for name, q in quantities.items():
+        meaning = q.label if q.label != name else "not a scenario key"
+        lines.append(f"| {md_code(name)} | {md(meaning)} | {md(q.unit or '')} | "
+                     f"{md(_values_text(exp, name))} |")
+    return ["## Parameters", "", *lines, ""]
+
+
+def _reading_note(exp: Experiment) -> list[str]:
+    if exp.design == "grid":
+        return [
+            "How to read it: every interval is a 95% confidence interval of a mean, from the "
+            "spread between the replicates of a cell (a combination of the parameters' "
+            "levels) only, never from the spread across other parameters' levels. A main "
+            "effect is the mean of the cell means over the other parameters' levels, and "
+            "its interval adds up the cells' own variances (Welch degrees of freedom). "
+            "Intervals of quantities that cannot be negative (persons, days, ratios of "
+            "counts) are Student-t intervals cut at 0 where they would reach below it "
+            "(marked cut at 0): the true mean cannot lie there, so the cut leaves their "
+            "coverage as it was."
+            + (" With one replicate a point there is no spread within cells, so no interval "
+               "and no test of interaction." if exp.replicates == 1 else ""), ""]
+    return ["How to read it: the scatter plots show every run; sensitivity indices are "
+            "computed from the mean over replicates at each design point, with 95% "
+            "bootstrap intervals (SALib).", ""]
 
 
 def write_report(folder: str | Path) -> Path:
@@ -287,59 +249,304 @@ def write_report(folder: str | Path) -> Path:
              f"Experiment {md_code(source) if source else '(API)'} (hash "
              f"{md(manifest['fingerprint'])}), attrition-sim "
              f"{md(manifest['package_version'])}: {exp.design} design over "
-             f"{', '.join(md_code(p) for p in params)}, {exp.replicates} replicates per "
-             f"point, master seed {exp.seed}. {len(runs)} runs, {len(ok)} ok, "
-             f"{len(failed)} failed.", ""]
+             f"{', '.join(md_code(p) for p in params)}, {exp.replicates} "
+             f"replicate{'s' if exp.replicates > 1 else ''} per point, master seed "
+             f"{exp.seed}. {len(runs)} runs, {len(ok)} ok, {len(failed)} failed.", ""]
     if len(failed):
         lines += ["Failed runs (first 5):", "",
                   _markdown_table(failed[["run", "point", "replicate", "error"]].head(5)), ""]
+    quantities = {p: parameter_quantity(p) for p in params}
+    lines += _reading_note(exp) + _parameter_lines(exp, quantities)
     metrics = list(exp.metrics)
     for name in exp.report.log:
         values = pd.to_numeric(runs[name], errors="coerce")
         runs[f"log({name})"] = np.log(values.where(values > 0))
         metrics.append(f"log({name})")
-    ok = runs[runs["status"] == "ok"]
+    levels = _levels(exp, quantities) if exp.design == "grid" else {}
+    theory = _theory(exp, manifest, params, levels, quantities)
+    if theory is not None:
+        lines += theory.intro
     used: set[str] = set()
     with publishing(folder / "figures", option="report", replace=True) as figures:
         for metric in metrics:
-            lines += _metric_section(ok, runs, exp, params, metric, _slug(metric, used),
-                                     figures)
+            lines += _metric_section(runs, exp, params, metric, _slug(metric, used), figures,
+                                     levels, quantities, theory)
+        if exp.series is not None and (folder / SERIES_FILE).is_file():
+            lines += _series_section(pd.read_parquet(folder / SERIES_FILE), runs, exp,
+                                     params, quantities, figures, used)
     path = folder / "report.md"
     write_atomically(path, lambda tmp: tmp.write_text("\n".join(lines)))
     return path
 
 
-def _metric_section(ok: pd.DataFrame, runs: pd.DataFrame, exp: Experiment,
-                    params: list[str], metric: str, slug: str, figures: Path) -> list[str]:
+def _metric_section(runs: pd.DataFrame, exp: Experiment, params: list[str], metric: str,
+                    slug: str, figures: Path, levels: dict[str, list[Any]],
+                    quantities: dict[str, Quantity], theory: _TheoryContext | None
+                    ) -> list[str]:
     """A metric's part of report.md, its figures drawn into ``figures``."""
+    ok = runs[runs["status"] == "ok"]
     lines = [f"## {md_code(metric)}", ""]
+    known = metric_quantity(metric)
+    q = known or Quantity(metric, metric)
+    if known is not None:
+        bound = "; never below 0, so its intervals stop at 0" if q.lower == 0 else ""
+        lines += [f"{md(q.label)}{f' ({md(q.unit)})' if q.unit else ''}{bound}.", ""]
     if ok.empty or not pd.to_numeric(ok[metric], errors="coerce").notna().any():
         return lines + ["No numeric values in the successful runs.", ""]
     if exp.design == "grid":
-        tables = []
-        for i, x in enumerate(params):
-            by = None if len(params) == 1 else params[1] if i == 0 else params[0]
-            name = f"{slug}_effects.png" if i == 0 else f"{slug}_by_{_slug(x)}.png"
-            tables.append(_effect_plot(ok, x, by, metric, figures / name))
-            lines += [f"![{md(metric)} against {md(x)}](figures/{name})", ""]
-        if len(params) >= 2:
-            _heatmap(ok, params[0], params[1], metric, figures / f"{slug}_heatmap.png",
-                     exp.report.break_even)
-            lines += [f"![{md(metric)} over {md(params[0])} and {md(params[1])}]"
-                      f"(figures/{slug}_heatmap.png)", ""]
-        lines += [f"Mean and 95% confidence interval over runs"
-                  f"{' (averaged over the other parameters)' if len(params) > 2 else ''}:",
-                  "", _markdown_table(tables[0]), ""]
+        lines += _grid_lines(runs, exp, params, metric, q, slug, figures, levels, quantities,
+                             theory)
     else:
-        _scatter(ok, params, metric, figures / f"{slug}_scatter.png")
+        _scatter(ok, params, q, quantities, figures / f"{slug}_scatter.png")
         lines += [f"![{md(metric)} against each parameter](figures/{slug}_scatter.png)", ""]
     if exp.design in ("sobol", "morris"):
-        try:
-            indices = sensitivity_indices(runs, exp, metric)
-        except ValueError as err:
-            lines += [f"No sensitivity indices: {md(err)}.", ""]
-        else:
-            _indices_plot(indices, metric, figures / f"{slug}_sensitivity.png")
-            lines += [f"![sensitivity of {md(metric)}](figures/{slug}_sensitivity.png)", "",
-                      _markdown_table(indices.reset_index(names="parameter")), ""]
+        lines += _sensitivity_lines(runs, exp, metric, q, slug, figures)
     return lines
+
+
+def _heatmap_axes(exp: Experiment, params: list[str], levels: dict[str, list[Any]],
+                  quantities: dict[str, Quantity]) -> tuple[str, str]:
+    """The factors a heatmap spans: the first two with ``break_even`` (its line is
+    defined on the first), else the numeric ones with the most levels."""
+    if exp.report.break_even:
+        return params[0], params[1]
+    ranked = sorted(params, key=lambda p: (categorical(levels[p], quantities[p]),
+                                           -len(levels[p]), params.index(p)))
+    return ranked[0], ranked[1]
+
+
+def _grid_lines(runs: pd.DataFrame, exp: Experiment, params: list[str], metric: str,
+                q: Quantity, slug: str, figures: Path, levels: dict[str, list[Any]],
+                quantities: dict[str, Quantity], theory: _TheoryContext | None) -> list[str]:
+    cells = cell_means(runs, params, levels, metric, q.lower)
+    several = len(params) > 1
+    lines = []
+    for i, x in enumerate(params):
+        name = f"{slug}_effects.png" if i == 0 else f"{slug}_by_{_slug(x)}.png"
+        main = main_effects(cells, params, x, q.lower) if several else None
+        drawn = _effects_figure(cells, main, params, x, levels, q, quantities, figures / name)
+        lines += [f"![{md(metric)} against {md(x)}](figures/{name})", ""]
+        if drawn["hue"]:
+            panels = ", ".join(md_code(p) for p in drawn["panel_factors"])
+            lines += [f"Colours: the levels of {md_code(drawn['hue'])}"
+                      f"{f'; a panel per level of {panels}' if panels else ''}; first, the "
+                      f"main effect of {md_code(x)}.", ""]
+        if drawn["omitted_panels"]:
+            lines += [f"The other parameters have {drawn['omitted_panels']} combinations, more "
+                      f"than {MAX_PANELS} panels: the figure shows the main effect, the table "
+                      f"of cells below every combination.", ""]
+    if several:
+        x, y = _heatmap_axes(exp, params, levels, quantities)
+        break_even = (cell_means(runs, params, levels, exp.report.break_even)
+                      if exp.report.break_even in runs else None)
+        _heatmap(cells, params, x, y, levels, q, quantities, figures / f"{slug}_heatmap.png",
+                 break_even, exp.report.break_even)
+        lines += [f"![{md(metric)} over {md(x)} and {md(y)}](figures/{slug}_heatmap.png)", ""]
+    table = cells[[*params, "mean", "ci95_low", "ci95_high", "n", "truncated"]]
+    lines += ["Mean and 95% confidence interval of each cell over its replicates (n: the "
+              "replicates with a value):", "", _markdown_table(_interval_column(table)), ""]
+    if several:
+        lines += _main_effect_lines(cells, params, q)
+        lines += _interaction_lines(cells, params, q)
+    if theory is not None and metric in theory.metrics:
+        lines += _theory_lines(cells, params, metric, q, slug, figures, levels, quantities,
+                               theory)
+    return lines
+
+
+def _main_effect_lines(cells: pd.DataFrame, params: list[str], q: Quantity) -> list[str]:
+    lines = []
+    for x in params:
+        table = main_effects(cells, params, x, q.lower)
+        shown = table[[x, "mean", "ci95_low", "ci95_high", "change", "change_low",
+                       "change_high", "truncated"]]
+        empty = int(table["empty_cells"].sum())
+        lines += [f"Main effect of {md_code(x)}: the mean over the other parameters' levels "
+                  f"of the cell means, and the change from its first level, with 95% "
+                  f"intervals from the replicates"
+                  f"{f' ({empty} empty cells: no mean where one is missing)' if empty else ''}:",
+                  "", _markdown_table(_interval_column(shown)), ""]
+    return lines
+
+
+def _interaction_lines(cells: pd.DataFrame, params: list[str], q: Quantity) -> list[str]:
+    lines = []
+    for a, b in itertools.combinations(params, 2):
+        head = f"Interaction of {md_code(a)} and {md_code(b)}"
+        try:
+            found = interaction(cells, params, (a, b))
+        except ValueError as err:
+            lines += [f"{head}: not tested ({md(err)}).", ""]
+            continue
+        where = (f"the largest departure from additive effects is "
+                 f"{_number(found.largest, q.unit)}, at {md(a)} = {md(tick(found.at[0]))}, "
+                 f"{md(b)} = {md(tick(found.at[1]))}")
+        if found.p_value is None:
+            lines += [f"{head}: not tested (a cell has fewer than 2 replicates); {where}.", ""]
+            continue
+        test = ("exact: no replicate varies" if not np.isfinite(found.statistic) or
+                found.statistic == 0 and found.p_value == 1.0 else
+                f"F = {found.statistic:.3g} on {found.df1} and {found.df2:g} degrees of "
+                f"freedom, p = {found.p_value:.2g}")
+        verdict = (f"the effect of {md_code(a)} depends on the level of {md_code(b)}"
+                   if found.p_value < INTERACTION_P else
+                   "no evidence that the effect of one depends on the level of the other")
+        lines += [f"{head}: {verdict} ({test}); {where}.", ""]
+        if found.p_value < INTERACTION_P and len(params) > 2:
+            table = marginal_means(cells, params, [a, b], q.lower)
+            shown = table[[a, b, "mean", "ci95_low", "ci95_high", "truncated"]]
+            lines += [f"Two-way table of {md_code(a)} and {md_code(b)} (means over the other "
+                      f"parameters' levels, 95% intervals from the replicates):", "",
+                      _markdown_table(_interval_column(shown)), ""]
+    return lines
+
+
+# ------------------------------------------------------------------ sensitivity
+def _sensitivity_lines(runs: pd.DataFrame, exp: Experiment, metric: str, q: Quantity,
+                       slug: str, figures: Path) -> list[str]:
+    try:
+        indices = sensitivity_indices(runs, exp, metric)
+        steps = convergence(runs, exp, metric)
+        second = second_order_indices(runs, exp, metric) if exp.second_order else None
+    except ValueError as err:
+        return [f"No sensitivity indices: {md(err)}.", ""]
+    warnings = sensitivity_warnings(indices, exp, steps, second, noise_share(runs, metric))
+    lines = [f"**Warning:** {md(text)}" for text in warnings]
+    if warnings:
+        lines = [*itertools.chain.from_iterable((line, "") for line in lines)]
+    else:
+        sizes = [int(size) for size in sorted(steps["size"].unique())]
+        moved = (f", and no index moved by more than its interval between {sizes[-2]} and "
+                 f"{sizes[-1]} {'base samples' if exp.design == 'sobol' else 'trajectories'}"
+                 if len(sizes) > 1 else "")
+        checks = ("the indices lie in their possible range within their intervals and the "
+                  "largest are resolved" if exp.design == "sobol" else
+                  "the largest mu* is resolved")
+        lines = [f"No sign of too small a design: {checks}{moved}.", ""]
+    _indices_plot(indices, q, figures / f"{slug}_sensitivity.png")
+    lines += [f"![sensitivity of {md(metric)}](figures/{slug}_sensitivity.png)", "",
+              _markdown_table(indices.reset_index(names="parameter")), ""]
+    _convergence_plot(steps, exp.design, figures / f"{slug}_convergence.png")
+    sizes = [int(size) for size in sorted(steps["size"].unique())]
+    unit = "base samples" if exp.design == "sobol" else "trajectories"
+    lines += [f"Convergence: the indices from the first {', '.join(map(str, sizes))} {unit} "
+              f"of the design:", "",
+              f"![convergence of the indices of {md(metric)}](figures/{slug}_convergence.png)",
+              ""]
+    if second is not None:
+        _second_order_plot(second, list(exp.parameters), figures / f"{slug}_second_order.png")
+        lines += ["Second-order indices S2: the share of the variance each pair explains "
+                  "together beyond its first-order effects, with 95% half-widths:", "",
+                  f"![second-order indices of {md(metric)}](figures/{slug}_second_order.png)",
+                  "", _markdown_table(second), ""]
+    return lines
+
+
+# ------------------------------------------------------------------ daily series
+def _series_section(series: pd.DataFrame, runs: pd.DataFrame, exp: Experiment,
+                    params: list[str], quantities: dict[str, Quantity], figures: Path,
+                    used: set[str]) -> list[str]:
+    by = params if exp.design == "grid" else []
+    lines = ["## Daily series", "",
+             "Each kept series day by day: the median over the runs still going that day "
+             "and the band of 5% to 95% of them (their range with fewer than 20 runs), "
+             + ("for each level of each parameter (the other parameters vary within a level)."
+                if by else "over all runs."), ""]
+    for column in exp.series.columns:
+        cq = series_quantity(column) or Quantity(column, column)
+        found = {factor: envelopes(series, runs, factor, column) for factor in by} or {
+            "": envelopes(series, runs, None, column)}
+        name = f"{_slug(f'series_{column}', used)}.png"
+        _envelope_figure(found, cq, quantities, figures / name)
+        lines += [f"### {md_code(column)}", "", f"{md(cq.axis_label())}, per side.", "",
+                  f"![{md(column)} by day](figures/{name})", ""]
+    return lines
+
+
+# ------------------------------------------------------------------ theory
+class _TheoryContext:
+    """A theory's predictions for a sweep: at every cell, and along a curve."""
+
+    def __init__(self, theory: Theory, x: str, at_cells: pd.DataFrame, curve: pd.DataFrame,
+                 metrics: list[str], intro: list[str]):
+        self.theory, self.x, self.at_cells, self.curve = theory, x, at_cells, curve
+        self.metrics, self.intro = metrics, intro
+
+
+def _curve_values(levels: list[Any], q: Quantity) -> list[Any]:
+    """Values of a factor to draw a theory along: its levels for categories, every
+    whole number between its ends for a whole-number factor (at most
+    :data:`THEORY_CURVE_POINTS`), else evenly spaced values and its levels."""
+    if categorical(levels, q):
+        return list(levels)
+    low, high = min(levels), max(levels)
+    if all(isinstance(v, int | np.integer) for v in levels):
+        if high - low + 1 <= THEORY_CURVE_POINTS:
+            return list(range(int(low), int(high) + 1))
+        spaced = np.linspace(low, high, THEORY_CURVE_POINTS).round().astype(int).tolist()
+        return sorted(set(spaced) | set(levels))
+    return sorted(set(np.linspace(low, high, THEORY_CURVE_POINTS).tolist()) | set(levels))
+
+
+def _theory(exp: Experiment, manifest: dict, params: list[str], levels: dict[str, list[Any]],
+            quantities: dict[str, Quantity]) -> _TheoryContext | None:
+    """The experiment's theory and its predictions, or none without one (or for a
+    design that is not a grid: a theory is drawn against cell means)."""
+    name = exp.report.theory
+    if name is None:
+        return None
+    theory = THEORIES[name]
+    head = f"## Theory: {md(theory.title)}"
+    if exp.design != "grid":
+        return _TheoryContext(theory, params[0], pd.DataFrame(), pd.DataFrame(), [], [
+            head, "", "Not drawn: a theory is compared with the cell means of a grid design.",
+            ""])
+    try:
+        _, base = base_data(exp, manifest.get("experiment_file") or None)
+    except (ScenarioError, OSError, ValueError) as err:
+        return _TheoryContext(theory, params[0], pd.DataFrame(), pd.DataFrame(), [], [
+            head, "", f"Not drawn: the base scenario cannot be read ({md(err)}).", ""])
+    numeric = [p for p in params if not categorical(levels[p], quantities[p])]
+    x = numeric[0] if numeric else params[0]
+    others = [p for p in params if p != x]
+    cells = [dict(zip(params, combo, strict=True))
+             for combo in itertools.product(*[levels[p] for p in params])]
+    curve_points = [{x: value, **dict(zip(others, combo, strict=True))}
+                    for combo in itertools.product(*[levels[p] for p in others])
+                    for value in _curve_values(levels[x], quantities[x])]
+    try:
+        at_cells = predictions(theory, base, cells)
+        curve = predictions(theory, base, curve_points)
+    except (KeyError, ValueError, ValidationError) as err:
+        return _TheoryContext(theory, x, pd.DataFrame(), pd.DataFrame(), [], [
+            head, "", f"Not drawn: {md(err)}.", ""])
+    metrics = [m for m in exp.metrics if m in at_cells and at_cells[m].notna().any()]
+    departures = at_cells.get("departures", pd.Series(dtype=str)).fillna("")
+    broken = departures[departures != ""]
+    holds = ("Its assumptions hold at every design point." if broken.empty else
+             f"Its assumptions do not hold at {len(broken)} of {len(at_cells)} design points "
+             f"(e.g. {md(broken.iloc[0])}): there it is no prediction of the model.")
+    named = ", ".join(md_code(m) for m in metrics) or "none"
+    intro = [head, "", f"Each metric it predicts ({named}) is drawn against "
+             f"{md(theory.title)} (dashed line, evaluated along {md_code(x)} at every "
+             f"design level of the other parameters), and its table "
+             f"gives the prediction at each cell. The theory is deterministic: it predicts "
+             f"the mean only where a side clearly wins; near parity the model's battles are "
+             f"won by either side. {holds}", ""]
+    return _TheoryContext(theory, x, at_cells, curve, metrics, intro)
+
+
+def _theory_lines(cells: pd.DataFrame, params: list[str], metric: str, q: Quantity, slug: str,
+                  figures: Path, levels: dict[str, list[Any]],
+                  quantities: dict[str, Quantity], theory: _TheoryContext) -> list[str]:
+    name = f"{slug}_theory.png"
+    _theory_figure(cells, theory.curve, params, theory.x, levels, q, quantities,
+                   theory.theory.title, figures / name)
+    table = cells[[*params, "mean", "ci95_low", "ci95_high", "n"]].assign(
+        theory=theory.at_cells[metric].to_numpy(float))
+    inside = (table["theory"] >= table["ci95_low"]) & (table["theory"] <= table["ci95_high"])
+    table = table.assign(theory_in_ci=np.where(inside, "yes", "no"))
+    return [f"![{md(metric)} against {md(theory.theory.title)}](figures/{name})", "",
+            f"The model against {md(theory.theory.title)} (theory): the prediction lies in "
+            f"the model's 95% interval at {int(inside.sum())} of {len(table)} cells.", "",
+            _markdown_table(table), ""]
