@@ -8,11 +8,17 @@
     attrition calibrate battle.csv --scenario fortified_defense --fit sector.cover
     attrition validate kursk_2024_2025 --replicates 20   # history as a test
     attrition score forecast.csv record_2025.csv   # a forecast beside what happened
+    attrition sweep wave_vs_fortification --dry-run   # runs, design, estimated time
+    attrition sweeps                                # the sweeps under sweeps/, by state
+    attrition report latest                         # report.md of the newest sweep
 
 Each command parses (:mod:`sim.cli_args`), calls the library, writes through
 :mod:`sim.publish` and :mod:`sim.outputs`, and prints. Bad input gets one line on stderr
 naming the file, the key and what is allowed, and exit status 2; ``run`` and
 ``calibrate`` write their results whole or not at all.
+
+Each command imports what it needs when it runs: ``attrition --help`` and
+``attrition --version`` import no numpy, pandas, pydantic, matplotlib or the model.
 """
 
 from __future__ import annotations
@@ -27,34 +33,20 @@ import sys
 import threading
 from pathlib import Path
 
-from sim import scenarios
 from sim.cli_args import DEFAULT_SCENARIO as DEFAULT_SCENARIO
 from sim.cli_args import DEMO_SCENARIO, LAW_CHOICES, build_parser
-from sim.model.memory import LIMIT_VARIABLE
-from sim.outputs import (
-    POSTERIOR_FILES,
-    format_design,
-    format_fits,
-    format_metrics,
-    format_model_fit,
-    format_posterior,
-    format_table,
-    run_summary,
-    to_json,
-    write_estimates,
-    write_run,
-)
 from sim.publish import (
     OutputError,
     fresh_folder,
-    named_folder,
     printable,
     publishing,
     safe_name,
 )
-from sim.replicates import run_replicates
 from sim.sides import SIDES
-from sim.sweep_store import StoreError, holder_note
+
+#: The environment variable of --max-memory (sim.model.memory.LIMIT_VARIABLE, without
+#: importing the model).
+LIMIT_VARIABLE = "ATTRITION_MAX_MEMORY"
 
 
 class UsageError(Exception):
@@ -63,6 +55,8 @@ class UsageError(Exception):
 
 # ------------------------------------------------------------------ commands
 def _list() -> int:
+    from sim import scenarios
+
     named = scenarios.available()
     width = max(map(len, named), default=0)
     for name, path in named.items():
@@ -71,6 +65,8 @@ def _list() -> int:
 
 
 def _check(files: list[str]) -> int:
+    from sim import scenarios
+
     status = 0
     for file in files:
         try:
@@ -86,6 +82,12 @@ def _check(files: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sim import scenarios
+    from sim.outputs import format_table, run_summary, to_json, write_run
+    from sim.replicates import run_replicates
+
+    _check_no_files(args)
+    fmt = args.format or "csv"
     if _is_theatre_file(args.scenario):
         # A theatre (a wargame's export among them): run as `attrition theatre run`.
         from sim.theatre import files
@@ -93,8 +95,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.animate is not None:
             raise UsageError("--animate: a theatre has no sector front to animate; allowed: "
                              "--animate with a sector scenario")
-        if args.format != "csv":
-            raise UsageError(f"--format {args.format}: a theatre's run writes CSV; allowed: "
+        if fmt != "csv":
+            raise UsageError(f"--format {fmt}: a theatre's run writes CSV; allowed: "
                              f"--format csv with a theatre")
         args.workers, args.scheduler = 1, None
         return _theatre_run(args, files.load(args.scenario, args.overrides, days=args.days,
@@ -103,31 +105,58 @@ def _run(args: argparse.Namespace) -> int:
                               replicates=args.replicates)
     if args.animate is not None:
         _check_animation_target(args.animate)
+    if args.no_files:
+        summary = run_summary(scenario, args.seed,
+                              run_replicates(scenario, args.seed, args.replicates))
+        print(to_json(summary) if args.json else format_table(summary))
+        return 0
     out = args.out or fresh_folder(scenario.name)
     landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
     with publishing(out, landed=landed) as folder:
         results = run_replicates(scenario, args.seed, args.replicates)
         summary = run_summary(scenario, args.seed, results)
-        write_run(folder, scenario, results, summary, args.format)
+        write_run(folder, scenario, results, summary, fmt)
         if args.animate is not None:
             first = summary.get("seeds", [args.seed])[0]
             _animate(scenario, first, args)
     out = landed[0] if landed else out
     if args.json:
         print(to_json(summary))
+        _say_where(out, args.out)
         return 0
     print(format_table(summary))
-    print(f"\nResults in {out}/ (daily.{args.format}, events.{args.format}, summary.json, "
+    print(f"\nResults in {printable(out)}/ (daily.{fmt}, events.{fmt}, summary.json, "
           f"scenario.toml, *.png)")
     if args.animate is not None:
         print(f"Animation in {args.animate}")
     return 0
 
 
+def _check_no_files(args: argparse.Namespace) -> None:
+    """--no-files writes nothing, so it goes with no option that names what to write."""
+    if not getattr(args, "no_files", False):
+        return
+    for flag, given in (("--out", args.out is not None),
+                        ("--animate", getattr(args, "animate", None) is not None),
+                        ("--format", getattr(args, "format", None) is not None)):
+        if given:
+            raise UsageError(f"{flag}: --no-files writes nothing; allowed: {flag} or "
+                             f"--no-files, not both")
+
+
+def _say_where(out: Path, given: Path | None) -> None:
+    """With --json, stdout holds the JSON alone: the folder written is named on stderr,
+    unless the user named it (``given``, their --out)."""
+    if given is None:
+        print(f"attrition: results in {printable(out)}/", file=sys.stderr)
+
+
 def _is_theatre_file(name_or_path: str) -> bool:
     """Whether ``name_or_path`` is a theatre: a file whose ``sectors`` is a list of tables
     (a sector scenario's ``sector`` is one table), or a named theatre that is not also a
     named scenario."""
+    from sim import scenarios
+
     path = Path(name_or_path)
     try:
         if not path.is_file():
@@ -164,39 +193,150 @@ def _check_animation_target(path: Path) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from sim import sweep
-    from sim.experiments import design_points, load_experiment
+    import time
 
-    exp = load_experiment(args.experiment, args.vary)
+    began = time.perf_counter()
+    from sim import scenarios, sweep
+    from sim.experiments import SIZE_KEYS, load_experiment
+    from sim.outputs import format_metrics
+    from sim.publish import sweep_folder
+    from sim.sweep_store import holder_note
+
+    sizes = {key: getattr(args, key) for key in SIZE_KEYS if getattr(args, key) is not None}
+    exp = load_experiment(args.experiment, args.vary, sizes)
     path = scenarios.find(args.experiment, kind="experiments")
-    out = args.out or named_folder("sweeps", path.stem, f"-{exp.fingerprint()[:8]}")
+    if args.samples is not None and exp.design == "grid":
+        raise UsageError(f"--samples {args.samples}: {printable(path)} is a grid, whose "
+                         f"points are every combination of its values; allowed: --samples "
+                         f"with design random, lhs, sobol or morris")
+    # The newest folder of this experiment's hash, so that the same command resumes it.
+    out = args.out or sweep_folder(path.stem, exp.fingerprint())
     evaluate = sweep.scenario_evaluator(exp, path)  # base, set and metrics checked
     if args.dry_run:
-        points = design_points(exp)
-        print(f"{path}: {exp.question}")
-        print(f"design {exp.design}: {len(points)} points x {exp.replicates} replicates = "
-              f"{len(points) * exp.replicates} runs into {out}/")
-        print(format_design(points))
-        return 0
+        # What a worker pays before its first run: the imports, the model's first run.
+        return _dry_run(args, exp, path, out, evaluate, time.perf_counter() - began)
     try:
         with _terminate_as_interrupt():
             result = sweep.run_sweep(exp, out, evaluate, workers=args.workers,
                                      scheduler=args.scheduler, experiment_file=str(path),
-                                     progress=not args.no_progress)
+                                     progress=not args.no_progress,
+                                     csv=args.format == "csv")
     except KeyboardInterrupt:
         stored = len(sweep.stored_runs(out))
-        print(f"attrition: interrupted; {stored} runs stored in {out}/; the same command "
-              f"resumes", file=sys.stderr)
+        print(f"attrition: interrupted; {stored} runs stored in {printable(out)}/; the same "
+              f"command resumes", file=sys.stderr)
         return 130
     note = holder_note(result.took_over)
     if note:
         print(note, file=sys.stderr)  # the holder's text is shown escaped (sweep_store)
+    files = sweep.RUNS_FILE + (" and runs.csv" if args.format == "csv" else "")
     print(f"{result.total} runs: {result.ok} ok, {result.failed} failed, {result.skipped} "
-          f"already stored; {result.seconds:.1f} s. Results in {out}/{sweep.RUNS_FILE}; "
-          f"attrition report {out}")
+          f"already stored; {result.seconds:.1f} s. Results in {printable(out)}/{files}; "
+          f"attrition report {printable(out)}")
     metrics = format_metrics(sweep.read_runs(out), exp.metrics)
     if metrics:
         print(metrics)
+    return 0
+
+
+def _dry_run(args: argparse.Namespace, exp, path: Path, out: Path, evaluate,
+             startup_s: float) -> int:
+    """The design and its size, what is stored already, and an estimate of the time from
+    a few of its runs timed here (sim.sweep.time_probe); nothing is written."""
+    from sim import sweep
+    from sim.experiments import design_points
+    from sim.outputs import format_design
+    from sim.sweep_store import StoreError
+
+    points = design_points(exp)
+    total = len(points) * exp.replicates
+    print(f"{printable(path)}: {printable(exp.question)}")
+    print(f"design {exp.design}: {len(points)} points x {exp.replicates} replicates = "
+          f"{total} runs into {printable(out)}/")
+    stored = 0
+    if (out / sweep.MANIFEST_FILE).is_file():
+        try:
+            stored = len(sweep.stored_runs(out))
+        except StoreError:
+            pass  # the sweep itself names what is damaged
+        print(f"{stored} of them already stored there: the same command without --dry-run "
+              f"resumes")
+    print(format_design(points))
+    probe = sweep.time_probe(exp, points, evaluate)
+    print(_estimate(probe, total - stored, args.workers, args.scheduler, startup_s))
+    return 0
+
+
+def _estimate(probe, runs: int, workers: int, scheduler: str | None,
+              startup_s: float) -> str:
+    """The line of --dry-run that estimates a sweep's time from its probe."""
+    from sim.sweep import PROBE_SECONDS
+
+    if runs <= 0:
+        return "estimated time: none, every run is stored"
+    if probe.seconds_per_run is None:
+        return (f"estimated time: at least {_duration(runs * PROBE_SECONDS / workers)} on "
+                f"{workers} worker{'s' * (workers > 1)} (a probe run of this design did not "
+                f"finish in {PROBE_SECONDS:g} s, and there are {runs:,} runs)")
+    from_probe = (f"{probe.runs} probe run{'s' * (probe.runs > 1)} of points spread over "
+                  f"the design, timed here at {probe.seconds_per_run:.3g} s each on "
+                  f"average")
+    if scheduler is not None:
+        return (f"estimated time: {_duration(runs * probe.seconds_per_run)} of run time in "
+                f"all, shared among the cluster's workers (an estimate from {from_probe}; "
+                f"runs differ in length)")
+    parallel = max(1, min(workers, runs))
+    # Worker processes each start as this one did (imports, the model's first run).
+    start = startup_s if workers > 1 else 0.0
+    seconds = runs * probe.seconds_per_run / parallel + start
+    return (f"estimated time: about {_duration(seconds)} on {workers} worker"
+            f"{'s' * (workers > 1)} (an estimate from {from_probe}, for {runs:,} runs"
+            + (f", plus {start:.0f} s to start the workers" if start >= 0.5 else "")
+            + "; runs differ in length)")
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``7 min``, ``3.5 h``, ``2.1 days``.
+
+    >>> _duration(42.2), _duration(420), _duration(12_600), _duration(181_440)
+    ('42 s', '7 min', '3.5 h', '2.1 days')
+    """
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _sweeps(root: Path) -> int:
+    """``attrition sweeps``: each sweep under ``root``, newest first, one line each."""
+    from sim.publish import shown
+    from sim.sweep_store import describe_sweep, sweep_folders
+
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{shown(root)}: not a folder; allowed: a folder of sweeps, such "
+                         f"as sweeps")
+    infos = [describe_sweep(folder) for folder in sweep_folders(root)]
+    if not infos:
+        print(f"attrition: no sweeps under {shown(root)}/ (attrition sweep EXPERIMENT makes "
+              f"one)", file=sys.stderr)
+        return 0
+    infos.sort(key=lambda i: (i["started"] is not None, i["started"] or 0), reverse=True)
+    rows = [("SWEEP", "EXPERIMENT", "STARTED", "DESIGN", "RUNS", "STATE")]
+    for info in infos:
+        when = info["started"].astimezone().strftime("%Y-%m-%d %H:%M") if info[
+            "started"] else "?"
+        runs = (f"{info['stored'] if info['stored'] is not None else '?'}/"
+                f"{info['total'] if info['total'] is not None else '?'}")
+        rows.append((shown(info["name"], 70), shown(info["experiment"], 40), when,
+                     info["design"], runs, info["state"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths,
+                                                                  strict=False))
+              + "  " + row[5])
     return 0
 
 
@@ -221,7 +361,16 @@ def _terminate_as_interrupt():
 def _calibrate(args: argparse.Namespace) -> int:
     """Fit the chosen laws and/or scenario keys to the record, print the results, write
     the folder (whole or not at all)."""
+    from sim import scenarios
     from sim.lawfit import compare_laws
+    from sim.outputs import (
+        POSTERIOR_FILES,
+        format_fits,
+        format_model_fit,
+        format_posterior,
+        to_json,
+        write_estimates,
+    )
     from sim.records import RecordError, read_record
 
     laws = _laws(args)
@@ -248,6 +397,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     out = landed[0] if landed else out
     if args.json:
         print(to_json(estimates))
+        _say_where(out, args.out)
         return 0
     for note in notes + (model_fit.notes if model_fit else []):
         print(f"note: {note}", file=sys.stderr)
@@ -278,7 +428,7 @@ def _posterior(args: argparse.Namespace, record, laws: tuple[str, ...], fits: li
     keys, with a progress bar of runs."""
     from tqdm import tqdm
 
-    from sim import bayes
+    from sim import bayes, scenarios
 
     settings = {"population_size": args.population, "seed": args.seed,
                 "workers": args.workers, "scheduler": args.scheduler}
@@ -321,6 +471,7 @@ def _fit_model(args: argparse.Namespace, record, notes: list[str]):
     on the first finished run (a bad key is reported without a bar)."""
     from tqdm import tqdm
 
+    from sim import scenarios
     from sim.calibration import calibrate_model
 
     if record.reinforcements.any():
@@ -355,7 +506,7 @@ def _demo(args: argparse.Namespace) -> int:
     """Check the scenario and the address, step the model through its first days
     (compiling it on a machine's first run), then serve sim.app with Solara until Ctrl-C
     (see sim.serve)."""
-    from sim import serve
+    from sim import scenarios, serve
 
     if args.class_game:
         return _class(args)
@@ -406,7 +557,7 @@ def _class(args: argparse.Namespace) -> int:
     pages answer."""
     import secrets
 
-    from sim import serve, wargame
+    from sim import scenarios, serve, wargame
     from sim.theatre import files
 
     name = args.scenario or wargame.CLASS_THEATRE
@@ -490,39 +641,49 @@ def _free_port(host: str, port: int) -> int:
         return probe.getsockname()[1]
 
 
-def _verify(folders: list[Path]) -> int:
-    """Each folder's problems, one line each, or ok; exit 1 if any folder has one."""
+def _verify(texts: list[str]) -> int:
+    """Each sweep's problems, one line each, or ok; exit 1 if any has one. A sweep is
+    named as ``attrition report`` takes it (:func:`sim.sweep_store.find_sweep`)."""
     from sim.sweep_check import check
+    from sim.sweep_store import find_sweep
 
     status = 0
-    for folder in folders:
-        if not folder.is_dir():
-            raise UsageError(f"{folder}: not a folder; allowed: a sweep's output folder")
+    for folder in [find_sweep(text) for text in texts]:  # every name checked first
         problems = check(folder)
         for problem in problems:
             print(problem)
         if not problems:
-            print(f"ok: {folder}")
+            print(f"ok: {printable(folder)}")
         status = status or (1 if problems else 0)
     return status
 
 
-def _report(folder: Path) -> int:
-    """The report of a sound sweep folder; a damaged or unfinished one is named, with
-    its first problem (``attrition verify`` lists them all)."""
+def _report(texts: list[str]) -> int:
+    """The report of a sound sweep, named by its folder, its folder's name, its
+    experiment's name or ``latest``; a damaged or unfinished one is named, with its first
+    problem (``attrition verify`` lists them all)."""
+    from sim.publish import shown
     from sim.report import write_report
     from sim.sweep_check import check
+    from sim.sweep_store import find_sweep
 
+    if len(texts) > 1:
+        # `attrition report sweeps/NAME-*/` once a second folder matches.
+        given = ", ".join(shown(t, 60) for t in texts[:4]) + (", ..." if len(texts) > 4
+                                                             else "")
+        raise UsageError(f"{len(texts)} sweeps given ({given}); allowed: one: its folder, "
+                         f"its folder's name, its experiment's name (the newest sweep of "
+                         f"it) or latest (attrition sweeps lists them)")
+    folder = find_sweep(texts[0])
     problems = check(folder)
     if problems:
-        more = f" (and {len(problems) - 1} more: attrition verify {folder})" if len(
+        more = f" (and {len(problems) - 1} more: attrition verify {printable(folder)})" if len(
             problems) > 1 else ""
         raise UsageError(f"{problems[0]}{more}; allowed: a finished sweep's folder (run the "
                          f"same sweep command again to finish or repair it)")
     path = write_report(folder)
-    print(f"Report in {path}")
+    print(f"Report in {printable(path)}")
     return 0
-
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -532,6 +693,7 @@ def _validate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.claims import CLAIMS_FILE, ClaimsError
+    from sim.outputs import to_json
     from sim.validation import (
         TargetError,
         execute,
@@ -544,21 +706,33 @@ def _validate(args: argparse.Namespace) -> int:
         plan = prepare(args.scenarios, args.replicates, args.claims or CLAIMS_FILE)
     except (ClaimsError, TargetError) as err:
         raise UsageError(str(err)) from None
-    out = args.out or fresh_folder("validate")
-    landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
+    _check_no_files(args)
     runs = len(plan.scenarios) * args.replicates
-    # SIGTERM as Ctrl-C: the workers stop, the staging folder is removed, one line.
-    with _terminate_as_interrupt(), publishing(out, landed=landed) as folder:
+
+    def validation():
         with tqdm(total=runs, unit="run", desc="validation runs", file=sys.stderr,
                   dynamic_ncols=True, disable=True if args.no_progress else None) as bar:
-            result = execute(plan, args.seed, args.workers, progress=bar.update)
-        written = write_validation(folder, result)
-    out = landed[0] if landed else out
+            return execute(plan, args.seed, args.workers, progress=bar.update)
+
+    if args.no_files:
+        with _terminate_as_interrupt():
+            result, written = validation(), []
+    else:
+        out = args.out or fresh_folder("validate")
+        landed: list[Path] | None = None if args.out else []  # a name we chose may be taken
+        # SIGTERM as Ctrl-C: the workers stop, the staging folder is removed, one line.
+        with _terminate_as_interrupt(), publishing(out, landed=landed) as folder:
+            result = validation()
+            written = write_validation(folder, result)
+        out = landed[0] if landed else out
     if args.json:
         print(to_json(result.as_dict()))
+        if not args.no_files:
+            _say_where(out, args.out)
     else:
         print(format_validation(result))
-        print(f"\nResults in {out}/ ({', '.join(p.name for p in written)})")
+        if not args.no_files:
+            print(f"\nResults in {printable(out)}/ ({', '.join(p.name for p in written)})")
     if result.outside:
         note = (f"{len(result.outside)} of {len(result.rows)} claims outside the model's "
                 f"90% interval: {', '.join(r.claim for r in result.outside)}")
@@ -602,6 +776,7 @@ def _theatre(args: argparse.Namespace) -> int:
     """``attrition theatre ACTION``: thin over sim.theatre (files, runs, calibration,
     sustainability, forecasts); everything checked before any run, results written
     whole or not at all."""
+    from sim import scenarios
     from sim.theatre import files
 
     action = args.theatre_command
@@ -612,6 +787,7 @@ def _theatre(args: argparse.Namespace) -> int:
             print(printable(f"{name:<{width}}  {files.description(path)}"))
         return 0
     if action == "run":
+        _check_no_files(args)
         return _theatre_run(args, files.load(args.theatre, args.overrides, days=args.days,
                                              replicates=args.replicates))
     if action == "calibrate":
@@ -628,9 +804,8 @@ def _theatre_run(args: argparse.Namespace, scenario) -> int:
     from sim.theatre.outputs import fit_table, recruitment_table, run_theatre, write_frames
     from sim.theatre.plots import plot_fit
 
-    out = args.out or fresh_folder(scenario.name)
-    landed: list[Path] | None = None if args.out else []
-    with publishing(out, landed=landed) as folder:
+    def results(folder: Path | None) -> tuple[dict, dict]:
+        """The runs' frames and summary, written into ``folder`` unless it is none."""
         runs = run_theatre(scenario, args.seed, args.replicates, args.workers, args.scheduler)
         frames = {name: _stacked(runs, name) for name in ("daily", "sectors", "monthly")}
         summary = _theatre_summary(scenario, runs)
@@ -640,15 +815,29 @@ def _theatre_run(args: argparse.Namespace, scenario) -> int:
             fit = fit_table(runs)
             frames["fit"] = fit.reset_index()
             frames["recruitment"] = recruitment_table(runs, scenario)
-            plot_fit(fit, folder / "fit.png", f"{scenario.name}: the attacker against the "
-                                             f"record ({args.replicates} runs)")
+            if folder is not None:
+                plot_fit(fit, folder / "fit.png", f"{scenario.name}: the attacker against "
+                                                  f"the record ({args.replicates} runs)")
             summary["fit"] = {name: f"{int(fit[f'{name}_agrees'].sum())} of {len(fit)} "
                                     f"months" for name in ("claimed_losses", "named_dead")}
-        write_frames(folder, frames)
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        if folder is not None:
+            write_frames(folder, frames)
+            (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        return frames, summary
+
+    if getattr(args, "no_files", False):
+        _, summary = results(None)
+        print(json.dumps(summary, indent=2, default=str) if args.json
+              else _theatre_text(summary))
+        return 0
+    out = args.out or fresh_folder(scenario.name)
+    landed: list[Path] | None = None if args.out else []
+    with publishing(out, landed=landed) as folder:
+        frames, summary = results(folder)
     out = landed[0] if landed else out
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
+        _say_where(out, args.out)
         return 0
     print(_theatre_text(summary))
     print(f"\nResults in {printable(out)}/ ({', '.join(f'{n}.csv' for n in frames)}, "
@@ -749,6 +938,7 @@ def _theatre_sustain(args: argparse.Namespace) -> int:
     out = landed[0] if landed else out
     if args.json:
         print(table.to_json(orient="records", date_format="iso", indent=2))
+        _say_where(out, args.out)
         return 0
     print(_answers_text(table, until))
     print(f"\nResults in {printable(out)}/ (answers.csv, sustainability.png)")
@@ -882,8 +1072,10 @@ def _command(args: argparse.Namespace) -> int:
             return _check(args.files)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "sweeps":
+            return _sweeps(args.root)
         if args.command == "report":
-            return _report(args.folder)
+            return _report(args.sweep)
         if args.command == "verify":
             return _verify(args.folders)
         if args.command == "demo":
@@ -897,7 +1089,7 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "theatre":
             return _theatre(args)
         return _run(args)
-    except (scenarios.ScenarioError, UsageError, OutputError, StoreError) as err:
+    except (UsageError, OutputError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -913,6 +1105,9 @@ def _command(args: argparse.Namespace) -> int:
         print("attrition: interrupted; no results written", file=sys.stderr)
         return 130
     except Exception as err:
+        if isinstance(err, _one_line_errors()):
+            print(f"attrition: error: {err}", file=sys.stderr)
+            return 2
         # Ctrl-C landing as a compiled kernel returns surfaces as a SystemError whose
         # context is the KeyboardInterrupt, and one landing in pyABC's database write as
         # the error its cleanup then raises (sqlalchemy's PendingRollbackError): the same
@@ -924,3 +1119,14 @@ def _command(args: argparse.Namespace) -> int:
             print("attrition: interrupted; no results written", file=sys.stderr)
             return 130
         raise
+
+
+def _one_line_errors() -> tuple[type[BaseException], ...]:
+    """The errors of bad input raised by the modules a command imported (a scenario, an
+    experiment, a sweep folder): one line each, exit status 2. Looked up among the
+    modules already loaded, so that no command imports one only to catch its error."""
+    found: list[type[BaseException]] = [UsageError, OutputError]
+    for module, name in (("sim.scenarios", "ScenarioError"), ("sim.sweep_store", "StoreError")):
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)

@@ -1,5 +1,10 @@
 """The grammar of the ``attrition`` command: its subcommands, options, defaults and help
 (``attrition --help``). :mod:`sim.cli` runs what this parses.
+
+Light on purpose: ``attrition --help`` imports this and nothing heavy (no numpy, pandas,
+pydantic, matplotlib or the compiled model), so the constants the parser shows are
+copied here from the modules that own them (tests/test_cli.py checks they agree), and
+a parser that needs a heavy module imports it when it parses.
 """
 
 from __future__ import annotations
@@ -8,17 +13,6 @@ import argparse
 import os
 from pathlib import Path
 
-from sim.animation import (
-    FRAMES_PER_SECOND,
-    MAX_FPS,
-    MAX_SIZE,
-    MIN_FPS,
-    MIN_SIZE,
-    SIZE,
-    check_fps,
-    parse_size,
-)
-from sim.outputs import FORMATS
 from sim.publish import shown
 from sim.sides import SIDES
 
@@ -41,6 +35,22 @@ MAX_REPLICATES = 10_000
 MAX_POPULATION, MAX_GENERATIONS, MAX_ABC_RUNS = 10_000, 100, 1_000_000
 #: Days of a run, as the scenario's max_days (sim.fields.MAX_DAYS).
 MAX_DAYS = 36_500
+#: Formats of a run's daily record and event log (sim.outputs.FORMATS).
+RUN_FORMATS = ("csv", "parquet")
+#: Formats of a sweep's results: Parquet is always the store; csv adds runs.csv and
+#: series.csv beside it.
+SWEEP_FORMATS = ("parquet", "csv")
+#: Animation frames (sim.animation's FRAMES_PER_SECOND, MIN_FPS, MAX_FPS, SIZE,
+#: MIN_SIZE and MAX_SIZE).
+FRAMES_PER_SECOND, MIN_FPS, MAX_FPS = 6, 1, 30
+SIZE, MIN_SIZE, MAX_SIZE = (1920, 1080), (320, 180), (3840, 2160)
+#: Replicates of `attrition validate` (sim.validation.DEFAULT_REPLICATES).
+VALIDATE_REPLICATES = 20
+#: A sweep's design points at most, and replicates at most (sim.experiments.MAX_POINTS,
+#: MAX_VALUES); the experiment's own checks apply to the flags' values as well.
+MAX_POINTS, MAX_SWEEP_REPLICATES = 1_000_000, 10_000
+#: The distribution whose version `attrition --version` prints.
+DISTRIBUTION = "attrition-sim"
 
 
 def _int_at_least(minimum: int, maximum: int | None = None):
@@ -89,6 +99,8 @@ def _add_memory_option(command: argparse.ArgumentParser) -> None:
 
 def _frame_size(text: str) -> tuple[int, int]:
     """--size: WIDTHxHEIGHT within sim.animation's bounds."""
+    from sim.animation import parse_size
+
     try:
         return parse_size(text)
     except ValueError as err:
@@ -97,6 +109,8 @@ def _frame_size(text: str) -> tuple[int, int]:
 
 def _frame_rate(text: str) -> int:
     """--fps: a whole number within sim.animation's bounds."""
+    from sim.animation import check_fps
+
     try:
         return check_fps(int(text) if len(text) <= 30 else text)
     except ValueError:
@@ -110,6 +124,30 @@ def _port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"{value} is too large; allowed: 0 to 65535")
     return value
+
+
+class _Version(argparse.Action):
+    """--version: ``attrition-sim VERSION``, read from the installed distribution when
+    asked (not when the parser is built: --help need not look it up)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{DISTRIBUTION} {version()}")  # on stdout, as argparse's own --version
+        parser.exit(0)
+
+
+def version() -> str:
+    """The installed version of attrition-sim (as ``sim.__version__``), or 0+unknown for
+    a source tree that was never installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,11 +171,19 @@ def _add_executor_options(command: argparse.ArgumentParser, what: str) -> None:
                               f"e.g. tcp://10.0.0.5:8786")
 
 
+SWEEP_HELP = ("one sweep: its folder; a folder's name under sweeps/ (as attrition sweeps "
+              "lists them); an experiment's name or file, meaning its newest sweep; or "
+              "latest, the newest sweep of all by the start time in its manifest "
+              "(./latest for a folder of that name)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="attrition",
         description="Agent-based simulator of military attrition (one step = one day). "
                     "docs/ODD.md describes the model and every parameter's unit and default.")
+    parser.add_argument("--version", action=_Version,
+                        help="print the version (attrition-sim VERSION) and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.add_parser("list", help="list the named scenarios with a line on each",
                         description="List the named scenarios (scenarios/*.toml): name and "
@@ -183,10 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "missing parent folders (default: a fresh "
                               "runs/NAME-TIMESTAMP, NAME the scenario's name made safe: "
                               "letters, digits and ._-+=,@ kept, the rest '_')")
-    run_cmd.add_argument("--format", choices=FORMATS, default="csv",
-                         help="format of the daily record and event log (default: csv)")
+    run_cmd.add_argument("--format", choices=RUN_FORMATS, default=None,
+                         help="format of the daily record and event log (default: csv); "
+                              "both hold the same data")
     run_cmd.add_argument("--json", action="store_true",
-                         help="print only the summary, as JSON, on stdout")
+                         help="print only the summary, as JSON, on stdout (the folder "
+                              "written is named on stderr)")
+    run_cmd.add_argument("--no-files", action="store_true",
+                         help="write nothing (no results folder): print the summary only")
     run_cmd.add_argument("--animate", type=Path, default=None, metavar="FILE",
                          help="also write an animation of the front and the live charts "
                               "of the first replicate for slides: FILE.gif, or FILE.mp4 "
@@ -208,10 +258,23 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="run an experiment: a design of parameter values with replicates",
         description="Run an experiment file (experiments/*.toml): every design point times "
                     "every replicate, each run seeded from the master seed, the point and "
-                    "the replicate. Results stream to Parquet as runs finish; the same "
-                    "command again resumes, skipping the runs already stored.")
+                    "the replicate. Results stream to Parquet as runs finish, into "
+                    "sweeps/EXPERIMENT-YYYYmmdd-HHMM-HASH/ (the start time, then the "
+                    "experiment's hash); the same command again finds that folder and "
+                    "resumes, skipping the runs already stored.")
     sweep.add_argument("experiment", metavar="EXPERIMENT",
                        help="experiment file, or a name in experiments/")
+    sweep.add_argument("--replicates", type=_int_at_least(1, MAX_SWEEP_REPLICATES),
+                       default=None, metavar="N",
+                       help="runs per design point, instead of the file's replicates")
+    sweep.add_argument("--samples", type=_int_at_least(1, MAX_POINTS), default=None,
+                       metavar="N",
+                       help="the design's size instead of the file's samples: points "
+                            "(random, lhs), base samples (sobol: a power of 2 of at least "
+                            "128, samples x (parameters + 2) points) or trajectories "
+                            "(morris: at least 2, samples x (parameters + 1) points)")
+    sweep.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=None,
+                       help="master seed instead of the file's seed")
     _add_executor_options(sweep, "the sweep's runs")
     sweep.add_argument("--vary", action="append", default=[], metavar="KEY=SPEC",
                        help="add or replace a varied parameter, Hydra style: key=a,b,c, "
@@ -219,19 +282,40 @@ def build_parser() -> argparse.ArgumentParser:
                             "key=interval(low,high); repeatable")
     sweep.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="folder for runs.parquet, series.parquet and manifest.json "
-                            "(default: sweeps/EXPERIMENT-HASH, the same for the same "
-                            "experiment, so that a rerun resumes)")
+                            "(default: the newest sweeps/EXPERIMENT-*-HASH of this "
+                            "experiment, so that a rerun resumes, else a new "
+                            "sweeps/EXPERIMENT-YYYYmmdd-HHMM-HASH)")
+    sweep.add_argument("--format", choices=SWEEP_FORMATS, default="parquet",
+                       help="parquet (the store, always written) or csv: also runs.csv "
+                            "and series.csv once the sweep is complete, with the same "
+                            "data (a text cell starting with = + - @ gets a ' in front, "
+                            "so that a spreadsheet does not run it); a complete folder "
+                            "gets them if it lacks them (default: parquet)")
     sweep.add_argument("--dry-run", action="store_true",
-                       help="print the number of runs and the design, run nothing")
+                       help="print the number of runs, the design and an estimate of the "
+                            "time (from a few of its runs, timed here for at most a few "
+                            "seconds); write nothing")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_memory_option(sweep)
+    sweeps = commands.add_parser(
+        "sweeps", help="list the sweeps under sweeps/ and their state",
+        description="List the sweep folders under ROOT, newest first, one line each: "
+                    "the folder's name, the experiment, when it started (local time), "
+                    "the design (points, or base samples and points, x replicates), the "
+                    "runs stored of the total, and the state: complete, running (a sweep "
+                    "holds its lock now), interrupted (stopped or killed before the end; "
+                    "the same sweep command resumes it) or damaged (and why). Reads "
+                    "only.")
+    sweeps.add_argument("root", type=Path, nargs="?", default=Path("sweeps"),
+                        metavar="ROOT", help="the folder of sweeps (default: sweeps)")
     report = commands.add_parser(
         "report", help="plots and tables of a finished sweep",
         description="Write report.md and figures into a sweep's folder: each metric "
                     "against the varied parameters (mean and 95% interval over "
                     "replicates), heatmaps for two-parameter grids, and Sobol or Morris "
                     "sensitivity indices with their confidence bars.")
-    report.add_argument("folder", type=Path, metavar="DIR", help="a sweep's output folder")
+    report.add_argument("sweep", nargs="+", metavar="SWEEP",
+                        help=SWEEP_HELP)
     verify = commands.add_parser(
         "verify", help="check a sweep's folder: every run once, series for every ok run",
         description="Check a sweep's folder without changing it: the manifest readable, "
@@ -239,8 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "the experiment keeps daily series) series for every ok run. Prints "
                     "'ok' or one line per problem; exit status 0 if sound, 1 if not. A "
                     "sweep checks its folder this way before it says 'complete'.")
-    verify.add_argument("folders", type=Path, nargs="+", metavar="DIR",
-                        help="sweep output folders")
+    verify.add_argument("folders", nargs="+", metavar="SWEEP",
+                        help="sweeps, each as report takes one: a folder, a folder's name "
+                             "under sweeps/, an experiment's name or latest")
     calibrate = commands.add_parser(
         "calibrate", help="fit Lanchester laws or scenario keys to a battle record",
         description="Fit Lanchester laws to a CSV of daily observations by maximum "
@@ -364,8 +449,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_validate(commands) -> None:
     """``attrition validate``: the historical scenarios beside their dated claims."""
-    from sim.validation import DEFAULT_REPLICATES
-
     validate = commands.add_parser(
         "validate", help="set the historical scenarios beside the dated public claims",
         description="Run each historical scenario's replicates and set the model beside "
@@ -383,10 +466,10 @@ def _add_validate(commands) -> None:
                           help="scenario names with targets in the claims file (default: "
                                "every one that has targets)")
     validate.add_argument("--replicates", type=_int_at_least(2, MAX_REPLICATES),
-                          default=DEFAULT_REPLICATES, metavar="N",
+                          default=VALIDATE_REPLICATES, metavar="N",
                           help=f"runs of each scenario, replicate i under the seed "
                                f"run_seed(SEED, 0, i) as for attrition run (default: "
-                               f"{DEFAULT_REPLICATES}; at least 2; more runs place the "
+                               f"{VALIDATE_REPLICATES}; at least 2; more runs place the "
                                f"interval's ends more surely)")
     validate.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=0,
                           help="master seed of the replicates (default: 0)")
@@ -407,7 +490,9 @@ def _add_validate(commands) -> None:
                                "interval (default: 0 whatever the result, as a report)")
     validate.add_argument("--json", action="store_true",
                           help="print the results as JSON (validation.json) instead of "
-                               "the table")
+                               "the table (the folder written is named on stderr)")
+    validate.add_argument("--no-files", action="store_true",
+                          help="write nothing (no results folder): print the results only")
     validate.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_memory_option(validate)
 
@@ -506,7 +591,11 @@ def _add_theatre(commands) -> None:
                      help="days to run (replaces max_days)")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="results folder, new or empty (default: runs/NAME-<time>)")
-    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--json", action="store_true",
+                     help="print the summary as JSON (the folder written is named on "
+                          "stderr)")
+    run.add_argument("--no-files", action="store_true",
+                     help="write nothing (no results folder): print the summary only")
 
     calibrate = sub.add_parser(
         "calibrate", help="fit theatre keys to the record of 2023-2024",

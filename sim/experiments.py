@@ -13,9 +13,12 @@ each varied in one of three ways:
 
 Designs: ``grid`` (every combination of the values), ``random`` and ``lhs`` (``samples``
 points), ``sobol`` (SALib's Saltelli scheme, ``samples * (k + 2)`` points for ``k``
-parameters, first and total order indices) and ``morris`` (``samples`` trajectories,
-``samples * (k + 1)`` points). A parameter given by values enters a sampling design as
-a uniform choice among them.
+parameters, first and total order indices; with ``second_order = true``,
+``samples * (2k + 2)`` points and the indices of every pair too) and ``morris``
+(``samples`` trajectories, ``samples * (k + 1)`` points). A parameter given by values
+enters a sampling design as a uniform choice among them. Sobol designs need at least
+:data:`MIN_SOBOL_SAMPLES` base samples and Morris designs :data:`MIN_MORRIS_TRAJECTORIES`
+trajectories, so that the indices and their intervals mean something.
 
 Sizes are bounded and checked before any point is made: at most :data:`MAX_POINTS`
 design points and :data:`MAX_RUNS` runs (points x replicates), :data:`MAX_VALUES` values
@@ -78,6 +81,20 @@ MAX_RUNS = 1_000_000
 MAX_VALUES = 10_000
 #: Parameters varied at once.
 MAX_PARAMETERS = 100
+#: Base samples of a Sobol design at least. Below it SALib's estimates of S1 and ST
+#: stray outside [0, 1] and its bootstrap intervals are too wide to rank anything:
+#: over 200 analyses each (scrambled Saltelli samples, SALib 1.6's defaults), an index
+#: outside [-0.2, 1.2] came in 14% of Ishigami's (3 parameters) at 32 base samples, 3%
+#: at 64 and none at 128; of Sobol's G function (7 parameters) in 7% at 32 and none from
+#: 64; of a heavy-tailed output (exp of a sum of 7) in 17%, 7.5% and 0.5% at 32, 64, 128.
+#: At 128 the widest 95% interval is about +-0.2 (+-0.4 heavy-tailed), and it narrows as
+#: 1/sqrt(samples) (Saltelli et al. 2010, Comput. Phys. Commun. 181:259, whose
+#: estimators SALib uses). A power of 2: the Sobol' sequence's balance needs it.
+MIN_SOBOL_SAMPLES = 128
+#: Morris trajectories at least: with one, each parameter has a single elementary
+#: effect, so its spread (sigma) is undefined and the bootstrap interval of mu* is zero
+#: wide (false certainty). Screening in practice uses 10 or more.
+MIN_MORRIS_TRAJECTORIES = 2
 
 
 class _Strict(BaseModel):
@@ -219,6 +236,9 @@ class Experiment(_Strict):
         default=None, description="Points (random, lhs), base samples (sobol; a power of "
                                   "2) or trajectories (morris).")
     morris_levels: Annotated[int, Field(ge=2, le=1000)] = 4
+    second_order: bool = Field(
+        default=False, description="Sobol only: also the second-order indices S2 of every "
+        "pair of parameters, at samples * (2k + 2) points instead of samples * (k + 2).")
     replicates: Annotated[int, Field(ge=1, le=MAX_VALUES)] = 1
     # Stored as a 64-bit integer with the runs.
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
@@ -239,12 +259,27 @@ class Experiment(_Strict):
             raise ValueError(f"samples: required with design = '{self.design}'; allowed: "
                              f"a whole number >= 1")
         if self.design == "sobol" and self.samples & (self.samples - 1):
-            raise ValueError(f"samples: {self.samples} is not a power of 2; allowed: 2, 4, "
-                             f"8, ... (Sobol sequences need it)")
+            raise ValueError(f"samples: {self.samples} is not a power of 2; allowed: a "
+                             f"power of 2 of at least {MIN_SOBOL_SAMPLES} (Sobol "
+                             f"sequences need it)")
+        if self.design == "sobol" and self.samples < MIN_SOBOL_SAMPLES:
+            per = self.size() / self.samples  # points per base sample: k + 2 or 2k + 2
+            raise ValueError(f"samples: {self.samples} is too few for Sobol indices of "
+                             f"{len(self.parameters)} parameters; allowed: a power of 2 of "
+                             f"at least {MIN_SOBOL_SAMPLES}, {MIN_SOBOL_SAMPLES * per:,.0f} "
+                             f"points here (fewer give indices outside 0 to 1 and "
+                             f"intervals too wide to rank them)")
+        if self.design == "morris" and self.samples < MIN_MORRIS_TRAJECTORIES:
+            raise ValueError(f"samples: {self.samples} Morris trajectory gives no spread "
+                             f"of elementary effects (sigma) and no interval; allowed: at "
+                             f"least {MIN_MORRIS_TRAJECTORIES} (10 or more for screening)")
         stray = [m for m in self.report.log if m not in self.metrics]
         if stray:
             raise ValueError(f"report.log: {', '.join(stray)} not among the metrics; "
                              f"allowed: {', '.join(self.metrics)}")
+        if self.second_order and self.design != "sobol":
+            raise ValueError("second_order: only a Sobol design has second-order indices; "
+                             "allowed: second_order = true with design = 'sobol'")
         if self.design in ("sobol", "morris") and len(self.parameters) < 2:
             raise ValueError(f"parameters: {self.design} needs at least 2; allowed: 2 or more")
         points = self.size()
@@ -265,13 +300,17 @@ class Experiment(_Strict):
         k = len(self.parameters)
         if self.design == "grid":
             return math.prod(p.size() for p in self.parameters.values())
+        if self.design == "sobol" and self.second_order:
+            return float(self.samples * (2 * k + 2))
         return float(self.samples * {"sobol": k + 2, "morris": k + 1}.get(self.design, 1))
 
     def fingerprint(self) -> str:
         """A hash of everything that decides the runs' results (not the question's
         wording or the report's options)."""
-        text = json.dumps(self.model_dump(mode="json", exclude={"question", "report"}),
-                          sort_keys=True)
+        # second_order is left out while false, so that the hash of every experiment
+        # written before it existed (and the folder a rerun resumes) stays the same.
+        exclude = {"question", "report"} | (set() if self.second_order else {"second_order"})
+        text = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def problem(self) -> dict[str, Any]:
@@ -297,7 +336,8 @@ def design_matrix(exp: Experiment) -> np.ndarray | None:
     if exp.design == "sobol":
         from SALib.sample import sobol
 
-        return sobol.sample(problem, exp.samples, calc_second_order=False, seed=seed)
+        return sobol.sample(problem, exp.samples, calc_second_order=exp.second_order,
+                            seed=seed)
     from SALib.sample import morris
 
     return morris.sample(problem, exp.samples, num_levels=exp.morris_levels, seed=seed)
@@ -354,10 +394,18 @@ def parse_vary(text: str) -> tuple[str, dict[str, Any]]:
     return key, {"values": values}
 
 
-def load_experiment(path: str | Path, vary: list[str] | tuple[str, ...] = ()) -> Experiment:
+#: Keys of an experiment that ``attrition sweep`` can set from its flags
+#: (``--replicates``, ``--samples``, ``--seed``).
+SIZE_KEYS = ("replicates", "samples", "seed")
+
+
+def load_experiment(path: str | Path, vary: list[str] | tuple[str, ...] = (),
+                    sizes: dict[str, int] | None = None) -> Experiment:
     """Read and validate an experiment file (or one named in ``experiments/``); ``vary``
-    adds or replaces parameters (``--vary``). Raises
-    :class:`sim.scenarios.ScenarioError` (one line)."""
+    adds or replaces parameters (``--vary``) and ``sizes`` replaces the file's
+    ``replicates``, ``samples`` or ``seed`` (:data:`SIZE_KEYS`), before validation: they
+    are checked, and enter the experiment's hash, as the file's own values would be.
+    Raises :class:`sim.scenarios.ScenarioError` (one line)."""
     try:
         path = find(path, kind="experiments")
     except FileNotFoundError:
@@ -374,6 +422,10 @@ def load_experiment(path: str | Path, vary: list[str] | tuple[str, ...] = ()) ->
         except ValueError as err:
             raise ScenarioError(path, f"--vary {text}", str(err)) from None
         data["parameters"][key] = spec
+    for key, value in (sizes or {}).items():
+        if key not in SIZE_KEYS:
+            raise ValueError(f"sizes: {key!r} is not one of {', '.join(SIZE_KEYS)}")
+        data[key] = value
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as err:

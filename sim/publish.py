@@ -102,6 +102,79 @@ def fresh_folder(name: str, root: str | Path = "runs") -> Path:
     return out
 
 
+#: The start time in a sweep folder's name (local time, to the minute):
+#: ``sweeps/NAME-YYYYmmdd-HHMM-HASH8``.
+SWEEP_STAMP = "%Y%m%d-%H%M"
+#: A sweep folder's name: the experiment's name made safe, the start time (absent in
+#: folders made before it was added) and the first 8 hex digits of the experiment's hash.
+SWEEP_NAME = re.compile(r"(?P<experiment>.+?)(?:-(?P<stamp>\d{8}-\d{4}))?-(?P<hash>[0-9a-f]{8})")
+
+
+def sweep_folder(name: str, fingerprint: str, root: str | Path = "sweeps",
+                 now: datetime | None = None) -> Path:
+    """The folder of a sweep of experiment ``name`` (user text, made safe) whose hash is
+    ``fingerprint``: the newest existing ``ROOT/NAME-YYYYmmdd-HHMM-HASH8`` (or, from
+    before the time was in the name, ``ROOT/NAME-HASH8``), so that the same command
+    resumes the same folder; else a new name with the time ``now``. Nothing is created.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> sweep_folder("exp", "1a2b3c4d5e6f", root, datetime(2026, 12, 4, 16, 30)).name
+    'exp-20261204-1630-1a2b3c4d'
+    >>> (root / "exp-1a2b3c4d").mkdir()
+    >>> sweep_folder("exp", "1a2b3c4d5e6f", root).name
+    'exp-1a2b3c4d'
+    """
+    code = fingerprint[:8]
+    if not re.fullmatch(r"[0-9a-f]{8}", code):
+        raise ValueError(f"fingerprint {fingerprint[:20]!r} is not a hexadecimal hash")
+    prefix = safe_name(name)
+    found = []
+    try:
+        for entry in Path(root).iterdir():
+            match = SWEEP_NAME.fullmatch(entry.name)
+            if (match and match["experiment"] == prefix and match["hash"] == code
+                    and entry.is_dir()):
+                found.append((match["stamp"] or "", entry.name))
+    except OSError:  # no root yet (or not one we can list): a new folder
+        pass
+    if found:
+        return Path(root) / max(found)[1]
+    stamp = (now or datetime.now()).strftime(SWEEP_STAMP)
+    return named_folder(root, name, f"-{stamp}-{code}")
+
+
+# ------------------------------------------------------------ CSV for spreadsheets
+#: What a spreadsheet takes for the start of a formula in a cell (OWASP's list for CSV
+#: injection): a text cell that starts with one of these is written with a ``'`` first.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: object) -> object:
+    """``value`` with a ``'`` in front if it is text that a spreadsheet would run as a
+    formula (it starts with one of :data:`FORMULA_STARTS`); anything else, numbers
+    above all, unchanged.
+
+    >>> spreadsheet_text("=HYPERLINK(0)"), spreadsheet_text("-x"), spreadsheet_text(-1.5)
+    ("'=HYPERLINK(0)", "'-x", -1.5)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame):
+    """A copy of the pandas ``frame`` whose text cells and column names pass through
+    :func:`spreadsheet_text`; columns of numbers, booleans and dates are left as they
+    are, so a CSV of it holds the same numbers."""
+    safe = frame.rename(columns=spreadsheet_text)
+    for position in range(safe.shape[1]):
+        column = safe.iloc[:, position]
+        if column.dtype.kind == "O":  # object, text (str, string) or categories
+            safe.isetitem(position, column.map(spreadsheet_text).astype(object))
+    return safe
+
+
 def printable(text: object) -> str:
     """``text`` on one line, with no control characters (a newline, an ANSI escape):
     each is shown as Python writes it (``\\n``, ``\\x1b``).

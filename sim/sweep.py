@@ -9,7 +9,10 @@ in batches as they complete, at most every ``flush_seconds`` or ``flush_runs``, 
 runs and series together or not at all (:mod:`sim.sweep_store`, which also holds the
 lock that keeps a second sweep out of the folder); running the same sweep into the same
 folder skips every run already stored. At the end the batches become ``runs.parquet``
-(and ``series.parquet``), which are checked before the manifest says "complete".
+(and ``series.parquet``), which are checked before the manifest says "complete"; asked
+for, ``runs.csv`` (and ``series.csv``) are written from them then, each whole or not at
+all (:func:`write_csv_copies`). :func:`time_probe` times a few of a design's runs in this
+process, for ``attrition sweep --dry-run`` 's estimate.
 
     >>> import tempfile
     >>> from sim.experiments import Experiment
@@ -28,7 +31,9 @@ import contextlib
 import copy
 import json
 import shutil
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
@@ -45,7 +50,7 @@ from sim.config import Scenario
 from sim.executors import executor_for
 from sim.experiments import Experiment, SeriesSpec, base_data, design_points
 from sim.keypaths import assign
-from sim.publish import printable, shown, write_atomically
+from sim.publish import printable, shown, spreadsheet_safe, write_atomically
 from sim.scenarios import ScenarioError, explain, validate
 from sim.seeds import run_seed
 from sim.sweep_check import check, read_manifest
@@ -60,6 +65,7 @@ from sim.sweep_store import (
     SweepLock,
     boundary,
     error_line,
+    stored,
 )
 
 
@@ -203,7 +209,7 @@ def stored_runs(out: str | Path) -> set[int]:
 def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None,
               workers: int = 1, scheduler: str | None = None, experiment_file: str | None = None,
               progress: bool = True, flush_runs: int = 200, flush_seconds: float = 2.0,
-              window_per_worker: int = 4) -> SweepResult:
+              window_per_worker: int = 4, csv: bool = False) -> SweepResult:
     """Run (or resume) a sweep into ``out``.
 
     Parameters
@@ -215,6 +221,8 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
     workers : local processes (1 runs in this process); ignored with ``scheduler``.
     scheduler : address of a Dask distributed scheduler, e.g. ``tcp://127.0.0.1:8786``.
     progress : show a progress bar (rate, ETA) on stderr.
+    csv : also write ``runs.csv`` (and ``series.csv``) once complete, if not there yet
+        (:func:`write_csv_copies`); a complete folder gets them too.
 
     The runs stored before are skipped; at the end the store is consolidated and
     checked (:func:`sim.sweep_check.check`) before the manifest says "complete".
@@ -261,6 +269,8 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
                                          "runs_ok": int(counts.get("ok", 0)),
                                          "runs_failed": int(counts.get("failed", 0))})
         boundary("manifest-complete")
+        if csv:  # under the lock: a second sweep cannot clear the files half-written
+            write_csv_copies(out, missing_only=True)
     except BaseException as err:
         if created and not (out / MANIFEST_FILE).exists():
             shutil.rmtree(out, ignore_errors=True)  # refused before anything was stored
@@ -375,6 +385,125 @@ def read_runs(out: str | Path) -> pd.DataFrame:
     return pd.read_parquet(Path(out) / RUNS_FILE)
 
 
-__all__ = ["MANIFEST_FILE", "PARTS_DIR", "RUNS_FILE", "SERIES_FILE", "ScenarioEvaluator",
-           "StoreError", "SweepResult", "Task", "check", "execute", "executor_for",
-           "read_runs", "run_seed", "run_sweep", "scenario_evaluator", "stored_runs", "tasks"]
+#: Rows of series.parquet converted to CSV at a time (memory stays bounded).
+CSV_ROWS_AT_ONCE = 65_536
+
+
+def write_csv_copies(out: str | Path, missing_only: bool = False) -> list[Path]:
+    """``runs.csv`` from ``runs.parquet`` and, where the sweep keeps series,
+    ``series.csv`` from ``series.parquet``: the same rows, columns and values (floats
+    as Python writes them, to the last digit, which ``pandas.read_csv`` reads back
+    exactly; an empty cell is a missing value). A text cell
+    (or column name) that starts with ``= + - @``, a tab or a carriage return gets a
+    ``'`` in front, so that a spreadsheet shows it instead of running it as a formula
+    (:func:`sim.publish.spreadsheet_text`); numbers never do. Each file is written beside
+    its place and renamed into it. With ``missing_only``, a file already there is kept.
+    Returns the files written."""
+    import pyarrow.parquet as pq
+
+    written = []
+    for name in (RUNS_FILE, SERIES_FILE):
+        source = Path(out) / name
+        target = source.with_suffix(".csv")
+        if not source.is_file() or (missing_only and target.exists()):
+            continue
+
+        def write(tmp: Path, source=source) -> None:
+            parquet = stored(source, pq.ParquetFile)
+            with tmp.open("w", newline="") as file:
+                header = True
+                for batch in parquet.iter_batches(batch_size=CSV_ROWS_AT_ONCE):
+                    spreadsheet_safe(batch.to_pandas()).to_csv(file, index=False,
+                                                                header=header)
+                    header = False
+                if header:  # no rows: the header alone
+                    spreadsheet_safe(parquet.schema_arrow.empty_table().to_pandas()).to_csv(
+                        file, index=False)
+
+        write_atomically(target, write)
+        boundary("publish-csv")
+        written.append(target)
+    return written
+
+
+# ------------------------------------------------------------------ timing probe
+#: The probe of ``--dry-run``: at most this many runs, and this many seconds (a run
+#: still going then is stopped).
+PROBE_RUNS, PROBE_SECONDS = 5, 3.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A timing probe's result: ``runs`` finished, their mean wall time in seconds (none
+    if none finished), and whether the time ran out (a run was stopped)."""
+
+    runs: int
+    seconds_per_run: float | None
+    stopped: bool
+
+
+class _OutOfTime(BaseException):
+    """The probe's time is up (a BaseException: execute() records Exceptions)."""
+
+
+def probe_points(count: int, most: int = PROBE_RUNS) -> list[int]:
+    """Up to ``most`` design points spread evenly over ``count``, first and last
+    included: runs differ in length across a design.
+
+    >>> probe_points(240), probe_points(2)
+    ([0, 60, 120, 179, 239], [0, 1])
+    """
+    if count <= most:
+        return list(range(count))
+    return [round(i * (count - 1) / (most - 1)) for i in range(most)]
+
+
+def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate,
+               seconds: float = PROBE_SECONDS, most: int = PROBE_RUNS) -> Probe:
+    """Time the first replicate of a few design points (:func:`probe_points`) in this
+    process, as a worker runs them (:func:`execute`), within ``seconds`` (a run still
+    going then is stopped, where this is the main thread: a timer signal interrupts it);
+    nothing is written."""
+    timed: list[float] = []
+    timer = threading.current_thread() is threading.main_thread()
+    previous = None
+    # armed: the alarm stops a run only while the probe runs (it may fire just after);
+    # fired: it did (a compiled kernel can turn the exception into an error the run
+    # records as a failure, so its time must not count).
+    state = {"armed": True, "fired": False}
+
+    def out_of_time(signum, frame):
+        if state["armed"]:
+            state["fired"] = True
+            raise _OutOfTime
+
+    if timer:
+        previous = signal.signal(signal.SIGALRM, out_of_time)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.perf_counter()
+    try:
+        for point in probe_points(len(points), most):
+            task = Task(point * exp.replicates, point, 0, run_seed(exp.seed, point, 0),
+                        points[point])
+            began = time.perf_counter()
+            execute(evaluate, task)
+            if state["fired"]:
+                break
+            timed.append(time.perf_counter() - began)
+            if time.perf_counter() - start >= seconds:
+                break
+        state["armed"] = False
+    except _OutOfTime:
+        pass
+    finally:
+        state["armed"] = False
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    return Probe(len(timed), sum(timed) / len(timed) if timed else None, state["fired"])
+
+
+__all__ = ["MANIFEST_FILE", "PARTS_DIR", "RUNS_FILE", "SERIES_FILE", "Probe",
+           "ScenarioEvaluator", "StoreError", "SweepResult", "Task", "check", "execute",
+           "executor_for", "probe_points", "read_runs", "run_seed", "run_sweep",
+           "scenario_evaluator", "stored_runs", "tasks", "time_probe", "write_csv_copies"]

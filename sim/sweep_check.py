@@ -5,15 +5,12 @@ before it reads one. Reads only; never changes the folder.
 
 from __future__ import annotations
 
-import json
-import stat
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from sim.publish import shown
 from sim.sweep_store import (
-    MANIFEST_BYTES,
     MANIFEST_FILE,
     RUNS_FILE,
     SERIES_FILE,
@@ -21,9 +18,12 @@ from sim.sweep_store import (
     StoreError,
     _read,
     error_line,
+    read_manifest,
     running_sweep,
     stored,
 )
+
+__all__ = ["check", "read_manifest"]
 
 
 def check(out: str | Path) -> list[str]:
@@ -88,26 +88,6 @@ def check(out: str | Path) -> list[str]:
         problems += _check_series(out, set(runs.loc[runs["status"] == "ok", "run"]),
                                   set(ids))
     return problems
-
-
-def read_manifest(path: Path) -> dict:
-    """A sweep's manifest: a plain file of at most :data:`MANIFEST_BYTES`, holding a JSON
-    table; StoreError (one line) otherwise. Never reads a device, a pipe or a huge file."""
-    try:
-        info = path.stat()
-    except OSError as err:
-        raise StoreError(f"{shown(path)}: missing ({err.strerror})") from None
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MANIFEST_BYTES:
-        raise StoreError(f"{shown(path)}: not a manifest (not a plain file, or over "
-                         f"{MANIFEST_BYTES // 2**20} MiB)")
-    try:
-        with open(path, "rb") as file:
-            manifest = json.loads(file.read(MANIFEST_BYTES + 1))
-    except (OSError, ValueError) as err:
-        raise StoreError(f"{shown(path)}: unreadable ({error_line(err)})") from None
-    if not isinstance(manifest, dict):
-        raise StoreError(f"{shown(path)}: unreadable (not a JSON table)")
-    return manifest
 
 
 def _read_metadata(path: Path):

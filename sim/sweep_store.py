@@ -43,6 +43,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim.publish import printable, shown, write_atomically
+from sim.publish import SWEEP_NAME, printable, safe_name, shown, write_atomically
 
 RUNS_FILE, SERIES_FILE, MANIFEST_FILE, PARTS_DIR, LOCK_FILE = (
     "runs.parquet", "series.parquet", "manifest.json", "parts", ".lock")
@@ -149,7 +150,7 @@ class SweepLock:
 def _read_fd(fd: int) -> dict:
     try:
         data = json.loads(os.pread(fd, 4096, 0) or b"{}")
-    except ValueError:
+    except (OSError, ValueError, RecursionError):  # a folder or a pipe as .lock; junk
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -167,8 +168,8 @@ def running_sweep(out: Path) -> str | None:
     """Who is writing ``out`` now (pid, host, start), or none if no sweep holds its lock."""
     import fcntl
 
-    try:
-        fd = os.open(Path(out) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+    try:  # O_NONBLOCK: a pipe put there as .lock must not hang a reader
+        fd = os.open(Path(out) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
@@ -349,7 +350,16 @@ def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
 
 def stored(path: Path, read: Callable[[Path], T]) -> T:
     """``read(path)`` of a file of the store; a file that cannot be read (damaged on
-    disk) is a StoreError naming it and saying what to do."""
+    disk) is a StoreError naming it and saying what to do. A pipe or a device put in
+    its place is refused unread (reading one could wait for ever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None  # missing: read() says so in its own words
+    if mode is not None and not stat.S_ISREG(mode):
+        raise StoreError(f"{shown(path)}: not a plain file (a pipe, a device or a "
+                         f"folder); allowed: remove it (inside parts/, remove its batch "
+                         f"folder) and run the same sweep again")
     try:
         return read(path)
     except (OSError, pa.ArrowException) as err:
@@ -399,3 +409,186 @@ def error_line(err: BaseException) -> str:
     control characters shown escaped."""
     lines = str(err).strip().splitlines()
     return printable(f"{type(err).__name__}: {lines[0] if lines else ''}")[:300]
+
+
+# ------------------------------------------------------------ finding sweeps by name
+def read_manifest(path: Path) -> dict:
+    """A sweep's manifest: a plain file of at most :data:`MANIFEST_BYTES`, holding a JSON
+    table; StoreError (one line) otherwise. Never reads a device, a pipe or a huge file."""
+    try:
+        info = Path(path).stat()
+    except OSError as err:
+        raise StoreError(f"{shown(path)}: missing ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MANIFEST_BYTES:
+        raise StoreError(f"{shown(path)}: not a manifest (not a plain file, or over "
+                         f"{MANIFEST_BYTES // 2**20} MiB)")
+    try:
+        with open(path, "rb") as file:
+            manifest = json.loads(file.read(MANIFEST_BYTES + 1))
+    except (OSError, ValueError, RecursionError) as err:  # RecursionError: [[[[...]]]]
+        raise StoreError(f"{shown(path)}: unreadable ({error_line(err)})") from None
+    if not isinstance(manifest, dict):
+        raise StoreError(f"{shown(path)}: unreadable (not a JSON table)")
+    return manifest
+
+
+#: The word for the newest sweep, by the start time its manifest gives.
+LATEST = "latest"
+#: Names listed at most in a message that says which are allowed.
+_NAMES_SHOWN = 12
+
+
+def started(folder: Path) -> datetime | None:
+    """When the sweep in ``folder`` started, as its manifest says (UTC), or none if the
+    manifest is missing, damaged or does not say."""
+    try:
+        text = read_manifest(Path(folder) / MANIFEST_FILE).get("started")
+        when = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except (StoreError, ValueError):
+        return None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def sweep_folders(root: str | Path = "sweeps") -> list[Path]:
+    """The folders under ``root`` that hold a manifest (a sweep's, or what is left of
+    one), by name; none if ``root`` is not there."""
+    try:
+        entries = sorted(Path(root).iterdir())
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        try:
+            if entry.is_dir() and os.path.lexists(entry / MANIFEST_FILE):
+                found.append(entry)
+        except OSError:  # a link that loops, a name too long
+            continue
+    return found
+
+
+def find_sweep(text: str, root: str | Path = "sweeps") -> Path:
+    """The sweep folder that ``text`` names: ``latest`` (the newest sweep under ``root``
+    by the start time in its manifest; ``./latest`` for a folder of that name), a
+    folder, a sweep's folder name under ``root``, or an experiment's name (its newest
+    sweep under ``root``). StoreError (one line, listing what is allowed) for a name
+    that is unknown or fits two sweeps started at the same second."""
+    root = Path(root)
+    if text == LATEST:
+        return _newest(sweep_folders(root), f"{LATEST}: no sweep under {shown(root)}/",
+                       text)
+    for place in (Path(text), root / text):
+        try:
+            if place.is_dir():
+                return place
+        except (OSError, ValueError):  # a NUL byte, a name too long: not a folder
+            continue
+    folders = sweep_folders(root)
+    # An experiment by name, or by its file (experiments/NAME.toml): its folders are
+    # named after the file's stem.
+    name = safe_name(Path(text).stem if text.endswith(".toml") else text)
+    mine = [f for f in folders if _experiment_of_name(f.name) == name]
+    if mine:
+        return _newest(mine, "", text)
+    raise StoreError(f"{shown(text)}: not a folder, nor a sweep or an experiment's sweep "
+                     f"under {shown(root)}/; allowed: {_allowed(folders, root)}")
+
+
+def _experiment_of_name(name: str) -> str | None:
+    match = SWEEP_NAME.fullmatch(name)
+    return match["experiment"] if match else None
+
+
+def _newest(folders: list[Path], none: str, text: str) -> Path:
+    """The folder of ``folders`` that started last; StoreError if there is none (saying
+    ``none``) or if two started at the same second."""
+    if not folders:
+        raise StoreError(f"{none}; allowed: a sweep's folder, or run attrition sweep "
+                         f"EXPERIMENT first")
+    dated = [(when, folder) for folder in folders if (when := started(folder)) is not None]
+    if not dated:
+        if len(folders) == 1:  # one folder whose manifest does not say: that one
+            return folders[0]
+        raise StoreError(f"{shown(text)}: no sweep whose manifest gives its start; allowed: "
+                         f"one of their folders: "
+                         f"{', '.join(shown(f, 80) for f in folders[:_NAMES_SHOWN])}")
+    dated.sort(key=lambda pair: pair[0], reverse=True)
+    tied = [folder for when, folder in dated if when == dated[0][0]]
+    if len(tied) > 1:
+        raise StoreError(f"{shown(text)}: ambiguous, {len(tied)} sweeps started at "
+                         f"{dated[0][0].isoformat()}; allowed: one of their folders: "
+                         f"{', '.join(shown(f, 80) for f in tied[:_NAMES_SHOWN])}")
+    return dated[0][1]
+
+
+def _allowed(folders: list[Path], root: Path) -> str:
+    experiments = sorted({e for f in folders if (e := _experiment_of_name(f.name))})
+    names = [LATEST, *experiments, *(f.name for f in folders)]
+    shown_names = ", ".join(shown(n, 60) for n in names[:_NAMES_SHOWN])
+    more = f" and {len(names) - _NAMES_SHOWN} more (attrition sweeps lists them)" if len(
+        names) > _NAMES_SHOWN else ""
+    return f"a sweep's folder, or one of {shown_names}{more}"
+
+
+# ------------------------------------------------------------------ listing sweeps
+def describe_sweep(folder: Path) -> dict:
+    """What ``attrition sweeps`` shows of a folder, read without changing it and bounded
+    (the manifest's size is; a pipe or a device is never read): ``name``, ``experiment``,
+    ``started`` (datetime or none), ``design`` (text), ``stored`` and ``total`` (runs, or
+    none if unknown) and ``state``: complete, running, interrupted (stopped, or killed,
+    before the end: the same command resumes it) or damaged (with why)."""
+    folder = Path(folder)
+    info = {"name": folder.name, "experiment": _experiment_of_name(folder.name) or "?",
+            "started": None, "design": "?", "stored": None, "total": None,
+            "state": "damaged"}
+    try:
+        manifest = read_manifest(folder / MANIFEST_FILE)
+    except StoreError as err:
+        info["state"] = f"damaged: {_why(err)}"
+        return info
+    info["started"] = started(folder)
+    file = manifest.get("experiment_file")
+    if isinstance(file, str) and file.strip():
+        info["experiment"] = Path(file).stem or info["experiment"]
+    total = manifest.get("runs")
+    info["total"] = total if isinstance(total, int) and not isinstance(total, bool) else None
+    info["design"] = _design(manifest.get("experiment"), info["total"])
+    holder = running_sweep(folder)
+    if holder:
+        info["state"] = "running"
+    try:
+        info["stored"] = len(Store(folder).stored_runs())
+    except (StoreError, OSError, pa.ArrowException, KeyError, TypeError) as err:
+        info["state"] = f"damaged: {_why(err)}"
+        return info
+    if holder:
+        return info
+    status = manifest.get("status")
+    complete = (status == "complete" and (folder / RUNS_FILE).is_file()
+                and not Store(folder).batches())
+    info["state"] = "complete" if complete else "interrupted"
+    return info
+
+
+def _why(err: BaseException) -> str:
+    """The gist of a StoreError (after the path it names) or of another error."""
+    text = str(err).partition(": ")[2] if isinstance(err, StoreError) else error_line(err)
+    return printable(text)[:80]
+
+
+def _design(experiment: object, total: int | None) -> str:
+    """An experiment's design in a few words: ``grid 24 x 10`` (points x replicates),
+    ``sobol 256 (2,304) x 2`` (base samples, points)."""
+    if not isinstance(experiment, dict):
+        return "?"
+    design = str(experiment.get("design", "grid"))[:10]
+    replicates = experiment.get("replicates", 1)
+    if not isinstance(replicates, int) or isinstance(replicates, bool) or replicates < 1:
+        return printable(design)
+    points = total // replicates if isinstance(total, int) else None
+    samples = experiment.get("samples")
+    shown_points = f"{points:,}" if points is not None else "?"
+    if design in ("sobol", "morris") and isinstance(samples, int):
+        shown_points = f"{samples:,} ({shown_points})"
+    return printable(f"{design} {shown_points} x {replicates:,}")

@@ -1,6 +1,8 @@
 """The ``attrition`` command: list, check and run; results written whole or not at all;
 bad input answered with one line naming the file, the key and what is allowed."""
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -20,6 +22,18 @@ OUTPUTS = ["casualties.png", "daily.csv", "events.csv", "force_generation.png",
 def attrition(*args, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd)
+
+
+def attrition_here(*args) -> subprocess.CompletedProcess:
+    """The command in this process (its code, without a new interpreter's start of a few
+    seconds), as attrition() reports it; an error it does not handle is raised."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as stop:  # argparse's own errors
+            status = stop.code
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
 def test_list_names_every_scenario_with_a_line(capsys):
@@ -201,14 +215,15 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
-def test_bad_input_gets_one_line_exit_2_and_no_results(case, tmp_path):
+def test_bad_input_gets_one_line_exit_2_and_no_results(case, tmp_path, monkeypatch):
     files, args, expected = BAD_INPUTS[case]
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     out = [] if "--out" in args else ["--out", "results"]
-    proc = attrition("run", *args, *out, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    proc = attrition_here("run", *args, *out)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
@@ -220,12 +235,13 @@ def test_bad_input_gets_one_line_exit_2_and_no_results(case, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["unknown key", "not TOML", "looping base"])
-def test_check_reports_bad_files_the_same_way(case, tmp_path):
+def test_check_reports_bad_files_the_same_way(case, tmp_path, monkeypatch):
     files, args, expected = BAD_INPUTS[case]
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     good = Path(PROJECT_SCENARIOS / "fortified_defense.toml")
-    proc = attrition("check", good, *args, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    proc = attrition_here("check", good, *args)
     assert proc.returncode == 2
     assert proc.stdout.startswith("ok: ")
     assert len(proc.stderr.strip().splitlines()) == 1 and expected[0] in proc.stderr
@@ -356,8 +372,7 @@ def test_score_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, case,
     else:
         (tmp_path / name).write_text(change((tmp_path / name).read_text()))
     before = sorted(tmp_path.rglob("*"))
-    proc = attrition("score", "forecast.csv", "record.csv", "--out", "scored",
-                     cwd=tmp_path)
+    proc = attrition_here("score", "forecast.csv", "record.csv", "--out", "scored")
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("attrition: error: "), proc.stderr
@@ -375,3 +390,92 @@ def test_score_refuses_an_out_folder_in_use(tmp_path):
     assert "exists and is not an empty directory" in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+
+
+# ---------------------------------------------------------------- manners
+#: What `attrition --help` must not import: seconds of start-up it never needs.
+HEAVY = {"pandas", "numpy", "matplotlib", "numba", "pydantic", "scipy", "pyarrow", "mesa"}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["sweep", "--help"],
+                                  ["run", "--help"]])
+def test_help_and_version_import_nothing_heavy(args):
+    """Checked by what the interpreter reports importing (-X importtime), not by a time:
+    benchmarks/cli_manners.py times it."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "sim", *args],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "sim" in imported and not imported & HEAVY, sorted(imported & HEAVY)
+
+
+def test_version_prints_the_distribution_and_its_version():
+    import sim
+
+    proc = attrition("--version")
+    assert proc.returncode == 0 and proc.stdout == f"attrition-sim {sim.__version__}\n"
+
+
+def test_the_parser_s_copies_of_constants_agree_with_their_modules():
+    """sim.cli_args keeps copies so that --help need not import their modules."""
+    from sim import animation, cli, cli_args, experiments, fields, outputs, validation
+    from sim.model import memory
+
+    assert cli_args.RUN_FORMATS == outputs.FORMATS
+    assert (cli_args.FRAMES_PER_SECOND, cli_args.MIN_FPS, cli_args.MAX_FPS) == (
+        animation.FRAMES_PER_SECOND, animation.MIN_FPS, animation.MAX_FPS)
+    assert (cli_args.SIZE, cli_args.MIN_SIZE, cli_args.MAX_SIZE) == (
+        animation.SIZE, animation.MIN_SIZE, animation.MAX_SIZE)
+    assert cli_args.VALIDATE_REPLICATES == validation.DEFAULT_REPLICATES
+    assert cli_args.MAX_POINTS == experiments.MAX_POINTS
+    assert cli_args.MAX_SWEEP_REPLICATES == experiments.MAX_VALUES
+    assert cli_args.MAX_DAYS == fields.MAX_DAYS
+    assert cli.LIMIT_VARIABLE == memory.LIMIT_VARIABLE
+
+
+def test_run_json_names_the_folder_it_wrote_on_stderr(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "fortified_defense", "--days", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["days"] == 2  # stdout: the JSON alone
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert captured.err == f"attrition: results in runs/{folder.name}/\n"
+    assert (folder / "summary.json").is_file()
+    # Named by the user: nothing to say.
+    assert main(["run", "fortified_defense", "--days", "2", "--json", "--out", "mine"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_no_files_writes_nothing_at_all(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "fortified_defense", "--days", "2", "--json", "--no-files"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["days"] == 2 and captured.err == ""
+    assert main(["run", "fortified_defense", "--days", "2", "--no-files"]) == 0
+    assert "fortified_defense, seed 0: 2 days" in capsys.readouterr().out
+    for flag in (["--out", "x"], ["--format", "csv"], ["--animate", "a.gif"]):
+        assert main(["run", "fortified_defense", "--no-files", *flag]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag[0]}: --no-files writes nothing" in err and len(err.splitlines()) == 1
+    assert main(["validate", "human_wave_foreign_contingent", "--replicates", "2",
+                 "--workers", "1", "--no-progress", "--json", "--no-files"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_and_parquet_runs_hold_the_same_data(tmp_path, capsys):
+    """attrition run --format csv and --format parquet: the same rows, columns and values
+    (pandas reads the CSV's floats back exactly)."""
+    frames = {}
+    for fmt in ("csv", "parquet"):
+        assert main(["run", "fortified_defense", "--days", "3", "--seed", "5", "--replicates",
+                     "2", "--format", fmt, "--out", str(tmp_path / fmt)]) == 0
+        read = pd.read_csv if fmt == "csv" else pd.read_parquet
+        frames[fmt] = [read(tmp_path / fmt / f"{name}.{fmt}") for name in ("daily", "events")]
+    capsys.readouterr()
+    for csv, parquet in zip(frames["csv"], frames["parquet"], strict=True):
+        assert len(parquet) > 0
+        pd.testing.assert_frame_equal(csv.astype(object).where(csv.notna(), None),
+                                      parquet.astype(object).where(parquet.notna(), None),
+                                      check_exact=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -174,6 +175,34 @@ def test_sobol_indices_of_the_ishigami_function_match_theory(tmp_path):
         assert (error <= estimated[f"{order}_conf"].to_numpy()).all(), (order, estimated)
 
 
+@pytest.mark.parametrize("design, samples, extra, message", [
+    ("sobol", 64, {}, "samples: 64 is too few for Sobol indices of 2 parameters; allowed: "
+                      "a power of 2 of at least 128, 512 points here"),
+    ("sobol", 16, {"second_order": True}, "allowed: a power of 2 of at least 128, 768 "
+                                          "points here"),
+    ("sobol", 96, {}, "samples: 96 is not a power of 2; allowed: a power of 2 of at least "
+                      "128"),
+    ("morris", 1, {}, "samples: 1 Morris trajectory gives no spread of elementary effects "
+                      "(sigma) and no interval; allowed: at least 2"),
+])
+def test_sensitivity_designs_too_small_for_their_indices_are_refused(design, samples, extra,
+                                                                      message):
+    """Below MIN_SOBOL_SAMPLES, SALib's indices stray outside [0, 1] (sim.experiments
+    says how often); a single Morris trajectory has no spread. The floor itself is
+    accepted."""
+    from pydantic import ValidationError
+
+    from sim.experiments import MIN_MORRIS_TRAJECTORIES, MIN_SOBOL_SAMPLES
+
+    intervals = {"defender.drones": {"interval": {"low": 0, "high": 50}},
+                 "sector.cover": {"interval": {"low": 0.0, "high": 0.5}}}
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        small_experiment(design=design, samples=samples, parameters=intervals, **extra)
+    floor = MIN_SOBOL_SAMPLES if design == "sobol" else MIN_MORRIS_TRAJECTORIES
+    assert small_experiment(design=design, samples=floor, parameters=intervals,
+                            **extra).samples == floor
+
+
 def test_designs_give_the_documented_points():
     exp = small_experiment()
     assert len(design_points(exp)) == 4 and len(tasks(exp)) == 12
@@ -225,15 +254,17 @@ def test_range_excludes_its_stop():
      'metrics = ["days"]\n[set]\n"defender.drone" = 3\n[parameters."defender.drones"]\n'
      'values = [1, 2]\n', "defender.drone: unknown key; did you mean 'drones'?"),
 ])
-def test_bad_experiments_get_one_line_and_exit_2(text, message, tmp_path):
+def test_bad_experiments_get_one_line_and_exit_2(text, message, tmp_path, capsys):
+    """In this process (the command's code, without a new interpreter's start)."""
+    from sim.cli import main
+
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], proc.stderr
-    assert not (tmp_path / "out").exists()
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], captured.err
+    assert captured.out == "" and not (tmp_path / "out").exists()
 
 
 def test_a_folder_of_another_experiment_is_refused(tmp_path):
@@ -242,13 +273,20 @@ def test_a_folder_of_another_experiment_is_refused(tmp_path):
         run_sweep(small_experiment(series=None, seed=18), tmp_path / "out", progress=False)
 
 
-def test_dry_run_counts_the_runs_and_writes_nothing(tmp_path):
+def test_dry_run_counts_the_runs_estimates_the_time_and_writes_nothing(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sim", "sweep",
                            str(ROOT / "experiments" / "wave_vs_fortification.toml"),
-                           "--dry-run", "--vary", "sector.fortification_level=0.0,0.9"],
+                           "--dry-run", "--vary", "sector.fortification_level=0.0,0.9",
+                           "--workers", "2"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "design grid: 12 points x 10 replicates = 120 runs" in proc.stdout
+    # Five points spread over the design, each run once, here: an estimate, said so.
+    estimate = proc.stdout.splitlines()[-1]
+    assert re.fullmatch(r"estimated time: about \d+ (s|min) on 2 workers \(an estimate "
+                        r"from 5 probe runs of points spread over the design, timed here "
+                        r"at [0-9.e-]+ s each on average, for 120 runs.*; runs differ in "
+                        r"length\)", estimate), estimate
     assert list(tmp_path.iterdir()) == []
 
 
@@ -273,14 +311,21 @@ def test_report_writes_figures_tables_and_indices(tmp_path):
     assert "| defender.drones | sector.fortification_level | mean |" in text
     for figure in ("attacker_killed_effects.png", "attacker_killed_heatmap.png"):
         assert (grid.out / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
-    sobol = small_experiment(series=None, design="sobol", samples=4, replicates=1,
+    # The smallest Sobol design allowed (128 base samples, 512 points), of a function of
+    # the two parameters instead of the model: the report is what is tested here.
+    sobol = small_experiment(series=None, design="sobol", samples=128, replicates=1,
                              parameters={"defender.drones": {"interval": {"low": 0,
                                                                           "high": 50},
                                                              "integer": True},
                                          "sector.fortification_level": {"interval": {
                                              "low": 0.2, "high": 0.9}}},
                              metrics=["attacker_killed"])
-    result = run_sweep(sobol, tmp_path / "sobol", progress=False)
+
+    def killed(params, seed):
+        return {"attacker_killed": params["defender.drones"] * (
+            1 + params["sector.fortification_level"])}, None
+
+    result = run_sweep(sobol, tmp_path / "sobol", killed, progress=False)
     text = write_report(result.out).read_text()
     assert "| parameter | S1 | S1_conf | ST | ST_conf |" in text
     assert (result.out / "figures" / "attacker_killed_sensitivity.png").is_file()
