@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sim.quantities import Quantity  # noqa: E402
@@ -179,6 +180,11 @@ def effects_figure(cells: pd.DataFrame, main: pd.DataFrame, factors: list[str], 
     return drawn
 
 
+def _cell_label(value: float) -> str:
+    """A heatmap cell's number: whole thousands with separators (not 3e+03)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def heatmap(cells: pd.DataFrame, factors: list[str], x: str, y: str,
             levels: dict[str, list[Any]], metric: Quantity, quantities: dict[str, Quantity],
             path: Path, break_even: pd.DataFrame | None = None,
@@ -215,7 +221,7 @@ def heatmap(cells: pd.DataFrame, factors: list[str], x: str, y: str,
             for (i, j), value in np.ndenumerate(grid):
                 if np.isfinite(value):
                     light = (value - vmin) / ((vmax - vmin) or 1.0) > 0.6
-                    ax.text(j, i, f"{value:.3g}", ha="center", va="center",
+                    ax.text(j, i, _cell_label(value), ha="center", va="center",
                             fontsize="x-small", color="k" if light else "w")
             title = ", ".join(f"{quantities[f].short()} = {tick(v)}"
                               for f, v in zip(others, combo, strict=True))
@@ -227,7 +233,9 @@ def heatmap(cells: pd.DataFrame, factors: list[str], x: str, y: str,
                 positions = np.interp(line, np.asarray(levels[x], float),
                                       np.arange(len(levels[x])), left=-0.5,
                                       right=len(levels[x]) - 0.5)
+                # Outlined, so that the line shows on light cells and in the legend.
                 ax.plot(positions, range(len(levels[y])), "w--", linewidth=2,
+                        path_effects=[patheffects.withStroke(linewidth=3.5, foreground="k")],
                         label=plain(f"break-even ({break_even_name} at the largest "
                                     f"{quantities[x].short()})"))
                 ax.legend(fontsize="x-small", loc="lower right", framealpha=0.9)
