@@ -310,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="ROOT", help="the folder of sweeps (default: sweeps)")
     report = commands.add_parser(
         "report", help="plots and tables of a finished sweep",
+        usage="%(prog)s [-h] SWEEP",  # one: SWEEP [SWEEP ...] is refused, with why
         description="Write report.md and figures into a sweep's folder: each metric "
                     "against the varied parameters (mean and 95% interval over "
                     "replicates), heatmaps for two-parameter grids, and Sobol or Morris "

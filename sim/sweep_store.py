@@ -29,6 +29,12 @@ a folder (run ids missing or repeated, series missing for an ok run, unreadable 
 a sweep says "complete" only when it finds nothing, and ``attrition verify`` runs it on
 any folder.
 
+**Found by name.** :func:`find_sweep` turns what a user types (a folder, a folder's
+name under ``sweeps/``, an experiment's name, ``latest``) into a folder, for
+``attrition report``, ``verify`` and any command that takes a sweep;
+:func:`describe_sweep` says what ``attrition sweeps`` lists of one. Both only read, and
+never more than a manifest's :data:`MANIFEST_BYTES` or from a pipe or a device.
+
 The test-only environment variable ``ATTRITION_SWEEP_KILL_AT=N`` makes the sweep SIGKILL
 itself at its N-th write boundary (:func:`boundary`), so that tests can stop it at each
 in turn.
