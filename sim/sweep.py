@@ -499,7 +499,8 @@ def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate
         state["armed"] = False
         if timer:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            # None: a handler set outside Python; the default is the nearest we can restore.
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
     return Probe(len(timed), sum(timed) / len(timed) if timed else None, state["fired"])
 
 
