@@ -32,7 +32,7 @@ import pandas as pd
 import tomli_w
 
 from sim import RunResult, Scenario, __version__
-from sim.publish import printable
+from sim.publish import printable, spreadsheet_safe
 from sim.replicates import replicate_seeds, summarise
 from sim.sides import SIDES
 
@@ -74,7 +74,8 @@ def write_run(folder: Path, scenario: Scenario, results: list[RunResult],
         if fmt == "parquet":
             frame.to_parquet(folder / f"{stem}.parquet", index=False)
         else:
-            frame.to_csv(folder / f"{stem}.csv", index=False)
+            # A contingent's name is the scenario's text: never a spreadsheet formula.
+            spreadsheet_safe(frame).to_csv(folder / f"{stem}.csv", index=False)
     (folder / "summary.json").write_text(to_json(summary) + "\n")
     (folder / "scenario.toml").write_text(resolved_toml(scenario))
     title = f"{scenario.name}, seed {summary['seed']}"

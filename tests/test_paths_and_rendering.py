@@ -391,7 +391,7 @@ def test_a_sweep_folder_is_named_after_the_experiment_file_made_safe(tmp_path, m
     experiment.write_text((ROOT / "experiments" / "docking.toml").read_text())
     assert main(["sweep", str(experiment), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"into sweeps/x-[0-9a-f]{8}/\n", out), out
+    assert re.search(r"into sweeps/x-\d{8}-\d{4}-[0-9a-f]{8}/\n", out), out
 
 
 def _widgets(widget):

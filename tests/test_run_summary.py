@@ -366,3 +366,22 @@ def test_days_after_the_first_replicate_ends_are_marked_where_means_thin_out():
             assert bool(shaded) == marked, figure.__name__
         finally:
             plt.close(fig)
+
+
+def test_a_contingents_name_reaches_a_csv_as_text_never_as_a_formula(tmp_path):
+    """A name from the scenario's file that starts as a formula (=, +, -, @) is quoted
+    in daily.csv; the numbers are as the run made them."""
+    from sim.cli import main
+
+    scenario = tmp_path / "f.toml"
+    scenario.write_text('base = "fortified_defense"\nmax_days = 2\n'
+                        '[[attacker.units]]\ncount = 2\npersonnel = 30\n'
+                        'tactic = "human_wave"\ntraining_days = 14\n'
+                        'contingent = "=HYPERLINK(1)"\n')
+    assert main(["run", str(scenario), "--out", str(tmp_path / "out")]) == 0
+    import pandas as pd
+
+    daily = pd.read_csv(tmp_path / "out" / "daily.csv")
+    assert "'=HYPERLINK(1)" in set(daily["contingent"])
+    assert not daily["contingent"].astype(str).str.startswith("=").any()
+    assert pd.api.types.is_numeric_dtype(daily["personnel"])

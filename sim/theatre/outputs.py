@@ -199,10 +199,13 @@ def months_between(start: datetime.date, end: str) -> list[str]:
 
 
 def write_frames(folder: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
-    """Each frame as ``NAME.csv`` in ``folder``."""
+    """Each frame as ``NAME.csv`` in ``folder``, text that a spreadsheet would run as a
+    formula (a name from the theatre's file) quoted (:func:`sim.publish.spreadsheet_safe`)."""
+    from sim.publish import spreadsheet_safe
+
     paths = []
     for name, frame in frames.items():
         path = folder / f"{name}.csv"
-        frame.to_csv(path, index=False)
+        spreadsheet_safe(frame).to_csv(path, index=False)
         paths.append(path)
     return paths
