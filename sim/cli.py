@@ -686,6 +686,31 @@ def _report(texts: list[str]) -> int:
     return 0
 
 
+def _discover(args: argparse.Namespace) -> int:
+    """Scenario discovery (sim.discover) over a finished sweep, named as report takes
+    one; the box and where the files are, printed."""
+    from sim.discover import DiscoveryError, discover, write_discovery
+    from sim.sweep_store import find_sweep
+    from sim.where import WhereError
+
+    folder = find_sweep(args.sweep)
+    try:
+        found = discover(folder, args.where, min_coverage=args.min_coverage)
+    except (DiscoveryError, WhereError) as err:
+        raise UsageError(str(err)) from None
+    out = write_discovery(folder, found)
+    box = found.box
+    failed = f" ({found.failed} failed runs left out)" if found.failed else ""
+    print(printable(f"{found.condition}: true in {found.cases} of {found.runs} ok runs"
+                    f"{failed}"))
+    print(f"Box (peeling step {box.step}): coverage {box.coverage:.3f}, density "
+          f"{box.density:.3f}, mass {box.mass:.3f}")
+    for limit in box.limits:
+        print(printable(f"  {limit.text()}"))
+    print(f"Discovery in {printable(out)}/")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     """The historical scenarios beside their claims: everything checked before a run,
     the folder written whole or not at all, the table (or JSON) printed; with
@@ -1076,6 +1101,8 @@ def _command(args: argparse.Namespace) -> int:
             return _sweeps(args.root)
         if args.command == "report":
             return _report(args.sweep)
+        if args.command == "discover":
+            return _discover(args)
         if args.command == "verify":
             return _verify(args.folders)
         if args.command == "demo":

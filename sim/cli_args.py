@@ -86,6 +86,19 @@ def _positive_finite(allowed: str):
     return parse
 
 
+def _share(text: str) -> float:
+    """A share above 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a number; allowed: a share "
+                                         f"above 0 and at most 1") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text[:20]} is not above 0 and at most 1; "
+                                         f"allowed: a share such as 0.8")
+    return value
+
+
 def _add_memory_option(command: argparse.ArgumentParser) -> None:
     """--max-memory: the limit on a run's estimated memory (sim.model.memory)."""
     command.add_argument("--max-memory", type=_positive_finite("GiB above 0"), default=None,
@@ -311,12 +324,37 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="plots and tables of a finished sweep",
         usage="%(prog)s [-h] SWEEP",  # one: SWEEP [SWEEP ...] is refused, with why
-        description="Write report.md and figures into a sweep's folder: each metric "
-                    "against the varied parameters (mean and 95% interval over "
-                    "replicates), heatmaps for two-parameter grids, and Sobol or Morris "
-                    "sensitivity indices with their confidence bars.")
+        description="Write report.md and figures into a sweep's folder: for a grid, each "
+                    "metric against each parameter at every level of the others, with its "
+                    "main effect, the interaction of each pair, heatmaps and a table of "
+                    "every cell (95%% intervals from the replicates, cut at 0 for "
+                    "quantities that cannot be negative); for Sobol and Morris designs, "
+                    "the indices with their convergence and a warning when the design is "
+                    "too small; envelopes of the daily series kept; and the experiment's "
+                    "[report] theory over the means. Axes carry each key's unit.")
     report.add_argument("sweep", nargs="+", metavar="SWEEP",
                         help=SWEEP_HELP)
+    discover = commands.add_parser(
+        "discover", help="under which conditions an outcome occurs (PRIM over a sweep)",
+        description="Scenario discovery over a finished sweep: mark each ok run by whether "
+                    "CONDITION holds, find PRIM's box (limits on a few varied parameters "
+                    "within which it holds for most runs; its coverage, density and "
+                    "quasi-p values) and each parameter's feature score (extra trees), and "
+                    "write discovery.md, discovery.json, peeling.png, box.png and "
+                    "feature_scores.png into SWEEP/discover-WORDS-HASH/. CONDITION "
+                    "compares metrics or varied parameters (key paths) with finite "
+                    "numbers, quoted text or true/false (< <= > >= == !=), joined by and, "
+                    "or, not and parentheses; it is read as data, never run as code. A "
+                    "comparison with a missing value (a pool never exhausted) is false. "
+                    "Only ok runs enter.")
+    discover.add_argument("sweep", metavar="SWEEP", help=SWEEP_HELP)
+    discover.add_argument("--where", required=True, metavar="CONDITION",
+                          help="e.g. 'attacker_pool_exhausted_day <= 730' or "
+                               "'loss_exchange_ratio > 5 and days < 100'")
+    discover.add_argument("--min-coverage", type=_share, default=0.8, metavar="SHARE",
+                          help="the box reported is the densest on PRIM's peeling "
+                               "trajectory that holds at least this share of the runs "
+                               "where CONDITION holds (above 0, at most 1; default: 0.8)")
     verify = commands.add_parser(
         "verify", help="check a sweep's folder: every run once, series for every ok run",
         description="Check a sweep's folder without changing it: the manifest readable, "

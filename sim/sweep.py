@@ -248,6 +248,8 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
             shutil.rmtree(out, ignore_errors=True)
         raise
     try:
+        if workers > 1 and scheduler is None:
+            _compile_for(evaluate)  # once here, not once in every worker
         with executor_for(workers, scheduler) as (executor, slots):
             store = Store(out, ["run", "point", "replicate", "seed", *exp.parameters,
                                 *exp.metrics, "status", "error", "wall_time_s"])
@@ -458,6 +460,17 @@ def probe_points(count: int, most: int = PROBE_RUNS) -> list[int]:
     return [round(i * (count - 1) / (most - 1)) for i in range(most)]
 
 
+def _compile_for(evaluate: Evaluate) -> None:
+    """Compile the model's kernels (announced; :func:`sim.model.kernels.compile_kernels`)
+    before the runs of a sweep of it, if a machine's first run has yet to: in this
+    process they are then in numba's cache, which every local worker loads."""
+    if isinstance(evaluate, ScenarioEvaluator):
+        from sim.model import kernels
+
+        if not kernels.compiled():
+            kernels.compile_kernels()
+
+
 def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate,
                seconds: float = PROBE_SECONDS, most: int = PROBE_RUNS) -> Probe:
     """Time the first replicate of a few design points (:func:`probe_points`) in this
@@ -477,6 +490,7 @@ def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate
             state["fired"] = True
             raise _OutOfTime
 
+    _compile_for(evaluate)  # a first run's compile is not a run's time
     if timer:
         previous = signal.signal(signal.SIGALRM, out_of_time)
         signal.setitimer(signal.ITIMER_REAL, seconds)

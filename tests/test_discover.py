@@ -7,6 +7,7 @@ a second. The first test to call PRIM pays EMA Workbench's import (2 to 4 s).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -238,6 +239,34 @@ def test_written_whole_inside_the_sweep_with_user_text_escaped(tactics, found, p
     assert "_le_730" in names["day <= 730"].name and "_gt_730" in names["day > 730"].name
     assert all(p.resolve().parent == planted.resolve() for p in names.values())
     assert all(len(p.name.encode()) <= 80 for p in names.values())
+
+
+def test_attrition_discover_prints_the_box_and_refuses_bad_input_in_one_line(
+        planted, capsys):
+    """The command is a thin layer over discover(): the box it prints is the API's, and
+    a bad condition, coverage or sweep is one line with exit status 2."""
+    from sim.cli import main
+
+    where = "attacker_pool_exhausted_day <= 730"
+    assert main(["discover", str(planted), "--where", where]) == 0
+    out = capsys.readouterr().out
+    box = discover(planted, where).box
+    assert f"coverage {box.coverage:.3f}, density {box.density:.3f}" in out
+    assert all(limit.text() in out for limit in box.limits)
+    assert "Discovery in " in out
+    for argv in (["--where", "x1 > __import__('os')"], ["--where", "nope > 1"],
+                 ["--where", where, "--min-coverage", "0"]):
+        with pytest.raises(SystemExit) if "--min-coverage" in argv else _nothing():
+            assert main(["discover", str(planted), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "allowed" in err, err
+    assert main(["discover", str(planted / "missing"), "--where", where]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
 
 
 def test_missing_values_are_counted_and_make_comparisons_false(found, planted):
