@@ -73,7 +73,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.config import Scenario  # noqa: E402
-from sim.experiments import Experiment  # noqa: E402
+from sim.experiments import Experiment, stored_experiment  # noqa: E402
 from sim.fields import schema_at  # noqa: E402
 from sim.keypaths import split_key_path  # noqa: E402
 from sim.publish import named_folder, publishing, safe_name, shown  # noqa: E402
@@ -275,7 +275,7 @@ def _read_sweep(folder: Path) -> tuple[Experiment, pd.DataFrame]:
                              f"verify {shown(folder)} lists every problem)")
     try:
         manifest = read_manifest(folder / MANIFEST_FILE)
-        exp = Experiment.model_validate(manifest["experiment"])
+        exp = stored_experiment(manifest["experiment"])
     except (StoreError, KeyError, TypeError, ValueError) as err:
         raise DiscoveryError(f"{shown(folder / MANIFEST_FILE)}: not a sweep's manifest "
                              f"({str(err).splitlines()[0][:200]}); allowed: a folder "

@@ -50,7 +50,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 from scipy.stats import qmc
 
 from sim.config import Scenario
@@ -247,7 +254,10 @@ class Experiment(_Strict):
     report: ReportSpec = Field(default_factory=ReportSpec)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Experiment:
+    def _consistent(self, info: ValidationInfo) -> Experiment:
+        # A sweep already run (its manifest) is read as it was run: the floors on
+        # the design's size are for new designs, and its report warns if it was small.
+        stored = bool((info.context or {}).get("stored"))
         for key in self.parameters:
             split_key_path(key)
         if self.design == "grid":
@@ -262,14 +272,15 @@ class Experiment(_Strict):
             raise ValueError(f"samples: {self.samples} is not a power of 2; allowed: a "
                              f"power of 2 of at least {MIN_SOBOL_SAMPLES} (Sobol "
                              f"sequences need it)")
-        if self.design == "sobol" and self.samples < MIN_SOBOL_SAMPLES:
+        if self.design == "sobol" and self.samples < MIN_SOBOL_SAMPLES and not stored:
             per = self.size() / self.samples  # points per base sample: k + 2 or 2k + 2
             raise ValueError(f"samples: {self.samples} is too few for Sobol indices of "
                              f"{len(self.parameters)} parameters; allowed: a power of 2 of "
                              f"at least {MIN_SOBOL_SAMPLES}, {MIN_SOBOL_SAMPLES * per:,.0f} "
                              f"points here (fewer give indices outside 0 to 1 and "
                              f"intervals too wide to rank them)")
-        if self.design == "morris" and self.samples < MIN_MORRIS_TRAJECTORIES:
+        if (self.design == "morris" and self.samples < MIN_MORRIS_TRAJECTORIES
+                and not stored):
             raise ValueError(f"samples: {self.samples} Morris trajectory gives no spread "
                              f"of elementary effects (sigma) and no interval; allowed: at "
                              f"least {MIN_MORRIS_TRAJECTORIES} (10 or more for screening)")
@@ -319,6 +330,13 @@ class Experiment(_Strict):
         bounds = [[p.interval.low, p.interval.high] if p.interval else [0.0, 1.0]
                   for p in self.parameters.values()]
         return {"num_vars": len(names), "names": names, "bounds": bounds}
+
+
+def stored_experiment(data: Any) -> Experiment:
+    """The experiment of a sweep already run (its manifest's ``experiment``), checked as
+    a file is except for the floors on a design's size (:data:`MIN_SOBOL_SAMPLES`,
+    :data:`MIN_MORRIS_TRAJECTORIES`): a sweep run before they were set stays readable."""
+    return Experiment.model_validate(data, context={"stored": True})
 
 
 def design_matrix(exp: Experiment) -> np.ndarray | None:

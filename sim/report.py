@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from sim.experiments import Experiment, base_data
+from sim.experiments import Experiment, base_data, stored_experiment
 from sim.publish import publishing, write_atomically
 from sim.quantities import Quantity, metric_quantity, parameter_quantity, series_quantity
 from sim.report_figures import MAX_PANELS, categorical, tick
@@ -239,7 +239,7 @@ def write_report(folder: str | Path) -> Path:
     one drawn is plain text (:func:`sim.views.plain`)."""
     folder = Path(folder)
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
-    exp = Experiment.model_validate(manifest["experiment"])
+    exp = stored_experiment(manifest["experiment"])
     runs = pd.read_parquet(folder / RUNS_FILE)
     ok = runs[runs["status"] == "ok"]
     params = list(exp.parameters)

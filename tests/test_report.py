@@ -390,3 +390,18 @@ def test_sensitivity_warnings_name_impossible_indices():
                         "sigma": [0.5, 0.1]}, index=["x1", "x2"])
     text = " ".join(sensitivity_warnings(few, morris))
     assert "Only 4 trajectories" in text and "The largest mu* (x1: 1 +/- 0.9)" in text
+
+
+def test_a_sweep_run_before_the_floor_on_sobol_samples_is_still_reported(tmp_path):
+    """A manifest whose design is under today's floor (16 base samples) is read as it
+    was run: its report is written, and says the indices are not resolved, where a new
+    experiment of that size is refused."""
+    from sim.experiments import stored_experiment
+
+    data = sobol_experiment().model_dump() | {"samples": 16}
+    with pytest.raises(ValueError, match="too few for Sobol"):
+        Experiment.model_validate(data)
+    out = run_sweep(stored_experiment(data), tmp_path / "old", NoisyEvaluator(0.5),
+                    progress=False).out
+    text = write_report(out).read_text()
+    assert "**Warning:**" in text
