@@ -56,7 +56,6 @@ import hashlib
 import importlib
 import json
 import math
-import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,10 +71,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.config import Scenario  # noqa: E402
 from sim.experiments import Experiment, stored_experiment  # noqa: E402
-from sim.fields import schema_at  # noqa: E402
-from sim.keypaths import split_key_path  # noqa: E402
 from sim.publish import named_folder, publishing, safe_name, shown  # noqa: E402
 from sim.report import md, md_code  # noqa: E402
 from sim.sweep_check import check, read_manifest  # noqa: E402
@@ -438,18 +434,14 @@ def _library() -> str:
 
 #: A unit in a field's description: the last parenthesis before a full stop, a colon or
 #: the end ("Recruitment rate ... (persons/day)."); "(-)" is a pure number.
-_UNIT = re.compile(r"\(([^()]{1,24})\)(?=[.:;]|$)")
-
-
 def _unit(parameter: str) -> str:
-    """The unit of a scenario key as its field's description gives it; none for a
-    number without a unit, a text, or a key outside the scenario schema."""
-    try:
-        _, info = schema_at(split_key_path(parameter), Scenario)
-    except (ValueError, TypeError):
-        return ""
-    found = _UNIT.findall((info.description or "") if info is not None else "")
-    return "" if not found or found[-1] == "-" else found[-1]
+    """The unit of a scenario key (:func:`sim.quantities.parameter_quantity`, from its
+    field's description); none for a number without one, a text, or a key outside the
+    scenario schema."""
+    from sim.quantities import parameter_quantity
+
+    unit = parameter_quantity(parameter).unit
+    return "" if not unit or unit == "-" else unit
 
 
 def _number(value: float | None) -> str:
