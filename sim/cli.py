@@ -251,7 +251,8 @@ def _dry_run(args: argparse.Namespace, exp, path: Path, out: Path, evaluate,
     points = design_points(exp)
     total = len(points) * exp.replicates
     print(f"{printable(path)}: {printable(exp.question)}")
-    print(f"design {exp.design}: {len(points)} points x {exp.replicates} replicates = "
+    print(f"design {exp.design}: {len(points)} points x {exp.replicates} "
+          f"replicate{'s' if exp.replicates != 1 else ''} = "
           f"{total} runs into {printable(out)}/")
     stored = 0
     if (out / sweep.MANIFEST_FILE).is_file():

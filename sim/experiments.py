@@ -269,9 +269,10 @@ class Experiment(_Strict):
             raise ValueError(f"samples: required with design = '{self.design}'; allowed: "
                              f"a whole number >= 1")
         if self.design == "sobol" and self.samples & (self.samples - 1):
+            above = max(MIN_SOBOL_SAMPLES, 1 << self.samples.bit_length())
             raise ValueError(f"samples: {self.samples} is not a power of 2; allowed: a "
                              f"power of 2 of at least {MIN_SOBOL_SAMPLES} (Sobol "
-                             f"sequences need it)")
+                             f"sequences need it), such as {above:,}")
         if self.design == "sobol" and self.samples < MIN_SOBOL_SAMPLES and not stored:
             per = self.size() / self.samples  # points per base sample: k + 2 or 2k + 2
             raise ValueError(f"samples: {self.samples} is too few for Sobol indices of "
