@@ -14,10 +14,20 @@ asks two questions of the varied parameters:
   (ties: the larger coverage, then fewer restricted parameters, then the earlier step).
   For each restricted limit, EMA Workbench's quasi-p value (Bryant and Lempert 2010, a
   one-sided binomial test of the box's density against the box without that limit)
-  says whether the limit could be chance; a parameter whose every limit has a quasi-p
-  value above :data:`SIGNIFICANCE` is dropped from the box, the least significant first,
-  one at a time (each drop is a further box on the trajectory), and the box left is the
-  one reported.
+  says whether the limit could be chance. A parameter whose every limit has a quasi-p
+  value above :data:`SIGNIFICANCE` is a candidate to drop, the least significant first,
+  one at a time; the box without its limits is made (EMA Workbench's
+  ``drop_restriction``, a further box after the peeling trajectory) and **adopted only if
+  it keeps at least** ``1 -`` :data:`MAX_DENSITY_LOSS` **of the density** (loses less
+  than 5% of it). Why not always drop: a quasi-p value above 0.05 says the data cannot
+  show the limit's gain in density is real, not that there is none; with a few dozen
+  runs in a box the test has little power, and a limit whose removal costs much density
+  (0.549 to 0.475 in an analyst's sweep, a limit whose feature score equalled a kept
+  one's) is more likely a real but unproven restriction than noise. Dropping buys a
+  simpler box; it is taken when it is nearly free, and otherwise the limit is kept and
+  marked as possibly chance. Both boxes are on the trajectory, and ``discovery.md``, the
+  command's output (:meth:`Discovery.summary_lines`) and ``discovery.json`` give each
+  candidate's quasi-p value and the coverage and density with and without it.
 * **Feature scores**: how much each parameter tells of the condition, as the impurity
   importance of extra trees (EMA Workbench's ``get_ex_feature_scores``, scikit-learn's
   ``ExtraTreesClassifier``), with a ``random_state`` drawn from the sweep's master seed,
@@ -92,6 +102,11 @@ PASTE_ALPHA = 0.05
 MASS_MIN = 0.05
 #: A quasi-p value above this says a limit may be chance (Bryant and Lempert 2010).
 SIGNIFICANCE = 0.05
+#: A limit that may be chance is dropped only if the box without it keeps at least
+#: ``1 - MAX_DENSITY_LOSS`` of its density (a share of the density, not points of it: a
+#: rare outcome's density of 0.2 losing 0.05 loses a quarter of it). See the module's
+#: docstring for why not always drop.
+MAX_DENSITY_LOSS = 0.05
 #: A numeric parameter with at most this many values (a grid's) has them listed in a box.
 FEW_VALUES = 12
 #: Trees in the extra-trees forest of the feature scores (EMA Workbench's default).
@@ -104,6 +119,19 @@ MISSING_RULE = ("A comparison with a missing value (a metric a run did not reach
                 "the day of a pool that was never exhausted) is false, != included; not "
                 "negates the result, so not (day <= 730) holds where the day is missing "
                 "but day > 730 does not.")
+#: The same in Markdown: the program's own text, so its expressions are code spans (user
+#: text never enters it).
+MISSING_RULE_MD = ("A comparison with a missing value (a metric a run did not reach, such "
+                   "as the day of a pool that was never exhausted) is false, `!=` "
+                   "included; `not` negates the result, so `not (day <= 730)` holds where "
+                   "the day is missing but `day > 730` does not.")
+#: What the quasi-p columns mean.
+QUASI_P_RULE = ("A quasi-p value is a one-sided binomial test of the box's density against "
+                "the box without that limit (Bryant and Lempert 2010): \"low\" is the "
+                "quasi-p value of the box's lower limit on the parameter, \"high\" that of "
+                "its upper limit; a side the box leaves at the edge of the sampled values "
+                "has none, and a set of categories has one. Below the significance level "
+                "the limit is unlikely to be chance.")
 OK_RULE = "Only runs with status ok enter; failed runs have no metrics and are left out."
 
 
@@ -115,8 +143,11 @@ class DiscoveryError(ValueError):
 class Limit:
     """A box's limit on one parameter. Numbers: ``low``/``high`` (``None`` on a side the
     box does not restrict); categories: ``kept`` of ``categories``. ``sampled_low`` and
-    ``sampled_high`` span the values the ok runs took; ``qp_low``/``qp_high`` are the
-    quasi-p values of each restricted side (a category set has one, ``qp_low``)."""
+    ``sampled_high`` span the values the ok runs took; ``declared_low``/``declared_high``
+    the experiment's interval (or its values' span) and ``declared_values`` its values
+    (a category's names, or the numbers of a ``values``/``range`` parameter);
+    ``qp_low``/``qp_high`` are the quasi-p values of each restricted side (a category set
+    has one, ``qp_low``)."""
 
     parameter: str
     unit: str
@@ -131,6 +162,9 @@ class Limit:
     #: A number the runs took at most :data:`FEW_VALUES` values of (a grid's): those in
     #: the box.
     values: tuple[float, ...] | None = None
+    declared_low: float | None = None
+    declared_high: float | None = None
+    declared_values: tuple[float | str, ...] | None = None
 
     def text(self) -> str:
         """The limit as a condition: ``0.2 <= x1 <= 0.5``, ``x2 >= 0.7``,
@@ -152,6 +186,12 @@ class Limit:
         """Whether every restricted side's quasi-p value is below :data:`SIGNIFICANCE`."""
         return all(p < SIGNIFICANCE for p in (self.qp_low, self.qp_high) if p is not None)
 
+    def may_be_chance(self) -> bool:
+        """Whether every restricted side's quasi-p value is above :data:`SIGNIFICANCE`
+        (the limit is a candidate to drop)."""
+        sides = [p for p in (self.qp_low, self.qp_high) if p is not None]
+        return bool(sides) and all(p > SIGNIFICANCE for p in sides)
+
 
 @dataclass(frozen=True)
 class Box:
@@ -168,9 +208,11 @@ class Box:
     cases: int
     limits: tuple[Limit, ...]
     #: For a box made from another by dropping a limit that may be chance: that box's
-    #: step and the parameter whose limit was dropped.
+    #: step, the parameter whose limit was dropped, and whether the box was adopted (it
+    #: kept enough density, :data:`MAX_DENSITY_LOSS`) or the limit kept.
     derived_from: int | None = None
     dropped: str | None = None
+    adopted: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +245,60 @@ class Discovery:
     def box(self) -> Box:
         """The chosen box."""
         return self.trajectory[self.chosen]
+
+    def candidates(self) -> list[tuple[Box, Box, Limit]]:
+        """Each box made by dropping a limit that may be chance, with the box it was made
+        from and the limit dropped (as it stood in that box), in the order tried."""
+        out = []
+        for box in self.trajectory:
+            if box.derived_from is not None:
+                source = self.trajectory[box.derived_from]
+                limit = next(lim for lim in source.limits if lim.parameter == box.dropped)
+                out.append((box, source, limit))
+        return out
+
+    def origin(self, name=str) -> str:
+        """Where the reported box comes from, honestly: ``step 43 of the peeling
+        trajectory``, then ``, then the limit on X dropped`` for each limit dropped
+        (``name`` formats a parameter's name, e.g. as Markdown code)."""
+        dropped = [box.dropped for box, _, _ in self.candidates() if box.adopted]
+        text = f"step {self.picked} of the peeling trajectory"
+        if dropped:
+            text += (f", then the limit{'s' * (len(dropped) > 1)} on "
+                     f"{' and '.join(name(p) for p in dropped)} dropped")
+        return text
+
+    def candidate_text(self, box: Box, source: Box, limit: Limit, name=str) -> str:
+        """One sentence on a limit that may be chance: its quasi-p value, the coverage
+        and density with and without it, and whether it was dropped by the rule."""
+        loss = 1 - box.density / source.density if source.density else 0.0
+        verdict = (f"a loss of {loss:.0%} of the density, less than the "
+                   f"{MAX_DENSITY_LOSS:.0%} the rule allows, so it was dropped"
+                   if box.adopted else
+                   f"a loss of {loss:.0%} of the density, more than the "
+                   f"{MAX_DENSITY_LOSS:.0%} the rule allows, so it was kept (marked as "
+                   f"possibly chance)")
+        score = dict(self.scores).get(limit.parameter)
+        scored = f"; feature score {score:.3f}" if score is not None else ""
+        return (f"The limit on {name(limit.parameter)} ({_quasi_p_words(limit)}, above "
+                f"{SIGNIFICANCE}{scored}) may be chance. Without it (box {box.step}) coverage goes "
+                f"from {source.coverage:.3f} to {box.coverage:.3f} and density from "
+                f"{source.density:.3f} to {box.density:.3f}: {verdict}.")
+
+    def summary_lines(self) -> list[str]:
+        """What ``attrition discover`` prints (raw text: the caller makes it printable):
+        the condition's count, the reported box with where it comes from, its limits,
+        and a line on each limit that may be chance (dropped or kept)."""
+        box = self.box
+        failed = f" ({self.failed} failed runs left out)" if self.failed else ""
+        lines = [f"{self.condition}: true in {self.cases} of {self.runs} ok runs{failed}",
+                 f"Box ({self.origin()}): coverage {box.coverage:.3f}, density "
+                 f"{box.density:.3f}, mass {box.mass:.3f}"]
+        for limit in box.limits:
+            chance = " (may be chance)" if limit.may_be_chance() else ""
+            lines.append(f"  {limit.text()}{chance}")
+        lines += [self.candidate_text(*candidate) for candidate in self.candidates()]
+        return lines
 
 
 # -------------------------------------------------------------------- discovery
@@ -239,7 +335,8 @@ def discover(folder: str | Path, where: str,
         raise DiscoveryError(f"{shown(folder)}: every varied parameter has one value in all "
                              f"ok runs; allowed: a sweep whose parameters vary")
     seed = int(np.random.SeedSequence(exp.seed, spawn_key=(SCORE_KEY,)).generate_state(1)[0])
-    trajectory, picked, chosen = _prim(x, truth, columns, min_coverage)
+    trajectory, picked, chosen = _prim(x, truth, columns, min_coverage,
+                                       {c: exp.parameters[p] for c, p in columns.items()})
     scores, oob = _scores(x, truth, columns, seed)
     missing = {n: int(ok[n].isna().sum()) for n in sorted(condition.names())}
     return Discovery(where=where, condition=str(condition), question=exp.question,
@@ -329,10 +426,13 @@ def _library_calls() -> Iterator[None]:
 
 
 def _prim(x: pd.DataFrame, truth: np.ndarray, columns: dict[str, str],
-          min_coverage: float) -> tuple[tuple[Box, ...], int, int]:
+          min_coverage: float, declared: dict[str, Any]
+          ) -> tuple[tuple[Box, ...], int, int]:
     """PRIM's peeling trajectory, the box :func:`choose` picks on it, and that box with
-    its limits that may be chance dropped (:func:`_drop_chance_limits`). Returns every
-    box (those made by dropping a limit last), the step picked and the step reported."""
+    its limits that may be chance dropped where that costs little density
+    (:func:`_drop_chance_limits`). Returns every box (those made by dropping a limit
+    last), the step picked and the step reported. ``declared``: each column's
+    :class:`sim.experiments.Parameter`."""
     prim = _ema("prim")
     y = truth.astype(int)
     with _library_calls():
@@ -342,32 +442,43 @@ def _prim(x: pd.DataFrame, truth: np.ndarray, columns: dict[str, str],
         finder = prim.Prim(x, y, threshold=1 / len(y), peel_alpha=PEEL_ALPHA,
                            paste_alpha=PASTE_ALPHA, mass_min=MASS_MIN)
         found = finder.find_box()
-        picked = choose(_boxes(found, columns), min_coverage)
+        picked = choose(_boxes(found, columns, declared), min_coverage)
         drops = _drop_chance_limits(found, picked)
-    return _boxes(found, columns, drops), picked, max(drops, default=picked)
+    adopted = [step for step, (_, _, kept) in drops.items() if kept]
+    return _boxes(found, columns, declared, drops), picked, max(adopted, default=picked)
 
 
-def _drop_chance_limits(found, step: int) -> dict[int, tuple[int, str]]:
-    """From box ``step``, drop one at a time the parameter whose limits may be chance
-    (every restricted side's quasi-p value above :data:`SIGNIFICANCE`), the least
-    significant first, as Bryant and Lempert (2010) advise; each drop adds a box to the
-    trajectory (EMA Workbench's ``drop_restriction``). Returns each added box's step
-    with the step it was made from and the (EMA) name of the parameter dropped."""
-    drops = {}
+def _drop_chance_limits(found, step: int) -> dict[int, tuple[int, str, bool]]:
+    """From box ``step``, try one at a time to drop the parameter whose limits may be
+    chance (every restricted side's quasi-p value above :data:`SIGNIFICANCE`), the least
+    significant first, as Bryant and Lempert (2010) advise: each try adds a box to the
+    trajectory (EMA Workbench's ``drop_restriction``), adopted (the next try starts from
+    it) if it keeps at least ``1 - MAX_DENSITY_LOSS`` of the density, else the limit is
+    kept and the next candidate tried. Returns each added box's step with the step it
+    was made from, the (EMA) name of the parameter dropped and whether it was adopted."""
+    drops, kept = {}, set()
     while True:
         weak = {name: min(q for q in sides if q >= 0)
-                for name, sides in found.qp[step].items() if any(q >= 0 for q in sides)}
+                for name, sides in found.qp[step].items()
+                if name not in kept and any(q >= 0 for q in sides)}
         weak = {name: q for name, q in weak.items() if q > SIGNIFICANCE}
         if not weak:
             return drops
         name = max(weak, key=weak.get)
+        before = float(found.peeling_trajectory["density"].iloc[step])
         found.drop_restriction(name, i=step)
-        drops[len(found.box_lims) - 1] = (step, name)
-        step = len(found.box_lims) - 1
+        new = len(found.box_lims) - 1
+        after = float(found.peeling_trajectory["density"].iloc[new])
+        adopted = after >= (1 - MAX_DENSITY_LOSS) * before - 1e-12
+        drops[new] = (step, name, adopted)
+        if adopted:
+            step = new
+        else:
+            kept.add(name)
 
 
-def _boxes(found, columns: dict[str, str],
-           drops: dict[int, tuple[int, str]] | None = None) -> tuple[Box, ...]:
+def _boxes(found, columns: dict[str, str], declared: dict[str, Any],
+           drops: dict[int, tuple[int, str, bool]] | None = None) -> tuple[Box, ...]:
     """The boxes of EMA Workbench's PrimBox ``found``, those made by dropping a limit
     (``drops``, from :func:`_drop_chance_limits`) marked as such."""
     initial = found.box_lims[0]
@@ -375,14 +486,16 @@ def _boxes(found, columns: dict[str, str],
     boxes = []
     for step, row in found.peeling_trajectory.reset_index(drop=True).iterrows():
         limits = found.box_lims[step]
-        source, dropped = (drops or {}).get(step, (None, None))
+        source, dropped, adopted = (drops or {}).get(step, (None, None, None))
         boxes.append(Box(
             step=int(step), coverage=float(row["coverage"]), density=float(row["density"]),
             mass=float(row["mass"]), runs=int(row["n"]), cases=int(row["k"]),
             limits=tuple(_limit(columns[name], units[name], limits[name], initial[name],
-                                found.qp[step].get(name), found.prim.x[name])
+                                found.qp[step].get(name), found.prim.x[name],
+                                declared[name])
                          for name in columns if not _same(limits[name], initial[name])),
-            derived_from=source, dropped=columns[dropped] if dropped else None))
+            derived_from=source, dropped=columns[dropped] if dropped else None,
+            adopted=adopted))
     return tuple(boxes)
 
 
@@ -391,23 +504,35 @@ def _same(limits: pd.Series, initial: pd.Series) -> bool:
 
 
 def _limit(parameter: str, unit: str, limits: pd.Series, initial: pd.Series,
-           qp: list[float] | None, values: pd.Series) -> Limit:
+           qp: list[float] | None, values: pd.Series, spec: Any) -> Limit:
     """A restricted parameter's :class:`Limit` from its box limits and the initial box's
     (rows: lower, upper; EMA Workbench marks a quasi-p value that does not apply -1),
-    and the values the runs took."""
+    the values the runs took and the experiment's ``spec`` of the parameter
+    (:class:`sim.experiments.Parameter`: its declared interval or values)."""
     qp_low, qp_high = [None if q is None or q < 0 else float(q) for q in (qp or [None, None])]
+    listed = spec.discrete()
     if isinstance(values.dtype, pd.CategoricalDtype):
+        seen = tuple(sorted(initial.iloc[0]))
+        names = tuple(_label(v) for v in listed) if listed is not None else seen
         return Limit(parameter, unit, kept=tuple(sorted(limits.iloc[0])),
-                     categories=tuple(sorted(initial.iloc[0])), qp_low=qp_low)
+                     categories=seen, qp_low=qp_low,
+                     declared_values=names + tuple(c for c in seen if c not in names))
     low, high = float(limits.iloc[0]), float(limits.iloc[1])
     first, last = float(initial.iloc[0]), float(initial.iloc[1])
     distinct = np.unique(values.to_numpy(dtype=float))
     inside = tuple(float(v) for v in distinct if low <= v <= high)
+    if listed is not None:
+        numbers = sorted(float(v) for v in listed)
+        declared_low, declared_high = numbers[0], numbers[-1]
+    else:
+        declared_low, declared_high = float(spec.interval.low), float(spec.interval.high)
     return Limit(parameter, unit, low=None if low == first else low,
                  high=None if high == last else high, sampled_low=first, sampled_high=last,
                  qp_low=qp_low if low != first else None,
                  qp_high=qp_high if high != last else None,
-                 values=inside if len(distinct) <= FEW_VALUES else None)
+                 values=inside if len(distinct) <= FEW_VALUES else None,
+                 declared_low=declared_low, declared_high=declared_high,
+                 declared_values=tuple(numbers) if listed is not None else None)
 
 
 def _scores(x: pd.DataFrame, truth: np.ndarray, columns: dict[str, str], seed: int
@@ -483,6 +608,7 @@ def write_discovery(folder: str | Path, discovery: Discovery) -> Path:
 def _json(discovery: Discovery) -> dict[str, Any]:
     return {"where": discovery.where, "condition": discovery.condition,
             "question": discovery.question, "missing_values": MISSING_RULE,
+            "quasi_p": QUASI_P_RULE,
             "runs": {"ok": discovery.runs, "failed_left_out": discovery.failed,
                      "condition_true": discovery.cases,
                      "missing": discovery.missing, "rule": OK_RULE},
@@ -490,11 +616,16 @@ def _json(discovery: Discovery) -> dict[str, Any]:
             "prim": {"library": discovery.library, **discovery.settings,
                      "rule": "the densest box on the peeling trajectory whose coverage is "
                              "at least min_coverage (ties: larger coverage, fewer restricted "
-                             "parameters, earlier step), then each parameter whose every "
-                             "limit has a quasi-p value above the significance level "
-                             "dropped, the least significant first",
+                             "parameters, earlier step); then each parameter whose every "
+                             "limit has a quasi-p value above the significance level is "
+                             "tried, the least significant first: the box without its "
+                             "limits is adopted if it keeps at least 1 - max_density_loss "
+                             "of the density, else the limit is kept",
+                     "max_density_loss": MAX_DENSITY_LOSS,
                      "min_coverage": discovery.min_coverage, "picked": discovery.picked,
-                     "chosen": discovery.chosen},
+                     "chosen": discovery.chosen, "origin": discovery.origin(),
+                     "candidates": [discovery.candidate_text(*c)
+                                    for c in discovery.candidates()]},
             "boxes": [asdict(box) for box in discovery.trajectory],
             "feature_scores": {"method": "extra trees (impurity importance)",
                                "random_state": discovery.score_seed,
@@ -510,56 +641,66 @@ def _markdown(d: Discovery) -> str:
              f"Sweep: {md(d.question)}", "",
              f"{d.runs} ok runs{f' ({d.failed} failed runs left out)' if d.failed else ''}; "
              f"the condition holds for {d.cases} ({share:.1%}). {md(OK_RULE)}", "",
-             f"Missing values: {md(MISSING_RULE)}"]
+             f"Missing values: {MISSING_RULE_MD}"]
     for name, count in d.missing.items():
         lines.append(f"{count} of the {d.runs} runs have no value of {md_code(name)}.")
     lines += [""]
     if d.constant:
         lines += [f"Left out, the same in every ok run: "
                   f"{', '.join(md_code(p) for p in d.constant)}.", ""]
-    drops = [b.dropped for b in d.trajectory if b.derived_from is not None]
-    dropped = (f" Then the limits that may be chance (every quasi-p value above "
-               f"{SIGNIFICANCE}) were dropped, one parameter at a time: "
-               f"{', '.join(md_code(p) for p in drops)}, giving step {box.step}."
-               if drops else "")
+    candidates = d.candidates()
     lines += ["## The box", "",
               f"Chosen by the rule: the densest box on PRIM's peeling trajectory whose "
               f"coverage is at least {d.min_coverage:.0%} (ties: the larger coverage, then "
-              f"fewer restricted parameters), step {d.picked}.{dropped}", "",
+              f"fewer restricted parameters), step {d.picked}. Then each parameter whose "
+              f"limits may all be chance (quasi-p above {SIGNIFICANCE}) is tried, the least "
+              f"significant first: its limits are dropped only if the box without them "
+              f"keeps at least {1 - MAX_DENSITY_LOSS:.0%} of the density. A quasi-p value "
+              f"above {SIGNIFICANCE} says the runs cannot show that the limit's gain in "
+              f"density is real, not that there is none: with a few dozen runs in a box "
+              f"the test has little power, so a limit that costs much density to drop is "
+              f"kept (and marked), and one that costs little is dropped for a simpler box.",
+              ""]
+    if candidates:
+        lines += [f"- {d.candidate_text(*c, name=md_code)}" for c in candidates] + [""]
+    else:
+        lines += ["No limit of that box may be chance: none was tried.", ""]
+    lines += [f"The box reported: {d.origin(md_code)}.", "",
               f"- coverage {box.coverage:.3f}: the box holds {box.cases} of the {d.cases} "
               f"runs where the condition holds;",
               f"- density {box.density:.3f}: the condition holds for {box.cases} of the "
               f"{box.runs} runs in the box (all runs: {share:.3f});",
               f"- mass {box.mass:.3f}: the box holds {box.runs} of the {d.runs} runs.", ""]
     if box.limits:
-        lines += ["| parameter | in the box | sampled | quasi-p |", "| --- | --- | --- | --- |"]
+        lines += ["| parameter | in the box | declared in the experiment | quasi-p |",
+                  "| --- | --- | --- | --- |"]
         for limit in box.limits:
+            chance = " (may be chance, kept)" if limit.may_be_chance() else ""
             lines.append(f"| {md_code(limit.parameter)} | {md(limit.text())} | "
-                         f"{md(_sampled(limit))} | {_quasi_p(limit)} |")
-        weak = [md_code(limit.parameter) for limit in box.limits if not limit.significant()]
-        lines += ["", f"A quasi-p value is a one-sided binomial test of the box's density "
-                  f"against the box without that limit; below {SIGNIFICANCE} the limit is "
-                  f"unlikely to be chance."
-                  + (f" One side of {', '.join(weak)} is not significant (the other is, so "
-                     f"the parameter stays)." if weak else ""), ""]
+                         f"{md(_declared(limit))} | {_quasi_p(limit)}{chance} |")
+        lines += ["", QUASI_P_RULE, ""]  # the program's own text: nothing to escape
     else:
         lines += ["No box restricts any parameter at this coverage: the condition is not "
                   "concentrated in a region of the sampled space (lower the coverage to see "
                   "denser boxes).", ""]
-    lines += ["![the box's limits within the sampled ranges](box.png)", "",
+    last = max(b.step for b in d.trajectory if b.derived_from is None)
+    lines += ["![the box's limits within the declared ranges](box.png)", "",
               "## Peeling trajectory", "",
-              "Each step of PRIM's peeling (and pasting) is a box: density rises as coverage "
-              "falls. The ring marks the box reported"
-              + ("; diamonds, the boxes made by dropping limits." if drops else "."), "",
+              f"Boxes 0 to {last} are the steps of PRIM's peeling (and pasting): density "
+              f"rises as coverage falls."
+              + (f" Boxes after {last} are made from one of them by dropping a limit that "
+                 f"may be chance (diamonds in the figure)." if candidates else "")
+              + " The ring marks the box reported.", "",
               "![coverage and density along the peeling trajectory](peeling.png)", "",
-              "| step | coverage | density | mass | runs | cases | restricted | |",
+              "| box | coverage | density | mass | runs | cases | restricted | |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for b in d.trajectory:
         note = ("reported" if b.step == d.chosen else "picked by the rule"
                 if b.step == d.picked else "")
         if b.derived_from is not None:
-            note = f"step {b.derived_from} without {md_code(b.dropped)}" + (
-                f"; {note}" if note else "")
+            verdict = "adopted" if b.adopted else "not adopted: the limit is kept"
+            note = f"box {b.derived_from} without the limit on {md_code(b.dropped)}; " \
+                   f"{verdict}" + (f"; {note}" if note and b.adopted else "")
         lines.append(f"| {b.step} | {b.coverage:.3f} | {b.density:.3f} | {b.mass:.3f} | "
                      f"{b.runs} | {b.cases} | {len(b.limits)} | {note} |")
     lines += ["", "## Which parameters matter", "",
@@ -574,15 +715,35 @@ def _markdown(d: Discovery) -> str:
     lines += [f"| {md_code(p)} | {s:.3f} |" for p, s in d.scores]
     lines += ["", "## Method", "",
               f"{md(d.library)}. PRIM with peel alpha {PEEL_ALPHA}, paste alpha "
-              f"{PASTE_ALPHA}, minimum mass {MASS_MIN}, lenient objective. Condition as "
-              f"given: {md_code(d.where)}.", ""]
+              f"{PASTE_ALPHA}, minimum mass {MASS_MIN}, lenient objective; a limit that may "
+              f"be chance is dropped if that loses less than {MAX_DENSITY_LOSS:.0%} of the "
+              f"density. Condition as given: {md_code(d.where)}.", ""]
     return "\n".join(lines)
 
 
-def _sampled(limit: Limit) -> str:
+def _declared(limit: Limit) -> str:
+    """The parameter's values as the experiment declares them: its categories, its
+    values (a few listed, many spanned) or its interval."""
     if limit.categories is not None:
-        return "{" + ", ".join(limit.categories) + "}"
-    return f"{_number(limit.sampled_low)} to {_number(limit.sampled_high)}"
+        return "{" + ", ".join(str(v) for v in limit.declared_values or limit.categories) + "}"
+    if limit.declared_values is not None:
+        values = limit.declared_values
+        if len(values) <= FEW_VALUES:
+            return ", ".join(_number(v) for v in values)
+        return f"{len(values)} values, {_number(values[0])} to {_number(values[-1])}"
+    if limit.declared_low is None:
+        return f"{_number(limit.sampled_low)} to {_number(limit.sampled_high)} (sampled)"
+    return f"{_number(limit.declared_low)} to {_number(limit.declared_high)}"
+
+
+def _quasi_p_words(limit: Limit) -> str:
+    """``quasi-p 0.18 at its lower limit``: the quasi-p values of a limit, in words."""
+    if limit.kept is not None:
+        return f"quasi-p {_p(limit.qp_low)}"
+    sides = [f"{_p(q)} at its {side} limit" for side, q in (("lower", limit.qp_low),
+                                                          ("upper", limit.qp_high))
+             if q is not None]
+    return "quasi-p " + " and ".join(sides)
 
 
 def _quasi_p(limit: Limit) -> str:
@@ -619,11 +780,11 @@ def _peeling_plot(d: Discovery, path: Path) -> None:
     if derived:
         ax.scatter([b.coverage for b in derived], [b.density for b in derived], s=60,
                    marker="D", c=[len(b.limits) for b in derived], edgecolors="k",
-                   label="a limit that may be chance dropped", **style)
+                   label="without a limit that may be chance", **style)
     fig.colorbar(points, ax=ax, ticks=range(top + 1), label="restricted parameters")
     box = d.box
     ax.scatter([box.coverage], [box.density], s=260, facecolors="none", edgecolors="red",
-               linewidths=2, zorder=4, label=f"reported: step {box.step}")
+               linewidths=2, zorder=4, label=plain(_cut(f"reported: {d.origin()}", 70)))
     ax.axvline(d.min_coverage, color="red", linestyle=":", linewidth=1,
                label=f"coverage {d.min_coverage:.0%}")
     ax.axhline(d.cases / d.runs, color="0.4", linestyle="--", linewidth=1,
@@ -637,42 +798,64 @@ def _peeling_plot(d: Discovery, path: Path) -> None:
 
 
 def _box_plot(d: Discovery, path: Path) -> None:
+    """A row per restricted parameter, on its declared range (left end: the lowest value
+    the experiment declares, right end: the highest) with the box's part in blue; a set
+    of categories as a cell per declared category, those the box keeps in blue. The
+    range's ends are written under the bar, clear of the parameter's name on the left."""
     limits = d.box.limits
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.7 * max(1, len(limits))))
+    fig, ax = plt.subplots(figsize=(7.5, 1.3 + 0.95 * max(1, len(limits))))
     if not limits:
         ax.text(0.5, 0.5, "the chosen box restricts no parameter", ha="center",
                 va="center")
-        ax.set_axis_off()
     for row, limit in enumerate(reversed(limits)):
-        ax.barh(row, 1, left=0, height=0.5, color="0.88", edgecolor="0.6")
         if limit.kept is not None:
-            share = len(limit.kept) / len(limit.categories)
-            ax.barh(row, share, left=0, height=0.5, color="tab:blue", alpha=0.8)
-            note = f"{len(limit.kept)} of {len(limit.categories)}: {', '.join(limit.kept)}"
+            names = limit.declared_values or limit.categories
+            width = 1 / len(names)
+            for k, name in enumerate(names):
+                inside = name in limit.kept
+                ax.barh(row, width, left=k * width, height=0.5, edgecolor="0.45",
+                        color="tab:blue" if inside else "0.88", alpha=0.85 if inside else 1)
+                ax.text((k + 0.5) * width, row, plain(_cut(str(name), int(70 * width))),
+                        ha="center", va="center", fontsize="x-small",
+                        color="white" if inside else "0.25")
+            note = (f"kept {len(limit.kept)} of {len(names)} categories: "
+                    f"{', '.join(limit.kept)}")
         else:
-            span = (limit.sampled_high - limit.sampled_low) or 1.0
-            low = limit.low if limit.low is not None else limit.sampled_low
-            high = limit.high if limit.high is not None else limit.sampled_high
-            start, end = (low - limit.sampled_low) / span, (high - limit.sampled_low) / span
+            first = min(v for v in (limit.declared_low, limit.sampled_low) if v is not None)
+            last = max(v for v in (limit.declared_high, limit.sampled_high) if v is not None)
+            span = (last - first) or 1.0
+            low = limit.low if limit.low is not None else first
+            high = limit.high if limit.high is not None else last
+            start, end = (low - first) / span, (high - first) / span
+            ax.barh(row, 1, left=0, height=0.5, color="0.88", edgecolor="0.6")
             ax.barh(row, end - start, left=start, height=0.5, color="tab:blue", alpha=0.8)
-            ax.text(-0.01, row, _number(limit.sampled_low), ha="right", va="center",
-                    fontsize="x-small")
-            ax.text(1.01, row, _number(limit.sampled_high), ha="left", va="center",
-                    fontsize="x-small")
+            for value in limit.declared_values or ():
+                at = (value - first) / span  # a grid's values, as ticks on the bar
+                ax.plot([at, at], [row - 0.25, row - 0.32], color="0.3", linewidth=0.8)
+            for at, value, align in ((0, first, "left"), (1, last, "right")):
+                ax.text(at, row - 0.33, _number(value), ha=align, va="top",
+                        fontsize="x-small", color="0.3")
             note = limit.text()
-        ax.text(0.5, row + 0.38, plain(_cut(f"{note}   (quasi-p {_quasi_p(limit)})", 90)),
-                ha="center",
-                va="bottom", fontsize="x-small")
+        chance = ", may be chance" if limit.may_be_chance() else ""
+        ax.text(0.5, row + 0.3, plain(_cut(f"{note}   (quasi-p {_quasi_p(limit)}{chance})",
+                                           95)),
+                ha="center", va="bottom", fontsize="x-small")
+    ax.set_xticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     if limits:
         ax.set_yticks(range(len(limits)),
                       [plain(_cut(lim.parameter, 40)) for lim in reversed(limits)],
                       fontsize="small")
-        ax.set_xlim(-0.12, 1.12)
-        ax.set_ylim(-0.6, len(limits) - 0.1)
-        ax.set_xticks([0, 1], ["lowest sampled", "highest sampled"], fontsize="x-small")
+        ax.tick_params(axis="y", length=0, pad=8)
+        ax.set_xlim(-0.01, 1.01)
+        ax.set_ylim(-0.75, len(limits) - 0.2)
+    else:
+        ax.set_yticks([])
     box = d.box
-    ax.set_title(plain(f"The box (step {box.step}): coverage {box.coverage:.2f}, density "
-                       f"{box.density:.2f}, mass {box.mass:.2f}"), fontsize="small")
+    ax.set_title(plain(_cut(f"The box ({d.origin()})", 95)) + "\n" +
+                 f"coverage {box.coverage:.2f}, density {box.density:.2f}, mass "
+                 f"{box.mass:.2f}; bars span the declared ranges", fontsize="small")
     _save(fig, path)
 
 
