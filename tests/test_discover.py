@@ -19,7 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import sim.discover as discover_module
 from sim.discover import (
+    MAX_DENSITY_LOSS,
     MIN_RUNS,
     PEEL_ALPHA,
     SCORE_KEY,
@@ -277,6 +279,120 @@ def test_missing_values_are_counted_and_make_comparisons_false(found, planted):
     later = parse("attacker_pool_exhausted_day > 730", kinds).truth(runs)
     not_sooner = parse("not (attacker_pool_exhausted_day <= 730)", kinds).truth(runs)
     assert int(not_sooner.sum()) - int(later.sum()) == never
+
+
+class _PrimBoxDouble:
+    """EMA Workbench's PrimBox as _drop_chance_limits uses it: quasi-p values per box,
+    densities along the trajectory, and drop_restriction adding a box whose density is
+    set by the test (``after``: parameter -> density of the box without it)."""
+
+    def __init__(self, qp, density, after):
+        self.qp, self.after = [{}, qp], after
+        self.box_lims = [None, None]
+        self.peeling_trajectory = pd.DataFrame({"density": [0.1, density]})
+
+    def drop_restriction(self, name, i):
+        self.qp.append({k: v for k, v in self.qp[i].items() if k != name})
+        self.box_lims.append(None)
+        self.peeling_trajectory = pd.concat(
+            [self.peeling_trajectory, pd.DataFrame({"density": [self.after[name]]})],
+            ignore_index=True)
+
+
+def test_a_limit_that_may_be_chance_is_dropped_only_where_that_keeps_the_density():
+    """The rule: candidates (every side's quasi-p above 0.05; -1 is EMA's "no limit on
+    that side") are tried least significant first; a drop that loses more than
+    MAX_DENSITY_LOSS of the density is not adopted and the limit kept; one that loses
+    less is adopted and the next try starts from it."""
+    qp = {"a": [0.3, -1], "b": [0.001, -1], "c": [-1, 0.2], "d": [0.5, 0.01]}
+    density = 0.6
+    found = _PrimBoxDouble(qp, density, after={
+        "a": density * (1 - 3 * MAX_DENSITY_LOSS),     # costly: kept
+        "c": density * (1 - MAX_DENSITY_LOSS / 3)})    # nearly free: dropped
+    drops = discover_module._drop_chance_limits(found, 1)
+    assert drops == {2: (1, "a", False), 3: (1, "c", True)}
+    # With the costly one cheap too, both go, the second from the first's box.
+    found = _PrimBoxDouble(qp, density, after={"a": density, "c": density})
+    assert discover_module._drop_chance_limits(found, 1) == {2: (1, "a", True),
+                                                             3: (2, "c", True)}
+
+
+def _with_candidate(found, adopted: bool, density_after: float):
+    """``found`` with a box made from its reported box by dropping x2's limit."""
+    source = found.box
+    limits = tuple(lim for lim in source.limits if lim.parameter != "x2")
+    derived = Box(len(found.trajectory), source.coverage, density_after, source.mass * 1.3,
+                  source.runs, source.cases, limits, derived_from=source.step,
+                  dropped="x2", adopted=adopted)
+    return replace(found, trajectory=(*found.trajectory, derived),
+                   chosen=derived.step if adopted else found.chosen)
+
+
+def test_the_box_says_where_it_comes_from_and_what_a_dropped_limit_costs(found):
+    """The analyst's case: 'Box (peeling step 50)' for a box that is step 43 without a
+    limit. The CLI's lines and discovery.md name the step of the peeling trajectory, the
+    limit tried, its quasi-p value and the coverage and density with and without it."""
+    plain_lines = found.summary_lines()
+    assert plain_lines[1].startswith(f"Box (step {found.picked} of the peeling trajectory)")
+    kept = _with_candidate(found, adopted=False, density_after=0.5)
+    lines = kept.summary_lines()
+    assert lines[1] == plain_lines[1]  # the box reported is the one picked
+    x2 = next(lim for lim in found.box.limits if lim.parameter == "x2")
+    note = lines[-1]
+    assert f"The limit on x2 (quasi-p {x2.qp_low:.2g} at its lower limit" in note
+    assert f"density from {found.box.density:.3f} to 0.500" in note and "kept" in note
+    assert f"coverage goes from {found.box.coverage:.3f}" in note
+    dropped = _with_candidate(found, adopted=True, density_after=found.box.density)
+    assert dropped.summary_lines()[1].startswith(
+        f"Box (step {found.picked} of the peeling trajectory, then the limit on x2 "
+        f"dropped): coverage")
+    assert "so it was dropped" in dropped.summary_lines()[-1]
+    text = discover_module._markdown(kept)
+    assert f"The box reported: step {found.picked} of the peeling trajectory." in text
+    assert "density from" in text and "not adopted: the limit is kept" in text
+    assert "reported" not in text.split(f"| {len(found.trajectory)} |")[1].split("\n")[0]
+
+
+def test_discovery_md_reads_cleanly_and_shows_the_declared_ranges(found, tactics):
+    """Declared ranges (the interval 0 to 1, not the runs' extremes), the quasi-p columns
+    explained, and the missing-values rule in code spans (no escaped parentheses or
+    entities in the program's own text)."""
+    text = discover_module._markdown(found)
+    rule = next(line for line in text.splitlines() if line.startswith("Missing values"))
+    assert "`not (day <= 730)`" in rule and "\\(" not in rule and "&lt;" not in rule
+    assert '"low" is the quasi-p value of the box\'s lower limit' in text
+    for limit in found.box.limits:
+        assert (limit.declared_low, limit.declared_high) == (0.0, 1.0)
+        assert limit.sampled_low > 0 and limit.sampled_high < 1  # what the runs took
+    assert "| 0 to 1 |" in text
+    limits = {lim.parameter: lim for lim in discover(tactics, "loss_exchange_ratio > 8")
+              .box.limits}
+    tactic = limits["attacker.units[0].tactic"]
+    assert tactic.declared_values == ("human_wave", "infiltration", "a|b $x$ [c](d)")
+    assert (limits["count"].declared_low, limits["count"].declared_high) == (0, 50)
+    assert discover_module._declared(tactic) == "{human_wave, infiltration, a|b $x$ [c](d)}"
+
+
+def test_box_figure_draws_categories_as_cells_and_keeps_labels_clear(tactics, monkeypatch):
+    """A category set is a cell per declared category (the kept one blue); no text of
+    the figure overlaps a parameter's name on the left (the analyst saw "0.002587" on
+    the axis line beside it)."""
+    figures = []
+    monkeypatch.setattr(discover_module, "_save", lambda fig, path: figures.append(fig))
+    discover_module._box_plot(discover(tactics, "loss_exchange_ratio > 8"), None)
+    fig = figures[0]
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t.get_text() for t in ax.texts]
+    assert {"human_wave", "infiltration"} <= set(texts)
+    names = [label.get_window_extent(renderer) for label in ax.get_yticklabels()]
+    others = [t.get_window_extent(renderer) for t in ax.texts if t.get_text()]
+    assert names and others
+    assert not any(n.overlaps(o) for n in names for o in others)
+    assert not ax.get_xticks().size  # no "lowest/highest sampled" axis
+    import matplotlib.pyplot as plt
+    plt.close(fig)
 
 
 # ----------------------------------------------------------------- the language
