@@ -118,8 +118,9 @@ def metric_quantity(name: str) -> Quantity | None:
     found = re.fullmatch(r"log\((.+)\)", name)
     if found and found.group(1) in METRICS:
         inner = METRICS[found.group(1)]
-        unit = None if inner.unit in (None, "-") else f"log of {inner.unit}"
-        return Quantity(name, f"Log of {inner.label[0].lower()}{inner.label[1:]}", unit)
+        unit = None if inner.unit in (None, "-") else f"ln of {inner.unit}"
+        return Quantity(name, f"Natural logarithm of {inner.label[0].lower()}"
+                              f"{inner.label[1:]}", unit)
     return METRICS.get(name)
 
 

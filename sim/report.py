@@ -38,6 +38,7 @@ import hashlib
 import html
 import itertools
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
+from scipy import stats
 
 from sim.experiments import Experiment, base_data, stored_experiment
 from sim.publish import publishing, write_atomically
@@ -61,19 +63,24 @@ from sim.report_figures import theory_figure as _theory_figure
 from sim.scenarios import ScenarioError
 from sim.sweep import MANIFEST_FILE, RUNS_FILE, SERIES_FILE
 from sim.sweep_stats import (
+    MIN_RESOLVED_SHARE,
+    WINNERS,
     cell_means,
     convergence,
     envelopes,
     interaction,
+    level_difference,
     main_effects,
     marginal_means,
     noise_share,
     point_means,
+    run_winner,
     second_order_indices,
     sensitivity_indices,
     sensitivity_warnings,
+    win_shares,
 )
-from sim.sweep_theory import THEORIES, Theory, predictions
+from sim.sweep_theory import THEORIES, Theory, predictions, scenario_at
 
 __all__ = ["md", "md_code", "point_means", "sensitivity_indices", "write_report"]
 
@@ -173,13 +180,23 @@ def _number(value: float, unit: str | None = None) -> str:
     return f"{text} {md(unit)}" if unit and unit != "-" and text != "n/a" else text
 
 
+#: What a zero-width interval means, said beside it.
+SAME_VALUE_NOTE = "all replicates gave the same value"
+
+
 def _interval_column(table: pd.DataFrame) -> pd.DataFrame:
-    """The table's ``truncated`` flags as a column saying which intervals were cut at 0
-    (none when no interval was)."""
-    if not table["truncated"].any():
+    """The table's ``truncated`` flags as a column saying which intervals were cut at 0,
+    and which have no width (every replicate the same value, so no spread to measure);
+    none when no interval is either."""
+    zero = ((table["ci95_low"] == table["ci95_high"]) & np.isfinite(table["ci95_low"])
+            ).to_numpy().copy()
+    if "n" in table:
+        zero &= (table["n"] >= 2).to_numpy()
+    cut = table["truncated"].fillna(False).to_numpy(bool)
+    if not cut.any() and not zero.any():
         return table.drop(columns="truncated")
-    return table.assign(interval=np.where(table["truncated"], "cut at 0", "")).drop(
-        columns="truncated")
+    notes = np.where(cut, "cut at 0", np.where(zero, SAME_VALUE_NOTE, ""))
+    return table.assign(interval=notes).drop(columns="truncated")
 
 
 # ------------------------------------------------------------------ the report
@@ -263,9 +280,14 @@ def write_report(folder: str | Path) -> Path:
         runs[f"log({name})"] = np.log(values.where(values > 0))
         metrics.append(f"log({name})")
     levels = _levels(exp, quantities) if exp.design == "grid" else {}
+    if exp.design == "grid":
+        lines += _answer_lines(runs, exp, params, metrics, levels, quantities)
     theory = _theory(exp, manifest, params, levels, quantities)
     if theory is not None:
         lines += theory.intro
+        if {"attacker_personnel", "defender_personnel"} <= set(runs) and levels:
+            theory.wins = win_shares(runs, params, levels)
+            lines += _winner_lines(theory, params)
     used: set[str] = set()
     with publishing(folder / "figures", option="report", replace=True) as figures:
         for metric in metrics:
@@ -277,6 +299,124 @@ def write_report(folder: str | Path) -> Path:
     path = folder / "report.md"
     write_atomically(path, lambda tmp: tmp.write_text("\n".join(lines)))
     return path
+
+
+# ------------------------------------------------------------------ the answer
+#: An interaction is named in the answer when its test gives a p-value below this.
+ANSWER_P = 0.01
+
+
+def _logged(metric: str, exp: Experiment) -> str | None:
+    """The metric a ``log(...)`` column is the natural logarithm of, or none."""
+    found = re.fullmatch(r"log\((.+)\)", metric)
+    return found.group(1) if found and found.group(1) in exp.report.log else None
+
+
+def _value(value: float, log: bool, q: Quantity) -> str:
+    return _number(math.exp(value) if log else value, None if log else q.unit)
+
+
+def _change(change: float, low: float, high: float, log: bool, q: Quantity) -> str:
+    """A change with its interval: a factor (exp of the change of a logarithm) or a
+    difference."""
+    if log:
+        text = f"a factor of {math.exp(change):.3g}"
+        return text + (f" (95% CI {math.exp(low):.3g} to {math.exp(high):.3g})"
+                       if np.isfinite(low) else " (no interval: one replicate a cell)")
+    text = f"a change of {change:+.3g}"
+    return text + (f" (95% CI {low:+.3g} to {high:+.3g})" if np.isfinite(low)
+                   else " (no interval: one replicate a cell)")
+
+
+def _answer_lines(runs: pd.DataFrame, exp: Experiment, params: list[str], metrics: list[str],
+                  levels: dict[str, list[Any]], quantities: dict[str, Quantity]) -> list[str]:
+    """A few plain sentences per metric, from the statistics the report gives below: the
+    factor with the largest main effect and its range, the interactions found
+    (p < :data:`ANSWER_P`) and which way they go, and the factors with no detectable
+    effect. Generated: nothing here is particular to an experiment."""
+    lines = ["## Answer", "",
+             "Generated from the statistics below (every interval a 95% interval from the "
+             "replicates; a main effect is the mean over the other parameters' levels)."]
+    if any(_logged(m, exp) for m in metrics):
+        lines[-1] += (" A `log(...)` metric is the natural logarithm: its effects are "
+                      "given back as factors (exp of the change) and its means as geometric "
+                      "means (exp of the mean of the logarithm).")
+    lines.append("")
+    for metric in metrics:
+        q = metric_quantity(metric) or Quantity(metric, metric)
+        values = pd.to_numeric(runs.loc[runs["status"] == "ok", metric], errors="coerce")
+        if not values.notna().any():
+            continue
+        try:
+            sentences = _answer_sentences(runs, params, metric, q, levels, quantities,
+                                          _logged(metric, exp))
+        except ValueError as err:
+            sentences = [f"no answer ({md(err)})."]
+        lines += [f"- {md_code(metric)}: " + " ".join(sentences), ""]
+    return lines
+
+
+def _answer_sentences(runs: pd.DataFrame, params: list[str], metric: str, q: Quantity,
+                      levels: dict[str, list[Any]], quantities: dict[str, Quantity],
+                      logged: str | None) -> list[str]:
+    log = logged is not None
+    cells = cell_means(runs, params, levels, metric, q.lower)
+    mean_word = "geometric mean" if log else "mean"
+    effects = {}
+    for x in params:
+        table = marginal_means(cells, params, [x])
+        if not np.isfinite(table["mean"]).all():
+            raise ValueError(f"a cell has no value of {metric}")
+        order = list(table[x])
+        ends = sorted([int(table["mean"].idxmin()), int(table["mean"].idxmax())])
+        first, last = order[ends[0]], order[ends[1]]
+        change, low, high = level_difference(cells, params, x, first, last)
+        effects[x] = {"first": first, "last": last, "from": float(table["mean"].iloc[ends[0]]),
+                      "to": float(table["mean"].iloc[ends[1]]), "change": change,
+                      "low": low, "high": high,
+                      "detected": np.isfinite(low) and (low > 0 or high < 0)}
+    top = max(params, key=lambda p: abs(effects[p]["change"]))
+    e = effects[top]
+    label = quantities[top].label
+    out = [f"{md(label)} ({md_code(top)}) has the largest main effect: the {mean_word} goes "
+           f"from {_value(e['from'], log, q)} at {md(tick(e['first']))} to "
+           f"{_value(e['to'], log, q)} at {md(tick(e['last']))}, "
+           f"{_change(e['change'], e['low'], e['high'], log, q)}."]
+    if np.isfinite(e["low"]) and not e["detected"]:
+        out[-1] = out[-1][:-1] + ": not told apart from no effect."
+    interacting: set[str] = set()
+    for a, b in itertools.combinations(params, 2):
+        try:
+            found = interaction(cells, params, (a, b))
+        except ValueError:
+            continue
+        if found.p_value is None or found.p_value >= ANSWER_P:
+            continue
+        interacting |= {a, b}
+        # The effect told along the factor with more levels (a dose: fortification 0 to
+        # 0.9), else the larger main effect, at each level of the other.
+        x, z = max([(a, b), (b, a)], key=lambda pair: (
+            len(levels[pair[0]]), abs(effects[pair[0]]["change"])))
+        two_way = marginal_means(cells, params, [x, z])
+        first, last = levels[x][0], levels[x][-1]
+        parts = []
+        for level in levels[z]:
+            at = two_way[two_way[z] == level].set_index(x)["mean"]
+            start, end = float(at[first]), float(at[last])
+            step = (f"x{math.exp(end - start):.3g}" if log else f"{end - start:+.3g}")
+            parts.append(f"{_value(start, log, q)} to {_value(end, log, q)} ({step}) at "
+                         f"{md(quantities[z].short())} = {md(tick(level))}")
+        out.append(f"{md(quantities[x].short())} and {md(quantities[z].short())} interact "
+                   f"(p = {found.p_value:.2g}): as {md(quantities[x].short())} goes from "
+                   f"{md(tick(first))} to {md(tick(last))} the {mean_word} goes "
+                   + "; ".join(parts) + ".")
+    quiet = [p for p in params if np.isfinite(effects[p]["low"])
+             and not effects[p]["detected"] and p not in interacting]
+    if quiet:
+        out.append("No detectable effect (no main effect whose 95% interval excludes 0, no "
+                   f"interaction at p < {ANSWER_P:g}): "
+                   + ", ".join(f"{md(quantities[p].short())}" for p in quiet) + ".")
+    return out
 
 
 def _metric_section(runs: pd.DataFrame, exp: Experiment, params: list[str], metric: str,
@@ -378,7 +518,8 @@ def _interaction_lines(cells: pd.DataFrame, params: list[str], q: Quantity) -> l
         except ValueError as err:
             lines += [f"{head}: not tested ({md(err)}).", ""]
             continue
-        where = (f"the largest departure from additive effects is "
+        where = (f"the largest departure from additive effects (a two-way mean minus what "
+                 f"the overall mean and the two factors' own effects add up to there) is "
                  f"{_number(found.largest, q.unit)}, at {md(a)} = {md(tick(found.at[0]))}, "
                  f"{md(b)} = {md(tick(found.at[1]))}")
         if found.p_value is None:
@@ -419,11 +560,14 @@ def _sensitivity_lines(runs: pd.DataFrame, exp: Experiment, metric: str, q: Quan
         moved = (f", and no index moved by more than its interval between {sizes[-2]} and "
                  f"{sizes[-1]} {'base samples' if exp.design == 'sobol' else 'trajectories'}"
                  if len(sizes) > 1 else "")
-        checks = ("the indices lie in their possible range within their intervals and the "
-                  "largest are resolved" if exp.design == "sobol" else
-                  "the largest mu* is resolved")
+        checks = ("the indices lie in their possible range within their intervals, their "
+                  "sums do not exceed 1 beyond them, and every index is resolved (its 95% "
+                  "interval's half-width at most half the index, or under "
+                  f"{MIN_RESOLVED_SHARE:g})" if exp.design == "sobol" else
+                  "every mu* is resolved")
         lines = [f"No sign of too small a design: {checks}{moved}.", ""]
-    _indices_plot(indices, q, figures / f"{slug}_sensitivity.png")
+    _indices_plot(indices, q, figures / f"{slug}_sensitivity.png",
+                  {p: parameter_quantity(p) for p in exp.parameters})
     lines += [f"![sensitivity of {md(metric)}](figures/{slug}_sensitivity.png)", "",
               _markdown_table(indices.reset_index(names="parameter")), ""]
     _convergence_plot(steps, exp.design, figures / f"{slug}_convergence.png")
@@ -471,6 +615,22 @@ class _TheoryContext:
                  metrics: list[str], intro: list[str]):
         self.theory, self.x, self.at_cells, self.curve = theory, x, at_cells, curve
         self.metrics, self.intro = metrics, intro
+        #: Who won each cell's runs (:func:`sim.sweep_stats.win_shares`), when the sweep
+        #: kept both sides' survivors.
+        self.wins: pd.DataFrame | None = None
+
+    def persons(self) -> dict[Any, tuple[float, float]] | None:
+        """The attacker's persons and the force ratio (attacker over defender persons)
+        at each level of ``x``, when ``x`` alone changes them (a one-factor grid, or
+        strengths equal across the other factors' levels)."""
+        if self.at_cells.empty or "attacker_strength_persons" not in self.at_cells:
+            return None
+        frame = self.at_cells[[self.x, "attacker_strength_persons",
+                               "defender_strength_persons"]].dropna().drop_duplicates()
+        if frame.empty or frame[self.x].duplicated().any():
+            return None
+        return {row[0]: (float(row[1]), float(row[1]) / float(row[2]) if row[2] else math.nan)
+                for row in frame.itertuples(index=False)}
 
 
 def _curve_values(levels: list[Any], q: Quantity) -> list[Any]:
@@ -527,7 +687,8 @@ def _theory(exp: Experiment, manifest: dict, params: list[str], levels: dict[str
              f"Its assumptions do not hold at {len(broken)} of {len(at_cells)} design points "
              f"(e.g. {md(broken.iloc[0])}): there it is no prediction of the model.")
     named = ", ".join(md_code(m) for m in metrics) or "none"
-    intro = [head, "", f"Each metric it predicts ({named}) is drawn against "
+    intro = [head, "", *_strength_lines(base, x, cells, at_cells),
+             f"Each metric it predicts ({named}) is drawn against "
              f"{md(theory.title)} (dashed line, evaluated along {md_code(x)} at every "
              f"design level of the other parameters), and its table "
              f"gives the prediction at each cell. The theory is deterministic: it predicts "
@@ -536,17 +697,167 @@ def _theory(exp: Experiment, manifest: dict, params: list[str], levels: dict[str
     return _TheoryContext(theory, x, at_cells, curve, metrics, intro)
 
 
+_UNIT_COUNT = re.compile(r"(attacker|defender)\.units\[(\d+)\]\.count")
+
+
+def _strength_lines(base: dict, x: str, cells: list[dict[str, Any]],
+                    at_cells: pd.DataFrame) -> list[str]:
+    """What a unit count along ``x`` means in persons, from the base scenario: the
+    persons a unit, and the sides' strengths and their ratio over the design."""
+    if "attacker_strength_persons" not in at_cells or at_cells[
+            "attacker_strength_persons"].isna().all():
+        return []
+    attackers = at_cells["attacker_strength_persons"].dropna()
+    defenders = at_cells["defender_strength_persons"].dropna()
+    ratio = attackers / defenders.where(defenders > 0)
+    found = _UNIT_COUNT.fullmatch(x)
+    unit = ""
+    if found:
+        side, index = found.group(1), int(found.group(2))
+        try:
+            group = getattr(scenario_at(base, cells[0]), side).units[index]
+        except (KeyError, ValueError, ValidationError, IndexError):
+            group = None
+        if group is not None:
+            unit = (f"{md_code(x)} counts units of {group.personnel} persons each "
+                    f"({md_code(f'{side}.units[{index}].personnel')} in the base scenario); ")
+    return [f"In persons: {unit}the design's points have {attackers.min():g} to "
+            f"{attackers.max():g} attackers against {defenders.min():g}"
+            f"{'' if defenders.min() == defenders.max() else f' to {defenders.max():g}'} "
+            f"defenders, a force ratio (attacker persons / defender persons) of "
+            f"{ratio.min():.3g} to {ratio.max():.3g}. The tables below give both at each "
+            f"cell, the figures on their top axis.", ""]
+
+
+def _persons_columns(table: pd.DataFrame, theory: _TheoryContext) -> pd.DataFrame:
+    """The table with the attacker's persons and the force ratio beside ``x``."""
+    persons = theory.persons()
+    if not persons:
+        return table
+    at = table[theory.x].map(lambda v: persons.get(v, (math.nan, math.nan)))
+    column = list(table.columns).index(theory.x) + 1
+    table = table.copy()
+    table.insert(column, "attackers (persons)", [p[0] for p in at])
+    table.insert(column + 1, "force ratio", [p[1] for p in at])
+    return table
+
+
+def _share_text(share: float, low: float, high: float) -> str:
+    return "n/a" if not np.isfinite(share) else f"{share:.2f} ({low:.2f} to {high:.2f})"
+
+
+def _winner_lines(theory: _TheoryContext, params: list[str]) -> list[str]:
+    """Who wins each cell's runs (with Wilson intervals) beside the theory's winner."""
+    wins = theory.wins
+    if wins is None or theory.at_cells.empty or not {
+            "attacker_personnel", "defender_personnel"} <= set(theory.at_cells):
+        return []
+    predicted = [run_winner(a, d) for a, d in zip(
+        theory.at_cells["attacker_personnel"], theory.at_cells["defender_personnel"],
+        strict=True)]
+    table = wins[params].copy()
+    table["runs"] = wins["runs"]
+    for side in WINNERS:
+        table[f"{side} wins: share (95% CI)"] = [
+            _share_text(r[f"{side}_share"], r[f"{side}_low"], r[f"{side}_high"])
+            for _, r in wins.iterrows()]
+    table["theory's winner"] = predicted
+    table = _persons_columns(table, theory)
+    unanimous = _unanimous(wins)
+    agree = sum(bool(u) and wins.iloc[i][f"{predicted[i]}_share"] == 1.0
+                for i, u in enumerate(unanimous))
+    split = [i for i, u in enumerate(unanimous) if not u]
+    split_text = ("" if not split else
+                  f" At the other {len(split)} (near parity) the runs are split between the "
+                  f"sides, as a stochastic battle near parity is: there the deterministic law "
+                  f"predicts no mean, and the survivors' means mix wins and losses.")
+    return ["### Who wins, and with how many left", "",
+            "A run's winner is the side with persons left when the other has none "
+            "(`attacker_personnel`, `defender_personnel` at the end); neither, when both "
+            "have some left at `max_days` (or none). Shares of the cell's runs with their "
+            "95% Wilson score intervals, beside the theory's winner:", "",
+            _markdown_table(table), "",
+            f"One side wins every run at {sum(map(bool, unanimous))} of {len(wins)} cells, "
+            f"the theory's winner at {agree} of them.{split_text} The survivors of the "
+            f"winner are the tables of `attacker_personnel` and `defender_personnel` below.",
+            ""]
+
+
+def _unanimous(wins: pd.DataFrame) -> list[bool]:
+    """Whether one side (or neither) took every run of each cell: a clear-win cell."""
+    return [bool(r["runs"]) and max(r[f"{side}_share"] for side in WINNERS) == 1.0
+            for _, r in wins.iterrows()]
+
+
+def _offset_sentence(diff: np.ndarray, var: np.ndarray, metric: str, q: Quantity,
+                     theory: _TheoryContext) -> str:
+    """Whether the model departs from the theory the same way across the cells: how
+    many lie above and below, and the precision-weighted mean difference (cells that
+    agree exactly weigh nothing: they have no variance to weigh by) with its 95%
+    interval."""
+    if not diff.size:
+        return ""
+    above, below = int((diff > 0).sum()), int((diff < 0).sum())
+    text = (f"Model minus theory at these {diff.size} cells: above at {above}, below at "
+            f"{below}")
+    usable = np.isfinite(var) & (var > 0)
+    if usable.sum() < 2:
+        return text + "."
+    weights = 1.0 / var[usable]
+    mean = float((weights * diff[usable]).sum() / weights.sum())
+    half = float(stats.norm.ppf(0.975) / math.sqrt(weights.sum()))
+    text += (f"; their precision-weighted mean is {_number(mean, q.unit)} (95% CI "
+             f"{mean - half:.3g} to {mean + half:.3g})")
+    if mean - half > 0 or mean + half < 0:
+        why = theory.theory.offsets.get(metric)
+        return (text + f": **a systematic error**: the model lies "
+                f"{'above' if mean > 0 else 'below'} the theory"
+                + (f" ({md(why)})." if why else "."))
+    return text + ": no systematic error detected."
+
+
 def _theory_lines(cells: pd.DataFrame, params: list[str], metric: str, q: Quantity, slug: str,
                   figures: Path, levels: dict[str, list[Any]],
                   quantities: dict[str, Quantity], theory: _TheoryContext) -> list[str]:
     name = f"{slug}_theory.png"
     _theory_figure(cells, theory.curve, params, theory.x, levels, q, quantities,
-                   theory.theory.title, figures / name)
-    table = cells[[*params, "mean", "ci95_low", "ci95_high", "n"]].assign(
-        theory=theory.at_cells[metric].to_numpy(float))
+                   theory.theory.title, figures / name, theory.persons(),
+                   theory.theory.steep.get(metric))
+    predicted = theory.at_cells[metric].to_numpy(float)
+    table = cells[[*params, "mean", "ci95_low", "ci95_high", "n"]].assign(theory=predicted)
     inside = (table["theory"] >= table["ci95_low"]) & (table["theory"] <= table["ci95_high"])
-    table = table.assign(theory_in_ci=np.where(inside, "yes", "no"))
+    # Cells where every replicate and the theory are 0 (nobody left on a side that
+    # lost): agreement there says nothing about the law.
+    trivial = ((table["mean"] == 0) & (table["ci95_high"] == 0) & (table["theory"] == 0)
+               ).to_numpy()
+    clear = (np.array(_unanimous(theory.wins), bool) if theory.wins is not None
+             else np.ones(len(table), bool))
+    kind = np.where(trivial, "all zero", np.where(clear, "clear win", "split (near parity)"))
+    diff = table["mean"].to_numpy(float) - predicted
+    table = table.assign(
+        theory_in_ci=np.where(inside, "yes", "no"), model_minus_theory=diff,
+        difference_low=table["ci95_low"] - predicted,
+        difference_high=table["ci95_high"] - predicted, cell=kind)
+    table = _persons_columns(table, theory)
+    counted = clear & ~trivial
+    near = ~clear & ~trivial
+    parts = [f"where one side wins every run, the prediction lies in the model's 95% "
+             f"interval at {int(inside[counted].sum())} of {int(counted.sum())} cells"]
+    if near.any():
+        parts.append(f"at the {int(near.sum())} near-parity cells whose runs are split "
+                     f"(where the report says the law predicts no mean) at "
+                     f"{int(inside[near].sum())} of {int(near.sum())}")
+    if trivial.any():
+        parts.append(f"{int(trivial.sum())} cells are 0 in every run and in the theory and "
+                     f"are not counted (agreement there is trivial)")
+    var = cells["var_mean"].to_numpy(float)
+    offset = _offset_sentence(diff[counted], var[counted], metric, q, theory)
     return [f"![{md(metric)} against {md(theory.theory.title)}](figures/{name})", "",
-            f"The model against {md(theory.theory.title)} (theory): the prediction lies in "
-            f"the model's 95% interval at {int(inside.sum())} of {len(table)} cells.", "",
-            _markdown_table(table), ""]
+            f"The model against {md(theory.theory.title)} (theory): {'; '.join(parts)}. "
+            f"{offset}", "",
+            "Per cell: the model's mean and 95% interval, the theory, their difference "
+            "(model minus theory, with the interval shifted by the theory) and the kind of "
+            "cell (clear win: one side wins every run; split: both sides win some; all "
+            "zero: every run and the theory are 0):", "",
+            _markdown_table(_interval_column(table.assign(truncated=cells["truncated"]
+                                                          .to_numpy()))), ""]

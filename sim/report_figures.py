@@ -101,8 +101,35 @@ def _draw_series(ax, x: np.ndarray, rows: pd.DataFrame, colour, label: str,
                         np.where(np.isfinite(high), high - mean, 0.0)])
     ax.errorbar(x + offset, mean, yerr=errors, marker=marker, capsize=3, color=colour,
                 linestyle="none" if is_category else "-", label=plain(label), markersize=4)
+    cut = (rows["truncated"].fillna(False).to_numpy(bool) if "truncated" in rows
+           else np.zeros(len(mean), bool))
+    if cut.any():
+        # The interval's end at 0 is the bound, not the data's: a hollow triangle there.
+        ax.plot((x + offset)[cut], low[cut], linestyle="none", marker=CUT_MARKER,
+                markersize=7, markerfacecolor="white", markeredgecolor=colour)
     return {"label": label, "x": list(x), "mean": list(mean), "low": list(low),
-            "high": list(high), "connected": not is_category}
+            "high": list(high), "connected": not is_category, "cut": int(cut.sum())}
+
+
+#: The marker at the lower end of an interval cut at 0, and the footnote that says so.
+CUT_MARKER = "v"
+CUT_NOTE = ("hollow triangle: the interval was cut at 0 (the quantity cannot be negative, "
+            "so the true mean cannot lie below it)")
+
+
+def _cut_footnote(fig, drawn_lines: list[dict]) -> bool:
+    """Say under the figure what the hollow triangles mean, if any was drawn."""
+    if not any(line.get("cut") for line in drawn_lines):
+        return False
+    fig.text(0.01, 0.0, plain(CUT_NOTE), fontsize="x-small", ha="left", va="top",
+             color="0.3")
+    return True
+
+
+def title_text(quantity: Quantity) -> str:
+    """A quantity in a title: its label, with its unit unless it is a pure number."""
+    return (f"{quantity.label} ({quantity.unit})" if quantity.unit and quantity.unit != "-"
+            else quantity.label)
 
 
 # ------------------------------------------------------------------ grid effects
@@ -172,6 +199,8 @@ def effects_figure(cells: pd.DataFrame, main: pd.DataFrame, factors: list[str], 
         fig.suptitle(plain(f"{metric.label}: cell means and 95% CI over replicates"),
                      fontsize="medium", x=0.01, ha="left")
         fig.tight_layout(rect=(0, 0, 1, 0.93 if nrows == 1 else 0.96))
+        drawn["cut_note"] = _cut_footnote(fig, [line for panel in drawn["panels"]
+                                                for line in panel["lines"]])
         _save(fig, path)
         drawn |= {"ticks": [t.get_text() for t in axes.flat[0].get_xticklabels()],
                   "xlabel": fig.get_supxlabel(), "ylabel": fig.get_supylabel()}
@@ -185,37 +214,64 @@ def _cell_label(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
+#: Panels of a heatmap whose value ranges differ by more than this factor get a colour
+#: scale each: on a shared one the narrow panel would be one flat colour.
+MAX_SHARED_SCALE_RATIO = 10.0
+#: Characters of tick labels that fit across a heatmap panel unrotated.
+PANEL_TICK_CHARACTERS = 36
+
+
+def _spans(grids: list[np.ndarray]) -> list[tuple[float, float]]:
+    out = []
+    for grid in grids:
+        finite = grid[np.isfinite(grid)]
+        out.append((float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0))
+    return out
+
+
 def heatmap(cells: pd.DataFrame, factors: list[str], x: str, y: str,
             levels: dict[str, list[Any]], metric: Quantity, quantities: dict[str, Quantity],
             path: Path, break_even: pd.DataFrame | None = None,
             break_even_name: str | None = None) -> dict:
     """Cell means over factors ``x`` and ``y``, a panel per combination of the other
-    factors on one colour scale. With ``break_even`` (the cell means of another metric),
-    a line on each panel: for each ``y`` level, that metric's mean at the largest ``x``,
-    placed on the (numeric) ``x`` axis."""
+    factors, on one colour scale (said in the title) unless the panels' ranges differ
+    by more than :data:`MAX_SHARED_SCALE_RATIO`, when each panel gets its own. With
+    ``break_even`` (the cell means of another metric), a line on each panel: for each
+    ``y`` level, that metric's mean at the largest ``x``, placed on the (numeric) ``x``
+    axis. The ``x`` ticks are rotated only when they would not fit."""
     others = [f for f in factors if f not in (x, y)]
     combos = list(itertools.product(*[levels[f] for f in others]))[:MAX_PANELS]
-    values = cells["mean"].to_numpy(float)
-    finite = values[np.isfinite(values)]
-    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    grids, masks = [], []
+    for combo in combos:
+        at = np.ones(len(cells), bool)
+        for f, v in zip(others, combo, strict=True):
+            at &= (cells[f] == v).to_numpy()
+        masks.append(at)
+        grids.append(cells[at].pivot_table(index=y, columns=x, values="mean", sort=False,
+                                           dropna=False)
+                     .reindex(index=levels[y], columns=levels[x]).to_numpy(float))
+    spans = _spans(grids)
+    widths = [high - low for low, high in spans]
+    own = (len(grids) > 1 and min(widths) >= 0 and max(widths) > 0 and
+           max(widths) > MAX_SHARED_SCALE_RATIO * max(min(widths), 1e-12))
+    shared = (min(low for low, _ in spans), max(high for _, high in spans))
+    ticks = [tick(v) for v in levels[x]]
+    rotate = 45 if sum(len(t) + 2 for t in ticks) > PANEL_TICK_CHARACTERS else 0
     ncols = min(3, len(combos))
     nrows = math.ceil(len(combos) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols + 1.6, 3.4 * nrows + 1.0),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols + 1.6 + 0.9 * own * ncols,
+                                                    3.4 * nrows + 1.0),
                              squeeze=False, layout="constrained")
-    drawn: dict[str, Any] = {"panels": []}
+    drawn: dict[str, Any] = {"panels": [], "own_scales": own, "rotation": rotate}
     try:
         image = None
-        for combo, ax in zip(combos, axes.flat, strict=False):
-            at = np.ones(len(cells), bool)
-            for f, v in zip(others, combo, strict=True):
-                at &= (cells[f] == v).to_numpy()
-            grid = (cells[at].pivot_table(index=y, columns=x, values="mean", sort=False,
-                                          dropna=False)
-                    .reindex(index=levels[y], columns=levels[x]).to_numpy(float))
+        for combo, ax, grid, at, span in zip(combos, axes.flat, grids, masks, spans,
+                                              strict=False):
+            vmin, vmax = span if own else shared
             image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=vmin,
                               vmax=vmax)
-            ax.set_xticks(range(len(levels[x])), [tick(v) for v in levels[x]], rotation=45,
-                          fontsize="small")
+            ax.set_xticks(range(len(levels[x])), ticks, rotation=rotate,
+                          ha="right" if rotate else "center", fontsize="small")
             ax.set_yticks(range(len(levels[y])), [tick(v) for v in levels[y]],
                           fontsize="small")
             for (i, j), value in np.ndenumerate(grid):
@@ -239,16 +295,24 @@ def heatmap(cells: pd.DataFrame, factors: list[str], x: str, y: str,
                         label=plain(f"break-even ({break_even_name} at the largest "
                                     f"{quantities[x].short()})"))
                 ax.legend(fontsize="x-small", loc="lower right", framealpha=0.9)
-            drawn["panels"].append({"title": title, "grid": grid})
+            if own:
+                bar = fig.colorbar(image, ax=ax)
+                bar.ax.tick_params(labelsize="x-small")
+            drawn["panels"].append({"title": title, "grid": grid, "scale": (vmin, vmax)})
         for ax in axes.flat[len(combos):]:
             ax.set_visible(False)
         fig.supxlabel(axis_text(quantities[x]), fontsize="small")
         fig.supylabel(axis_text(quantities[y]), fontsize="small")
-        colourbar = fig.colorbar(image, ax=axes.ravel().tolist())
-        colourbar.set_label(plain(f"{metric.axis_label()}, mean over replicates"),
-                            fontsize="small")
-        fig.suptitle(plain(f"{metric.label}: cell means"), fontsize="medium", x=0.01,
-                     ha="left")
+        label = plain(f"{metric.axis_label()}, mean over replicates")
+        if own:
+            scale = "each panel on its own colour scale (their ranges differ more than " \
+                    f"{MAX_SHARED_SCALE_RATIO:g}-fold)"
+        else:
+            colourbar = fig.colorbar(image, ax=axes.ravel().tolist())
+            colourbar.set_label(label, fontsize="small")
+            scale = "one colour scale shared by the panels" if len(combos) > 1 else ""
+        fig.suptitle(plain(f"{metric.label}: cell means" + (f"; {scale}" if scale else "")),
+                     fontsize="medium", x=0.01, ha="left")
         _save(fig, path)
     finally:
         plt.close(fig)
@@ -291,12 +355,16 @@ def scatter(ok: pd.DataFrame, params: list[str], metric: Quantity,
     return {"params": params, "runs": int(np.isfinite(values).sum())}
 
 
-def indices_plot(indices: pd.DataFrame, metric: Quantity, path: Path) -> dict:
-    """Sobol S1 and ST, or Morris mu* and sigma, per parameter, with their 95%
-    intervals."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+def indices_plot(indices: pd.DataFrame, metric: Quantity, path: Path,
+                 quantities: dict[str, Quantity] | None = None) -> dict:
+    """Sobol S1 and ST, or Morris mu* and sigma, per parameter (ticked with its label
+    from ``quantities``, as the scatter plots are), with their 95% intervals; the
+    legend beside the axes, where no bar is."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.4))
     try:
-        names = [plain(name) for name in indices.index]
+        names = ["\n".join(plain(line) for line in textwrap.wrap(
+            quantities[name].label if quantities and name in quantities else name, 24))
+            for name in indices.index]
         at = np.arange(len(names))
         if "S1" in indices:
             ax.bar(at - 0.2, indices["S1"], 0.4, yerr=indices["S1_conf"], capsize=3,
@@ -312,15 +380,16 @@ def indices_plot(indices: pd.DataFrame, metric: Quantity, path: Path) -> dict:
             ax.bar(at + 0.2, indices["sigma"], 0.4, label="sigma (spread of effects)")
             unit = metric.unit or "units of the metric"
             ax.set_ylabel(plain(f"Morris elementary effect ({unit})"))
-        ax.set_xticks(at, names, rotation=30, ha="right", fontsize="small")
-        ax.set_title(plain(f"Sensitivity of {metric.axis_label()} (bars: 95% confidence)"),
+        ax.set_xticks(at, names, fontsize="small")
+        ax.set_title(plain(f"Sensitivity of {title_text(metric)} (bars: 95% confidence)"),
                      fontsize="small")
-        ax.legend(fontsize="small", loc="upper right")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         _save(fig, path)
     finally:
         plt.close(fig)
-    return {"parameters": list(indices.index)}
+    return {"parameters": list(indices.index), "ticks": names,
+            "title": ax.get_title()}
 
 
 def convergence_plot(steps: pd.DataFrame, design: str, path: Path) -> dict:
@@ -427,41 +496,49 @@ def envelope_figure(envelopes: dict[str, pd.DataFrame], column: Quantity,
 
 
 # ------------------------------------------------------------------ theory
-def _keep_in_view(ax, model: dict, at_levels: np.ndarray, curve: np.ndarray) -> None:
+def _keep_in_view(ax, model: dict, at_levels: np.ndarray, curve: np.ndarray,
+                  steep: str | None = None) -> str | None:
     """Scale the y axis to the model's intervals and the theory at the design's
     levels: between them a theory may soar (a battle at parity never ends), and would
-    flatten everything else. Say so where it leaves the axis."""
+    flatten everything else. Say so where it leaves the axis, and why (``steep``);
+    return what was said."""
     shown = np.concatenate([np.asarray(model["low"], float), np.asarray(model["high"], float),
                             np.asarray(model["mean"], float), at_levels])
     shown = shown[np.isfinite(shown)]
     finite_curve = curve[np.isfinite(curve)]
     if not shown.size or not finite_curve.size:
-        return
+        return None
     low, high = float(shown.min()), float(shown.max())
     if finite_curve.max() <= high and finite_curve.min() >= low:
-        return
+        return None
     pad = 0.08 * ((high - low) or max(abs(high), 1.0))
     ax.set_ylim(low - pad, high + pad)
-    ax.text(0.99, 0.02, plain(f"theory from {finite_curve.min():.3g} to "
-                              f"{finite_curve.max():.3g}: beyond the axis between levels"),
-            transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small",
-            color="tab:red")
+    note = (f"Between the design's levels the theory's curve leaves this axis (it reaches "
+            f"{finite_curve.max():.3g}" if finite_curve.max() > high else
+            f"Between the design's levels the theory's curve leaves this axis (down to "
+            f"{finite_curve.min():.3g}")
+    return note + (f": {steep})." if steep else ").")
 
 
 def theory_figure(cells: pd.DataFrame, curve: pd.DataFrame, factors: list[str], x: str,
                   levels: dict[str, list[Any]], metric: Quantity,
-                  quantities: dict[str, Quantity], title: str, path: Path) -> dict:
+                  quantities: dict[str, Quantity], title: str, path: Path,
+                  persons: dict[Any, tuple[float, float]] | None = None,
+                  steep: str | None = None) -> dict:
     """The model's cell means with their 95% intervals (points) and the theory's
     prediction (a line through ``curve``, the theory at many values of ``x``), a panel
-    per combination of the other factors."""
+    per combination of the other factors. With ``persons`` (each level of ``x``: the
+    attacker's persons and the force ratio), a top axis says the levels in persons.
+    The legend and notes (why the curve leaves the axis: ``steep``; intervals cut at
+    0) go under the panels, where they cover no data."""
     others = [f for f in factors if f != x]
     combos = list(itertools.product(*[levels[f] for f in others]))[:MAX_PANELS]
     is_category = categorical(levels[x], quantities[x])
     ncols = min(3, len(combos))
     nrows = math.ceil(len(combos) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols + 0.8, 3.4 * nrows + 0.5),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols + 0.8, 3.6 * nrows + 1.2),
                              sharey=True, squeeze=False)
-    drawn: dict[str, Any] = {"panels": []}
+    drawn: dict[str, Any] = {"panels": [], "notes": []}
     try:
         for combo, ax in zip(combos, axes.flat, strict=False):
             at = np.ones(len(cells), bool)
@@ -481,25 +558,54 @@ def theory_figure(cells: pd.DataFrame, curve: pd.DataFrame, factors: list[str], 
             model = _draw_series(ax, _positions(levels[x], is_category), rows, "black",
                                  "model: mean and 95% CI", True)
             _x_ticks(ax, levels[x], quantities[x])
-            _keep_in_view(ax, model, line[line[x].isin(levels[x])][metric.name].to_numpy(float),
-                          line[metric.name].to_numpy(float))
+            note = _keep_in_view(ax, model,
+                                 line[line[x].isin(levels[x])][metric.name].to_numpy(float),
+                                 line[metric.name].to_numpy(float), steep)
+            if note and note not in drawn["notes"]:
+                drawn["notes"].append(note)
             ax.set_xlabel(axis_text(quantities[x]), fontsize="small")
             ax.grid(alpha=0.3)
+            if persons and not is_category:
+                _persons_axis(ax, levels[x], persons)
             name = ", ".join(f"{quantities[f].short()} = {tick(v)}"
                              for f, v in zip(others, combo, strict=True))
             if name:
-                ax.set_title(plain(name), fontsize="small")
+                ax.set_title(plain(name), fontsize="small", pad=30 if persons else 6)
             drawn["panels"].append({"title": name, "theory_x": list(theory_x),
                                     "theory": list(line[metric.name]), "model": model})
         for ax in axes.flat[len(combos):]:
             ax.set_visible(False)
         for row in axes:
             row[0].set_ylabel(axis_text(metric), fontsize="small")
-        axes.flat[0].legend(fontsize="x-small", loc="upper left")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        if any(panel["model"]["cut"] for panel in drawn["panels"]):
+            handles.append(plt.Line2D([], [], linestyle="none", marker=CUT_MARKER,
+                                      markerfacecolor="white", markeredgecolor="black"))
+            labels.append("interval cut at 0 (the quantity cannot be negative)")
+        drawn["legend"] = labels
         fig.suptitle(plain(f"{metric.label}: the model against {title}"), fontsize="medium",
                      x=0.01, ha="left")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.16 + 0.05 * len(drawn["notes"]), 1, 1))
+        fig.legend(handles, [plain(label) for label in labels], loc="lower left",
+                   bbox_to_anchor=(0.01, 0.02 + 0.05 * len(drawn["notes"])),
+                   fontsize="x-small", ncols=1, frameon=False)
+        for i, note in enumerate(drawn["notes"]):
+            fig.text(0.01, 0.01 + 0.05 * i, "\n".join(
+                plain(part) for part in textwrap.wrap(note, 110)), fontsize="x-small",
+                color="tab:red", ha="left", va="bottom")
         _save(fig, path)
     finally:
         plt.close(fig)
     return drawn
+
+
+def _persons_axis(ax, levels: list[Any], persons: dict[Any, tuple[float, float]]) -> None:
+    """A top axis at the design's levels: the attacker's persons and, under them, the
+    force ratio (attacker persons over defender persons)."""
+    top = ax.twiny()
+    top.set_xlim(ax.get_xlim())
+    shown = [v for v in levels if v in persons]
+    top.set_xticks([float(v) for v in shown], [
+        f"{persons[v][0]:g}\n{persons[v][1]:.2g}" for v in shown], fontsize="x-small")
+    top.set_xlabel(plain("attackers (persons) / force ratio (attacker / defender persons)"),
+                   fontsize="x-small")

@@ -203,6 +203,81 @@ def main_effects(cells: pd.DataFrame, factors: list[str], factor: str,
     return table.assign(change=change, change_low=low, change_high=high)
 
 
+def level_difference(cells: pd.DataFrame, factors: list[str], factor: str, first: Any,
+                     second: Any) -> tuple[float, float, float]:
+    """The main effect's change from ``factor``'s level ``first`` to ``second``
+    (:func:`main_effects` gives it from the first level only) and its 95% interval: the
+    two levels' cells are disjoint, so their variances add; Welch degrees of freedom
+    over both levels' cells."""
+    table = marginal_means(cells, factors, [factor]).set_index(factor)
+    _, grid = _grid(cells, factors, [factor])
+    order = list(table.index)
+    i, j = order.index(first), order.index(second)
+    parts = grid["var_mean"].astype(float) / grid["mean"].shape[1] ** 2
+    dfs = grid["df"].astype(float)
+    change = float(table["mean"].iloc[j] - table["mean"].iloc[i])
+    var = float(table["var_mean"].iloc[j] + table["var_mean"].iloc[i])
+    df = welch_df(np.concatenate([parts[i], parts[j]]), np.concatenate([dfs[i], dfs[j]]))
+    low, high, _ = bounded_intervals(np.array([change]), np.array([var]), np.array([df]))
+    return change, float(low[0]), float(high[0])
+
+
+#: The outcome of a run between two sides, from the persons each has left at its end.
+WINNERS = ("attacker", "defender", "neither")
+
+
+def run_winner(attacker_left: float, defender_left: float) -> str:
+    """Who won a run: the side with persons left when the other has none; ``neither``
+    when both have some left (the run reached ``max_days``) or both have none.
+
+    >>> run_winner(12, 0), run_winner(0, 3), run_winner(5, 7), run_winner(0, 0)
+    ('attacker', 'defender', 'neither', 'neither')
+    """
+    if attacker_left > 0 and not defender_left > 0:
+        return "attacker"
+    if defender_left > 0 and not attacker_left > 0:
+        return "defender"
+    return "neither"
+
+
+def win_shares(runs: pd.DataFrame, factors: list[str], levels: dict[str, list[Any]],
+               confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """For each cell of a grid (in :func:`cell_means`'s order): how many ok runs with
+    both ``attacker_personnel`` and ``defender_personnel`` it has (``runs``), and for
+    each side of :data:`WINNERS` the runs it won (``{side}_wins``), their share and
+    its Wilson score interval (``{side}_low``, ``{side}_high``: a binomial interval
+    that keeps its coverage near 0 and 1, where the Wald interval collapses to a
+    point)."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    attacker = pd.to_numeric(ok["attacker_personnel"], errors="coerce")
+    defender = pd.to_numeric(ok["defender_personnel"], errors="coerce")
+    known = attacker.notna() & defender.notna()
+    winners = pd.Series([run_winner(a, d) for a, d in zip(attacker[known], defender[known],
+                                                          strict=True)],
+                        index=ok.index[known], dtype=object)
+    frame = ok.loc[known, factors].assign(_winner=winners)
+    rows = []
+    for combo in itertools.product(*[levels[f] for f in factors]):
+        at = np.ones(len(frame), bool)
+        for f, v in zip(factors, combo, strict=True):
+            at &= (frame[f] == v).to_numpy()
+        found = frame.loc[at, "_winner"]
+        row: dict[str, Any] = dict(zip(factors, combo, strict=True)) | {"runs": len(found)}
+        for side in WINNERS:
+            wins = int((found == side).sum())
+            if len(found):
+                interval = stats.binomtest(wins, len(found)).proportion_ci(
+                    confidence_level=confidence, method="wilson")
+                low, high = float(interval.low), float(interval.high)
+            else:
+                low = high = math.nan
+            row |= {f"{side}_wins": wins,
+                    f"{side}_share": wins / len(found) if len(found) else math.nan,
+                    f"{side}_low": low, f"{side}_high": high}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 @dataclass(frozen=True)
 class Interaction:
     """A test of whether the effect of ``factors[0]`` depends on the level of
@@ -366,6 +441,22 @@ SETTLED_MORRIS_TRAJECTORIES = 10
 MAX_RELATIVE_HALF_WIDTH = 0.5
 
 
+#: An index whose 95% half-width is below this (a share of the variance) is resolved
+#: whatever its size: it is pinned down as small (0.00 +/- 0.02 says "no effect").
+MIN_RESOLVED_SHARE = 0.05
+#: ST summing above 1 by less than this is not warned about even with narrow intervals:
+#: a little interaction is common and harmless.
+MAX_ST_EXCESS = 0.1
+
+
+def _unresolved(value: pd.Series, half: pd.Series, floor: float = MIN_RESOLVED_SHARE
+                ) -> list[str]:
+    """The indices whose 95% half-width is more than :data:`MAX_RELATIVE_HALF_WIDTH` of
+    the index (0 for one below 0) and above ``floor``."""
+    return [n for n in value.index
+            if half[n] > MAX_RELATIVE_HALF_WIDTH * max(value[n], 0.0) and half[n] > floor]
+
+
 #: A share of the point means' variance above this that is run-to-run noise (the seeds,
 #: not the parameters) is worth a warning: Sobol counts it as interaction (ST).
 MAX_NOISE_SHARE = 0.1
@@ -390,9 +481,11 @@ def sensitivity_warnings(indices: pd.DataFrame, exp: Experiment,
                          second: pd.DataFrame | None = None,
                          noise: float = math.nan) -> list[str]:
     """Plain sentences saying why the indices cannot be trusted, if they cannot: few
-    Morris trajectories, intervals wide against the largest index, indices outside their
+    Morris trajectories, one replicate a point (noise unmeasured), any index whose
+    interval is wide against it (and not small in itself), indices outside their
     possible range (Sobol: 0 to 1) beyond their intervals, first-order indices summing
-    to more than 1 or above the total ones beyond their intervals, indices that still
+    to more than 1 or above the total ones beyond their intervals, total indices summing
+    well above 1 beyond their intervals, indices that still
     move between half and all of the design (``steps``, :func:`convergence`), second-order
     indices below 0 beyond their intervals or unresolved, run-to-run ``noise``
     (:func:`noise_share`) above :data:`MAX_NOISE_SHARE`. Empty when none applies."""
@@ -401,13 +494,20 @@ def sensitivity_warnings(indices: pd.DataFrame, exp: Experiment,
         out.append(f"Run-to-run noise is {noise:.0%} of the variance of the point means: "
                    f"the indices share it out as if the parameters caused it (Sobol counts "
                    f"it as interaction, in ST); more replicates a point shrink it.")
+    elif exp.replicates == 1:
+        out.append("With one replicate a point the run-to-run noise cannot be measured: "
+                   "the indices mix it in as if the parameters caused it (Sobol counts it as "
+                   "interaction, in ST), by an unknown amount; 2 or more replicates a point "
+                   "measure it.")
     if exp.design == "sobol":
         for order in ("S1", "ST"):
             value, half = indices[order], indices[f"{order}_conf"]
-            top = value.idxmax()
-            if half[top] > MAX_RELATIVE_HALF_WIDTH * max(value[top], 0.0):
-                out.append(f"The largest {order} ({top}: {value[top]:.2f} +/- {half[top]:.2f}) "
-                           f"is not resolved: its interval is more than half its size.")
+            unresolved = _unresolved(value, half)
+            if unresolved:
+                out.append(f"{order} not resolved for " + "; for ".join(
+                    f"{n}: its 95% interval's half-width (+/-{half[n]:.2f}) is more than "
+                    f"half the index ({value[n]:.2f})" for n in unresolved)
+                    + ": use more base samples (or replicates).")
             outside = [n for n in indices.index
                        if value[n] - half[n] > 1 or value[n] + half[n] < 0]
             if outside:
@@ -418,6 +518,14 @@ def sensitivity_warnings(indices: pd.DataFrame, exp: Experiment,
         if total - 1 > spread:
             out.append(f"The S1 sum to {total:.2f}, above 1 by more than their combined "
                        f"interval ({spread:.2f}): impossible for a converged estimate.")
+        total_st = indices["ST"].sum()
+        spread_st = math.sqrt((indices["ST_conf"] ** 2).sum())
+        if total_st - 1 > max(spread_st, MAX_ST_EXCESS):
+            out.append(f"The ST sum to {total_st:.2f}, above 1 by more than their combined "
+                       f"interval (+/-{spread_st:.2f}), against S1 summing to {total:.2f}: "
+                       f"either the parameters interact strongly (each interaction counts in "
+                       f"the ST of every parameter in it) or run-to-run noise, which Sobol "
+                       f"counts as interaction, inflates every ST.")
         above = [n for n in indices.index if indices.at[n, "S1"] - indices.at[n, "ST"] >
                  math.hypot(indices.at[n, "S1_conf"], indices.at[n, "ST_conf"])]
         if above:
@@ -429,10 +537,13 @@ def sensitivity_warnings(indices: pd.DataFrame, exp: Experiment,
             out.append(f"Only {exp.samples} trajectories: the ranking is seldom settled "
                        f"below {SETTLED_MORRIS_TRAJECTORIES}.")
         value, half = indices["mu_star"], indices["mu_star_conf"]
-        top = value.idxmax()
-        if half[top] > MAX_RELATIVE_HALF_WIDTH * value[top]:
-            out.append(f"The largest mu* ({top}: {value[top]:.3g} +/- {half[top]:.3g}) is "
-                       f"not resolved: its interval is more than half its size.")
+        floor = MIN_RESOLVED_SHARE * float(value.abs().max())
+        unresolved = _unresolved(value, half, floor)
+        if unresolved:
+            out.append("mu* not resolved for " + "; for ".join(
+                f"{n}: its 95% interval's half-width (+/-{half[n]:.3g}) is more than half "
+                f"the index ({value[n]:.3g})" for n in unresolved)
+                + ": use more trajectories.")
         keys = ("mu_star",)
     if steps is not None and steps["size"].nunique() >= 2:
         sizes = sorted(steps["size"].unique())

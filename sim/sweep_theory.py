@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -38,12 +38,18 @@ from sim.lanchester import square_law_survivors
 class Theory:
     """A theory's ``title`` (as a legend says it), its ``predict`` (a scenario to the
     predicted value of run-summary keys) and its ``departures`` (a scenario to the ways
-    it breaks the theory's assumptions, each a plain sentence; none when it holds)."""
+    it breaks the theory's assumptions, each a plain sentence; none when it holds).
+    ``offsets``: per run-summary key, why the model departs from the prediction by
+    construction (a report says it beside a systematic error); ``steep``: per key, why
+    the prediction may soar between a sweep's levels (a figure says it where its curve
+    leaves the axis)."""
 
     name: str
     title: str
     predict: Callable[[Scenario], dict[str, float]]
     departures: Callable[[Scenario], list[str]]
+    offsets: dict[str, str] = field(default_factory=dict)
+    steep: dict[str, str] = field(default_factory=dict)
 
 
 def _strength(scenario: Scenario, side: str) -> int:
@@ -147,8 +153,12 @@ def lanchester_departures(scenario: Scenario) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-LANCHESTER = Theory("lanchester", "Lanchester's square law", lanchester_prediction,
-                    lanchester_departures)
+LANCHESTER = Theory(
+    "lanchester", "Lanchester's square law", lanchester_prediction, lanchester_departures,
+    offsets={"days": "the model counts the day in which the last loser falls, so its days "
+                     "run up to one above the law's continuous time"},
+    steep={"days": "the law's battle lasts longer the nearer the sides are to parity "
+                   "and never ends at exact parity (cut at max_days)"})
 #: The theories an experiment may name in ``[report] theory``.
 THEORIES: dict[str, Theory] = {"lanchester": LANCHESTER}
 
@@ -164,8 +174,10 @@ def scenario_at(base: dict[str, Any], params: dict[str, Any]) -> Scenario:
 def predictions(theory: Theory, base: dict[str, Any],
                 points: list[dict[str, Any]]) -> pd.DataFrame:
     """The theory's predictions at each point (a row: the point's values, then one
-    column per predicted key, and ``departures``: the assumptions it breaks, joined by
-    "; "); a point whose scenario is invalid gets none (it cannot be run either)."""
+    column per predicted key, ``departures``: the assumptions it breaks, joined by
+    "; ", and ``attacker_strength_persons``, ``defender_strength_persons``: each side's
+    persons at the start, units x personnel); a point whose scenario is invalid gets
+    none (it cannot be run either)."""
     rows = []
     for params in points:
         try:
@@ -174,5 +186,7 @@ def predictions(theory: Theory, base: dict[str, Any],
             rows.append(dict(params))
             continue
         rows.append({**params, **theory.predict(scenario),
-                     "departures": "; ".join(theory.departures(scenario))})
+                     "departures": "; ".join(theory.departures(scenario)),
+                     "attacker_strength_persons": _strength(scenario, "attacker"),
+                     "defender_strength_persons": _strength(scenario, "defender")})
     return pd.DataFrame(rows)
