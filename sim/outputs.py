@@ -228,6 +228,10 @@ MISSING = {
     "loss_exchange_ratio": "n/a: no defender casualties",
     "attacker_casualties_per_km": "n/a: less than one cell gained",
 }
+#: Casualties per km where no run gained any ground: undefined, not large.
+NO_GROUND = "n/a: no ground gained"
+#: ... and over replicates, some of which gained none and some less than a cell.
+NO_CELL = "n/a: none or less than one cell gained"
 NO_POOL, NONE_DRAWN = "no pool", "none drawn"
 
 
@@ -305,8 +309,14 @@ class _Table:
             **{text: f"{text}: {why}" for text, why in (
                 ("n/a: no days run", "a rate needs at least one day."),
                 ("n/a: no defender casualties", "the ratio has none to divide by."),
-                ("n/a: less than one cell gained", "the attacker's mean advance is less "
-                 "than one cell deep, and per km it would be millions."))},
+                ("n/a: less than one cell gained", "the attacker's mean advance is more "
+                 "than 0 but less than one cell deep: too short a distance to divide by (a "
+                 "few metres would turn hundreds of casualties into tens of thousands per "
+                 "km)."),
+                (NO_GROUND, "the attacker gained no ground, so casualties per km gained "
+                 "are undefined (there is no distance to divide by)."),
+                (NO_CELL, "in those runs the attacker gained no ground, or less than one "
+                 "cell deep: no distance, or too short a one, to divide by."))},
         }
         self.notes: list[str] = []
 
@@ -360,9 +370,21 @@ class _Table:
             text = f"{runs_with}/{self.runs}: {text}"
         return text
 
+    def _no_distance(self) -> str:
+        """Why a run has no casualties per km: no ground at all (a ground of exactly 0,
+        in every replicate: the mean of numbers at least 0 is 0 only then), less than a
+        cell (one run that gained some), or either (replicates)."""
+        gained = self.summary.get("ground_gained_m")
+        mean = gained.get("mean") if isinstance(gained, dict) else gained
+        if mean == 0:
+            return NO_GROUND
+        return NO_CELL if isinstance(gained, dict) else MISSING["attacker_casualties_per_km"]
+
     def none_of(self, part: str, side: str | None, runs: int) -> str:
         """What ``runs`` runs without a value of ``part`` say instead; for a projection,
         in how many it passes the horizon and in how many the pool is not falling."""
+        if part == "attacker_casualties_per_km":
+            return self.note(self._no_distance())
         if part != "projected_exhaustion_day":
             return self.note(MISSING.get(part, "n/a"))
         past = min(runs, _beyond_horizon(self.summary, side))

@@ -312,10 +312,74 @@ def force_generation_figure(daily: pd.DataFrame, title: str = "") -> Figure:
                 heading += f"\n({'; '.join(lacks)})"
             ax.set_title(heading, fontsize="medium")
             _persons_axes(ax, daily, "persons", _peak(bands))
+            if series is POOL_SERIES:
+                _note_pool_drawn(ax, daily, side)
+            else:
+                _note_reserve_without_units(ax, daily, side)
             if len(ax.get_legend_handles_labels()[1]) > 1:
                 ax.legend(fontsize="small", loc="best")
     _heading(fig, daily, title)
     return fig
+
+
+def pool_drawn(daily: pd.DataFrame, side: str) -> tuple[float, float]:
+    """Recruits a side drew over the run (the sum of its daily ``recruited``) and its
+    pool on the first day, each the mean over replicates."""
+    rows = side_rows(daily, side)
+    rows = rows.assign(seed=0) if "seed" not in rows else rows
+    by_seed = rows.sort_values("day").groupby("seed")
+    start = float(by_seed["pool"].first().mean())
+    if "recruited" in rows:
+        drawn = float(by_seed["recruited"].sum().mean())
+    else:
+        drawn = float((by_seed["pool"].first() - by_seed["pool"].last()).mean())
+    return drawn, start
+
+
+def _note_pool_drawn(ax, daily: pd.DataFrame, side: str) -> None:
+    """Write on the pool's panel how many recruits were drawn of how many. The axis
+    stays from 0 (a pool is a stock, and how near it comes to exhaustion is the
+    question), so a draw of a few hundred from 100,000 is a flat line at the top: the
+    number says what the line cannot show, without a second scale to misread."""
+    drawn, start = pool_drawn(daily, side)
+    if start <= 0:
+        return
+    mean = ", mean of the replicates" if "seed" in daily and \
+        daily["seed"].nunique() > 1 else ""
+    ax.text(0.5, 0.5, f"recruits drawn: {drawn:,.0f} of {start:,.0f} ({drawn / start:.2%}){mean}",
+            transform=ax.transAxes, ha="center", va="center", fontsize="small",
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7"})
+
+
+def reserve_without_units(daily: pd.DataFrame, side: str) -> list[tuple[int, float]]:
+    """The days on which a side's trained reserve grew while none of its units fought
+    (a contingent broken and withdrawn), with the growth: wounded back from care whose
+    units no longer fight go to the reserve (ODD 7.5), so the reserve can jump on the
+    last day of a run a side lost. Only growth that the day's returned wounded explain
+    (means over replicates)."""
+    reserve, fighting, returned = (side_band(daily, side, c)["mean"]
+                                   for c in ("reserve", "personnel_fighting", "returned"))
+    growth = reserve.diff()
+    days = growth.index[(growth > 0) & (fighting <= 0) & (returned >= growth - 1e-9)]
+    return [(int(day), float(growth[day])) for day in days]
+
+
+def _note_reserve_without_units(ax, daily: pd.DataFrame, side: str) -> None:
+    """Label a jump of the reserve on a day no unit of the side fought: without it the
+    reserve's rise from 0 on the last day reads as a fault of the figure."""
+    if "reserve" not in daily or "returned" not in daily:
+        return
+    jumps = reserve_without_units(daily, side)
+    if not jumps:
+        return
+    day, growth = jumps[-1]
+    x, _ = calendar(daily, [day])
+    level = float(side_band(daily, side, "reserve")["mean"][day])
+    ax.annotate(f"+{growth:,.0f} to the reserve: wounded back from care,\n"
+                f"their units no longer fighting (contingent withdrawn)",
+                xy=(x[0], level), xytext=(-12, 28), textcoords="offset points",
+                ha="right", va="bottom", fontsize="x-small",
+                arrowprops={"arrowstyle": "->", "color": "0.3", "linewidth": 0.8})
 
 
 def plot_strengths(daily: pd.DataFrame, path: str | Path, title: str = "") -> Path:
@@ -344,11 +408,31 @@ def _finish(fig, path: str | Path, title: str) -> Path:
 
 
 def plot_front_map(front: FrontMap, path: str | Path, title: str = "") -> Path:
-    """The sector at the end (see :func:`draw_front`)."""
+    """The sector at the end (see :func:`draw_front`), its legend at the foot of the
+    figure, below the axis label "along the front (m)". The view puts it under the axes
+    at a gap in font sizes, which the tick labels and axis label (larger fonts) outgrow,
+    so that the legend was printed over the label; here it moves to the figure, and the
+    axes are laid out above the height it takes."""
     width, depth = front.control.shape
     fig, ax = plt.subplots(figsize=(6.5, 6.5 * min(1.3, max(0.6, depth / width))))
     draw_front(ax, front)
-    return _finish(fig, path, title)
+    shown = ax.get_legend()
+    if shown is None:
+        return _finish(fig, path, title)
+    handles, labels = shown.legend_handles, [t.get_text() for t in shown.get_texts()]
+    shown.remove()
+    legend = fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.005),
+                        ncol=2, frameon=False, fontsize="x-small", columnspacing=1.0,
+                        handletextpad=0.4)
+    fig.canvas.draw()
+    foot = legend.get_window_extent().height / fig.bbox.height + 0.01
+    if title:
+        fig.suptitle(plain(title))  # user text (a scenario's name): never mathtext
+    fig.tight_layout(rect=(0, foot, 1, 1))
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def plot_law_fits(record, fits: list, path: str | Path, title: str = "") -> Path:

@@ -385,3 +385,97 @@ def test_a_contingents_name_reaches_a_csv_as_text_never_as_a_formula(tmp_path):
     assert "'=HYPERLINK(1)" in set(daily["contingent"])
     assert not daily["contingent"].astype(str).str.startswith("=").any()
     assert pd.api.types.is_numeric_dtype(daily["personnel"])
+
+
+def test_no_ground_gained_is_undefined_and_less_than_a_cell_is_too_short(tiny):
+    """Per km gained at 0 m is undefined, not "millions": the cell and its note say "no
+    ground gained"; more than 0 but under a cell is "less than one cell gained"; over
+    replicates, none in every one is "no ground", and some ground "none or less"."""
+    _, one, _ = tiny
+    battle = "attacker casualties per km gained (persons/km)"
+    for ground, cell in ((0.0, "n/a: no ground gained"),
+                         (20.0, "n/a: less than one cell gained")):
+        rows, notes = parse(format_table(RunSummary(
+            one | {"ground_gained_m": ground, "attacker_casualties_per_km": None}, SIDES)))
+        assert rows[battle] == [cell]
+        note = next(n for n in notes if n.startswith(cell + ":"))
+        assert "millions" not in note
+        assert ("undefined" in note) == (ground == 0)
+    change = {"attacker_casualties_per_km": None}
+    nothing = replicates_of(one, [change | {"ground_gained_m": 0.0}] * 2)
+    assert parse(format_table(nothing))[0][battle] == ["n/a: no ground gained"]
+    some = replicates_of(one, [change | {"ground_gained_m": 0.0},
+                               change | {"ground_gained_m": 30.0}])
+    assert parse(format_table(some))[0][battle] == ["n/a: none or less than one cell gained"]
+
+
+def _withdrawn_attacker() -> pd.DataFrame:
+    """The analyst's run in small: the defender draws 244 of a pool of 100,000; the
+    attacker's contingent breaks on day 5 (none fighting), and on day 6 the 80 wounded
+    back from care go to the reserve, as their units no longer fight."""
+    sides = {"attacker": {"personnel": 7_881, "personnel_fighting": lambda d, s: 0 if d >= 5
+                          else 500, "reserve": lambda d, s: 80 if d == 6 else 0,
+                          "in_care": lambda d, s: 800 - 80 * (d == 6)},
+             "defender": {"personnel": 1_800, "personnel_fighting": 1_800,
+                          "pool": lambda d, s: 100_000 - round(244 * d / 6)}}
+    frame = daily_record(sides, start="2024-12-06")
+    frame["returned"] = [80 if (row.side, row.day) == ("attacker", 6) else 0
+                         for row in frame.itertuples()]
+    frame["recruited"] = [0 if row.side == "attacker" or row.day == 0 else
+                          round(244 * row.day / 6) - round(244 * (row.day - 1) / 6)
+                          for row in frame.itertuples()]
+    return frame
+
+
+def test_force_generation_says_how_many_recruits_were_drawn_and_why_the_reserve_jumps():
+    """A flat pool of 100,000 hides a draw of 244: the panel keeps its axis from 0 and
+    says "recruits drawn: 244 of 100,000"; the reserve's jump on the last day, after the
+    contingent broke, is labelled as wounded back from care without a unit to join (and
+    a reserve that grows while units fight is not)."""
+    daily = _withdrawn_attacker()
+    assert plots.pool_drawn(daily, "defender") == (244.0, 100_000.0)
+    assert plots.reserve_without_units(daily, "attacker") == [(6, 80.0)]
+    fighting = daily.assign(personnel_fighting=500)
+    assert plots.reserve_without_units(fighting, "attacker") == []
+    fig = plots.force_generation_figure(daily)
+    try:
+        (pool,), (reserve,) = side_axes(fig, "defender"), side_axes(fig, "attacker")
+        assert pool.get_ylim()[0] == 0
+        assert any("recruits drawn: 244 of 100,000 (0.24%)" in t.get_text()
+                   for t in pool.texts)
+        assert any("+80 to the reserve: wounded back from care" in t.get_text()
+                   for t in reserve.texts)
+    finally:
+        plt.close(fig)
+
+
+def test_front_map_legend_does_not_cover_the_axis_label(tmp_path, monkeypatch):
+    """The legend sits below "along the front (m)", not over it (the analyst's
+    front_map.png), for a map with several contingents."""
+    import numpy as np
+
+    from sim.model.records import FrontMap
+
+    width, depth = 20, 40
+    control = np.full((width, depth), -1)
+    control[:, :7], control[:, 29:] = 0, 1
+    front = FrontMap(control=control, mines=np.zeros((width, depth)),
+                     fortification=np.zeros((width, depth)), initial_control=control.copy(),
+                     cell_size_m=100.0, day=46,
+                     contingents=[("attacker", "foreign"), ("attacker", "second"),
+                                  ("defender", "brigade")],
+                     units=pd.DataFrame({"side": ["defender"], "contingent": ["brigade"],
+                                         "state": [0], "personnel": [100], "x": [3],
+                                         "y_m": [2_950.0]}))
+    kept, close = {}, plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: kept.setdefault("fig", fig))
+    plots.plot_front_map(front, tmp_path / "front_map.png", "a title")
+    fig = kept["fig"]
+    renderer = fig.canvas.get_renderer()
+    label = fig.axes[0].xaxis.label.get_window_extent(renderer)
+    ticks = [t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels()]
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert label.y0 > legend.y1 and not any(legend.overlaps(t) for t in ticks)
+    assert fig.get_window_extent().contains(legend.x0, legend.y0)
+    assert len(fig.legends[0].get_texts()) == 4  # mines, three contingents
+    close(fig)
