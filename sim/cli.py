@@ -700,14 +700,8 @@ def _discover(args: argparse.Namespace) -> int:
     except (DiscoveryError, WhereError) as err:
         raise UsageError(str(err)) from None
     out = write_discovery(folder, found)
-    box = found.box
-    failed = f" ({found.failed} failed runs left out)" if found.failed else ""
-    print(printable(f"{found.condition}: true in {found.cases} of {found.runs} ok runs"
-                    f"{failed}"))
-    print(f"Box (peeling step {box.step}): coverage {box.coverage:.3f}, density "
-          f"{box.density:.3f}, mass {box.mass:.3f}")
-    for limit in box.limits:
-        print(printable(f"  {limit.text()}"))
+    for line in found.summary_lines():
+        print(printable(line))
     print(f"Discovery in {printable(out)}/")
     return 0
 
