@@ -232,14 +232,62 @@ def test_effect_figures_draw_every_level_of_the_other_factors(tmp_path):
     assert len(drawn["panels"]) == 1 + 3  # main effect + fortification's levels
 
 
+def test_figures_mark_cut_intervals_scale_panels_apart_and_label_indices(tmp_path):
+    """A cut interval is marked (and footnoted) in the figure; heatmap panels whose
+    ranges differ 20-fold get their own colour scales (equal ones share one) and short
+    ticks stay upright; Sobol bars are ticked with the parameters' labels, and no title
+    says "(-)"."""
+    from sim.report_figures import heatmap, indices_plot
+
+    rng = np.random.default_rng(5)
+    runs = planted_runs(rng).assign(defender_personnel=rng.poisson(0.3, 36).astype(float))
+    quantities = {f: parameter_quantity(f) for f in FACTORS}
+    counts = cell_means(runs, FACTORS, LEVELS, "defender_personnel", 0.0)
+    assert counts["truncated"].any()
+    drawn = effects_figure(counts, main_effects(counts, FACTORS, TRAINING, 0.0), FACTORS,
+                           TRAINING, LEVELS, metric_quantity("defender_personnel"),
+                           quantities, tmp_path / "counts.png")
+    assert drawn["cut_note"] and sum(line["cut"] for panel in drawn["panels"]
+                                     for line in panel["lines"]) == counts["truncated"].sum()
+    cells = cell_means(runs, FACTORS, LEVELS, "loss_exchange_ratio")
+    apart = cells.assign(mean=np.where(cells[TACTIC] == "human_wave", 20 * cells["mean"],
+                                       cells["mean"]))
+    metric = metric_quantity("loss_exchange_ratio")
+    found = heatmap(apart, FACTORS, FORTIFICATION, TRAINING, LEVELS, metric, quantities,
+                    tmp_path / "apart.png")
+    assert found["own_scales"] and found["rotation"] == 0
+    assert found["panels"][0]["scale"] != found["panels"][1]["scale"]
+    same = heatmap(cells, FACTORS, FORTIFICATION, TRAINING, LEVELS, metric, quantities,
+                   tmp_path / "same.png")
+    assert not same["own_scales"]
+    indices = pd.DataFrame({"S1": [0.5, 0.2], "S1_conf": [0.1, 0.1], "ST": [0.6, 0.3],
+                            "ST_conf": [0.1, 0.1]}, index=[FORTIFICATION, TRAINING])
+    bars = indices_plot(indices, metric, tmp_path / "bars.png", quantities)
+    assert bars["ticks"][0] == "Fortification of the\nforward band"
+    assert "(-)" not in bars["title"]
+
+
 # ------------------------------------------------------------------ written reports
 def test_report_of_a_planted_sweep(tmp_path):
     """The report prints the statistics above (its tables are the pure functions'),
     names the planted interaction and not the absent one, cuts intervals of counts at 0,
     labels parameters from the schema, and draws the series' envelopes."""
-    exp = planted_experiment()
+    exp = planted_experiment(report={"log": ["loss_exchange_ratio"]})
     out = run_sweep(exp, tmp_path / "sweep", PlantedEvaluator(), progress=False).out
     text = write_report(out).read_text()
+    # The answer on top: the largest main effect (tactic: 6.6 against fortification's
+    # 3.6 and training's 2), the planted interaction told along fortification at each
+    # tactic, and the logarithm's effects as factors.
+    answer = text.split("## Answer")[1].split("## Parameters")[0]
+    ratio = answer.split("- `loss_exchange_ratio`:")[1].split("\n")[0]
+    assert "Attacker: tactic (`attacker.units[*].tactic`) has the largest main effect" in ratio
+    assert re.search(r"fortification_level and tactic interact \(p = [\d.e-]+\): as "
+                     r"fortification_level goes from 0 to 0\.9 the mean goes", ratio)
+    assert "No detectable effect" not in ratio  # training's +2 is 7 standard errors
+    logged = answer.split("- `log(loss_exchange_ratio)`:")[1].split("\n")[0]
+    assert "the geometric mean goes from" in logged and "a factor of" in logged
+    assert "natural logarithm" in answer
+    assert "(a two-way mean minus what the overall mean and the two factors' own" in text
     runs = pd.read_parquet(out / "runs.parquet")
     cells = cell_means(runs, FACTORS, LEVELS, "loss_exchange_ratio", 0.0)
     table = main_effects(cells, FACTORS, FORTIFICATION, 0.0)
@@ -275,8 +323,9 @@ class LanchesterEvaluator:
         rng = np.random.default_rng(seed)
         a0 = 10 * params["attacker.units[0].count"]
         a, b = square_law_survivors(a0, 150, 0.05, 0.05)
-        return {"attacker_personnel": max(0, round(a + rng.normal(0, 3))),
-                "defender_personnel": max(0, round(b + rng.normal(0, 3))),
+        # A side the law wipes out has nobody left in every run (no noise on 0).
+        return {"attacker_personnel": max(0, round(a + rng.normal(0, 3))) if a > 0 else 0,
+                "defender_personnel": max(0, round(b + rng.normal(0, 3))) if b > 0 else 0,
                 "days": 20 + int(rng.integers(0, 3))}, None
 
 
@@ -290,9 +339,9 @@ def test_docking_report_draws_the_square_law(tmp_path, monkeypatch):
     out = run_sweep(exp, tmp_path / "dock", LanchesterEvaluator(), progress=False).out
     drawn = {}
 
-    def recording(cells, curve, factors, x, levels, metric, quantities, title, path):
+    def recording(cells, curve, factors, x, levels, metric, quantities, title, path, *rest):
         drawn[metric.name] = sim.report_figures.theory_figure(
-            cells, curve, factors, x, levels, metric, quantities, title, path)
+            cells, curve, factors, x, levels, metric, quantities, title, path, *rest)
 
     monkeypatch.setattr(sim.report, "_theory_figure", recording)
     text = write_report(out).read_text()
@@ -303,11 +352,52 @@ def test_docking_report_draws_the_square_law(tmp_path, monkeypatch):
         [square_law_survivors(10 * n, 150, 0.05, 0.05)[0] for n in range(10, 31)], abs=1e-3)
     assert "## Theory: Lanchester's square law" in text
     assert "Its assumptions hold at every design point." in text
-    assert ("| attacker.units\\[0\\].count | mean | ci95_low | ci95_high | n | theory | "
-            "theory_in_ci |") in text
+    assert ("| attacker.units\\[0\\].count | attackers \\(persons\\) | force ratio | mean | "
+            "ci95_low | ci95_high | n | theory | theory_in_ci | model_minus_theory | "
+            "difference_low | difference_high | cell |") in text
     assert f"| 30 | {np.sqrt(300**2 - 150**2):.4g} |" not in text  # the model's mean first
-    assert re.search(r"\| 30 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 3 \| 259\.8 \| yes \|", text)
+    assert re.search(r"\| 30 \| 300 \| 2 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 3 \| 259\.8 \| "
+                     r"yes \| [-\d.]+ \| [-\d.]+ \| [-\d.]+ \| clear win \|", text)
     assert (out / "figures" / "attacker_personnel_theory.png").is_file()
+    # The unit count in persons, read from the base scenario (10 persons a unit).
+    assert ("`attacker.units[0].count` counts units of 10 persons each "
+            "(`attacker.units[0].personnel` in the base scenario); the design's points have "
+            "100 to 300 attackers against 150 defenders, a force ratio (attacker persons / "
+            "defender persons) of 0.667 to 2.") in text
+    # Who wins: every run of each cell, as the law says (Wilson interval of 3 of 3).
+    wins = text.split("### Who wins")[1].split("## ")[0]
+    assert re.search(r"\| 10 \| 100 \| 0\.6667 \| 3 \| 0\.00 \\\(0\.00 to 0\.56\\\) \| "
+                     r"1\.00 \\\(0\.44 to 1\.00\\\) \| .* \| defender \|", wins)
+    assert "One side wins every run at 3 of 3 cells, the theory's winner at 3 of them." in wins
+    # The attacker wiped out at 10 units: 0 in every run and in the law, not counted.
+    section = text.split("## `attacker_personnel`")[1].split("## `")[0]
+    assert ("the prediction lies in the model's 95% interval at 2 of 2 cells; 1 cells are 0 "
+            "in every run and in the theory and are not counted") in section
+    assert "| all zero | all replicates gave the same value |" in section
+    # The model's days (20 to 22) lie above the law's (16.1, 19.5, 11.0) in every cell.
+    days = text.split("## `days`")[1]
+    assert "above at 3, below at 0" in days and "**a systematic error**" in days
+    assert "the model counts the day in which the last loser falls" in days
+    assert drawn["days"]["legend"][:2] == ["Lanchester's square law", "model: mean and 95% CI"]
+
+
+def test_a_run_is_won_by_the_side_left_standing_with_wilson_intervals():
+    """Winner: the side with persons left when the other has none, neither when both
+    (or none) have; shares with scipy's Wilson interval."""
+    from sim.sweep_stats import run_winner, win_shares
+
+    assert [run_winner(*pair) for pair in ((5, 0), (0, 5), (3, 4), (0, 0))] == [
+        "attacker", "defender", "neither", "neither"]
+    runs = pd.DataFrame({"n": [1] * 10 + [2] * 4, "status": "ok",
+                         "attacker_personnel": [9, 8, 7, 0, 0, 0, 0, 0, 0, 5] + [3] * 4,
+                         "defender_personnel": [0, 0, 0, 4, 4, 4, 4, 4, 4, 6] + [0] * 4})
+    shares = win_shares(runs, ["n"], {"n": [1, 2]})
+    first = shares.iloc[0]
+    assert (first["attacker_wins"], first["defender_wins"], first["neither_wins"]) == (3, 6, 1)
+    wilson = stats.binomtest(3, 10).proportion_ci(method="wilson")
+    assert (first["attacker_low"], first["attacker_high"]) == pytest.approx(
+        (wilson.low, wilson.high))
+    assert shares.iloc[1]["attacker_share"] == 1.0 and shares.iloc[1]["runs"] == 4
 
 
 def test_lanchester_names_what_breaks_its_assumptions():
@@ -356,7 +446,8 @@ def test_a_sobol_design_too_small_for_its_noise_says_so(tmp_path):
     out = run_sweep(exp, tmp_path / "noisy", NoisyEvaluator(2.0), progress=False).out
     text = write_report(out).read_text()
     assert "**Warning:** Run-to-run noise is" in text
-    assert re.search(r"\*\*Warning:\*\* The largest S1 \\\(x\d: .* is not resolved", text)
+    assert re.search(r"\*\*Warning:\*\* S1 not resolved for x\d: its 95% interval's "
+                     r"half-width \\\(\+/-[\d.]+\\\) is more than half the index", text)
     assert "figures/y_convergence.png" in text
     assert "Convergence: the indices from the first 8, 16, 32, 64, 128 base samples" in text
 
@@ -384,12 +475,34 @@ def test_sensitivity_warnings_name_impossible_indices():
     sound = pd.DataFrame({"S1": [0.6, 0.3, 0.0], "S1_conf": [0.05, 0.04, 0.02],
                           "ST": [0.65, 0.32, 0.01], "ST_conf": [0.05, 0.04, 0.01]},
                          index=["x1", "x2", "x3"])
-    assert sensitivity_warnings(sound, exp) == []
+    assert sensitivity_warnings(sound, sobol_experiment(replicates=2)) == []
     morris = exp.model_copy(update={"design": "morris", "samples": 4})
     few = pd.DataFrame({"mu_star": [1.0, 0.2], "mu_star_conf": [0.9, 0.1],
                         "sigma": [0.5, 0.1]}, index=["x1", "x2"])
     text = " ".join(sensitivity_warnings(few, morris))
-    assert "Only 4 trajectories" in text and "The largest mu* (x1: 1 +/- 0.9)" in text
+    assert "Only 4 trajectories" in text
+    assert ("mu* not resolved for x1: its 95% interval's half-width (+/-0.9) is more than "
+            "half the index (1)") in text
+
+
+def test_sobol_warnings_check_every_index_and_one_replicate():
+    """Not only the largest index: a middling one with a wide interval is named; ST
+    summing well above 1 is said; one replicate a point says that the noise is not
+    measured; a small index pinned down near 0 is resolved."""
+    exp = sobol_experiment(replicates=1)
+    indices = pd.DataFrame({"S1": [0.6, 0.2, 0.01], "S1_conf": [0.05, 0.15, 0.02],
+                            "ST": [0.9, 0.7, 0.6], "ST_conf": [0.05, 0.05, 0.05]},
+                           index=["x1", "x2", "x3"])
+    warnings = sensitivity_warnings(indices, exp)
+    text = " ".join(warnings)
+    assert text.startswith("With one replicate a point the run-to-run noise cannot be measured")
+    assert ("S1 not resolved for x2: its 95% interval's half-width (+/-0.15) is more than "
+            "half the index (0.20): use more") in text
+    assert "x1:" not in text and "for x3" not in text
+    assert "The ST sum to 2.20, above 1 by more than their combined interval" in text
+    replicated = sensitivity_warnings(indices.assign(ST=[0.62, 0.22, 0.02]),
+                                      sobol_experiment(replicates=2))
+    assert not any("ST sum" in w or "one replicate" in w for w in replicated)
 
 
 def test_a_sweep_run_before_the_floor_on_sobol_samples_is_still_reported(tmp_path):
