@@ -1,6 +1,11 @@
 """Every shipped scenario and six variants, three seeds each, give the daily records,
 events, summaries and fronts kept in ``tests/reference/`` bit for bit (see
-``reference_runs.py``, which made them and says when to make them again)."""
+``reference_runs.py``, which made them and says when to make them again), except the
+mines left in the front's cells, which may differ in the last bits between processors
+(numba compiles for the one it runs on, and numpy picks its vector code by it): on an
+AMD EPYC the mines of a few cells in 600 came out up to 2.2e-15 away from those of the
+machine that made the references, with every daily record, event and summary the same.
+They are held to :data:`MINES_TOLERANCE`."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import pytest
 from reference_runs import SEEDS, cases, outputs, path
 
 CASES = cases()
+#: Mines a cell's count may differ by between processors (1,000 times the most seen).
+MINES_TOLERANCE = 1e-12
 
 
 def test_every_shipped_scenario_has_reference_outputs():
@@ -43,4 +50,8 @@ def test_outputs_equal_the_reference_bit_for_bit(case, seed):
         assert sorted(kept.files) == sorted(now), "outputs gained or lost a column"
         for key in kept.files:
             assert kept[key].dtype == now[key].dtype, f"{key}: dtype changed"
+            if key == "front.mines":
+                np.testing.assert_allclose(now[key], kept[key], rtol=0, atol=MINES_TOLERANCE,
+                                           err_msg=f"{case} seed {seed}: {key} differs")
+                continue
             assert np.array_equal(kept[key], now[key]), f"{case} seed {seed}: {key} differs"
