@@ -205,10 +205,6 @@ def _sweep(args: argparse.Namespace) -> int:
     sizes = {key: getattr(args, key) for key in SIZE_KEYS if getattr(args, key) is not None}
     exp = load_experiment(args.experiment, args.vary, sizes)
     path = scenarios.find(args.experiment, kind="experiments")
-    if args.samples is not None and exp.design == "grid":
-        raise UsageError(f"--samples {args.samples}: {printable(path)} is a grid, whose "
-                         f"points are every combination of its values; allowed: --samples "
-                         f"with design random, lhs, sobol or morris")
     # The newest folder of this experiment's hash, so that the same command resumes it.
     out = args.out or sweep_folder(path.stem, exp.fingerprint())
     evaluate = sweep.scenario_evaluator(exp, path)  # base, set and metrics checked
@@ -264,6 +260,9 @@ def _dry_run(args: argparse.Namespace, exp, path: Path, out: Path, evaluate,
               f"resumes")
     print(format_design(points))
     probe = sweep.time_probe(exp, points, evaluate)
+    if probe.failed:
+        print(printable(f"warning: {probe.failed} of the {probe.failed + probe.runs} probe "
+                        f"runs failed; the first: {probe.first_error}"))
     print(_estimate(probe, total - stored, args.workers, args.scheduler, startup_s))
     return 0
 
@@ -275,6 +274,8 @@ def _estimate(probe, runs: int, workers: int, scheduler: str | None,
 
     if runs <= 0:
         return "estimated time: none, every run is stored"
+    if probe.seconds_per_run is None and not probe.stopped:
+        return "estimated time: unknown, as no probe run worked (see the warning above)"
     if probe.seconds_per_run is None:
         return (f"estimated time: at least {_duration(runs * PROBE_SECONDS / workers)} on "
                 f"{workers} worker{'s' * (workers > 1)} (a probe run of this design did not "

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
-from sim.publish import shown
+from sim.publish import printable, shown
 from sim.sides import SIDES
 
 DEFAULT_SCENARIO = "human_wave_foreign_contingent"
@@ -53,14 +54,24 @@ MAX_POINTS, MAX_SWEEP_REPLICATES = 1_000_000, 10_000
 DISTRIBUTION = "attrition-sim"
 
 
+#: Numbers as typed: ASCII digits only (Python's int() and float() would also take
+#: "1_000", " +3" and other scripts' digits, such as an Arabic-Indic 3).
+_WHOLE = re.compile(r"-?[0-9]+", re.ASCII)
+_DECIMAL = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
+
+
+def _number(text: str, pattern: re.Pattern, what: str) -> str:
+    """``text`` if it is a number written as ``pattern`` allows, else the parser error."""
+    if len(text) > 30:  # int() of a huge string is slow; no allowed value is that long
+        raise argparse.ArgumentTypeError(f"'{printable(text[:20])}...' is too long a number")
+    if not pattern.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"'{printable(text)}' is not {what} (digits 0-9)")
+    return text
+
+
 def _int_at_least(minimum: int, maximum: int | None = None):
     def parse(text: str) -> int:
-        if len(text) > 30:  # int() of a huge string is slow; no allowed value is that long
-            raise argparse.ArgumentTypeError(f"'{text[:20]}...' is too long a number")
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        value = int(_number(text, _WHOLE, "a whole number"))
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is too small; allowed: {minimum} or more")
         if maximum is not None and value > maximum:
@@ -74,10 +85,7 @@ def _int_at_least(minimum: int, maximum: int | None = None):
 def _positive_finite(allowed: str):
     """A parser of a number above 0 and finite; ``allowed`` says what it stands for."""
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a number") from None
+        value = float(_number(text, _DECIMAL, "a number"))
         if not 0 < value < float("inf"):
             raise argparse.ArgumentTypeError(f"{text[:20]} is not a positive finite number; "
                                              f"allowed: {allowed}")
@@ -88,11 +96,7 @@ def _positive_finite(allowed: str):
 
 def _share(text: str) -> float:
     """A share above 0 and at most 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a number; allowed: a share "
-                                         f"above 0 and at most 1") from None
+    value = float(_number(text, _DECIMAL, "a share above 0 and at most 1"))
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"{text[:20]} is not above 0 and at most 1; "
                                          f"allowed: a share such as 0.8")
@@ -125,7 +129,7 @@ def _frame_rate(text: str) -> int:
     from sim.animation import check_fps
 
     try:
-        return check_fps(int(text) if len(text) <= 30 else text)
+        return check_fps(int(text) if _WHOLE.fullmatch(text) and len(text) <= 30 else text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a frame rate; allowed: a "
                                          f"whole number of frames a second from {MIN_FPS} "
@@ -247,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "both hold the same data")
     run_cmd.add_argument("--json", action="store_true",
                          help="print only the summary, as JSON, on stdout (the folder "
-                              "written is named on stderr)")
+                              "written, unless given with --out, is named on stderr)")
     run_cmd.add_argument("--no-files", action="store_true",
                          help="write nothing (no results folder): print the summary only")
     run_cmd.add_argument("--animate", type=Path, default=None, metavar="FILE",
@@ -529,7 +533,8 @@ def _add_validate(commands) -> None:
                                "interval (default: 0 whatever the result, as a report)")
     validate.add_argument("--json", action="store_true",
                           help="print the results as JSON (validation.json) instead of "
-                               "the table (the folder written is named on stderr)")
+                               "the table (the folder written, unless given with --out, "
+                               "is named on stderr)")
     validate.add_argument("--no-files", action="store_true",
                           help="write nothing (no results folder): print the results only")
     validate.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -631,8 +636,8 @@ def _add_theatre(commands) -> None:
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="results folder, new or empty (default: runs/NAME-<time>)")
     run.add_argument("--json", action="store_true",
-                     help="print the summary as JSON (the folder written is named on "
-                          "stderr)")
+                     help="print the summary as JSON (the folder written, unless given "
+                          "with --out, is named on stderr)")
     run.add_argument("--no-files", action="store_true",
                      help="write nothing (no results folder): print the summary only")
 

@@ -168,6 +168,14 @@ class Parameter(_Strict):
         if len(given) != 1:
             raise ValueError(f"values: give exactly one of values, range, interval (got "
                              f"{', '.join(given) or 'none'})")
+        if self.values is not None:
+            # By type and value (True and 1 differ); a value twice makes a point twice.
+            seen: set[tuple[str, Scalar]] = set()
+            for value in self.values:
+                if (type(value).__name__, value) in seen:
+                    raise ValueError(f"values: {value!r} is given twice; allowed: each "
+                                     f"value once")
+                seen.add((type(value).__name__, value))
         return self
 
     def size(self) -> float:
@@ -265,6 +273,10 @@ class Experiment(_Strict):
             if loose:
                 raise ValueError(f"parameters.{loose[0]}: an interval has no grid; allowed: "
                                  f"values or range with design = 'grid'")
+            if self.samples is not None:
+                raise ValueError("samples: a grid design takes every combination of the "
+                                 "values, not samples; allowed: no samples with design = "
+                                 "'grid', or a sampling design (random, lhs, sobol, morris)")
         elif self.samples is None:
             raise ValueError(f"samples: required with design = '{self.design}'; allowed: "
                              f"a whole number >= 1")

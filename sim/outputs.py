@@ -523,8 +523,13 @@ def format_posterior(posterior) -> str:
 
 
 def format_design(points: list[dict[str, Any]], shown: int = 20) -> str:
-    """A sweep's design points as a table, the first ``shown`` of them."""
-    text = pd.DataFrame(points).head(shown).to_string()
+    """A sweep's design points as a table, the first ``shown`` of them; names and texts
+    from the experiment's file are shown :func:`sim.publish.printable` (an escape code is
+    printed as ``\\x1b``, not sent to the terminal)."""
+    frame = pd.DataFrame(points).head(shown)
+    frame = frame.rename(columns=printable).map(
+        lambda value: printable(value) if isinstance(value, str) else value)
+    text = frame.to_string()
     if len(points) > shown:
         text += f"\n... and {len(points) - shown} more points"
     return text
@@ -536,6 +541,7 @@ def format_metrics(runs: pd.DataFrame, metrics: list[str]) -> str:
     for metric in metrics:
         values = pd.to_numeric(runs[metric], errors="coerce")
         if values.notna().any():
-            lines.append(f"  {metric}: mean {values.mean():,.4g}, from {values.min():,.4g} "
-                         f"to {values.max():,.4g} over {int(values.notna().sum())} runs")
+            lines.append(f"  {printable(metric)}: mean {values.mean():,.4g}, from "
+                         f"{values.min():,.4g} to {values.max():,.4g} over "
+                         f"{int(values.notna().sum())} runs")
     return "\n".join(lines)

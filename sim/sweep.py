@@ -261,7 +261,10 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
             ok, failed = _execute_all(executor, evaluate, todo, _Batches(
                 store, flush_runs, flush_seconds), slots * window_per_worker if slots > 1
                 else 1, _progress(len(every), len(done), progress), out, manifest)
-        store.consolidate(repair=bool(check(out)))
+        repair = bool(check(out))
+        store.consolidate(repair=repair)
+        # The CSV copies are made again whenever the Parquet files may have changed.
+        rebuilt = bool(todo) or repair
         problems = check(out)
         if problems:
             raise StoreError(f"{problems[0]}; allowed: a new folder for this sweep "
@@ -272,7 +275,7 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
                                          "runs_failed": int(counts.get("failed", 0))})
         boundary("manifest-complete")
         if csv:  # under the lock: a second sweep cannot clear the files half-written
-            write_csv_copies(out, missing_only=True)
+            write_csv_copies(out, missing_only=not rebuilt)
     except BaseException as err:
         if created and not (out / MANIFEST_FILE).exists():
             shutil.rmtree(out, ignore_errors=True)  # refused before anything was stored
@@ -437,11 +440,15 @@ PROBE_RUNS, PROBE_SECONDS = 5, 3.0
 @dataclass(frozen=True)
 class Probe:
     """A timing probe's result: ``runs`` finished, their mean wall time in seconds (none
-    if none finished), and whether the time ran out (a run was stopped)."""
+    if none finished), whether the time ran out (a run was stopped), and how many of the
+    runs failed, with the first one's error (a failed run is quick: its time would make
+    the estimate too short)."""
 
     runs: int
     seconds_per_run: float | None
     stopped: bool
+    failed: int = 0
+    first_error: str | None = None
 
 
 class _OutOfTime(BaseException):
@@ -478,6 +485,7 @@ def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate
     going then is stopped, where this is the main thread: a timer signal interrupts it);
     nothing is written."""
     timed: list[float] = []
+    failed, first_error = 0, None
     timer = threading.current_thread() is threading.main_thread()
     previous = None
     # armed: the alarm stops a run only while the probe runs (it may fire just after);
@@ -500,9 +508,13 @@ def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate
             task = Task(point * exp.replicates, point, 0, run_seed(exp.seed, point, 0),
                         points[point])
             began = time.perf_counter()
-            execute(evaluate, task)
+            row = execute(evaluate, task)["row"]
             if state["fired"]:
                 break
+            if row["status"] != "ok":
+                failed += 1
+                first_error = first_error or row["error"]
+                continue
             timed.append(time.perf_counter() - began)
             if time.perf_counter() - start >= seconds:
                 break
@@ -515,7 +527,8 @@ def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate
             signal.setitimer(signal.ITIMER_REAL, 0)
             # None: a handler set outside Python; the default is the nearest we can restore.
             signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
-    return Probe(len(timed), sum(timed) / len(timed) if timed else None, state["fired"])
+    return Probe(len(timed), sum(timed) / len(timed) if timed else None, state["fired"],
+                 failed, first_error)
 
 
 __all__ = ["MANIFEST_FILE", "PARTS_DIR", "RUNS_FILE", "SERIES_FILE", "Probe",

@@ -454,6 +454,11 @@ def started(folder: Path) -> datetime | None:
         return None
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    try:
+        if when is not None:
+            when.astimezone()  # a date at the calendar's ends cannot be shown in local time
+    except (OverflowError, ValueError, OSError):
+        return None
     return when
 
 

@@ -97,7 +97,8 @@ def test_samples_of_a_grid_are_refused(tmp_path, monkeypatch, capsys):
     assert main(["sweep", str(ROOT / "experiments" / "docking.toml"), "--samples",
                  "10"]) == 2
     err = capsys.readouterr().err
-    assert "--samples 10:" in err and "is a grid" in err and len(err.splitlines()) == 1
+    assert "samples: a grid design takes every combination" in err, err
+    assert len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
 
@@ -344,3 +345,57 @@ def test_format_csv_on_a_complete_folder_writes_only_what_is_missing(tmp_path, m
     before = (Path("out") / "runs.csv").stat().st_mtime_ns
     assert write_csv_copies("out", missing_only=True) == [Path("out") / "series.csv"]
     assert (Path("out") / "runs.csv").stat().st_mtime_ns == before
+
+
+def test_csv_copies_are_made_again_when_a_repair_rebuilds_the_parquet(tmp_path):
+    """A sweep that reruns runs (their store was lost) rebuilds the Parquet files: its
+    CSV copies are made again from them, not kept from before."""
+    out = tmp_path / "out"
+    run_sweep(function_experiment(), out, labelled, progress=False, csv=True)
+    for name in ("runs", "series"):  # every run lost: all run again
+        (out / f"{name}.parquet").unlink()
+        (out / f"{name}.csv").write_text("stale\n")
+    run_sweep(function_experiment(), out, labelled, progress=False, csv=True)
+    for name in ("runs", "series"):
+        assert_same_data(read_csv_as_parquet(out / f"{name}.csv"),
+                         pd.read_parquet(out / f"{name}.parquet"), name)
+
+
+def test_a_start_date_at_the_calendar_s_ends_is_unknown_not_a_traceback(tmp_path, capsys):
+    from sim.sweep_store import started
+
+    for when in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        folder = _sweep_with_start(tmp_path, f"edge-{when[:4]}", when)
+        assert started(folder) is None
+    assert main(["sweeps", str(tmp_path)]) == 0
+    assert len(sweep_lines(capsys.readouterr().out)) == 2
+
+
+def test_the_dry_run_says_when_its_probe_runs_fail(tmp_path, monkeypatch, capsys):
+    """Failed runs are quick: their time would make the estimate too short, so the dry
+    run names them and times only the runs that worked."""
+    monkeypatch.chdir(tmp_path)
+    Path("exp.toml").write_text(TINY)
+    assert main(["sweep", "exp.toml", "--dry-run", "--vary", "sector.width_cells=1,2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"warning: 4 of the 4 probe runs failed; the first: .*do not fit", out), out
+    assert "estimated time: unknown, as no probe run worked" in out
+    assert not list(tmp_path.glob("sweeps/*"))
+
+
+def test_a_design_table_shows_escape_codes_and_a_grid_refuses_repeated_values(tmp_path):
+    from sim.outputs import format_design
+
+    assert "\x1b" not in format_design([{"name\x1b[2J": "a\x1b[31mb", "x": 1}])
+    for values in ([0.0, 0.0], ["a", "a"]):
+        with pytest.raises(ValueError, match="is given twice"):
+            function_experiment(parameters={"x": {"values": values}})
+    function_experiment(parameters={"x": {"values": [1, True, 1.5]}})  # 1 and True differ
+
+
+@pytest.mark.parametrize("text", ["1_000", " +3", "\u0663", "3.0", "0x10"])
+def test_number_flags_take_ascii_digits_only(text, capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--days", text, "--no-files"])
+    err = capsys.readouterr().err
+    assert "is not a whole number (digits 0-9)" in err and len(err.splitlines()) == 1

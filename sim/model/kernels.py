@@ -28,10 +28,10 @@ are bound to local names at the top (``u_*`` for the column store's), so that th
 read as the equations.
 
 Compiled on first use and cached beside this file (or in numba's user cache), so a
-new environment pays about 20 s once, announced (:func:`announce_compiling`). numba checks a cached function against its own
-file only: after a change to a function another file's kernel calls (physics,
-casualties, morale), delete the cache (``sim/model/__pycache__/*.nbi`` and ``*.nbc``),
-or the callers keep the old code.
+new environment pays about 20 s once, announced (:func:`announce_compiling`). numba
+checks a cached function against its own file only: after a change to a function
+another file's kernel calls (physics, casualties, morale), delete the cache
+(``sim/model/__pycache__/*.nbi`` and ``*.nbc``), or the callers keep the old code.
 """
 
 from __future__ import annotations
