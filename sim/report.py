@@ -316,9 +316,17 @@ def _value(value: float, log: bool, q: Quantity) -> str:
     return _number(math.exp(value) if log else value, None if log else q.unit)
 
 
-def _change(change: float, low: float, high: float, log: bool, q: Quantity) -> str:
+def _exact(value: float, scale: float) -> float:
+    """``value``, or 0 where it is rounding left over from a difference of ``scale``
+    (the mean goes 92.8 m to 92.8 m: a change of 0, not of 1.42e-14)."""
+    return 0.0 if abs(value) <= 1e-9 * abs(scale) else value
+
+
+def _change(change: float, low: float, high: float, log: bool, q: Quantity,
+            scale: float = 0.0) -> str:
     """A change with its interval: a factor (exp of the change of a logarithm) or a
-    difference."""
+    difference (rounding left over from ``scale``, the larger mean, taken as 0)."""
+    change = _exact(change, scale)
     if log:
         text = f"a factor of {math.exp(change):.3g}"
         return text + (f" (95% CI {math.exp(low):.3g} to {math.exp(high):.3g})"
@@ -377,11 +385,15 @@ def _answer_sentences(runs: pd.DataFrame, params: list[str], metric: str, q: Qua
                       "detected": np.isfinite(low) and (low > 0 or high < 0)}
     top = max(params, key=lambda p: abs(effects[p]["change"]))
     e = effects[top]
+    scale = max(abs(e["from"]), abs(e["to"]))
+    if _exact(e["change"], scale) == 0 and e["low"] == e["high"]:
+        return [f"the {mean_word} is {_value(e['from'], log, q)} at every level of every "
+                f"parameter, in every run: no parameter changes it."]
     label = quantities[top].label
     out = [f"{md(label)} ({md_code(top)}) has the largest main effect: the {mean_word} goes "
            f"from {_value(e['from'], log, q)} at {md(tick(e['first']))} to "
            f"{_value(e['to'], log, q)} at {md(tick(e['last']))}, "
-           f"{_change(e['change'], e['low'], e['high'], log, q)}."]
+           f"{_change(e['change'], e['low'], e['high'], log, q, scale)}."]
     if np.isfinite(e["low"]) and not e["detected"]:
         out[-1] = out[-1][:-1] + ": not told apart from no effect."
     interacting: set[str] = set()
@@ -403,7 +415,8 @@ def _answer_sentences(runs: pd.DataFrame, params: list[str], metric: str, q: Qua
         for level in levels[z]:
             at = two_way[two_way[z] == level].set_index(x)["mean"]
             start, end = float(at[first]), float(at[last])
-            step = (f"x{math.exp(end - start):.3g}" if log else f"{end - start:+.3g}")
+            step = (f"x{math.exp(end - start):.3g}" if log
+                    else f"{_exact(end - start, max(abs(start), abs(end))):+.3g}")
             parts.append(f"{_value(start, log, q)} to {_value(end, log, q)} ({step}) at "
                          f"{md(quantities[z].short())} = {md(tick(level))}")
         out.append(f"{md(quantities[x].short())} and {md(quantities[z].short())} interact "

@@ -518,3 +518,24 @@ def test_a_sweep_run_before_the_floor_on_sobol_samples_is_still_reported(tmp_pat
                     progress=False).out
     text = write_report(out).read_text()
     assert "**Warning:**" in text
+
+
+class ConstantEvaluator:
+    """A metric no parameter moves (the same days in every run), beside one that only
+    one factor moves by a whole amount."""
+
+    def __call__(self, params, seed):
+        return {"days": 3, "ground_gained_m": 92.8 + (0.1 + 0.2 if params[TACTIC] ==
+                                                      "infiltration" else 0.3)}, None
+
+
+def test_the_answer_says_when_no_parameter_moves_a_metric_and_rounding_is_no_change(
+        tmp_path):
+    exp = planted_experiment(metrics=["days", "ground_gained_m"], series=None,
+                             replicates=2)
+    out = run_sweep(exp, tmp_path / "flat", ConstantEvaluator(), progress=False).out
+    text = write_report(out).read_text()
+    answer = text.split("## Answer", 1)[1].split("\n## ", 1)[0]
+    assert "the mean is 3 days at every level of every parameter" in answer, answer
+    # 92.8 + (0.1 + 0.2) and 92.8 + 0.3 differ by rounding alone: no change, not 1e-14.
+    assert "e-1" not in answer, answer
