@@ -486,6 +486,9 @@ def find_sweep(text: str, root: str | Path = "sweeps") -> Path:
     sweep under ``root``). StoreError (one line, listing what is allowed) for a name
     that is unknown or fits two sweeps started at the same second."""
     root = Path(root)
+    if not text.strip():  # Path("") is the current folder: not a sweep named
+        raise StoreError(f"'{printable(text)}': no sweep named; allowed: a sweep's folder, "
+                         f"its folder's name, an experiment's name or {LATEST}")
     if text == LATEST:
         return _newest(sweep_folders(root), f"{LATEST}: no sweep under {shown(root)}/",
                        text)

@@ -399,3 +399,11 @@ def test_number_flags_take_ascii_digits_only(text, capsys):
         main(["run", "--days", text, "--no-files"])
     err = capsys.readouterr().err
     assert "is not a whole number (digits 0-9)" in err and len(err.splitlines()) == 1
+
+
+def test_an_empty_sweep_name_is_refused_not_taken_for_the_current_folder(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for text in ("", "  "):
+        with pytest.raises(StoreError, match="no sweep named"):
+            find_sweep(text)
