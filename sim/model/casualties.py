@@ -161,7 +161,10 @@ def book_casualties(hit, by_cause, casualties, killed, returning, permanently_lo
               and breaks(morale, break_morale[i])):
             broken[n_broken] = i
             n_broken += 1
-    tallies.training_days_lost[:] += lost_days
+    # A loop, not ``[:] +=``: the same sums, without the shape check and its message that
+    # numba would compile (2.5 s of a machine's first run).
+    for s in range(lost_days.size):
+        tallies.training_days_lost[s] += lost_days[s]
     # Their states, in the column store and among the units in the sector; returned as
     # rows of the column store.
     for j in range(n_broken):

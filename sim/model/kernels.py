@@ -28,7 +28,7 @@ are bound to local names at the top (``u_*`` for the column store's), so that th
 read as the equations.
 
 Compiled on first use and cached beside this file (or in numba's user cache), so a
-new environment pays about 20 s once, announced (:func:`announce_compiling`). numba
+new environment pays about 16 s once, announced (:func:`announce_compiling`). numba
 checks a cached function against its own file only: after a change to a function
 another file's kernel calls (physics, casualties, morale), delete the cache
 (``sim/model/__pycache__/*.nbi`` and ``*.nbc``), or the callers keep the old code.
@@ -527,9 +527,16 @@ def cells_changing_hands(engaged, standing, contested, control):
                 marks[2, c] = True
                 taken[count], takers[count] = c, index[i]
                 count += 1
-        order = np.argsort(taken[first:count], kind="mergesort")
-        taken[first:count] = taken[first:count][order]
-        takers[first:count] = takers[first:count][order]
+        # In ascending cells, each taken once (so any sort gives this order): an
+        # insertion sort, as a handful are taken at a time, which numba compiles in a
+        # fraction of the time of np.argsort's mergesort and the checked slice copies.
+        for j in range(first + 1, count):
+            cell, taker = taken[j], takers[j]
+            k = j - 1
+            while k >= first and taken[k] > cell:
+                taken[k + 1], takers[k + 1] = taken[k], takers[k]
+                k -= 1
+            taken[k + 1], takers[k + 1] = cell, taker
         for j in range(first, count):
             control[taken[j]] = s
     return taken[:count], takers[:count]
@@ -671,14 +678,15 @@ def _rows_of(rows_in_store, units, ground):
 # process compiles plan_substep, a helper process runs a day of a small scenario whose
 # plan is a stand-in (nothing planned, no one hit), which compiles settle_substep into
 # numba's cache; this process waits for it before its first settle_substep, which then
-# loads it. On 2 cores that takes 19.5 s instead of 25.7 s one after the other
+# loads it. On 2 cores that takes 16 s instead of about 23 s one after the other
 # (benchmarks/cli_manners.py); most of it is numba's typing and lowering in Python, which
-# neither a lower optimisation level (18 s at NUMBA_OPT=0) nor more processes than
-# cores would take much below that.
+# neither a lower optimisation level nor more processes than cores would take much below
+# that. (Code whose numpy form numba compiles at length, such as a checked slice
+# assignment or np.argsort, is written as loops in the kernels a first run waits for.)
 
 #: Seconds a machine's first run spends compiling the kernels (numba), on 2 cores with
 #: nothing else running: said in the notice (``benchmarks/cli_manners.py`` measures it).
-COMPILE_SECONDS = 20
+COMPILE_SECONDS = 16
 #: The kernels a run calls first; the others compile as they do.
 _ENTRY_POINTS = (plan_substep, settle_substep)
 #: Set in the helper process (and wherever no helper is wanted).
