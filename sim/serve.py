@@ -75,8 +75,8 @@ def warm_up(work: Callable[[], object], *, notice: Callable[[], None],
     kernels = sys.modules.get("sim.model.kernels")
     if thread.is_alive() and not (kernels is not None and kernels.announced()):
         notice()  # unless the model has said that it is compiling
-        while thread.is_alive():  # short joins: Ctrl-C is seen between them
-            thread.join(0.5)
+    while thread.is_alive():  # short joins: Ctrl-C is seen between them
+        thread.join(0.5)
     if failure:
         raise failure[0]
 

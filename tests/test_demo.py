@@ -326,3 +326,18 @@ def test_warm_up_says_it_is_compiling_only_when_it_takes_a_while():
     assert said == ["compiling"]
     with pytest.raises(MemoryError, match="too big"):
         warm_up(lambda: (_ for _ in ()).throw(MemoryError("too big")), notice=lambda: None)
+
+
+def test_warm_up_waits_for_its_work_when_the_model_has_said_it_compiles(monkeypatch):
+    """The model's own notice replaces the launcher's, not the wait: the page is served
+    only once the warm-up is done."""
+    import time
+
+    from sim.model import kernels
+    from sim.serve import warm_up
+
+    monkeypatch.setattr(kernels, "_announced", True)
+    said, done = [], []
+    warm_up(lambda: (time.sleep(0.4), done.append(True)),
+            notice=lambda: said.append("compiling"), after_s=0.05)
+    assert done == [True] and said == []
