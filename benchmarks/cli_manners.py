@@ -10,8 +10,8 @@ giving numba an empty cache folder (``NUMBA_CACHE_DIR``), so the machine's own c
 left alone; the run is ``attrition run --days 1`` of the default scenario, whose time is
 the compile plus a second or two of imports and files, which the warm run (the same
 command, the cache now filled) measures. It prints a Markdown table and exits 1 if a
-target is missed: ``--help`` and ``--version`` under 0.5 s (median), and the first run
-saying that it compiles, on stderr, before it does.
+target is missed: ``--help`` and ``--version`` under 0.5 s (median), the first run
+saying that it compiles, on stderr, before it does, and compiling in under 10 s.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import tempfile
 import time
 
 HELP_TARGET_S = 0.5
+#: Issue 22's bound on a first run's compile (not met: 16 s on 2 cores; see kernels.py).
+COMPILE_TARGET_S = 10.0
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str, str]:
@@ -61,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
                  f"{cold:.1f} s", "says that it compiles: " + ("yes" if announced
                                                                 else "NO (MISSED)")))
     rows.append(("the same run again (kernels from the cache)", f"{warm:.1f} s", ""))
-    rows.append(("compiling, the difference", f"{cold - warm:.1f} s", ""))
+    compiled_met = cold - warm < COMPILE_TARGET_S
+    missed += [] if compiled_met else ["compile"]
+    rows.append(("compiling, the difference", f"{cold - warm:.1f} s",
+                 f"< {COMPILE_TARGET_S:g} s ({'met' if compiled_met else 'MISSED'})"))
     print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     print("| measure | time | target |\n| --- | --- | --- |")
     for row in rows:
