@@ -483,6 +483,15 @@ def base_data(exp: Experiment, file: str | Path | None = None) -> tuple[Path, di
     return path, data
 
 
+def scenario_at(base: dict[str, Any], params: dict[str, Any]) -> Scenario:
+    """The base scenario's data (:func:`base_data`) with a design point's parameter
+    values set, validated: the scenario a sweep runs at that point."""
+    data = copy.deepcopy(base)
+    for key, value in params.items():
+        assign(data, key, value)
+    return Scenario.model_validate(data)
+
+
 def check_values(exp: Experiment, file: str | Path) -> None:
     """Check, before any run, that the base scenario (with ``set``) is valid and that
     every key a parameter names is there and takes each of its values (set alone on the

@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import html
 import itertools
-import json
 import math
 import re
 from pathlib import Path
@@ -48,7 +47,7 @@ import pandas as pd
 from pydantic import ValidationError
 from scipy import stats
 
-from sim.experiments import Experiment, base_data, stored_experiment
+from sim.experiments import Experiment, base_data, scenario_at, stored_experiment
 from sim.publish import publishing, write_atomically
 from sim.quantities import Quantity, metric_quantity, parameter_quantity, series_quantity
 from sim.report_figures import MAX_PANELS, categorical, tick
@@ -66,23 +65,22 @@ from sim.sweep_stats import (
     MIN_RESOLVED_SHARE,
     WINNERS,
     cell_means,
-    convergence,
     envelopes,
     interaction,
     level_difference,
     main_effects,
     marginal_means,
     noise_share,
-    point_means,
     run_winner,
-    second_order_indices,
+    sensitivity,
     sensitivity_indices,
     sensitivity_warnings,
     win_shares,
 )
-from sim.sweep_theory import THEORIES, Theory, predictions, scenario_at
+from sim.sweep_store import read_manifest
+from sim.sweep_theory import THEORIES, Theory, predictions
 
-__all__ = ["md", "md_code", "point_means", "sensitivity_indices", "write_report"]
+__all__ = ["md", "md_code", "sensitivity_indices", "write_report"]
 
 #: A two-way table is shown (for three factors or more) when its interaction test
 #: gives a p-value below this.
@@ -135,23 +133,6 @@ def _slug(text: str, used: set[str] | None = None) -> str:
             slug = f"{base}_{k}"
         used.add(slug)
     return slug
-
-
-def _markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
-    """A table whose cells are numbers (``digits`` significant) or user text
-    (:func:`md`: a ``|`` in a value does not make a cell)."""
-    def fmt(v):
-        if isinstance(v, float | np.floating):
-            return "n/a" if not np.isfinite(v) else f"{v:.{digits}g}"
-        if isinstance(v, bool | np.bool_ | int | np.integer):
-            return str(v)
-        return md(v)
-
-    cols = [md(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |"
-              for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def _cell_text(v: Any, digits: int) -> str:
@@ -255,7 +236,7 @@ def write_report(folder: str | Path) -> Path:
     replaced. Every user string in ``report.md`` is escaped (:func:`md`), and every
     one drawn is plain text (:func:`sim.views.plain`)."""
     folder = Path(folder)
-    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    manifest = read_manifest(folder / MANIFEST_FILE)
     exp = stored_experiment(manifest["experiment"])
     runs = pd.read_parquet(folder / RUNS_FILE)
     ok = runs[runs["status"] == "ok"]
@@ -453,7 +434,7 @@ def _metric_section(runs: pd.DataFrame, exp: Experiment, params: list[str], metr
         _scatter(ok, params, q, quantities, figures / f"{slug}_scatter.png")
         lines += [f"![{md(metric)} against each parameter](figures/{slug}_scatter.png)", ""]
     if exp.design in ("sobol", "morris"):
-        lines += _sensitivity_lines(runs, exp, metric, q, slug, figures)
+        lines += _sensitivity_lines(runs, exp, metric, q, slug, figures, quantities)
     return lines
 
 
@@ -473,11 +454,12 @@ def _grid_lines(runs: pd.DataFrame, exp: Experiment, params: list[str], metric: 
                 quantities: dict[str, Quantity], theory: _TheoryContext | None) -> list[str]:
     cells = cell_means(runs, params, levels, metric, q.lower)
     several = len(params) > 1
+    mains = {x: main_effects(cells, params, x, q.lower) for x in params} if several else {}
     lines = []
     for i, x in enumerate(params):
         name = f"{slug}_effects.png" if i == 0 else f"{slug}_by_{_slug(x)}.png"
-        main = main_effects(cells, params, x, q.lower) if several else None
-        drawn = _effects_figure(cells, main, params, x, levels, q, quantities, figures / name)
+        drawn = _effects_figure(cells, mains.get(x), params, x, levels, q, quantities,
+                                figures / name)
         lines += [f"![{md(metric)} against {md(x)}](figures/{name})", ""]
         if drawn["hue"]:
             panels = ", ".join(md_code(p) for p in drawn["panel_factors"])
@@ -499,7 +481,7 @@ def _grid_lines(runs: pd.DataFrame, exp: Experiment, params: list[str], metric: 
     lines += ["Mean and 95% confidence interval of each cell over its replicates (n: the "
               "replicates with a value):", "", _markdown_table(_interval_column(table)), ""]
     if several:
-        lines += _main_effect_lines(cells, params, q)
+        lines += _main_effect_lines(mains)
         lines += _interaction_lines(cells, params, q)
     if theory is not None and metric in theory.metrics:
         lines += _theory_lines(cells, params, metric, q, slug, figures, levels, quantities,
@@ -507,10 +489,10 @@ def _grid_lines(runs: pd.DataFrame, exp: Experiment, params: list[str], metric: 
     return lines
 
 
-def _main_effect_lines(cells: pd.DataFrame, params: list[str], q: Quantity) -> list[str]:
+def _main_effect_lines(mains: dict[str, pd.DataFrame]) -> list[str]:
+    """The table of each factor's main effect (:func:`sim.sweep_stats.main_effects`)."""
     lines = []
-    for x in params:
-        table = main_effects(cells, params, x, q.lower)
+    for x, table in mains.items():
         shown = table[[x, "mean", "ci95_low", "ci95_high", "change", "change_low",
                        "change_high", "truncated"]]
         empty = int(table["empty_cells"].sum())
@@ -557,13 +539,13 @@ def _interaction_lines(cells: pd.DataFrame, params: list[str], q: Quantity) -> l
 
 # ------------------------------------------------------------------ sensitivity
 def _sensitivity_lines(runs: pd.DataFrame, exp: Experiment, metric: str, q: Quantity,
-                       slug: str, figures: Path) -> list[str]:
+                       slug: str, figures: Path, quantities: dict[str, Quantity]
+                       ) -> list[str]:
     try:
-        indices = sensitivity_indices(runs, exp, metric)
-        steps = convergence(runs, exp, metric)
-        second = second_order_indices(runs, exp, metric) if exp.second_order else None
+        found = sensitivity(runs, exp, metric)
     except ValueError as err:
         return [f"No sensitivity indices: {md(err)}.", ""]
+    indices, steps, second = found.indices, found.convergence, found.second_order
     warnings = sensitivity_warnings(indices, exp, steps, second, noise_share(runs, metric))
     lines = [f"**Warning:** {md(text)}" for text in warnings]
     if warnings:
@@ -579,8 +561,7 @@ def _sensitivity_lines(runs: pd.DataFrame, exp: Experiment, metric: str, q: Quan
                   f"{MIN_RESOLVED_SHARE:g})" if exp.design == "sobol" else
                   "every mu* is resolved")
         lines = [f"No sign of too small a design: {checks}{moved}.", ""]
-    _indices_plot(indices, q, figures / f"{slug}_sensitivity.png",
-                  {p: parameter_quantity(p) for p in exp.parameters})
+    _indices_plot(indices, q, figures / f"{slug}_sensitivity.png", quantities)
     lines += [f"![sensitivity of {md(metric)}](figures/{slug}_sensitivity.png)", "",
               _markdown_table(indices.reset_index(names="parameter")), ""]
     _convergence_plot(steps, exp.design, figures / f"{slug}_convergence.png")

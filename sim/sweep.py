@@ -28,7 +28,6 @@ process, for ``attrition sweep --dry-run`` 's estimate.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import shutil
 import signal
@@ -48,8 +47,7 @@ from pydantic import ValidationError
 from sim import AttritionModel, __version__
 from sim.config import Scenario
 from sim.executors import executor_for
-from sim.experiments import Experiment, SeriesSpec, base_data, design_points
-from sim.keypaths import assign
+from sim.experiments import Experiment, SeriesSpec, base_data, design_points, scenario_at
 from sim.publish import printable, shown, spreadsheet_safe, write_atomically
 from sim.scenarios import ScenarioError, explain, validate
 from sim.seeds import run_seed
@@ -87,10 +85,7 @@ class ScenarioEvaluator:
         self.base, self.metrics, self.series = base, list(metrics), series
 
     def scenario(self, params: dict[str, Any]) -> Scenario:
-        data = copy.deepcopy(self.base)
-        for key, value in params.items():
-            assign(data, key, value)
-        return Scenario.model_validate(data)
+        return scenario_at(self.base, params)
 
     def __call__(self, params, seed):
         model = AttritionModel(self.scenario(params), rng=seed)

@@ -352,85 +352,88 @@ def _point_values(runs: pd.DataFrame, metric: str) -> np.ndarray:
     return y
 
 
-def _sobol(exp: Experiment, y: np.ndarray, confidence: float) -> dict:
-    from SALib.analyze import sobol
-
-    return sobol.analyze(exp.problem(), y, calc_second_order=exp.second_order,
-                         conf_level=confidence, seed=exp.seed)
+#: The columns of the indices, by design (SALib's names).
+_INDEX_COLUMNS = {"sobol": ("S1", "S1_conf", "ST", "ST_conf"),
+                  "morris": ("mu_star", "mu_star_conf", "sigma")}
 
 
-def _morris(exp: Experiment, x: np.ndarray, y: np.ndarray, confidence: float) -> dict:
-    from SALib.analyze import morris
-
-    return morris.analyze(exp.problem(), x, y, conf_level=confidence,
-                          num_levels=exp.morris_levels, seed=exp.seed)
-
-
-def sensitivity_indices(runs: pd.DataFrame, exp: Experiment, metric: str,
-                        confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """Sobol first and total order indices (``S1``, ``ST`` and their confidence
-    half-widths, SALib's bootstrap) or Morris ``mu_star`` and ``sigma``, of the metric's
-    mean over replicates, by SALib. Raises ``ValueError`` if a design point has no value."""
-    y = _point_values(runs, metric)
-    names = exp.problem()["names"]
+def _analysis(exp: Experiment, y: np.ndarray, x: np.ndarray | None, size: int,
+              confidence: float) -> dict:
+    """SALib's analysis of the design's first ``size`` base samples (Sobol; each a
+    balanced part of the Sobol sequence, as the counts are powers of 2) or trajectories
+    (Morris, whose design matrix is ``x``)."""
+    k = len(exp.parameters)
     if exp.design == "sobol":
-        res = _sobol(exp, y, confidence)
-        return pd.DataFrame({"S1": res["S1"], "S1_conf": res["S1_conf"], "ST": res["ST"],
-                             "ST_conf": res["ST_conf"]}, index=names)
+        from SALib.analyze import sobol
+
+        rows = size * (2 * k + 2 if exp.second_order else k + 2)
+        return sobol.analyze(exp.problem(), y[:rows], calc_second_order=exp.second_order,
+                             conf_level=confidence, seed=exp.seed)
     if exp.design == "morris":
-        res = _morris(exp, design_matrix(exp), y, confidence)
-        return pd.DataFrame({"mu_star": res["mu_star"], "mu_star_conf": res["mu_star_conf"],
-                             "sigma": res["sigma"]}, index=names)
+        from SALib.analyze import morris
+
+        rows = size * (k + 1)
+        return morris.analyze(exp.problem(), x[:rows], y[:rows], conf_level=confidence,
+                              num_levels=exp.morris_levels, seed=exp.seed)
     raise ValueError(f"design '{exp.design}' has no sensitivity indices; allowed: sobol, "
                      f"morris")
 
 
-def second_order_indices(runs: pd.DataFrame, exp: Experiment, metric: str,
-                         confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """Sobol second-order indices ``S2`` of every pair of parameters with their
-    confidence half-widths (an experiment with ``second_order = true``): the share of
-    the variance that the pair explains together beyond their first-order effects."""
-    if exp.design != "sobol" or not exp.second_order:
-        raise ValueError("second-order indices need design = 'sobol' with second_order = true")
-    res = _sobol(exp, _point_values(runs, metric), confidence)
+def _indices(exp: Experiment, res: dict) -> pd.DataFrame:
+    return pd.DataFrame({column: np.asarray(res[column], float)
+                         for column in _INDEX_COLUMNS[exp.design]},
+                        index=exp.problem()["names"])
+
+
+def _second_order(exp: Experiment, res: dict) -> pd.DataFrame:
     names = exp.problem()["names"]
-    rows = [{"parameter_1": names[i], "parameter_2": names[j], "S2": float(res["S2"][i, j]),
-             "S2_conf": float(res["S2_conf"][i, j])}
-            for i in range(len(names)) for j in range(i + 1, len(names))]
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"parameter_1": names[i], "parameter_2": names[j],
+                          "S2": float(res["S2"][i, j]), "S2_conf": float(res["S2_conf"][i, j])}
+                         for i in range(len(names)) for j in range(i + 1, len(names))])
 
 
-def convergence(runs: pd.DataFrame, exp: Experiment, metric: str,
-                confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """The indices recomputed on growing leading parts of the design: the first 1/16,
-    1/8, 1/4, 1/2 and all of the base samples (Sobol; each a balanced part of the Sobol
-    sequence, as the sample counts are powers of 2) or trajectories (Morris), from 8
-    base samples or 4 trajectories on. One row per size and parameter: ``size`` and
-    the indices of :func:`sensitivity_indices`. Converged indices change little from
-    the half to the whole."""
+@dataclass(frozen=True)
+class Sensitivity:
+    """A metric's sensitivity indices (:func:`sensitivity`): ``indices`` of the whole
+    design, their ``convergence`` (one row per size and parameter: ``size``,
+    ``parameter`` and the indices) and, with ``second_order = true``, ``second_order``
+    (``S2`` of every pair with its half-width: the share of the variance the pair
+    explains together beyond its first-order effects)."""
+
+    indices: pd.DataFrame
+    convergence: pd.DataFrame
+    second_order: pd.DataFrame | None
+
+
+def sensitivity(runs: pd.DataFrame, exp: Experiment, metric: str,
+                confidence: float = CONFIDENCE) -> Sensitivity:
+    """Sobol first and total order indices (``S1``, ``ST`` and their confidence
+    half-widths, SALib's bootstrap) or Morris ``mu_star`` and ``sigma``, of the metric's
+    mean over replicates, recomputed on growing leading parts of the design: the first
+    1/16, 1/8, 1/4, 1/2 and all of its base samples or trajectories, from 8 base
+    samples or 4 trajectories on (converged indices change little from the half to the
+    whole). One SALib analysis per size; the whole design's gives the indices. Raises
+    ``ValueError`` if a design point has no value."""
     y = _point_values(runs, metric)
-    names = exp.problem()["names"]
-    k = len(names)
+    x = design_matrix(exp) if exp.design == "morris" else None
     smallest = 8 if exp.design == "sobol" else 4
     sizes = sorted({exp.samples // 2**h for h in range(5)
                     if exp.samples // 2**h >= smallest} | {exp.samples})
-    frames = []
-    for size in sizes:
-        if exp.design == "sobol":
-            rows = size * (2 * k + 2 if exp.second_order else k + 2)
-            res = _sobol(exp, y[:rows], confidence)
-            found = {"S1": res["S1"], "S1_conf": res["S1_conf"], "ST": res["ST"],
-                     "ST_conf": res["ST_conf"]}
-        elif exp.design == "morris":
-            rows = size * (k + 1)
-            res = _morris(exp, design_matrix(exp)[:rows], y[:rows], confidence)
-            found = {"mu_star": res["mu_star"], "mu_star_conf": res["mu_star_conf"],
-                     "sigma": res["sigma"]}
-        else:
-            raise ValueError(f"design '{exp.design}' has no sensitivity indices")
-        frames.append(pd.DataFrame({"size": size, "parameter": names, **{
-            key: np.asarray(value, float) for key, value in found.items()}}))
-    return pd.concat(frames, ignore_index=True)
+    analyses = {size: _analysis(exp, y, x, size, confidence) for size in sizes}
+    whole = analyses[exp.samples]
+    steps = pd.concat([_indices(exp, res).rename_axis("parameter").reset_index()
+                       .assign(size=size) for size, res in analyses.items()],
+                      ignore_index=True)
+    return Sensitivity(_indices(exp, whole), steps[["size", *steps.columns[:-1]]],
+                       _second_order(exp, whole) if exp.second_order else None)
+
+
+def sensitivity_indices(runs: pd.DataFrame, exp: Experiment, metric: str,
+                        confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """The indices of the whole design alone (:func:`sensitivity`)."""
+    y = _point_values(runs, metric)
+    x = design_matrix(exp) if exp.design == "morris" else None
+    return _indices(exp, _analysis(exp, y, x, exp.samples, confidence))
 
 
 #: Below this many Morris trajectories the ranking is seldom settled (Campolongo et al.

@@ -20,7 +20,6 @@ the exchange ratio and the day the losing side reaches zero.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from sim.config import Scenario
-from sim.keypaths import assign
+from sim.experiments import scenario_at
 from sim.lanchester import square_law_survivors
 
 
@@ -161,14 +160,6 @@ LANCHESTER = Theory(
                    "and never ends at exact parity (cut at max_days)"})
 #: The theories an experiment may name in ``[report] theory``.
 THEORIES: dict[str, Theory] = {"lanchester": LANCHESTER}
-
-
-def scenario_at(base: dict[str, Any], params: dict[str, Any]) -> Scenario:
-    """The base scenario data with a point's parameter values set, validated."""
-    data = copy.deepcopy(base)
-    for key, value in params.items():
-        assign(data, key, value)
-    return Scenario.model_validate(data)
 
 
 def predictions(theory: Theory, base: dict[str, Any],
