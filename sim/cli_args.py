@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from sim import __version__
 from sim.publish import printable, shown
 from sim.sides import SIDES
 
@@ -50,8 +51,6 @@ VALIDATE_REPLICATES = 20
 #: A sweep's design points at most, and replicates at most (sim.experiments.MAX_POINTS,
 #: MAX_VALUES); the experiment's own checks apply to the flags' values as well.
 MAX_POINTS, MAX_SWEEP_REPLICATES = 1_000_000, 10_000
-#: The distribution whose version `attrition --version` prints.
-DISTRIBUTION = "attrition-sim"
 
 
 #: Numbers as typed: ASCII digits only (Python's int() and float() would also take
@@ -143,30 +142,6 @@ def _port(text: str) -> int:
     return value
 
 
-class _Version(argparse.Action):
-    """--version: ``attrition-sim VERSION``, read from the installed distribution when
-    asked (not when the parser is built: --help need not look it up)."""
-
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                 help=None):
-        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"{DISTRIBUTION} {version()}")  # on stdout, as argparse's own --version
-        parser.exit(0)
-
-
-def version() -> str:
-    """The installed version of attrition-sim (as ``sim.__version__``), or 0+unknown for
-    a source tree that was never installed."""
-    from importlib import metadata
-
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         """One line, not the usage block: what is wrong and where to look (a flag's
@@ -199,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="attrition",
         description="Agent-based simulator of military attrition (one step = one day). "
                     "docs/ODD.md describes the model and every parameter's unit and default.")
-    parser.add_argument("--version", action=_Version,
+    parser.add_argument("--version", action="version", version=f"attrition-sim {__version__}",
                         help="print the version (attrition-sim VERSION) and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.add_parser("list", help="list the named scenarios with a line on each",

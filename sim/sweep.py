@@ -129,8 +129,14 @@ class Task:
 
 def tasks(exp: Experiment) -> list[Task]:
     """Every run of the experiment: design points in order, replicates within."""
-    return [Task(p * exp.replicates + r, p, r, run_seed(exp.seed, p, r), params)
+    return [task(exp, p, r, params)
             for p, params in enumerate(design_points(exp)) for r in range(exp.replicates)]
+
+
+def task(exp: Experiment, point: int, replicate: int, params: dict[str, Any]) -> Task:
+    """The run of design point ``point`` (its values ``params``) and ``replicate``."""
+    return Task(point * exp.replicates + replicate, point, replicate,
+                run_seed(exp.seed, point, replicate), params)
 
 
 def execute(evaluate: Evaluate, task: Task) -> dict[str, Any]:
@@ -256,11 +262,11 @@ def run_sweep(exp: Experiment, out: str | Path, evaluate: Evaluate | None = None
             ok, failed = _execute_all(executor, evaluate, todo, _Batches(
                 store, flush_runs, flush_seconds), slots * window_per_worker if slots > 1
                 else 1, _progress(len(every), len(done), progress), out, manifest)
-        repair = bool(check(out))
-        store.consolidate(repair=repair)
-        # The CSV copies are made again whenever the Parquet files may have changed.
-        rebuilt = bool(todo) or repair
-        problems = check(out)
+        # Batches to gather (check() reports any as unfinished) or something to mend:
+        # the Parquet files are rewritten, and so are the CSV copies below.
+        rebuilt = bool(check(out))
+        store.consolidate(repair=rebuilt)  # otherwise it only removes an empty parts/
+        problems = check(out) if rebuilt else []
         if problems:
             raise StoreError(f"{problems[0]}; allowed: a new folder for this sweep "
                              f"(attrition verify {out} lists every problem)")
@@ -500,20 +506,16 @@ def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate
     start = time.perf_counter()
     try:
         for point in probe_points(len(points), most):
-            task = Task(point * exp.replicates, point, 0, run_seed(exp.seed, point, 0),
-                        points[point])
-            began = time.perf_counter()
-            row = execute(evaluate, task)["row"]
+            row = execute(evaluate, task(exp, point, 0, points[point]))["row"]
             if state["fired"]:
                 break
             if row["status"] != "ok":
                 failed += 1
                 first_error = first_error or row["error"]
                 continue
-            timed.append(time.perf_counter() - began)
+            timed.append(row["wall_time_s"])
             if time.perf_counter() - start >= seconds:
                 break
-        state["armed"] = False
     except _OutOfTime:
         pass
     finally:
@@ -529,4 +531,4 @@ def time_probe(exp: Experiment, points: list[dict[str, Any]], evaluate: Evaluate
 __all__ = ["MANIFEST_FILE", "PARTS_DIR", "RUNS_FILE", "SERIES_FILE", "Probe",
            "ScenarioEvaluator", "StoreError", "SweepResult", "Task", "check", "execute",
            "executor_for", "probe_points", "read_runs", "run_seed", "run_sweep",
-           "scenario_evaluator", "stored_runs", "tasks", "time_probe", "write_csv_copies"]
+           "scenario_evaluator", "stored_runs", "task", "tasks", "time_probe", "write_csv_copies"]

@@ -448,9 +448,17 @@ def started(folder: Path) -> datetime | None:
     """When the sweep in ``folder`` started, as its manifest says (UTC), or none if the
     manifest is missing, damaged or does not say."""
     try:
-        text = read_manifest(Path(folder) / MANIFEST_FILE).get("started")
+        return _started(read_manifest(Path(folder) / MANIFEST_FILE))
+    except StoreError:
+        return None
+
+
+def _started(manifest: dict) -> datetime | None:
+    """The start a manifest gives (UTC), or none if it does not say or cannot."""
+    text = manifest.get("started")
+    try:
         when = datetime.fromisoformat(text) if isinstance(text, str) else None
-    except (StoreError, ValueError):
+    except ValueError:
         return None
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -506,7 +514,7 @@ def find_sweep(text: str, root: str | Path = "sweeps") -> Path:
     if mine:
         return _newest(mine, "", text)
     raise StoreError(f"{shown(text)}: not a folder, nor a sweep or an experiment's sweep "
-                     f"under {shown(root)}/; allowed: {_allowed(folders, root)}")
+                     f"under {shown(root)}/; allowed: {_allowed(folders)}")
 
 
 def _experiment_of_name(name: str) -> str | None:
@@ -536,7 +544,7 @@ def _newest(folders: list[Path], none: str, text: str) -> Path:
     return dated[0][1]
 
 
-def _allowed(folders: list[Path], root: Path) -> str:
+def _allowed(folders: list[Path]) -> str:
     experiments = sorted({e for f in folders if (e := _experiment_of_name(f.name))})
     names = [LATEST, *experiments, *(f.name for f in folders)]
     shown_names = ", ".join(shown(n, 60) for n in names[:_NAMES_SHOWN])
@@ -561,7 +569,7 @@ def describe_sweep(folder: Path) -> dict:
     except StoreError as err:
         info["state"] = f"damaged: {_why(err)}"
         return info
-    info["started"] = started(folder)
+    info["started"] = _started(manifest)
     file = manifest.get("experiment_file")
     if isinstance(file, str) and file.strip():
         info["experiment"] = Path(file).stem or info["experiment"]
@@ -571,8 +579,9 @@ def describe_sweep(folder: Path) -> dict:
     holder = running_sweep(folder)
     if holder:
         info["state"] = "running"
+    store = Store(folder)
     try:
-        info["stored"] = len(Store(folder).stored_runs())
+        info["stored"] = len(store.stored_runs())
     except (StoreError, OSError, pa.ArrowException, KeyError, TypeError) as err:
         info["state"] = f"damaged: {_why(err)}"
         return info
@@ -580,7 +589,7 @@ def describe_sweep(folder: Path) -> dict:
         return info
     status = manifest.get("status")
     complete = (status == "complete" and (folder / RUNS_FILE).is_file()
-                and not Store(folder).batches())
+                and not store.batches())
     info["state"] = "complete" if complete else "interrupted"
     return info
 
