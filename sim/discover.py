@@ -69,7 +69,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,10 @@ import pandas as pd  # noqa: E402
 from sim.experiments import Experiment, stored_experiment  # noqa: E402
 from sim.publish import named_folder, publishing, safe_name, shown  # noqa: E402
 from sim.report import md, md_code  # noqa: E402
-from sim.sweep_check import check, read_manifest  # noqa: E402
-from sim.sweep_store import MANIFEST_FILE, RUNS_FILE, StoreError  # noqa: E402
+from sim.sweep_check import check  # noqa: E402
+from sim.sweep_store import MANIFEST_FILE, RUNS_FILE, StoreError, read_manifest  # noqa: E402
 from sim.views import plain  # noqa: E402
-from sim.where import WhereError, kinds, parse  # noqa: E402
+from sim.where import WhereError, kind_of, kinds, parse  # noqa: E402
 
 #: Ok runs at least: PRIM's smallest box (``MASS_MIN`` of the runs) then holds a run.
 MIN_RUNS = 20
@@ -114,17 +114,14 @@ TREES = 100
 #: The feature scores' seed stream: ``SeedSequence(sweep seed, spawn_key=(SCORE_KEY,))``,
 #: apart from the runs' ``(point, replicate)`` and the design's ``(2**31,)``.
 SCORE_KEY = 2**31 + 1
-#: The note every output carries about missing values.
-MISSING_RULE = ("A comparison with a missing value (a metric a run did not reach, such as "
-                "the day of a pool that was never exhausted) is false, != included; not "
-                "negates the result, so not (day <= 730) holds where the day is missing "
-                "but day > 730 does not.")
-#: The same in Markdown: the program's own text, so its expressions are code spans (user
-#: text never enters it).
+#: The note every output carries about missing values, in Markdown: the program's own
+#: text, so its expressions are code spans (user text never enters it).
 MISSING_RULE_MD = ("A comparison with a missing value (a metric a run did not reach, such "
                    "as the day of a pool that was never exhausted) is false, `!=` "
                    "included; `not` negates the result, so `not (day <= 730)` holds where "
                    "the day is missing but `day > 730` does not.")
+#: The same as plain text (discovery.json).
+MISSING_RULE = MISSING_RULE_MD.replace("`", "")
 #: What the quasi-p columns mean.
 QUASI_P_RULE = ("A quasi-p value is a one-sided binomial test of the box's density against "
                 "the box without that limit (Bryant and Lempert 2010): \"low\" is the "
@@ -239,7 +236,6 @@ class Discovery:
     score_seed: int
     oob_accuracy: float | None
     library: str
-    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def box(self) -> Box:
@@ -318,7 +314,7 @@ def discover(folder: str | Path, where: str,
     exp, runs = _read_sweep(folder)
     ok = runs[runs["status"] == "ok"].reset_index(drop=True)
     names = [*exp.metrics, *(p for p in exp.parameters if p not in exp.metrics)]
-    condition = parse(where, kinds(ok, names) if len(ok) else dict.fromkeys(names, "empty"))
+    condition = parse(where, kinds(ok, names))
     if len(ok) < MIN_RUNS:
         raise DiscoveryError(f"{shown(folder)}: {len(ok)} ok run{'s' * (len(ok) != 1)}; "
                              f"allowed: a sweep of at least {MIN_RUNS} ok runs (PRIM's "
@@ -345,10 +341,7 @@ def discover(folder: str | Path, where: str,
                      parameters=tuple(columns.values()), constant=tuple(constant),
                      min_coverage=float(min_coverage), trajectory=trajectory, picked=picked,
                      chosen=chosen, scores=scores, score_seed=seed, oob_accuracy=oob,
-                     library=_library(),
-                     settings={"peel_alpha": PEEL_ALPHA, "paste_alpha": PASTE_ALPHA,
-                               "mass_min": MASS_MIN, "objective": "lenient1",
-                               "trees": TREES, "significance": SIGNIFICANCE})
+                     library=_library())
 
 
 def choose(trajectory: tuple[Box, ...] | list[Box], min_coverage: float) -> int:
@@ -389,7 +382,7 @@ def _inputs(ok: pd.DataFrame, exp: Experiment
             constant.append(parameter)
             continue
         name = f"x{len(columns)}"
-        if kinds(ok, [parameter])[parameter] == "number":
+        if kind_of(values) == "number":
             # As floats: EMA Workbench 2.5 fails to paste an integer column under pandas 3
             # (it writes a halfway limit into an int64 frame).
             x[name] = values.astype(float)
@@ -557,8 +550,6 @@ def _library() -> str:
             f"{version('scikit-learn')}")
 
 
-#: A unit in a field's description: the last parenthesis before a full stop, a colon or
-#: the end ("Recruitment rate ... (persons/day)."); "(-)" is a pure number.
 def _unit(parameter: str) -> str:
     """The unit of a scenario key (:func:`sim.quantities.parameter_quantity`, from its
     field's description); none for a number without one, a text, or a key outside the
@@ -613,7 +604,9 @@ def _json(discovery: Discovery) -> dict[str, Any]:
                      "condition_true": discovery.cases,
                      "missing": discovery.missing, "rule": OK_RULE},
             "parameters": list(discovery.parameters), "constant": list(discovery.constant),
-            "prim": {"library": discovery.library, **discovery.settings,
+            "prim": {"library": discovery.library, "peel_alpha": PEEL_ALPHA,
+                     "paste_alpha": PASTE_ALPHA, "mass_min": MASS_MIN,
+                     "objective": "lenient1", "trees": TREES, "significance": SIGNIFICANCE,
                      "rule": "the densest box on the peeling trajectory whose coverage is "
                              "at least min_coverage (ties: larger coverage, fewer restricted "
                              "parameters, earlier step); then each parameter whose every "
