@@ -56,7 +56,7 @@ def side_band(daily: pd.DataFrame, side: str, column: str) -> pd.DataFrame:
     interval of the mean over replicates (equal to the mean for a single run). Cumulative
     columns (``*_total``) keep a stopped replicate's last value; others average the
     replicates still running."""
-    rows = daily[(daily["side"] == side) & (daily["contingent"] == "all")]
+    rows = side_rows(daily, side)
     if "seed" not in rows:
         rows = rows.assign(seed=0)
     table = rows.pivot_table(index="day", columns="seed", values=column, aggfunc="first")
@@ -397,10 +397,12 @@ def plot_force_generation(daily: pd.DataFrame, path: str | Path, title: str = ""
     return _finish(force_generation_figure(daily, title), path, "")
 
 
-def _finish(fig, path: str | Path, title: str) -> Path:
+def _finish(fig, path: str | Path, title: str,
+            rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:
+    """Title, lay out (within ``rect`` of the figure), save and close."""
     if title:
         fig.suptitle(plain(title))  # user text (a scenario's name): never mathtext
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -426,13 +428,7 @@ def plot_front_map(front: FrontMap, path: str | Path, title: str = "") -> Path:
                         handletextpad=0.4)
     fig.canvas.draw()
     foot = legend.get_window_extent().height / fig.bbox.height + 0.01
-    if title:
-        fig.suptitle(plain(title))  # user text (a scenario's name): never mathtext
-    fig.tight_layout(rect=(0, foot, 1, 1))
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, path, title, rect=(0, foot, 1, 1))
 
 
 def plot_law_fits(record, fits: list, path: str | Path, title: str = "") -> Path:
