@@ -25,7 +25,7 @@ import tempfile
 import time
 
 HELP_TARGET_S = 0.5
-#: Issue 22's bound on a first run's compile (not met: 16 s on 2 cores; see kernels.py).
+#: Issue 22's bound on a first run's compile (sim/model/kernels.py says how it is shared).
 COMPILE_TARGET_S = 10.0
 
 

@@ -356,21 +356,101 @@ def test_a_widened_front_repeats_the_sector():
 def test_a_first_run_says_once_that_it_compiles_and_a_cached_one_says_nothing(
         monkeypatch, capsys):
     """A machine's first run (kernels neither compiled nor cached) says so on stderr,
-    once per process; with the kernels cached it says nothing."""
+    once per process, and starts its helpers once; with the kernels cached it says
+    nothing and starts none."""
+    import sys
+
     from sim.model import kernels
 
     monkeypatch.setattr(kernels, "_announced", False)
+    monkeypatch.setattr(kernels, "_started", False)
+    monkeypatch.setattr(kernels, "_helpers", {})
     monkeypatch.delenv(kernels.NO_HELPER_VARIABLE, raising=False)
-    started = []
+    forked, started = [], []
+    monkeypatch.setattr(kernels, "_fork_compiling", lambda jobs: forked.append(jobs) or None)
     monkeypatch.setattr(kernels, "_start_helper", lambda: started.append(True))
+    inputs = []
     monkeypatch.setattr(kernels, "compiled", lambda: True)
     assert not kernels.announce_compiling()
+    kernels.compile_alongside(lambda: inputs.append(True))
+    assert not (forked or started or inputs)  # nothing announced: no helper
     monkeypatch.setattr(kernels, "compiled", lambda: False)
     assert kernels.announce_compiling() and not kernels.announce_compiling()
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("compiling the model, once: about") == 1
-    assert kernels.announced() and started == [True]  # the helper, once
+    model = AttritionModel(Scenario(max_days=1), rng=0)
+    kernels.compile_alongside(model.combat.kernel_inputs)
+    kernels.compile_alongside(model.combat.kernel_inputs)
+    assert kernels.announced()
+    if sys.platform.startswith("linux"):  # one fork per entry point, once
+        assert [jobs[-1][0] for jobs in forked] == [kernels.plan_substep,
+                                                    kernels.settle_substep]
+        assert started == []
+    else:
+        assert forked == [] and started == [True]
+
+
+def test_a_first_run_with_other_threads_starts_a_helper_process_not_a_fork(monkeypatch):
+    """A fork copies one thread of many (the demo's server has several), which may hold
+    a lock the copy then waits for: with other threads a helper process compiles
+    instead."""
+    import threading
+
+    from sim.model import kernels
+
+    monkeypatch.setattr(kernels, "_announced", True)
+    monkeypatch.setattr(kernels, "_started", False)
+    monkeypatch.setattr(kernels, "_helpers", {})
+    forked, started = [], []
+    monkeypatch.setattr(kernels, "_fork_compiling", lambda jobs: forked.append(jobs) or None)
+    monkeypatch.setattr(kernels, "_start_helper", lambda: started.append(True))
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        kernels.compile_alongside(lambda: None)
+    finally:
+        release.set()
+        other.join()
+    assert forked == [] and started == [True]
+
+
+def test_the_helpers_compile_each_kernel_for_the_types_a_run_passes():
+    """A first run's helpers compile the entry points (and the callees of
+    settle_substep that plan_substep's helper takes on) from arguments of their own:
+    unless those have the types a run passes, each helper compiles a version no run
+    asks for, and the run compiles the kernel again itself. The cache's index of each
+    kernel holds every version compiled for it, so after a run it holds one: the
+    helpers'."""
+    from sim.model import kernels
+
+    model = AttritionModel(Scenario(max_days=1), rng=0)
+    model.step()
+    model.step()
+    jobs = [job for helper in kernels.first_run_jobs(model.combat.kernel_inputs())
+            for job in helper]
+    assert {kernel for kernel, _ in jobs} >= set(kernels._ENTRY_POINTS.values())
+    for kernel, values in jobs:
+        cached = {key[0] for key in kernel._cache._cache_file._load_index()}
+        assert cached == {kernels.signature_of(kernel, values)}, kernel.__name__
+
+
+def test_a_helper_process_compiles_settle_substep_into_the_cache(tmp_path):
+    """Where no fork is made, a helper process builds a small model of its own and
+    compiles settle_substep (for the types above) into numba's cache, an empty one here:
+    compiled once, and saved for the run that waits for it."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from sim.model import kernels; kernels.compile_settle(); "
+            "print(sorted(kernels.settle_substep.stats.cache_misses.values()), "
+            "len(kernels.settle_substep._cache._cache_file._load_index()))")
+    env = os.environ | {"NUMBA_CACHE_DIR": str(tmp_path), kernels.NO_HELPER_VARIABLE: "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True, timeout=600)
+    assert done.stdout.split() == ["[1]", "1"]
 
 
 def test_the_kernels_know_they_are_compiled_once_a_model_has_stepped():
@@ -381,38 +461,9 @@ def test_the_kernels_know_they_are_compiled_once_a_model_has_stepped():
     assert kernels.compiled()
 
 
-def test_the_compile_helpers_stand_in_for_a_plan_returns_the_plans_types(monkeypatch):
-    """A first run's helper compiles settle_substep from a stand-in plan: unless its
-    values have the types of plan_substep's, the helper compiles a version no run asks
-    for, and the run compiles settle_substep again itself."""
-    import numba
-
-    from sim import Scenario
-    from sim.model import AttritionModel, kernels
-
-    returned = []
-    real = kernels.plan_substep
-
-    def plan(*args):
-        returned.append(real(*args))
-        return returned[-1]
-
-    monkeypatch.setattr(kernels, "plan_substep", plan)
-    model = AttritionModel(Scenario(max_days=1), rng=0)
-    model.step()
-    engaged = model.combat.engaged()[0]
-    planned = returned[-1]
-    stand_in = kernels.planned_nothing(engaged)
-    # What settle_substep takes of the plan: hazards, exponent, keep, moves, mines
-    # removed, whether any clears and whether any moves.
-    for got, wanted in zip(stand_in[5:], planned[5:], strict=True):
-        assert numba.typeof(got) == numba.typeof(wanted)
-    assert len(stand_in) == len(planned)
-
-
 def test_a_cached_run_starts_no_compile_helper():
     from sim import Scenario, run
     from sim.model import kernels
 
     run(Scenario(max_days=1), seed=0)
-    assert kernels._helper is None and not kernels.announce_compiling()
+    assert kernels._helpers == {} and not kernels.announce_compiling()

@@ -74,7 +74,7 @@ def generator_at(typingctx, addresses):
     return _GENERATOR(addresses), codegen
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def resolve_casualties(rng, probability, hazards, removed, any_clearing, engaged, units,
                        tallies, ground, rules):
     """The sub-step's casualties (ODD 7.4-7.6): drawn with each person's
@@ -90,24 +90,33 @@ def resolve_casualties(rng, probability, hazards, removed, any_clearing, engaged
     """
     hit, by_cause = draw_by_cause(rng, engaged.personnel, probability, hazards)
     broken = destroyed = np.empty(0, dtype=np.int64)
-    mine_casualties = np.zeros(hit.size, dtype=np.int64)
-    if hit.size:
-        casualties = np.zeros(hit.size, dtype=np.int64)
-        for j in range(hit.size):
-            for k in range(by_cause.shape[1]):
-                casualties[j] += by_cause[j, k]
-            mine_casualties[j] = by_cause[j, MINES]
-        killed, returning, permanently_lost = split_wounded(
-            rng, casualties, engaged.killed_fraction[hit], engaged.return_fraction[hit])
+    n_hit, causes = by_cause.shape
+    casualties = np.empty(n_hit, dtype=np.int64)
+    mine_casualties = np.empty(n_hit, dtype=np.int64)
+    killed_fraction = np.empty(n_hit)
+    return_fraction = np.empty(n_hit)
+    any_mine_casualties = False
+    for j in range(n_hit):
+        total = 0
+        for k in range(causes):
+            total += by_cause[j, k]
+        casualties[j] = total
+        mine_casualties[j] = by_cause[j, MINES]
+        any_mine_casualties |= mine_casualties[j] != 0
+        killed_fraction[j] = engaged[hit[j]].killed_fraction
+        return_fraction[j] = engaged[hit[j]].return_fraction
+    if n_hit:
+        killed, returning, permanently_lost = split_wounded(rng, casualties, killed_fraction,
+                                                            return_fraction)
         broken, destroyed = book_casualties(
             hit, by_cause, casualties, killed, returning, permanently_lost, engaged, units,
             tallies, rules)
-    if any_clearing or mine_casualties.any():
+    if any_clearing or any_mine_casualties:
         remove_mines(removed, hit, mine_casualties, engaged.cell, ground)
     return broken, destroyed
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def book_casualties(hit, by_cause, casualties, killed, returning, permanently_lost, engaged,
                     units, tallies, rules):
     """Book the casualties of the units ``hit`` (positions among the ``engaged``; the
@@ -176,7 +185,7 @@ def book_casualties(hit, by_cause, casualties, killed, returning, permanently_lo
     return broken[:n_broken], destroyed[:n_destroyed]
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def remove_mines(removed, hit, mine_casualties, cells, ground):
     """Mines leave their cells (ODD 7.4): those ``removed`` by clearing (per unit in the
     sector) and one for each mine casualty of the units ``hit``; totals per cell, added

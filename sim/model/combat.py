@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from sim.model import casualties, kernels, morale, physics
-from sim.model.kernels import RULES_DTYPE, Tallies
+from sim.model.kernels import RULES_DTYPE, KernelInputs, Tallies
 from sim.model.units import IS_IN_SECTOR, RESERVE
 from sim.sides import ATTACKER, DEFENDER
 from sim.tactics import TACTICS
@@ -233,6 +233,18 @@ class Combat:
             organic_area[firer] = rates.organic_lethal_area_m2
         return FireSupport(footprint_m2, artillery, drones, organic, organic_area)
 
+    def kernel_inputs(self) -> KernelInputs:
+        """What :meth:`substep` passes to the compiled sub-step besides the units in the
+        sector, of the types it passes, before the first day: what a machine's first
+        run compiles the kernels for, beside the rest
+        (:func:`sim.model.kernels.compile_alongside`)."""
+        model = self.model
+        tallies = Tallies(model.forces.care_ring, self.casualties_by_cause,
+                          self.training_days_lost)
+        return KernelInputs(model.units, self._support, np.zeros(1, dtype=RULES_DTYPE),
+                            tallies, model.sector.ground(model.config.combat),
+                            casualties.generator_addresses(model.rng))
+
     # ------------------------------------------------------------ a sub-step
     def substep(self, substep: int) -> str | None:
         """One combat sub-step of the units in the sector; returns why the battle stops
@@ -249,6 +261,7 @@ class Combat:
         if support is not self._support_of:
             self._support, self._support_of = np.array(support), support
         radius = self._aimed_radius_cells
+        kernels.await_compiled("plan_substep")  # a first run's, compiled alongside
         plan = kernels.plan_substep(engaged, units, self._support, rules, radius, _NONE, _NONE,
                                     *ground)
         if plan[0]:
@@ -262,7 +275,7 @@ class Combat:
             # A new Generator (or a copy of the model, whose addresses are its original's).
             self._generator_addresses = casualties.generator_addresses(model.rng)
             self._generator_of = bit_generator  # kept, so that the addresses hold
-        kernels.await_helper()  # a first run's settle_substep, compiled alongside
+        kernels.await_compiled("settle_substep")
         (broken, broken_rows, destroyed, destroyed_rows, takers, standing, counts, breakthrough,
          looked, left) = kernels.settle_substep(
             self._generator_addresses, np.exp(exponent), keep, hazards, removed, clearing,

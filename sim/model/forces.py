@@ -91,8 +91,9 @@ class Forces:
 
     def contingent_sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Per contingent: the sum of a per-unit ``values`` (where ``mask``)."""
-        return _sum_by_owner(self._owner, values, _ALL if mask is None else mask,
-                             len(self.configs))
+        # Contiguous, as every caller's values then share one compiled version.
+        return _sum_by_owner(self._owner, np.ascontiguousarray(values),
+                             _ALL if mask is None else mask, len(self.configs))
 
     # ------------------------------------------------------ start of the day
     def return_wounded(self) -> None:

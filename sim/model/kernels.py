@@ -28,7 +28,8 @@ are bound to local names at the top (``u_*`` for the column store's), so that th
 read as the equations.
 
 Compiled on first use and cached beside this file (or in numba's user cache), so a
-new environment pays about 16 s once, announced (:func:`announce_compiling`). numba
+new environment pays about 10 s once, announced (:func:`announce_compiling`) and shared
+between processes (:func:`compile_alongside`). numba
 checks a cached function against its own file only: after a change to a function
 another file's kernel calls (physics, casualties, morale), delete the cache
 (``sim/model/__pycache__/*.nbi`` and ``*.nbc``), or the callers keep the old code.
@@ -36,11 +37,18 @@ another file's kernel calls (physics, casualties, morale), delete the cache
 
 from __future__ import annotations
 
+import gc
+import inspect
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+import warnings
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -153,7 +161,20 @@ class Tallies(NamedTuple):
     training_days_lost: np.ndarray  # per side
 
 
-@njit(cache=True)
+class KernelInputs(NamedTuple):
+    """What the sub-step passes to the kernels besides the units in the sector, with
+    the types it passes (:meth:`sim.model.combat.Combat.kernel_inputs`): what a
+    machine's first run compiles them for (:func:`compile_alongside`)."""
+
+    units: np.ndarray  # the unit column store
+    support: np.ndarray  # fire support, (5, 2)
+    rules: np.ndarray  # RULES_DTYPE, one record
+    tallies: Tallies
+    ground: Ground
+    generator: np.ndarray  # the Generator's addresses (generator_addresses)
+
+
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def start_substep(engaged):
     """Set whether the ``engaged`` units fight, from their state as the sub-step
     starts. Returns their extent in depth (:func:`extent`), taken in the same pass."""
@@ -275,7 +296,7 @@ def contact_grids(engaged, dt, radius_cells, width):
     return contact_band(engaged, dt, radius_cells, width, extent(engaged))
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def contact_band(engaged, dt, radius_cells, width, extent):
     """:func:`contact_grids` given the units' ``extent`` (:func:`extent`)."""
     side, x, row, personnel = engaged.side, engaged.x, engaged.row, engaged.personnel
@@ -444,7 +465,7 @@ def hazards_and_moves(engaged, band, area_fire, ground, rules, units):
     return hazards, move_m, removed, any_clearing, any_moving
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def move_and_stand(engaged, move_m, any_moving, units, ground):
     """Move the ``engaged`` units by ``move_m`` if ``any_moving`` (destroyed units stay
     where they fell); routed units that leave the sector are withdrawn (their states are
@@ -498,7 +519,7 @@ def move_and_stand(engaged, move_m, any_moving, units, ground):
             contested[:n_contested])
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def cells_changing_hands(engaged, standing, contested, control):
     """Cells that change hands this sub-step (ODD 7.8): held by one side, with fighting
     units (``standing``) of the other side alone in them; ``contested`` are the
@@ -508,11 +529,14 @@ def cells_changing_hands(engaged, standing, contested, control):
     ascending cells, and for each the first of the taking side's units (index into the
     model's columns) standing in it, which is credited with it."""
     index, side, cells = engaged.index, engaged.side, engaged.cell
-    # Rows: occupied by a fighting attacker, by a fighting defender; taken this sub-step.
-    marks = np.zeros((3, control.size), dtype=np.bool_)
+    # Three flat rows of marks: occupied by a fighting attacker, by a fighting defender;
+    # taken this sub-step.
+    n_cells = control.size
+    marks = np.zeros(3 * n_cells, dtype=np.bool_)
+    taken_row = 2 * n_cells
     for i in range(index.size):
         if standing[i]:
-            marks[side[i], cells[i]] = True
+            marks[side[i] * n_cells + cells[i]] = True
     taken = np.empty(contested.size, dtype=np.int64)
     takers = np.empty(contested.size, dtype=np.int64)
     count = 0
@@ -523,8 +547,8 @@ def cells_changing_hands(engaged, standing, contested, control):
         for i in contested:
             c = cells[i]
             if (side[i] == s and control[c] == 1 - s
-                    and not marks[1 - s, c] and not marks[2, c]):
-                marks[2, c] = True
+                    and not marks[(1 - s) * n_cells + c] and not marks[taken_row + c]):
+                marks[taken_row + c] = True
                 taken[count], takers[count] = c, index[i]
                 count += 1
         # In ascending cells, each taken once (so any sort gives this order): an
@@ -549,7 +573,7 @@ def cells_changing_hands(engaged, standing, contested, control):
 # types a named tuple field by field in Python, at twice the cost, and they are put
 # together again inside.
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def area_fire(engaged, support, dt):
     """Per-person hazard of area fire on each side this sub-step, before protection
     (ODD 7.3): artillery and drones are fixed for the day, organic fire grows with the
@@ -661,7 +685,7 @@ def settle_substep(generator, exp_exponent, keep, hazards, removed, any_clearing
             breakthrough, looked, left)
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _rows_of(rows_in_store, units, ground):
     """The rows (cells in depth) the units ``rows_in_store`` stand in, as
     :meth:`sim.model.sector.Sector.row` gives them."""
@@ -673,28 +697,38 @@ def _rows_of(rows_in_store, units, ground):
 
 
 # ---------------------------------------------------------------- compiling, once
-# A machine's first run compiles the kernels, most of its time in the two entry points,
-# each compiled with everything it calls. They are compiled side by side: while this
-# process compiles plan_substep, a helper process runs a day of a small scenario whose
-# plan is a stand-in (nothing planned, no one hit), which compiles settle_substep into
-# numba's cache; this process waits for it before its first settle_substep, which then
-# loads it. On 2 cores that takes 16 s instead of about 23 s one after the other
-# (benchmarks/cli_manners.py); most of it is numba's typing and lowering in Python, which
-# neither a lower optimisation level nor more processes than cores would take much below
-# that. (Code whose numpy form numba compiles at length, such as a checked slice
-# assignment or np.argsort, is written as loops in the kernels a first run waits for.)
+# A machine's first run compiles the kernels, most of it (about 85 %) the two entry
+# points, each with everything it calls. They are compiled beside the rest: once the
+# model has its combat, two forked copies of this process compile one entry point each,
+# for the types the sub-step passes (:meth:`sim.model.combat.Combat.kernel_inputs`,
+# :func:`first_run_jobs`), into numba's cache, while this process compiles the small
+# kernels it calls first (gather, the records' sums); it waits for each copy before the
+# entry point's first call, which then loads it. numba loads a callee from the cache
+# too, so plan_substep's copy, which has less to do, first compiles the last kernels
+# settle_substep calls. On 2 cores that takes about 10 s of the 15 s of compiling in all
+# (benchmarks/cli_manners.py). Where a fork is not safe (not Linux, or other threads
+# running, as in the demo's server), a helper process builds a small model of its own and
+# compiles settle_substep, and this process compiles the rest.
+#
+# Less to compile: kernels that only other kernels call are compiled without the
+# wrappers that let Python call them (``no_cpython_wrapper``, ``no_cfunc_wrapper``), and
+# code whose numpy form numba compiles at length (slices, fancy indexing, array
+# expressions, np.argsort, numba's layers of Generator.binomial) is written as loops.
 
 #: Seconds a machine's first run spends compiling the kernels (numba), on 2 cores with
 #: nothing else running: said in the notice (``benchmarks/cli_manners.py`` measures it).
-COMPILE_SECONDS = 16
-#: The kernels a run calls first; the others compile as they do.
-_ENTRY_POINTS = (plan_substep, settle_substep)
-#: Set in the helper process (and wherever no helper is wanted).
+COMPILE_SECONDS = 10
+#: The entry points by name; the other kernels compile as they are first called.
+_ENTRY_POINTS = {"plan_substep": plan_substep, "settle_substep": settle_substep}
+#: Set in a helper process (and wherever no helper is wanted).
 NO_HELPER_VARIABLE = "ATTRITION_NO_COMPILE_HELPER"
-#: Seconds to wait for the helper at most; it then compiles here (correct, only slower).
+#: Seconds to wait for a helper at most; the entry point then compiles here (correct,
+#: only slower).
 HELPER_TIMEOUT_S = 300.0
 _announced = False
-_helper: subprocess.Popen | None = None
+_started = False
+#: The helpers compiling an entry point: its name -> a forked copy's pid, or a process.
+_helpers: dict[str, int | subprocess.Popen] = {}
 
 
 def compiled() -> bool:
@@ -702,7 +736,7 @@ def compiled() -> bool:
     version of their source (the cache's index names the source's time stamp)."""
     try:
         return all(kernel.overloads or kernel._cache._cache_file._load_index()
-                   for kernel in _ENTRY_POINTS)
+                   for kernel in _ENTRY_POINTS.values())
     except (AttributeError, OSError, ValueError, EOFError):
         # numba's cache is private API; if it changed, say nothing rather than say
         # something untrue.
@@ -712,15 +746,14 @@ def compiled() -> bool:
 def announce_compiling(stream=None) -> bool:
     """If the kernels are neither compiled nor cached: say once per process, on stderr,
     that the model is being compiled (a machine's first run otherwise sits silent for
-    its compile time), and start the helper that compiles settle_substep alongside.
-    Returns whether it said so."""
+    its compile time); :func:`compile_alongside` then starts the helpers. Returns
+    whether it said so."""
     global _announced
     if _announced or os.environ.get(NO_HELPER_VARIABLE) or compiled():
         return False
     _announced = True
     print(f"attrition: compiling the model, once: about {COMPILE_SECONDS} s (numba keeps "
           f"it in its cache for later runs)", file=stream or sys.stderr, flush=True)
-    _start_helper()
     return True
 
 
@@ -729,50 +762,131 @@ def announced() -> bool:
     return _announced
 
 
-def _start_helper() -> None:
-    global _helper
+def compile_alongside(inputs) -> None:
+    """After :func:`announce_compiling` spoke, once per process: start compiling the
+    entry points beside this process. ``inputs`` gives, when called, the
+    :class:`KernelInputs` of the model's sub-step."""
+    global _started
+    if not _announced or _started:
+        return
+    _started = True
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        # The copies' garbage collections would otherwise visit (and so copy) every
+        # page of this process's objects: seconds of a first run in the kernel.
+        gc.freeze()
+        try:
+            for jobs in first_run_jobs(inputs()):
+                pid = _fork_compiling(jobs)
+                if pid is not None:
+                    _helpers[jobs[-1][0].__name__] = pid
+        finally:
+            gc.unfreeze()
+    else:
+        helper = _start_helper()
+        if helper is not None:
+            _helpers["settle_substep"] = helper
+
+
+def first_run_jobs(inputs: KernelInputs) -> tuple[list, list]:
+    """Each helper's work, in order: kernels, each with arguments of the types the
+    sub-step passes it, for no unit in the sector. settle_substep's helper, with more
+    to compile, leaves the last kernels settle_substep calls to plan_substep's, which
+    compiles them first; it then loads them from the cache."""
+    units, support, rules, tallies, ground, generator = inputs
+    engaged, nothing = np.zeros(0, dtype=ENGAGED_DTYPE), np.zeros(0)
+    rows = np.zeros(0, dtype=np.int64)
+    hazards = np.zeros((0, len(CAUSES)))
+    plan = [
+        (_rows_of, (rows, units, ground)),
+        (move_and_stand, (engaged, nothing, False, units, ground)),
+        (cells_changing_hands, (engaged, np.zeros(0, dtype=np.bool_), rows, ground.control)),
+        (plan_substep, (engaged, units, support, rules, 1, nothing, nothing, *ground)),
+    ]
+    settle = [(settle_substep, (generator, nothing, nothing, hazards, nothing, False, nothing,
+                                False, True, engaged, units, *tallies, rules, *ground))]
+    return plan, settle
+
+
+def signature_of(kernel, values: tuple) -> tuple:
+    """The types ``kernel`` is compiled for when called with ``values``: numba's type
+    of each, and of the tuple of those its ``*args`` takes."""
+    fixed = kernel.py_func.__code__.co_argcount
+    types = [numba.typeof(value) for value in values[:fixed]]
+    if kernel.py_func.__code__.co_flags & inspect.CO_VARARGS:
+        types.append(numba.typeof(tuple(values[fixed:])))
+    return tuple(types)
+
+
+def _fork_compiling(jobs: list) -> int | None:
+    """A forked copy of this process that compiles the kernels of ``jobs`` (pairs of a
+    kernel and its arguments) into numba's cache, in order, and exits; its pid, or None
+    if there is no process to spare."""
     try:
-        _helper = subprocess.Popen(
+        with warnings.catch_warnings():
+            # Python 3.12 warns of any thread at a fork; numpy's BLAS keeps idle ones,
+            # which the copy never calls.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the copy: compile, and leave without this process's exit handlers
+        status = 1
+        try:
+            for kernel, values in jobs:
+                kernel.compile(signature_of(kernel, values))
+            status = 0
+        finally:
+            os._exit(status)
+    return pid
+
+
+def _start_helper() -> subprocess.Popen | None:
+    try:
+        return subprocess.Popen(
             [sys.executable, "-c", "from sim.model import kernels; kernels.compile_settle()"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=os.environ | {NO_HELPER_VARIABLE: "1"})
     except OSError:  # no process to spare: this one compiles everything
-        _helper = None
+        return None
 
 
-def await_helper() -> None:
-    """Before the first settle_substep: wait for the helper (if one runs) to have put
-    settle_substep in the cache. Returns at once in every later sub-step."""
-    global _helper
-    if _helper is None:
+def await_compiled(name: str) -> None:
+    """Before the first call of the entry point ``name``: wait for the helper compiling
+    it (if one does) to have put it in the cache. Returns at once in every later
+    sub-step."""
+    if not _helpers:
         return
-    helper, _helper = _helper, None
+    helper = _helpers.pop(name, None)
+    if helper is None:
+        return
+    deadline = time.monotonic() + HELPER_TIMEOUT_S
+    if isinstance(helper, subprocess.Popen):
+        try:
+            helper.wait(HELPER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            helper.kill()
+            helper.wait()
+        return
     try:
-        helper.wait(HELPER_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        helper.kill()
-        helper.wait()
-
-
-def planned_nothing(engaged):
-    """What :func:`plan_substep` returns when nothing is planned and no one can be hit
-    (every share kept is 1, so every casualty probability 0), with the types it
-    returns: the helper's stand-in for it."""
-    n = engaged.size
-    empty = np.zeros((0, 0))
-    return (False, 0, 0, empty, empty, np.zeros((n, len(CAUSES))), np.zeros(n), np.ones(n),
-            np.zeros(n), np.zeros(n), False, False)
+        while os.waitpid(helper, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(helper, signal.SIGKILL)
+                os.waitpid(helper, 0)
+                return
+            time.sleep(0.01)
+    except ChildProcessError:  # already reaped (a SIGCHLD handler of the caller's)
+        pass
 
 
 def compile_settle() -> None:
-    """The helper's work: a day of a small scenario with :func:`planned_nothing` for a
-    plan, which compiles settle_substep (and what it calls) into numba's cache."""
-    global plan_substep
+    """A helper process's work where no fork is made: settle_substep compiled into
+    numba's cache for the types a small scenario's sub-step passes."""
     from sim.config import Scenario
     from sim.model.model import AttritionModel
 
-    plan_substep = lambda engaged, *args: planned_nothing(engaged)  # noqa: E731
-    AttritionModel(Scenario(max_days=1), rng=0).step()
+    model = AttritionModel(Scenario(max_days=1), rng=0)
+    for kernel, values in first_run_jobs(model.combat.kernel_inputs())[1]:
+        kernel.compile(signature_of(kernel, values))
 
 
 def compile_kernels() -> None:

@@ -64,6 +64,8 @@ class AttritionModel(mesa.Model):
         self.unit_agents: list[Unit] = []
         self.forces = Forces(self)
         self.combat = Combat(self)
+        # The sub-step's entry points, compiled beside the rest on a first run.
+        kernels.compile_alongside(self.combat.kernel_inputs)
         self.records = Records(self)
         self._create_agents(np.arange(len(self.units)))
         self.sector.place(self.unit_agents, self.units)

@@ -15,8 +15,11 @@ within the window of ``s``. Two box sums give ``G`` for every cell at once.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, vectorize
+from numba.np.numpy_support import numpy_version
 
 # Causes of casualties, in the column order of the hazard matrix.
 CAUSES = ("aimed", "area", "mines", "fixed_rate")
@@ -52,52 +55,48 @@ def _box_sums(grids, radius_cells):
     in scipy, keeps every seed's numbers whatever scipy's version."""
     size = 2 * radius_cells + 1
     count, width, rows = grids.shape
-    along_x = np.empty_like(grids)
-    out = np.empty_like(grids)
-    # The running sums of a line are kept side by side for all the lines of a grid (rows
-    # along x, then lanes along rows), so that each step works along contiguous memory;
-    # each line's sum takes the same additions in the same order as alone. The running
-    # sums are divided by the window's size afterwards, in loops of their own, which
-    # the compiler vectorises: the same divisions, a fraction of the time.
-    along_rows = np.empty(rows)
-    along_lanes = np.empty(width)
+    out = np.empty(grids.shape)
+    across = np.empty((rows, width))  # the means along x, a row's lanes side by side
     for s in range(count):
-        sums_x, sums = along_x[s].reshape(width * rows), out[s].reshape(width * rows)
-        along_rows[:] = 0.0
-        for i in range(-radius_cells, radius_cells + 1):
-            inside = 0 <= i < width
-            for r in range(rows):
-                along_rows[r] += grids[s, i, r] if inside else 0.0
-        for r in range(rows):
-            along_x[s, 0, r] = along_rows[r]
-        for i in range(1, width):
-            has_entering, has_leaving = i + radius_cells < width, i - 1 - radius_cells >= 0
-            for r in range(rows):
-                entering = grids[s, i + radius_cells, r] if has_entering else 0.0
-                leaving = grids[s, i - 1 - radius_cells, r] if has_leaving else 0.0
-                along_rows[r] += entering - leaving
-                along_x[s, i, r] = along_rows[r]
-        for k in range(sums_x.size):
-            sums_x[k] = sums_x[k] / size
-        along_lanes[:] = 0.0
-        for r in range(-radius_cells, radius_cells + 1):
-            inside = 0 <= r < rows
-            for i in range(width):
-                along_lanes[i] += along_x[s, i, r] if inside else 0.0
+        _running_means(grids[s], across, radius_cells)
+        _running_means(across, out[s], radius_cells)
+        # The grid's largest value, as .max() gives it (the grids hold no NaN).
+        largest = grids[s, 0, 0]
         for i in range(width):
-            out[s, i, 0] = along_lanes[i]
-        for r in range(1, rows):
-            has_entering, has_leaving = r + radius_cells < rows, r - 1 - radius_cells >= 0
-            for i in range(width):
-                entering = along_x[s, i, r + radius_cells] if has_entering else 0.0
-                leaving = along_x[s, i, r - 1 - radius_cells] if has_leaving else 0.0
-                along_lanes[i] += entering - leaving
-                out[s, i, r] = along_lanes[i]
-        noise = 1e-10 * size**2 * grids[s].max()
-        for k in range(sums.size):
-            value = sums[k] / size * size**2
-            sums[k] = value if value > noise else 0.0
+            for r in range(rows):
+                largest = max(largest, grids[s, i, r])
+        noise = 1e-10 * size**2 * largest
+        for i in range(width):
+            for r in range(rows):
+                value = out[s, i, r] * size**2
+                out[s, i, r] = value if value > noise else 0.0
     return out
+
+
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _running_means(lines, means, radius_cells):
+    """The running means, over windows of ``2 r + 1``, along the first axis of
+    ``lines`` (zero outside), written to ``means`` transposed (``means[j, i]`` for
+    ``lines[i, j]``), as uniform_filter1d computes them: a running sum, less the value
+    leaving and plus the one entering at each step, divided by the window's size. The
+    sums of the lines are kept side by side, so that each step works along contiguous
+    memory; each line's sum takes the same additions in the same order as alone."""
+    size = 2 * radius_cells + 1
+    length, count = lines.shape
+    sums = np.zeros(count)
+    for i in range(-radius_cells, radius_cells + 1):
+        if 0 <= i < length:
+            for j in range(count):
+                sums[j] += lines[i, j]
+    for j in range(count):
+        means[j, 0] = sums[j] / size
+    for i in range(1, length):
+        has_entering, has_leaving = i + radius_cells < length, i - 1 - radius_cells >= 0
+        for j in range(count):
+            entering = lines[i + radius_cells, j] if has_entering else 0.0
+            leaving = lines[i - 1 - radius_cells, j] if has_leaving else 0.0
+            sums[j] += entering - leaving
+            means[j, i] = sums[j] / size
 
 
 def aimed_fire(present: np.ndarray, fire: np.ndarray,
@@ -140,14 +139,15 @@ def _aimed_fire_in_windows(present, fire, radius_cells):
     """:func:`aimed_fire` where windows are smaller than the grid."""
     # Whole persons: rounding removes the running means' noise, so that comparisons of
     # personnel in range (an elastic defence's ratio) are exact.
-    in_range = np.rint(_box_sums(present, radius_cells))
-    per_weight = np.zeros_like(in_range)
+    in_range = _box_sums(present, radius_cells)
+    per_weight = np.empty(in_range.shape)
     for s in range(2):
         for i in range(in_range.shape[1]):
             for r in range(in_range.shape[2]):
+                in_range[s, i, r] = np.rint(in_range[s, i, r])
                 # Side s's targets are hit by the other side's fire.
-                if in_range[s, i, r] > 0:
-                    per_weight[s, i, r] = fire[1 - s, i, r] / in_range[s, i, r]
+                per_weight[s, i, r] = (fire[1 - s, i, r] / in_range[s, i, r]
+                                       if in_range[s, i, r] > 0 else 0.0)
     return _box_sums(per_weight, radius_cells), in_range
 
 
@@ -245,6 +245,8 @@ def probability_terms(hazards):
 
 # A little above the relative rounding of a double (2^-52), for the margin below.
 _EPSILON = 2.0**-50
+# numpy 2.5 corrected the Stirling terms of its BTPE squeeze (numpy/numpy#31238).
+_STIRLING_CORRECTED = numpy_version >= (2, 5)
 
 
 @njit(cache=True)
@@ -252,20 +254,34 @@ def binomial(rng, n, p):
     """A binomial draw of ``n`` trials of chance ``p`` from numba's Generator ``rng``:
     numpy's number, from the same random numbers.
 
-    numba's ``Generator.binomial`` ports numpy's algorithm, which for ``n p <= 30`` and
-    ``p <= 1/2`` (nearly every draw here: a unit's casualties in a sub-step) is
-    inversion: X = 0 if the first uniform U is at most ``qn = (1 - p)^n``, computed as
-    ``exp(n log(1 - p))`` before U is drawn. That log and exp are most of a draw's cost.
-    But ``qn >= 1 - n p`` (Bernoulli's inequality), so a U below ``1 - n p``, less a
-    margin far above the roundings of both sides (a few in 1e16 of qn, and of ``1 - p``
-    n times), gives X = 0 without them; any other U goes on through numpy's algorithm,
-    copied here from numba's port (``random_binomial_inversion``) with U already drawn.
-    The other cases are numba's own. Either way the same uniforms are used, in the same
-    order, and give the same X."""
+    numpy's algorithm (``random_binomial``, as numba ports it) draws X, or n - X for
+    ``p > 1/2`` with X drawn at ``1 - p``, by inversion (:func:`_binomial_inversion`)
+    where ``n min(p, 1 - p) <= 30`` (nearly every draw here: a unit's casualties in a
+    sub-step) and by BTPE otherwise (:func:`_binomial_btpe`). It is written out here,
+    not called through numba's ``Generator.binomial``, whose layers of functions took
+    a machine's first run twice as long to compile; the arithmetic and the uniforms
+    drawn are the same."""
     if n == 0 or p == 0.0:
         return np.int64(0)
-    if not (p <= 0.5 and p * n <= 30.0):
-        return rng.binomial(n, p)
+    if p <= 0.5:
+        if p * n <= 30.0:
+            return _binomial_inversion(rng, n, p)
+        return _binomial_btpe(rng, n, p)
+    q = 1.0 - p
+    if q * n <= 30.0:
+        return n - _binomial_inversion(rng, n, q)
+    return n - _binomial_btpe(rng, n, q)
+
+
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _binomial_inversion(rng, n, p):
+    """numpy's binomial by inversion (``random_binomial_inversion``), for ``p <= 1/2``
+    and ``n p <= 30``: X = 0 if the first uniform U is at most ``qn = (1 - p)^n``,
+    computed as ``exp(n log(1 - p))`` before U is drawn. That log and exp are most of a
+    draw's cost. But ``qn >= 1 - n p`` (Bernoulli's inequality), so a U below
+    ``1 - n p``, less a margin far above the roundings of both sides (a few in 1e16 of
+    qn, and of ``1 - p`` n times), gives X = 0 without them; any other U goes on
+    through numpy's algorithm with U already drawn: the same uniforms, the same X."""
     U = rng.random()
     if U < 1.0 - n * p * (1.0 + 1e-9) - (1e-9 + n * _EPSILON):
         return np.int64(0)
@@ -285,6 +301,113 @@ def binomial(rng, n, p):
             U -= px
             px = ((n - X + 1) * p * px) / (X * q)
     return np.int64(X)
+
+
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _binomial_btpe(rng, n, r):
+    """numpy's binomial by BTPE (``random_binomial_btpe``) for ``r <= 1/2`` and
+    ``n r > 30``: numba's port (``numba.cpython._binomial``) with its uniforms from
+    ``rng.random()`` and the squeeze of case 52 written in; numpy 2.5 corrected that
+    squeeze's Stirling terms, and numba, like this, follows the numpy it runs with."""
+    q = 1.0 - r
+    fm = n * r + r
+    m = math.floor(fm)
+    p1 = math.floor(2.195 * math.sqrt(n * r * q) - 4.6 * q) + 0.5
+    xm = m + 0.5
+    xl = xm - p1
+    xr = xm + p1
+    c = 0.134 + 20.5 / (15.3 + m)
+    a = (fm - xl) / (fm - xl * r)
+    laml = a * (1.0 + a / 2.0)
+    a = (xr - fm) / (xr * q)
+    lamr = a * (1.0 + a / 2.0)
+    p2 = p1 * (1.0 + 2.0 * c)
+    p3 = p2 + c / laml
+    p4 = p3 + c / lamr
+    nrq = n * r * q
+    while True:
+        # Step 10: a point under the hat.
+        u = rng.random() * p4
+        v = rng.random()
+        if u <= p1:
+            # The triangle: accepted at once.
+            return np.int64(math.floor(xm - p1 * v + u))
+        if u <= p2:
+            # The parallelograms.
+            x = xl + (u - p1) / c
+            v = v * c + 1.0 - math.fabs(m - x + 0.5) / p1
+            if v > 1.0:
+                continue
+            y = math.floor(x)
+        elif u <= p3:
+            # The left tail.
+            y = math.floor(xl + math.log(v) / laml)
+            if (y < 0) or (v == 0.0):
+                continue
+            v = v * (u - p2) * laml
+        else:
+            # The right tail.
+            y = math.floor(xr - math.log(v) / lamr)
+            if (y > n) or (v == 0.0):
+                continue
+            v = v * (u - p3) * lamr
+        # Step 50: accept or reject y.
+        k = abs(y - m)
+        if not ((k > 20) and (k < (nrq / 2.0 - 1))):
+            # Explicit evaluation of f(y) / f(m).
+            s = r / q
+            a = s * (n + 1)
+            F = 1.0
+            if m < y:
+                for i in range(m + 1, y + 1):
+                    F = F * (a / i - s)
+            elif m > y:
+                for i in range(y + 1, m + 1):
+                    F = F / (a / i - s)
+            if v > F:
+                continue
+            return np.int64(y)
+        # Step 52: squeezing, with Stirling's formula at the end.
+        rho = (k / nrq) * ((k * (k / 3.0 + 0.625) + 0.16666666666666666) / nrq + 0.5)
+        t = -k * k / (2 * nrq)
+        A = math.log(v)
+        if A < (t - rho):
+            return np.int64(y)
+        if A > (t + rho):
+            continue
+        x1 = y + 1
+        f1 = m + 1
+        z = n + 1 - m
+        w = n - y + 1
+        x2 = x1 * x1
+        f2 = f1 * f1
+        z2 = z * z
+        w2 = w * w
+        if _STIRLING_CORRECTED:
+            bound = (xm * np.log(f1 / x1) + (n - m + 0.5) * np.log(z / w)
+                     + (y - m) * np.log(w * r / (x1 * q))
+                     + (13860. - (462. - (132. - (99. - 140. / f2) / f2) / f2) / f2) / f1
+                     / 166320.
+                     + (13860. - (462. - (132. - (99. - 140. / z2) / z2) / z2) / z2) / z
+                     / 166320.
+                     - (13860. - (462. - (132. - (99. - 140. / x2) / x2) / x2) / x2) / x1
+                     / 166320.
+                     - (13860. - (462. - (132. - (99. - 140. / w2) / w2) / w2) / w2) / w
+                     / 166320.)
+        else:
+            bound = (xm * np.log(f1 / x1) + (n - m + 0.5) * np.log(z / w)
+                     + (y - m) * np.log(w * r / (x1 * q))
+                     + (13680. - (462. - (132. - (99. - 140. / f2) / f2) / f2) / f2) / f1
+                     / 166320.
+                     + (13680. - (462. - (132. - (99. - 140. / z2) / z2) / z2) / z2) / z
+                     / 166320.
+                     + (13680. - (462. - (132. - (99. - 140. / x2) / x2) / x2) / x2) / x1
+                     / 166320.
+                     + (13680. - (462. - (132. - (99. - 140. / w2) / w2) / w2) / w2) / w
+                     / 166320.)
+        if A > bound:
+            continue
+        return np.int64(y)
 
 
 @njit(cache=True)
@@ -343,14 +466,17 @@ def split_wounded(rng, casualties, killed_fraction, return_fraction):
     >>> int(k[0] + r[0] + d[0])
     40
     """
-    killed = np.empty(casualties.size, dtype=np.int64)
-    for i in range(casualties.size):
+    n = casualties.size
+    killed = np.empty(n, dtype=np.int64)
+    returning = np.empty(n, dtype=np.int64)
+    permanently_lost = np.empty(n, dtype=np.int64)
+    for i in range(n):
         killed[i] = binomial(rng, casualties[i], killed_fraction[i])
-    wounded = casualties - killed
-    returning = np.empty(casualties.size, dtype=np.int64)
-    for i in range(casualties.size):
-        returning[i] = binomial(rng, wounded[i], return_fraction[i])
-    return killed, returning, wounded - returning
+    for i in range(n):
+        wounded = casualties[i] - killed[i]
+        returning[i] = binomial(rng, wounded, return_fraction[i])
+        permanently_lost[i] = wounded - returning[i]
+    return killed, returning, permanently_lost
 
 
 def skill(training_level: np.ndarray, experience: np.ndarray, training_leverage: np.ndarray,
