@@ -359,9 +359,12 @@ def test_a_first_run_says_once_that_it_compiles_and_a_cached_one_says_nothing(
     once per process, and starts its helpers once; with the kernels cached it says
     nothing and starts none."""
     import sys
+    import threading
 
     from sim.model import kernels
 
+    # This process alone (pytest-xdist's workers keep threads of their own).
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(kernels, "_announced", False)
     monkeypatch.setattr(kernels, "_started", False)
     monkeypatch.setattr(kernels, "_helpers", {})
