@@ -854,12 +854,9 @@ def await_compiled(name: str) -> None:
     """Before the first call of the entry point ``name``: wait for the helper compiling
     it (if one does) to have put it in the cache. Returns at once in every later
     sub-step."""
-    if not _helpers:
-        return
     helper = _helpers.pop(name, None)
     if helper is None:
         return
-    deadline = time.monotonic() + HELPER_TIMEOUT_S
     if isinstance(helper, subprocess.Popen):
         try:
             helper.wait(HELPER_TIMEOUT_S)
@@ -867,6 +864,7 @@ def await_compiled(name: str) -> None:
             helper.kill()
             helper.wait()
         return
+    deadline = time.monotonic() + HELPER_TIMEOUT_S
     try:
         while os.waitpid(helper, os.WNOHANG) == (0, 0):
             if time.monotonic() > deadline:

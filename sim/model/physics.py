@@ -259,7 +259,7 @@ def binomial(rng, n, p):
     where ``n min(p, 1 - p) <= 30`` (nearly every draw here: a unit's casualties in a
     sub-step) and by BTPE otherwise (:func:`_binomial_btpe`). It is written out here,
     not called through numba's ``Generator.binomial``, whose layers of functions took
-    a machine's first run twice as long to compile; the arithmetic and the uniforms
+    a machine's first run nearly twice as long to compile; the arithmetic and the uniforms
     drawn are the same."""
     if n == 0 or p == 0.0:
         return np.int64(0)
