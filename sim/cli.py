@@ -31,6 +31,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 from sim.cli_args import DEFAULT_SCENARIO as DEFAULT_SCENARIO
@@ -193,8 +194,6 @@ def _check_animation_target(path: Path) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    import time
-
     began = time.perf_counter()
     from sim import scenarios, sweep
     from sim.experiments import SIZE_KEYS, load_experiment
@@ -1077,7 +1076,10 @@ def main(argv: list[str] | None = None) -> int:
     if limit is not None:
         os.environ[LIMIT_VARIABLE] = repr(limit)
     try:
-        return _command(args)
+        status = _command(args)
+        if status == 130:
+            _forget_unhandled_interrupt()
+        return status
     finally:
         if limit is not None and saved is None:
             os.environ.pop(LIMIT_VARIABLE, None)
@@ -1085,33 +1087,67 @@ def main(argv: list[str] | None = None) -> int:
             os.environ[LIMIT_VARIABLE] = saved
 
 
+@contextlib.contextmanager
+def _interrupts_not_lost():
+    """A Ctrl-C or SIGTERM landing where Python cannot raise it (a ``__del__``, a
+    weakref callback) was printed as "Exception ignored" and dropped, and the command
+    ran on: here it is raised again in the main thread as soon as that callback has
+    returned. One landing as the command ends is dropped: the command has finished.
+    Other unraisable errors go to the hook there was."""
+    previous = sys.unraisablehook
+    guard = threading.Lock()
+    ended = False
+
+    def interrupt_once_returned(hook_frame, main_thread: int) -> None:
+        # Raised inside the hook, it would be dropped again: wait for it to return.
+        import _thread
+
+        while _on_stack(hook_frame, sys._current_frames().get(main_thread)):
+            time.sleep(0.001)
+        with guard:
+            if not ended:
+                _thread.interrupt_main()
+
+    def hook(unraisable) -> None:
+        if (issubclass(unraisable.exc_type, KeyboardInterrupt)
+                and threading.current_thread() is threading.main_thread()):
+            threading.Thread(target=interrupt_once_returned, daemon=True,
+                             args=(sys._getframe(), threading.get_ident())).start()
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+        with guard:
+            ended = True
+
+
+def _on_stack(frame, top) -> bool:
+    """Whether ``frame`` is ``top`` or one of its callers."""
+    while top is not None and top is not frame:
+        top = top.f_back
+    return top is not None
+
+
+def _forget_unhandled_interrupt() -> None:
+    """Let an interrupted command's status 130 stand under ``python -m sim``.
+
+    CPython (3.8 to 3.13 at least) marks a KeyboardInterrupt that leaves a string
+    ``exec``/``eval`` as unhandled even when a caller catches it, and at exit a process
+    started with ``-m`` then kills itself with SIGINT (status -2) instead of returning
+    ours. Code built by ``exec`` of a string runs inside pyABC, sqlalchemy, numba and
+    dataclasses, so a SIGTERM landing there hit it. Each string ``exec`` clears the mark
+    as it starts."""
+    exec("pass", {})  # noqa: S102 (a constant: nothing of the user's is evaluated)
+
+
 def _command(args: argparse.Namespace) -> int:
     try:
-        if args.command == "list":
-            return _list()
-        if args.command == "check":
-            return _check(args.files)
-        if args.command == "sweep":
-            return _sweep(args)
-        if args.command == "sweeps":
-            return _sweeps(args.root)
-        if args.command == "report":
-            return _report(args.sweep)
-        if args.command == "discover":
-            return _discover(args)
-        if args.command == "verify":
-            return _verify(args.folders)
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "calibrate":
-            return _calibrate(args)
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "score":
-            return _score(args)
-        if args.command == "theatre":
-            return _theatre(args)
-        return _run(args)
+        with _interrupts_not_lost():
+            return _dispatch(args)
     except (UsageError, OutputError) as err:
         print(f"attrition: error: {err}", file=sys.stderr)
         return 2
@@ -1142,6 +1178,34 @@ def _command(args: argparse.Namespace) -> int:
             print("attrition: interrupted; no results written", file=sys.stderr)
             return 130
         raise
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return _list()
+    if args.command == "check":
+        return _check(args.files)
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "sweeps":
+        return _sweeps(args.root)
+    if args.command == "report":
+        return _report(args.sweep)
+    if args.command == "discover":
+        return _discover(args)
+    if args.command == "verify":
+        return _verify(args.folders)
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "calibrate":
+        return _calibrate(args)
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "score":
+        return _score(args)
+    if args.command == "theatre":
+        return _theatre(args)
+    return _run(args)
 
 
 def _one_line_errors() -> tuple[type[BaseException], ...]:

@@ -1104,6 +1104,47 @@ def test_sigterm_stops_a_calibration_as_ctrl_c_does(tmp_path):
     assert _files(tmp_path) == {"battle.csv"}
 
 
+_INTERRUPTED_COMMAND = """
+import sys
+
+import sim.cli
+
+
+def interrupted():
+    {how}
+    return 0
+
+
+sim.cli._list = interrupted
+raise SystemExit(sim.cli.main(["list"]))
+"""
+
+
+@pytest.mark.parametrize("how", [
+    # A SIGTERM landing in code pyABC, sqlalchemy or numba build with a string exec: the
+    # process ended by SIGINT (-2) after printing its line (CI, Python 3.12).
+    'exec("raise KeyboardInterrupt", {})',
+    'eval("(_ for _ in ()).throw(KeyboardInterrupt)", {})',
+    # One landing in a __del__ was printed as "Exception ignored" and dropped: the command
+    # ran on (here for up to 20 s) and ended 0.
+    "type('Dying', (), {'__del__': lambda self: (_ for _ in ()).throw(KeyboardInterrupt)})()"
+    "\n    import time\n    ends = time.monotonic() + 20\n    while time.monotonic() < ends:"
+    "\n        pass",
+])
+def test_an_interrupt_anywhere_under_python_m_ends_with_status_130(tmp_path, how):
+    """``python -m sim`` (as the tests and scripts run it): an interrupt ends with one line
+    and status 130 wherever it lands."""
+    import subprocess
+    import sys
+
+    (tmp_path / "interrupted_command.py").write_text(_INTERRUPTED_COMMAND.format(how=how))
+    ended = subprocess.run([sys.executable, "-m", "interrupted_command"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=TIME_LIMIT_S,
+                           env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+    assert (ended.returncode, ended.stderr) == (
+        130, "attrition: interrupted; no results written\n")
+
+
 def test_an_error_raised_while_stopping_for_ctrl_c_is_the_interruption(tmp_path, monkeypatch):
     """Ctrl-C during pyABC's database write: its cleanup raises another error (sqlalchemy's
     PendingRollbackError) whose context is the KeyboardInterrupt; one line, status 130,
