@@ -1135,7 +1135,7 @@ def _on_stack(frame, top) -> bool:
 def _forget_unhandled_interrupt() -> None:
     """Let an interrupted command's status 130 stand under ``python -m sim``.
 
-    CPython (3.8 to 3.13 at least) marks a KeyboardInterrupt that leaves a string
+    CPython (3.11 and 3.12, as tested here) marks a KeyboardInterrupt that leaves a string
     ``exec``/``eval`` as unhandled even when a caller catches it, and at exit a process
     started with ``-m`` then kills itself with SIGINT (status -2) instead of returning
     ours. Code built by ``exec`` of a string runs inside pyABC, sqlalchemy, numba and
