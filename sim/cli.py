@@ -1077,8 +1077,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[LIMIT_VARIABLE] = repr(limit)
     try:
         status = _command(args)
-        if status == 130:
-            _forget_unhandled_interrupt()
+        _forget_unhandled_interrupt()  # the status returned is the process's
         return status
     finally:
         if limit is not None and saved is None:
@@ -1133,7 +1132,8 @@ def _on_stack(frame, top) -> bool:
 
 
 def _forget_unhandled_interrupt() -> None:
-    """Let an interrupted command's status 130 stand under ``python -m sim``.
+    """Let the status a command returned stand under ``python -m sim`` (130 once
+    interrupted).
 
     CPython (3.11 and 3.12, as tested here) marks a KeyboardInterrupt that leaves a string
     ``exec``/``eval`` as unhandled even when a caller catches it, and at exit a process
