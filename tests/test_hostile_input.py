@@ -1105,8 +1105,6 @@ def test_sigterm_stops_a_calibration_as_ctrl_c_does(tmp_path):
 
 
 _INTERRUPTED_COMMAND = """
-import sys
-
 import sim.cli
 
 
@@ -1140,7 +1138,7 @@ def test_an_interrupt_anywhere_under_python_m_ends_with_status_130(tmp_path, how
     (tmp_path / "interrupted_command.py").write_text(_INTERRUPTED_COMMAND.format(how=how))
     ended = subprocess.run([sys.executable, "-m", "interrupted_command"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=TIME_LIMIT_S,
-                           env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert (ended.returncode, ended.stderr) == (
         130, "attrition: interrupted; no results written\n")
 
