@@ -817,6 +817,13 @@ def signature_of(kernel, values: tuple) -> tuple:
     return tuple(types)
 
 
+def compile_jobs(jobs: list) -> None:
+    """Compile the kernels of ``jobs`` (pairs of a kernel and its arguments), in order,
+    for the types of those arguments (into numba's cache)."""
+    for kernel, values in jobs:
+        kernel.compile(signature_of(kernel, values))
+
+
 def _fork_compiling(jobs: list) -> int | None:
     """A forked copy of this process that compiles the kernels of ``jobs`` (pairs of a
     kernel and its arguments) into numba's cache, in order, and exits; its pid, or None
@@ -832,8 +839,7 @@ def _fork_compiling(jobs: list) -> int | None:
     if pid == 0:  # the copy: compile, and leave without this process's exit handlers
         status = 1
         try:
-            for kernel, values in jobs:
-                kernel.compile(signature_of(kernel, values))
+            compile_jobs(jobs)
             status = 0
         finally:
             os._exit(status)
@@ -883,8 +889,7 @@ def compile_settle() -> None:
     from sim.model.model import AttritionModel
 
     model = AttritionModel(Scenario(max_days=1), rng=0)
-    for kernel, values in first_run_jobs(model.combat.kernel_inputs())[1]:
-        kernel.compile(signature_of(kernel, values))
+    compile_jobs(first_run_jobs(model.combat.kernel_inputs())[1])
 
 
 def compile_kernels() -> None:

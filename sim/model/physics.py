@@ -383,28 +383,18 @@ def _binomial_btpe(rng, n, r):
         f2 = f1 * f1
         z2 = z * z
         w2 = w * w
-        if _STIRLING_CORRECTED:
-            bound = (xm * np.log(f1 / x1) + (n - m + 0.5) * np.log(z / w)
-                     + (y - m) * np.log(w * r / (x1 * q))
-                     + (13860. - (462. - (132. - (99. - 140. / f2) / f2) / f2) / f2) / f1
-                     / 166320.
-                     + (13860. - (462. - (132. - (99. - 140. / z2) / z2) / z2) / z2) / z
-                     / 166320.
-                     - (13860. - (462. - (132. - (99. - 140. / x2) / x2) / x2) / x2) / x1
-                     / 166320.
-                     - (13860. - (462. - (132. - (99. - 140. / w2) / w2) / w2) / w2) / w
-                     / 166320.)
-        else:
-            bound = (xm * np.log(f1 / x1) + (n - m + 0.5) * np.log(z / w)
-                     + (y - m) * np.log(w * r / (x1 * q))
-                     + (13680. - (462. - (132. - (99. - 140. / f2) / f2) / f2) / f2) / f1
-                     / 166320.
-                     + (13680. - (462. - (132. - (99. - 140. / z2) / z2) / z2) / z2) / z
-                     / 166320.
-                     + (13680. - (462. - (132. - (99. - 140. / x2) / x2) / x2) / x2) / x1
-                     / 166320.
-                     + (13680. - (462. - (132. - (99. - 140. / w2) / w2) / w2) / w2) / w
-                     / 166320.)
+        # Stirling's corrections of f1, z, x1 and w; numpy 2.5 corrected the constant
+        # (13680 to 13860) and the signs of the last two.
+        lead = 13860. if _STIRLING_CORRECTED else 13680.
+        sign = -1.0 if _STIRLING_CORRECTED else 1.0
+        bound = (xm * np.log(f1 / x1) + (n - m + 0.5) * np.log(z / w)
+                 + (y - m) * np.log(w * r / (x1 * q))
+                 + (lead - (462. - (132. - (99. - 140. / f2) / f2) / f2) / f2) / f1 / 166320.
+                 + (lead - (462. - (132. - (99. - 140. / z2) / z2) / z2) / z2) / z / 166320.
+                 + sign * ((lead - (462. - (132. - (99. - 140. / x2) / x2) / x2) / x2) / x1
+                           / 166320.)
+                 + sign * ((lead - (462. - (132. - (99. - 140. / w2) / w2) / w2) / w2) / w
+                           / 166320.))
         if A > bound:
             continue
         return np.int64(y)
